@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "USwap",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "PageCodecs", targets: ["PageCodecs"]),
+        .library(name: "PageStore", targets: ["PageStore"]),
+        .library(name: "ZRAM", targets: ["ZRAM"]),
+        .library(name: "Swap", targets: ["Swap"]),
+        .executable(name: "uswap", targets: ["USwapCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection.
+        .target(name: "PageCodecs", swiftSettings: strict),
+        // The vocabulary every store shares: SwapBackend, slots, errors, BackingFile.
+        .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
+        // The in-process zram device.
+        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
+        // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
+        .target(name: "CUSwap"),
+        // userfaultfd swap regions.
+        .target(
+            name: "Swap",
+            dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "USwapCLI",
+            dependencies: [
+                "PageCodecs", "PageStore", "ZRAM", "Swap", "CUSwap",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // A small process the tests run instead of forking: fills known memory patterns and waits.
+        .executableTarget(name: "USwapTestHelper", swiftSettings: strict),
+        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
+        .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
+        .testTarget(name: "SwapTests", dependencies: ["Swap", "ZRAM", "PageStore", "CUSwap"], swiftSettings: strict),
+        .testTarget(
+            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "PageCodecs"],
+            swiftSettings: strict),
+    ]
+)

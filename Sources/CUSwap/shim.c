@@ -1,0 +1,1 @@
+// Kernel interfaces Swift cannot express; see include/CUSwap.h.

@@ -1,0 +1,2 @@
+// PLACEHOLDER: the swap layer lands here.
+public enum SwapPlaceholder {}

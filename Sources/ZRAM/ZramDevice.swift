@@ -1,0 +1,2 @@
+// PLACEHOLDER: the zram device lands here.
+public enum ZramPlaceholder {}

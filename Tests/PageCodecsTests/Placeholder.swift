@@ -1,0 +1,4 @@
+import Testing
+@testable import PageCodecs
+
+@Test func placeholderPageCodecs() { #expect(Bool(true)) }

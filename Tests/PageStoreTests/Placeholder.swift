@@ -1,0 +1,4 @@
+import Testing
+@testable import PageStore
+
+@Test func placeholderPageStore() { #expect(Bool(true)) }

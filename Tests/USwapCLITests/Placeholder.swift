@@ -1,0 +1,4 @@
+import Testing
+@testable import USwapCLI
+
+@Test func placeholderUSwapCLI() { #expect(Bool(true)) }

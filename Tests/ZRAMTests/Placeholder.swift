@@ -1,0 +1,4 @@
+import Testing
+@testable import ZRAM
+
+@Test func placeholderZRAM() { #expect(Bool(true)) }
