@@ -1,54 +1,50 @@
-// PLACEHOLDER (scaffolding, replaced by the real codec): literal-only LZ4 blocks, simple safe decoder.
+/// The pure-Swift LZ4 block codec: blocks that liblz4's `LZ4_decompress_safe` decodes, and a
+/// safe decoder for every block liblz4 (or anything else) produces.
+///
+/// A stream owns its compressor's 16 KiB hash table, allocated once in ``init(acceleration:)``
+/// and reused for every page; compressing and decompressing allocate nothing. Use one stream per
+/// thread. Inputs up to 64 KiB (every page size) are compressed with liblz4's algorithm for
+/// small inputs; a larger input, which is not a page, is stored as one literal run (still a valid
+/// block).
 public final class LZ4Codec: PageCodec {
+    /// liblz4's acceleration: 1 (the default) compresses best; each step up skips more of the
+    /// input while searching, trading ratio for speed. Values below 1 mean 1, above 65537 mean 65537.
     public let acceleration: Int
-    public init(acceleration: Int = 1) { self.acceleration = max(1, acceleration) }
+    private let compressor: LZ4Compressor
+
+    /// Makes a stream; `acceleration` has liblz4's meaning (see ``acceleration``).
+    public init(acceleration: Int = 1) {
+        compressor = LZ4Compressor(acceleration: acceleration)
+        self.acceleration = compressor.acceleration
+    }
+
+    /// `lz4`, as the kernel names it.
     public var name: String { "lz4" }
-    public func maxCompressedSize(for n: Int) -> Int { n + n / 255 + 16 }
-    public func compress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Int? {
-        let n = src.count
-        var o = 0
-        guard dst.count >= maxCompressedSize(for: n) else { return nil }
-        if n >= 15 {
-            dst[o] = 0xF0; o += 1
-            var rest = n - 15
-            while rest >= 255 { dst[o] = 255; o += 1; rest -= 255 }
-            dst[o] = UInt8(rest); o += 1
-        } else { dst[o] = UInt8(n << 4); o += 1 }
-        if n > 0 { dst.baseAddress!.advanced(by: o).copyMemory(from: src.baseAddress!, byteCount: n) }
-        return o + n
+
+    /// liblz4's `LZ4_compressBound`: `n + n / 255 + 16` (4128 for a 4 KiB page).
+    public func maxCompressedSize(for sourceSize: Int) -> Int { LZ4Compressor.bound(sourceSize) }
+
+    /// Compresses `source` into one LZ4 block in `destination`.
+    ///
+    /// - Returns: the block's size, or `nil` when it would not fit in `destination` (nothing is
+    ///   written past `destination`'s end). Never `nil` with at least
+    ///   ``maxCompressedSize(for:)`` bytes of room.
+    public func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        compressor.compress(source, into: destination)
     }
-    public func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
-        var i = 0, o = 0
-        while true {
-            guard i < src.count else { throw .truncatedInput(offset: i) }
-            let token = Int(src[i]); i += 1
-            var lit = token >> 4
-            if lit == 15 {
-                while true {
-                    guard i < src.count else { throw .truncatedInput(offset: i) }
-                    let b = Int(src[i]); i += 1; lit += b
-                    if b != 255 { break }
-                }
-            }
-            guard lit <= src.count - i else { throw .truncatedInput(offset: i) }
-            guard lit <= dst.count - o else { throw .outputOverflow(capacity: dst.count) }
-            for k in 0..<lit { dst[o + k] = src[i + k] }
-            i += lit; o += lit
-            if i == src.count { return o }
-            guard i + 2 <= src.count else { throw .truncatedInput(offset: i) }
-            let off = Int(src[i]) | Int(src[i + 1]) << 8; i += 2
-            guard off != 0, off <= o else { throw .invalidOffset(offset: i - 2, distance: off) }
-            var ml = (token & 15) + 4
-            if token & 15 == 15 {
-                while true {
-                    guard i < src.count else { throw .truncatedInput(offset: i) }
-                    let b = Int(src[i]); i += 1; ml += b
-                    if b != 255 { break }
-                }
-            }
-            guard ml <= dst.count - o else { throw .outputOverflow(capacity: dst.count) }
-            for k in 0..<ml { dst[o + k] = dst[o - off + k] }
-            o += ml
-        }
+
+    /// Decodes one LZ4 block from `source` into `destination`.
+    ///
+    /// - Returns: the number of bytes decoded.
+    /// - Throws: ``CodecError/truncatedInput(offset:)`` when the block stops inside a sequence,
+    ///   ``CodecError/invalidOffset(offset:distance:)`` for an offset of 0 or one reaching before
+    ///   the output's start, ``CodecError/outputOverflow(capacity:)`` when the block decodes to
+    ///   more than `destination` holds, ``CodecError/malformedBlock(offset:reason:)`` when it ends
+    ///   with a match instead of literals.
+    public func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(CodecError) -> Int {
+        try LZ4Decompressor.decompress(source, into: destination)
     }
+
+    /// Debug builds: checks the compressor's table invariant (see `LZ4Compressor`).
+    func checkInvariants() { compressor.checkInvariants() }
 }

@@ -1,0 +1,251 @@
+/// The LZ4 block compressor's scratch state and its match finder (liblz4's fast, greedy
+/// single-probe search for inputs below 64 KiB, with a table that is not cleared per page).
+///
+/// Memory: owns one hash table of `1 << LZ4Format.hashLog` 16-bit slots, allocated in `init`,
+/// freed in `deinit`, never reallocated. One stream, one thread at a time (like ``PageCodec``).
+///
+/// Invariant (the epoch scheme): a slot holds `base + position` for a position of some earlier
+/// input compressed since the last clear, so every slot is below `nextBase` (or the table is all
+/// zero with `nextBase == 0`). A call compresses with `base = nextBase`, treats slots below
+/// `base` as empty, and advances `nextBase` by the input size; when `base + size` would leave the
+/// 16-bit space the table is cleared and `base` restarts at 0.
+final class LZ4Compressor {
+    /// liblz4's acceleration, clamped to 1...65537 as liblz4 does.
+    let acceleration: Int
+    private let table: UnsafeMutablePointer<UInt16>
+    private var nextBase = 0
+    private static let tableSlots = 1 << LZ4Format.hashLog
+
+    /// Allocates and zeroes the hash table (the only allocation this stream makes).
+    init(acceleration: Int) {
+        self.acceleration = acceleration < 1 ? 1 : min(acceleration, LZ4Format.maxAcceleration)
+        table = .allocate(capacity: Self.tableSlots)
+        table.initialize(repeating: 0, count: Self.tableSlots)
+    }
+
+    deinit { table.deallocate() }
+
+    /// liblz4's `LZ4_compressBound`: `n + n / 255 + 16`.
+    static func bound(_ n: Int) -> Int { n + n / 255 + 16 }
+
+    /// Debug builds: checks the epoch invariant over the whole table (tests call this).
+    func checkInvariants() {
+        #if DEBUG
+        let limit = max(nextBase, 1)
+        for i in 0..<Self.tableSlots {
+            precondition(Int(table[i]) < limit, "LZ4 hash slot \(i) = \(table[i]) is not below nextBase \(nextBase)")
+        }
+        precondition(nextBase <= LZ4Format.tablePositionSpace)
+        #endif
+    }
+
+    /// Compresses `source` into `destination`; `nil` when the block would not fit.
+    func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        let n = source.count
+        let capacity = destination.count
+        guard let dst = destination.baseAddress, capacity > 0 else { return nil }
+        guard let src = source.baseAddress, n > 0 else {
+            dst.storeBytes(of: 0, as: UInt8.self)  // the empty block: one token, no literals
+            return 1
+        }
+        if n < LZ4Format.minInputForMatch || n > LZ4Format.maxTableInput {
+            // Too short to hold a match, or not a page: one literal run (a valid block).
+            return Self.writeLastLiterals(src, n, dst, dst + capacity, limited: true).map { $0 - dst }
+        }
+        // Two copies of the loop, as liblz4 does: with room for the worst case no output checks.
+        if capacity >= Self.bound(n) {
+            return compressBlock(src, n, dst, capacity, limited: false)
+        }
+        return compressBlock(src, n, dst, capacity, limited: true)
+    }
+
+    @inline(__always)
+    private static func hash(_ p: UnsafeRawPointer) -> Int {
+        Int((lz4Load32(p) &* LZ4Format.hashMultiplier) >> UInt32(32 - LZ4Format.hashLog))
+    }
+
+    /// Counts equal bytes at `a` and `b` (`b` < `a`) up to `limit`, 8 at a time.
+    @inline(__always)
+    private static func matchLength(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ limit: UnsafeRawPointer) -> Int {
+        var p = a
+        var m = b
+        while p < limit - 7 {
+            let diff = lz4Load64(m) ^ lz4Load64(p)
+            if diff != 0 { return p - a + diff.trailingZeroBitCount >> 3 }
+            p += 8
+            m += 8
+        }
+        if p < limit - 3 && lz4Load32(m) == lz4Load32(p) { p += 4; m += 4 }
+        if p < limit - 1 && m.loadUnaligned(as: UInt16.self) == p.loadUnaligned(as: UInt16.self) { p += 2; m += 2 }
+        if p < limit && m.load(as: UInt8.self) == p.load(as: UInt8.self) { p += 1 }
+        return p - a
+    }
+
+    /// Writes the final literal run of `count` bytes at `op`; the new end, or `nil` if it does not
+    /// fit before `limit` (only checked when `limited`).
+    @inline(__always)
+    private static func writeLastLiterals(
+        _ from: UnsafeRawPointer, _ count: Int, _ op: UnsafeMutableRawPointer, _ limit: UnsafeMutableRawPointer,
+        limited: Bool
+    ) -> UnsafeMutableRawPointer? {
+        if limited && limit - op < count + 1 + (count + 255 - LZ4Format.runMask) / 255 { return nil }
+        var op = op
+        if count >= LZ4Format.runMask {
+            op.storeBytes(of: UInt8(LZ4Format.runMask << 4), as: UInt8.self)
+            op += 1
+            var rest = count - LZ4Format.runMask
+            while rest >= 255 {
+                op.storeBytes(of: 255, as: UInt8.self)
+                op += 1
+                rest -= 255
+            }
+            op.storeBytes(of: UInt8(rest), as: UInt8.self)
+        } else {
+            op.storeBytes(of: UInt8(count << 4), as: UInt8.self)
+        }
+        op += 1
+        op.copyMemory(from: from, byteCount: count)
+        return op + count
+    }
+
+    /// The match finder and sequence writer for 13...65536 bytes.
+    ///
+    /// With `limited == false` the destination holds at least `bound(n)` bytes and nothing is
+    /// checked; otherwise each sequence is checked (with room for the 8-byte literal wild copy)
+    /// before it is written.
+    @inline(__always)
+    private func compressBlock(
+        _ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutableRawPointer, _ capacity: Int, limited: Bool
+    ) -> Int? {
+        let table = self.table
+        var base = nextBase
+        if base + n > LZ4Format.tablePositionSpace {
+            table.update(repeating: 0, count: Self.tableSlots)
+            base = 0
+        }
+        nextBase = base + n
+        let accel = acceleration
+
+        let iend = src + n
+        let mflimitPlusOne = iend - (LZ4Format.matchFindLimit - 1)  // last match start + 1
+        let matchLimit = iend - LZ4Format.lastLiterals  // matches end before the last literals
+        let olimit = dst + capacity
+        var ip = src
+        var anchor = src
+        var op = dst
+
+        // The first position goes into the table unconditionally.
+        table[Self.hash(ip)] = UInt16(truncatingIfNeeded: base)
+        ip += 1
+        var forwardH = Self.hash(ip)
+
+        outer: while true {
+            // Find a match: probe one slot per position, the step growing every 64 misses.
+            var match = src
+            var forwardIp = ip
+            var step = 1
+            var searchMatchNb = accel << LZ4Format.skipTrigger
+            while true {
+                let h = forwardH
+                ip = forwardIp
+                forwardIp += step
+                step = searchMatchNb >> LZ4Format.skipTrigger
+                searchMatchNb += 1
+                if forwardIp > mflimitPlusOne { break outer }
+                let candidate = Int(table[h]) &- base
+                forwardH = Self.hash(forwardIp)
+                table[h] = UInt16(truncatingIfNeeded: (ip - src) &+ base)
+                if candidate >= 0 && lz4Load32(src + candidate) == lz4Load32(ip) {
+                    match = src + candidate
+                    break
+                }
+            }
+
+            // Catch up: extend the match backwards over equal bytes not yet emitted.
+            while ip > anchor && match > src
+                && (ip - 1).load(as: UInt8.self) == (match - 1).load(as: UInt8.self)
+            {
+                ip -= 1
+                match -= 1
+            }
+
+            // Literals (the token's match nibble is filled in below).
+            let litLength = ip - anchor
+            var token = op
+            op += 1
+            if limited && olimit - op < litLength + (2 + 1 + LZ4Format.lastLiterals) + litLength / 255 {
+                return nil
+            }
+            var tokenLiterals: UInt8
+            if litLength >= LZ4Format.runMask {
+                tokenLiterals = UInt8(LZ4Format.runMask << 4)
+                var rest = litLength - LZ4Format.runMask
+                while rest >= 255 {
+                    op.storeBytes(of: 255, as: UInt8.self)
+                    op += 1
+                    rest -= 255
+                }
+                op.storeBytes(of: UInt8(rest), as: UInt8.self)
+                op += 1
+            } else {
+                tokenLiterals = UInt8(litLength << 4)
+            }
+            // 8-byte wild copy: reads end before ip + 8 <= the input's end (ip <= iend - 12);
+            // writes end at most 7 bytes past the literals, where at least 8 more output bytes
+            // follow within the destination.
+            do {
+                var d = op
+                var s = anchor
+                let e = op + litLength
+                repeat {
+                    lz4Copy8(d, s)
+                    d += 8
+                    s += 8
+                } while d < e
+                op = e
+            }
+
+            // Matches: this sequence's, then any that starts right where it ends.
+            while true {
+                op.storeBytes(of: UInt16(truncatingIfNeeded: ip - match).littleEndian, as: UInt16.self)
+                op += 2
+                var matchCode = Self.matchLength(ip + LZ4Format.minMatch, match + LZ4Format.minMatch, matchLimit)
+                ip += matchCode + LZ4Format.minMatch
+                if limited && olimit - op < 1 + LZ4Format.lastLiterals + (matchCode + 240) / 255 {
+                    return nil
+                }
+                if matchCode >= LZ4Format.runMask {
+                    token.storeBytes(of: tokenLiterals | UInt8(LZ4Format.runMask), as: UInt8.self)
+                    matchCode -= LZ4Format.runMask
+                    while matchCode >= 255 {
+                        op.storeBytes(of: 255, as: UInt8.self)
+                        op += 1
+                        matchCode -= 255
+                    }
+                    op.storeBytes(of: UInt8(matchCode), as: UInt8.self)
+                    op += 1
+                } else {
+                    token.storeBytes(of: tokenLiterals | UInt8(matchCode), as: UInt8.self)
+                }
+                anchor = ip
+
+                if ip >= mflimitPlusOne { break outer }
+                // Insert ip - 2 (cheap extra history), then test ip itself for a match.
+                table[Self.hash(ip - 2)] = UInt16(truncatingIfNeeded: (ip - 2 - src) &+ base)
+                let h = Self.hash(ip)
+                let candidate = Int(table[h]) &- base
+                table[h] = UInt16(truncatingIfNeeded: (ip - src) &+ base)
+                guard candidate >= 0 && lz4Load32(src + candidate) == lz4Load32(ip) else { break }
+                match = src + candidate
+                token = op
+                tokenLiterals = 0
+                op += 1
+            }
+            ip += 1
+            forwardH = Self.hash(ip)
+        }
+
+        guard let end = Self.writeLastLiterals(anchor, iend - anchor, op, olimit, limited: limited) else { return nil }
+        return end - dst
+    }
+}

@@ -1,0 +1,86 @@
+// The LZ4 block format's constants, the codec's tuning constants, and the tiny unaligned-access
+// helpers both halves of the codec share. Format facts follow lz4/lz4 doc/lz4_Block_format.md.
+
+/// Constants of the LZ4 block format and of this codec's tuning, in one place.
+///
+/// Format constants are fixed by the format; tuning constants may be changed (the tests and
+/// `uswap bench codec` show what a change costs), each explained in one line.
+enum LZ4Format {
+    // MARK: Format (fixed)
+
+    /// The shortest match the format can express (a match-length nibble of 0 means 4 bytes).
+    static let minMatch = 4
+    /// The last 5 bytes of a block are always literals.
+    static let lastLiterals = 5
+    /// The last match starts at least 12 bytes before the end of the input.
+    static let matchFindLimit = 12
+    /// Inputs shorter than this hold no match: they are one literal run.
+    static let minInputForMatch = matchFindLimit + 1
+    /// The largest offset a 16-bit offset field holds.
+    static let maxDistance = 65535
+    /// A nibble of 15 means "a length follows in 255-continued bytes".
+    static let runMask = 15
+
+    // MARK: Compressor tuning
+
+    /// log2 of the hash table's slots: 8192 16-bit slots (16 KiB), liblz4's byU16 table.
+    static let hashLog = 13
+    /// Knuth's multiplicative hash constant (2^32 / phi), liblz4's; spreads 4-byte sequences.
+    static let hashMultiplier: UInt32 = 2_654_435_761
+    /// After 2^6 = 64 search misses the search step grows by one (skips incompressible data fast).
+    static let skipTrigger = 6
+    /// liblz4's clamp for acceleration; larger values skip more and compress less.
+    static let maxAcceleration = 65537
+    /// The largest input the 16-bit position table indexes; larger inputs are stored as literals.
+    static let maxTableInput = 65536
+    /// Table positions are `epoch base + position`: the table is cleared only when the base
+    /// would pass this, i.e. once per 16 pages of 4 KiB instead of once per page (liblz4 clears
+    /// its 16 KiB table on every call).
+    static let tablePositionSpace = 65536
+
+    // MARK: Decompressor tuning
+
+    /// The fast loop runs while at least this many output bytes remain: every wild copy in it
+    /// (16-byte literals, 8/16-byte match chunks, the 18-byte short match) then stays inside.
+    static let fastLoopOutputMargin = 64
+    /// The fast loop's short literal path copies 16 bytes blindly; it needs this much input left
+    /// (16 bytes of literals window plus the 2-byte offset that must follow; the last sequence,
+    /// literals only, always goes through the careful loop).
+    static let fastLoopInputMargin = 18
+    /// Long literal runs and long matches copy in 16-byte chunks in the fast loop while they end
+    /// at least this far from the output's (and literal runs from the input's) end.
+    static let wildCopyMargin = 32
+}
+
+/// Unaligned little-endian loads and wild copies on raw pointers.
+///
+/// The caller guarantees every byte touched is inside its buffer; these helpers check nothing.
+@inline(__always)
+func lz4Load32(_ p: UnsafeRawPointer) -> UInt32 {
+    UInt32(littleEndian: p.loadUnaligned(as: UInt32.self))
+}
+
+@inline(__always)
+func lz4Load64(_ p: UnsafeRawPointer) -> UInt64 {
+    UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+}
+
+@inline(__always)
+func lz4Load16(_ p: UnsafeRawPointer) -> Int {
+    Int(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self)))
+}
+
+/// Copies exactly 8 bytes; source and destination are disjoint or at least 8 bytes apart.
+@inline(__always)
+func lz4Copy8(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer) {
+    destination.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+}
+
+/// Copies exactly 16 bytes; source and destination are disjoint or at least 16 bytes apart.
+@inline(__always)
+func lz4Copy16(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer) {
+    let a = source.loadUnaligned(as: UInt64.self)
+    let b = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+    destination.storeBytes(of: a, as: UInt64.self)
+    destination.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+}
