@@ -1,0 +1,92 @@
+import PageStore
+
+extension ZramDevice {
+    /// The sector size of byte-range I/O (SECTOR_SIZE): offsets and lengths are multiples of it.
+    public static let sectorSize = 512
+
+    /// The device's size in bytes.
+    public var disksize: Int { slotCount * pageSize }
+
+    func checkRange(offset: Int, length: Int) throws(ZramError) {
+        guard offset % Self.sectorSize == 0, length % Self.sectorSize == 0, offset >= 0, length >= 0 else {
+            throw .unalignedIO(offset: offset, length: length)
+        }
+        guard offset <= disksize, length <= disksize - offset else {
+            throw .outOfRange(offset: offset, length: length, disksize: disksize)
+        }
+    }
+
+    /// Reads `buffer.count` bytes from byte `offset`, as a block device does: unwritten pages
+    /// read as zeros; a partial page is decompressed whole and the wanted part copied.
+    ///
+    /// - Throws: ``ZramError/unalignedIO(offset:length:)``, ``ZramError/outOfRange(offset:length:disksize:)``,
+    ///   or ``ZramError/page(_:)`` when a page fails to decompress.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(ZramError) {
+        try checkRange(offset: offset, length: buffer.count)
+        guard buffer.count > 0 else { return }
+        let index = streams.acquire()
+        defer { streams.release(index) }
+        let stream = streams.stream(index)
+        var done = 0
+        while done < buffer.count {
+            let position = offset + done
+            let slot = position / pageSize
+            let within = position % pageSize
+            let chunk = min(pageSize - within, buffer.count - done)
+            do {
+                if chunk == pageSize {
+                    let target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + chunk)])
+                    try load(slot, into: target, using: stream, emptyIsError: false)
+                } else {
+                    try load(slot, into: stream.page, using: stream, emptyIsError: false)
+                    (buffer.baseAddress! + done).copyMemory(from: stream.page.baseAddress! + within, byteCount: chunk)
+                }
+            } catch { throw .page(error) }
+            done += chunk
+        }
+    }
+
+    /// Writes `bytes` at byte `offset`. Whole pages are stored directly; a partial page is
+    /// read, modified and written back (zram's read-modify-write of a partial bvec). Each page is
+    /// replaced only when its write succeeds; on an error, pages before it stay written.
+    ///
+    /// Concurrent partial writes to the same page must be ordered by the caller, as a block
+    /// device's users do.
+    /// - Throws: ``ZramError/unalignedIO(offset:length:)``, ``ZramError/outOfRange(offset:length:disksize:)``,
+    ///   or ``ZramError/page(_:)`` (e.g. the memory limit; that page keeps its old contents).
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(ZramError) {
+        try checkRange(offset: offset, length: bytes.count)
+        guard bytes.count > 0 else { return }
+        let index = streams.acquire()
+        defer { streams.release(index) }
+        let stream = streams.stream(index)
+        var done = 0
+        while done < bytes.count {
+            let position = offset + done
+            let slot = position / pageSize
+            let within = position % pageSize
+            let chunk = min(pageSize - within, bytes.count - done)
+            do {
+                if chunk == pageSize {
+                    try store(UnsafeRawBufferPointer(rebasing: bytes[done..<(done + chunk)]), at: slot, using: stream)
+                } else {
+                    try load(slot, into: stream.page, using: stream, emptyIsError: false)
+                    (stream.page.baseAddress! + within).copyMemory(from: bytes.baseAddress! + done, byteCount: chunk)
+                    try store(UnsafeRawBufferPointer(stream.page), at: slot, using: stream)
+                }
+            } catch { throw .page(error) }
+            done += chunk
+        }
+    }
+
+    /// Discards `length` bytes at `offset`: frees every whole page inside the range; partial
+    /// pages at either end are left as they are, as zram's discard does.
+    public func discard(bytesAt offset: Int, length: Int) throws(ZramError) {
+        try checkRange(offset: offset, length: length)
+        var first = offset / pageSize
+        if offset % pageSize != 0 { first += 1 }
+        let end = (offset + length) / pageSize
+        guard first < end else { return }
+        for slot in first..<end { discard(slot) }
+    }
+}
