@@ -47,19 +47,24 @@ final class CodecStreams: @unchecked Sendable {
     private let busy: UnsafeMutablePointer<Atomic<Bool>>
     let count: Int
 
-    /// Makes `count` streams of `codec` (and `secondary`).
-    init(codec: PageCodecFactory, secondary: PageCodecFactory?, pageSize: Int, count: Int) throws(ZramError) {
+    /// Makes `count` streams, each with a codec from `makePrimary` (and `makeSecondary`);
+    /// the names go into the error when a maker fails.
+    init(
+        pageSize: Int, count: Int,
+        primaryName: String, makePrimary: () throws(CodecError) -> any PageCodec,
+        secondaryName: String, makeSecondary: (() throws(CodecError) -> any PageCodec)?
+    ) throws(ZramError) {
         var made = ContiguousArray<CodecStream>()
         made.reserveCapacity(count)
         for _ in 0..<count {
             let primary: any PageCodec
-            do { primary = try codec.makeStream() } catch {
-                throw .codecUnavailable(codec: codec.description, reason: error.description)
+            do throws(CodecError) { primary = try makePrimary() } catch {
+                throw .codecUnavailable(codec: primaryName, reason: error.description)
             }
             var second: (any PageCodec)? = nil
-            if let secondary {
-                do { second = try secondary.makeStream() } catch {
-                    throw .codecUnavailable(codec: secondary.description, reason: error.description)
+            if let makeSecondary {
+                do throws(CodecError) { second = try makeSecondary() } catch {
+                    throw .codecUnavailable(codec: secondaryName, reason: error.description)
                 }
             }
             made.append(CodecStream(primary: primary, secondary: second, pageSize: pageSize))

@@ -53,17 +53,44 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// - Throws: ``ZramError/invalidConfiguration(_:)`` for a bad size, page size or limit;
     ///   ``ZramError/codecUnavailable(codec:reason:)`` when a codec cannot be set up;
     ///   ``ZramError/outOfAddressSpace(bytes:)`` when the pool's range cannot be reserved.
-    public init(_ configuration: ZramConfiguration) throws(ZramError) {
+    public convenience init(_ configuration: ZramConfiguration) throws(ZramError) {
+        let primary = configuration.codec
+        if let secondary = configuration.secondaryCodec {
+            try self.init(
+                configuration,
+                makeCodec: { () throws(CodecError) -> any PageCodec in try primary.makeStream() },
+                makeSecondaryCodec: { () throws(CodecError) -> any PageCodec in try secondary.makeStream() })
+        } else {
+            try self.init(configuration, makeCodec: { () throws(CodecError) -> any PageCodec in try primary.makeStream() })
+        }
+    }
+
+    /// Makes a device whose streams use codecs you make: for measuring another implementation
+    /// of a codec (e.g. `LibLZ4`) inside the same device, or a test codec. `configuration.codec`
+    /// and `.secondaryCodec` then only name them; a secondary maker enables recompression.
+    ///
+    /// Each maker is called once per stream (two per core), never on the store path.
+    /// - Throws: as ``init(_:)``.
+    public init(
+        _ configuration: ZramConfiguration,
+        makeCodec: () throws(CodecError) -> any PageCodec,
+        makeSecondaryCodec: (() throws(CodecError) -> any PageCodec)? = nil
+    ) throws(ZramError) {
         if let problem = configuration.problem { throw .invalidConfiguration(problem) }
         var configuration = configuration
         let page = configuration.pageSize
         if configuration.memLimit % page != 0 { configuration.memLimit += page - configuration.memLimit % page }
-        self.configuration = configuration
         pageSize = page
         slotCount = configuration.disksize / page
+        if makeSecondaryCodec != nil && configuration.secondaryCodec == nil {
+            configuration.secondaryCodec = configuration.codec
+        }
+        self.configuration = configuration
         streams = try CodecStreams(
-            codec: configuration.codec, secondary: configuration.secondaryCodec, pageSize: page,
-            count: max(2, 2 * SystemMemory.processorCount))
+            pageSize: page, count: max(2, 2 * SystemMemory.processorCount),
+            primaryName: configuration.codec.description, makePrimary: makeCodec,
+            secondaryName: configuration.secondaryCodec?.description ?? "secondary",
+            makeSecondary: makeSecondaryCodec)
         table = SlotTable(count: slotCount)
         let classes = SizeClassTable(pageSize: page)
         // Every live span holds at least one object, and there is at most one object per slot
