@@ -1,7 +1,480 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
+import PageCodecs
 
-// PLACEHOLDER: replaced by the real command.
+/// `uswap bench codec`: every page of a corpus through each codec, side by side with liblz4.
 struct BenchCodec: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "codec")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "codec",
+        abstract: "Compress and decompress every page of a corpus with each codec, side by side with liblz4.",
+        discussion: """
+            Each codec gets the same procedure in the same run: best of 5 single-threaded passes over \
+            all pages for compression, then for decompression, into buffers allocated once; every page \
+            is checked to decode to the original outside the timed passes (a mismatch exits non-zero). \
+            MB is 10^6 bytes of uncompressed page data. Same-filled pages are counted but not skipped.
+            """)
+
+    @Option(help: "A file of memory pages (its whole pages are used; a trailing remainder is ignored).")
+    var corpus: String
+
+    @Option(help: "Which codecs: lz4 (ours and liblz4), zstd, or all.")
+    var codec: CodecSelection = .all
+
+    @Option(help: "Page size in bytes: a power of two from 4096 to 65536.")
+    var pageSize: Int = PageSize.default
+
+    @Option(help: "LZ4 acceleration for both our LZ4 and liblz4 (1 = LZ4_compress_default).")
+    var acceleration: Int = 1
+
+    @Option(parsing: .unconditional, help: "Comma-separated zstd levels, -7...22 (e.g. 1,-1,3).")
+    var zstdLevels: String = "1"
+
+    @Flag(help: "Print exactly one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard PageSize.isValid(pageSize) else { throw ValidationError(CorpusError.invalidPageSize(pageSize).description) }
+        guard CodecBenchOptions.accelerations.contains(acceleration) else {
+            throw ValidationError(CodecBenchError.invalidAcceleration(acceleration).description)
+        }
+        do { _ = try CodecBenchOptions.parseLevels(zstdLevels) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        let options = CodecBenchOptions(
+            corpusPath: corpus, pageSize: pageSize, selection: codec, acceleration: acceleration,
+            zstdLevels: try CodecBenchOptions.parseLevels(zstdLevels))
+        let report: CodecBenchReport
+        do {
+            report = try CodecBenchmark.run(options, showProgress: true)
+        } catch {
+            StandardError.line("error: \(error)")
+            throw ExitCode.failure
+        }
+        print(json ? report.json.rendered : report.table)
+        if !report.allVerified {
+            for failure in report.failures { StandardError.line("error: \(failure)") }
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Which codecs `uswap bench codec` measures.
+enum CodecSelection: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Our LZ4 and liblz4.
+    case lz4
+    /// zstd at each requested level.
+    case zstd
+    /// Both.
+    case all
+}
+
+/// The settings of one codec benchmark run (the command's flags, without argv).
+struct CodecBenchOptions: Sendable {
+    /// The corpus file.
+    var corpusPath: String
+    /// Page size in bytes (a valid ``PageSize``).
+    var pageSize: Int = PageSize.default
+    /// Which codecs.
+    var selection: CodecSelection = .all
+    /// LZ4 acceleration, for ours and liblz4 alike.
+    var acceleration: Int = 1
+    /// zstd levels, in order.
+    var zstdLevels: [Int] = [1]
+    /// Timed passes per codec and direction; the best is reported.
+    var passes: Int = 5
+
+    /// The accelerations liblz4 accepts (`LZ4_ACCELERATION_MAX` is 65537).
+    static let accelerations = 1...65537
+
+    /// Parses `1,-1,3` into levels, each in -7...22, without repeats.
+    static func parseLevels(_ text: String) throws(CodecBenchError) -> [Int] {
+        var levels: [Int] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let trimmed = part.trimmingCharacters(in: " ")
+            guard let level = Int(trimmed) else { throw .badLevelList(text) }
+            guard ZstdCodec.levels.contains(level) else { throw .invalidLevel(level) }
+            if !levels.contains(level) { levels.append(level) }
+        }
+        guard !levels.isEmpty else { throw .badLevelList(text) }
+        return levels
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: Character) -> Substring {
+        var s = self
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return s
+    }
+}
+
+/// What went wrong in a codec benchmark, with what to do about it.
+enum CodecBenchError: Error, Equatable, CustomStringConvertible {
+    /// The corpus could not be used.
+    case corpus(CorpusError)
+    /// An acceleration outside 1...65537.
+    case invalidAcceleration(Int)
+    /// A zstd level outside -7...22.
+    case invalidLevel(Int)
+    /// `--zstd-levels` is not a comma-separated list of integers.
+    case badLevelList(String)
+    /// A pass count below 1.
+    case invalidPasses(Int)
+
+    var description: String {
+        switch self {
+        case .corpus(let error): error.description
+        case .invalidAcceleration(let a): "acceleration \(a) is out of range: use 1 (LZ4_compress_default) to 65537"
+        case .invalidLevel(let l): "zstd level \(l) is out of range: use levels from -7 (fastest) to 22 (smallest)"
+        case .badLevelList(let t): "'\(t)' is not a list of zstd levels: write them comma-separated, e.g. --zstd-levels 1,-1,3"
+        case .invalidPasses(let p): "\(p) passes: at least one timed pass is needed"
+        }
+    }
+}
+
+/// One codec's figures over a corpus.
+struct CodecFigures: Equatable, Sendable {
+    /// The codec's name (`lz4`, `liblz4`, `zstd-1`).
+    var name: String
+    /// Pages compressed.
+    var pages: Int
+    /// Uncompressed bytes (pages × page size).
+    var inputBytes: Int
+    /// Sum of the compressed sizes.
+    var compressedBytes: Int
+    /// The fastest compression pass, seconds.
+    var compressSeconds: Double
+    /// The fastest decompression pass, seconds.
+    var decompressSeconds: Double
+
+    /// Input bytes per compressed byte.
+    var ratio: Double { Double(inputBytes) / Double(compressedBytes) }
+    /// Uncompressed megabytes (10^6 bytes) compressed per second.
+    var compressMBps: Double { Double(inputBytes) / compressSeconds / 1e6 }
+    /// Uncompressed megabytes (10^6 bytes) produced by decompression per second.
+    var decompressMBps: Double { Double(inputBytes) / decompressSeconds / 1e6 }
+}
+
+/// The result for one codec.
+enum CodecOutcome: Equatable, Sendable {
+    /// Measured, and every page decoded to the original.
+    case measured(CodecFigures)
+    /// The codec's library could not be loaded.
+    case unavailable(name: String, reason: String)
+    /// The codec failed: a page did not round-trip, or compression failed with a worst-case buffer.
+    case failed(name: String, reason: String)
+
+    /// The codec's name.
+    var name: String {
+        switch self {
+        case .measured(let f): f.name
+        case .unavailable(let name, _), .failed(let name, _): name
+        }
+    }
+}
+
+/// The result of a whole run.
+struct CodecBenchReport: Sendable {
+    /// One outcome per codec, in the order measured.
+    var outcomes: [CodecOutcome]
+    /// Pages that are one word repeated (counted, not skipped).
+    var sameFilledPages: Int
+    /// Page size in bytes.
+    var pageSize: Int
+    /// Pages in the corpus.
+    var pageCount: Int
+    /// The corpus path.
+    var corpus: String
+    /// Trailing bytes of the corpus that did not make a page (ignored).
+    var remainderBytes: Int
+
+    /// Whether no codec failed (unavailable libraries are not failures).
+    var allVerified: Bool { failures.isEmpty }
+
+    /// `name: reason` for each failed codec.
+    var failures: [String] {
+        outcomes.compactMap { if case .failed(let name, let reason) = $0 { "\(name): \(reason)" } else { nil } }
+    }
+
+    /// The report as the `--json` object.
+    var json: JSONValue {
+        let codecs: [JSONValue] = outcomes.map { outcome in
+            switch outcome {
+            case .measured(let f):
+                [
+                    "name": .string(f.name), "pages": .int(f.pages), "ratio": .double(f.ratio),
+                    "compress_mbps": .double(f.compressMBps), "decompress_mbps": .double(f.decompressMBps),
+                    "input_bytes": .int(f.inputBytes), "compressed_bytes": .int(f.compressedBytes),
+                    "verified": true,
+                ]
+            case .unavailable(let name, let reason): ["name": .string(name), "unavailable": .string(reason)]
+            case .failed(let name, let reason): ["name": .string(name), "failed": .string(reason), "verified": false]
+            }
+        }
+        return [
+            "codecs": .array(codecs), "same_filled_pages": .int(sameFilledPages), "page_size": .int(pageSize),
+            "pages": .int(pageCount), "corpus": .string(corpus), "remainder_bytes": .int(remainderBytes),
+        ]
+    }
+
+    /// The report as a table for people, with a line per unavailable or failed codec.
+    var table: String {
+        var lines = [
+            "corpus \(corpus): \(pageCount) pages of \(pageSize) bytes, \(sameFilledPages) same-filled"
+                + (remainderBytes > 0 ? ", \(remainderBytes) trailing bytes ignored" : "")
+        ]
+        var table = TextTable(headers: ["codec", "ratio", "compress MB/s", "decompress MB/s", "C us/page", "D us/page"])
+        var notes: [String] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .measured(let f):
+                table.append([
+                    f.name, formatted(f.ratio, digits: 3), formatted(f.compressMBps, digits: 0),
+                    formatted(f.decompressMBps, digits: 0), formatted(f.compressSeconds / Double(f.pages) * 1e6, digits: 2),
+                    formatted(f.decompressSeconds / Double(f.pages) * 1e6, digits: 2),
+                ])
+            case .unavailable(let name, let reason): notes.append("\(name): unavailable (\(reason))")
+            case .failed(let name, let reason): notes.append("\(name): FAILED (\(reason))")
+            }
+        }
+        lines.append(table.rendered)
+        return (lines + notes).joined(separator: "\n")
+    }
+}
+
+/// Buffers for measuring codecs over a corpus, allocated once per run and reused by every codec.
+///
+/// Memory: owns three allocations from `init` to `deinit`: the compressed area
+/// (`pageCount * slotCapacity` bytes, filled back to back), the per-page offset/length table
+/// into it, and the decoded area (`pageCount * pageSize` bytes, one page after another, like the
+/// corpus). All are written once at `init` so no pass pays for first-touch page faults.
+/// Invariant: for every page `i` a compression pass has written, `offsets[i] + lengths[i] <=
+/// offsets[i + 1]` and the last end is within the compressed area (``checkInvariants()``).
+final class CodecBenchBuffers {
+    /// Pages the buffers are sized for.
+    let pageCount: Int
+    /// Uncompressed page size.
+    let pageSize: Int
+    /// The destination capacity given to each page's compression (the worst case of every codec).
+    let slotCapacity: Int
+    let compressed: UnsafeMutableRawPointer
+    let offsets: UnsafeMutablePointer<Int>
+    let lengths: UnsafeMutablePointer<Int>
+    let decoded: UnsafeMutableRawPointer
+
+    /// Allocates and touches buffers for `pageCount` pages with a worst case of `slotCapacity`.
+    init(pageCount: Int, pageSize: Int, slotCapacity: Int) {
+        self.pageCount = pageCount
+        self.pageSize = pageSize
+        self.slotCapacity = slotCapacity
+        compressed = .allocate(byteCount: pageCount * slotCapacity, alignment: 4096)
+        compressed.initializeMemory(as: UInt8.self, repeating: 0, count: pageCount * slotCapacity)
+        offsets = .allocate(capacity: pageCount)
+        offsets.initialize(repeating: 0, count: pageCount)
+        lengths = .allocate(capacity: pageCount)
+        lengths.initialize(repeating: 0, count: pageCount)
+        decoded = .allocate(byteCount: pageCount * pageSize, alignment: 4096)
+        decoded.initializeMemory(as: UInt8.self, repeating: 0, count: pageCount * pageSize)
+    }
+
+    deinit {
+        compressed.deallocate()
+        offsets.deallocate()
+        lengths.deallocate()
+        decoded.deallocate()
+    }
+
+    /// Page `index`'s compressed bytes from the last compression pass.
+    func compressedPage(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: compressed + offsets[index], count: lengths[index])
+    }
+
+    /// Checks the offset/length table (debug builds only).
+    func checkInvariants() {
+        #if DEBUG
+        var end = 0
+        for i in 0..<pageCount {
+            precondition(offsets[i] >= end && lengths[i] >= 0, "page \(i) overlaps the previous one")
+            end = offsets[i] + lengths[i]
+        }
+        precondition(end <= pageCount * slotCapacity, "compressed pages run past the buffer")
+        #endif
+    }
+}
+
+/// The benchmark itself, callable without argv.
+enum CodecBenchmark {
+    /// Reads the corpus and measures every selected codec over all its pages.
+    ///
+    /// - Throws: ``CodecBenchError`` for an unusable corpus or bad options. A codec whose
+    ///   library is absent is reported as unavailable, one that fails as failed: neither throws.
+    static func run(_ options: CodecBenchOptions, showProgress: Bool = false) throws(CodecBenchError) -> CodecBenchReport {
+        guard options.passes >= 1 else { throw .invalidPasses(options.passes) }
+        guard CodecBenchOptions.accelerations.contains(options.acceleration) else {
+            throw .invalidAcceleration(options.acceleration)
+        }
+        for level in options.zstdLevels where !ZstdCodec.levels.contains(level) { throw .invalidLevel(level) }
+        let corpus: CorpusFile
+        do { corpus = try CorpusFile(path: options.corpusPath, pageSize: options.pageSize) } catch { throw .corpus(error) }
+        if corpus.remainderBytes > 0 {
+            StandardError.line(
+                "warning: \(corpus.path) ends with \(corpus.remainderBytes) bytes that do not make a whole \(corpus.pageSize)-byte page; they are ignored")
+        }
+
+        let slots = makeCodecs(options)
+        let codecs = slots.compactMap { if case .ready(let c) = $0 { c } else { nil } }
+        let slotCapacity = codecs.map { $0.maxCompressedSize(for: corpus.pageSize) }.max() ?? corpus.pageSize
+        let buffers = CodecBenchBuffers(pageCount: corpus.pageCount, pageSize: corpus.pageSize, slotCapacity: slotCapacity)
+        let progress = showProgress ? Progress("bench codec", total: codecs.count * (2 * options.passes + 1)) : nil
+        var done = 0
+        var outcomes: [CodecOutcome] = []
+        for slot in slots {
+            switch slot {
+            case .unavailable(let outcome): outcomes.append(outcome)
+            case .ready(let codec):
+                outcomes.append(measure(codec, corpus: corpus, buffers: buffers, passes: options.passes) {
+                    done += 1
+                    progress?.update(done, detail: codec.name)
+                })
+            }
+        }
+        progress?.finish()
+        return CodecBenchReport(
+            outcomes: outcomes, sameFilledPages: corpus.sameFilledPageCount(), pageSize: corpus.pageSize,
+            pageCount: corpus.pageCount, corpus: corpus.path, remainderBytes: corpus.remainderBytes)
+    }
+
+    /// A codec stream ready to measure, or the outcome saying why it is unavailable.
+    enum CodecSlot {
+        case ready(any PageCodec)
+        case unavailable(CodecOutcome)
+    }
+
+    /// The selected codecs in report order: `lz4`, `liblz4`, then `zstd-L` for each level.
+    static func makeCodecs(_ options: CodecBenchOptions) -> [CodecSlot] {
+        var result: [CodecSlot] = []
+        func add(_ name: String, _ make: () throws(CodecError) -> any PageCodec) {
+            do throws(CodecError) {
+                result.append(.ready(try make()))
+            } catch {
+                let reason: String
+                if case .libraryUnavailable(_, let why) = error { reason = why } else { reason = error.description }
+                result.append(.unavailable(.unavailable(name: name, reason: reason)))
+            }
+        }
+        if options.selection != .zstd {
+            add("lz4") { () throws(CodecError) in try PageCodecFactory(.lz4(acceleration: options.acceleration)).makeStream() }
+            add("liblz4") { () throws(CodecError) in try LibLZ4(acceleration: options.acceleration) }
+        }
+        if options.selection != .lz4 {
+            for level in options.zstdLevels {
+                add("zstd-\(level)") { () throws(CodecError) in try PageCodecFactory(.zstd(level: level)).makeStream() }
+            }
+        }
+        return result
+    }
+
+    /// Measures one codec over every page of `corpus`: `passes` timed compression passes, an
+    /// untimed check that every page decodes to the original, then `passes` timed decompression
+    /// passes; reports the fastest pass of each kind. The same procedure for every codec: one
+    /// call per page through the protocol, outputs in `buffers`, nothing allocated while timed.
+    static func measure(
+        _ codec: any PageCodec, corpus: CorpusFile, buffers: CodecBenchBuffers, passes: Int,
+        afterPass: () -> Void = {}
+    ) -> CodecOutcome {
+        let name = codec.name
+        let pageSize = corpus.pageSize, pageCount = corpus.pageCount
+        precondition(buffers.pageCount >= pageCount && buffers.pageSize == pageSize, "buffers do not fit the corpus")
+        let capacity = codec.maxCompressedSize(for: pageSize)
+        guard capacity <= buffers.slotCapacity else {
+            return .failed(name: name, reason: "worst case \(capacity) exceeds the \(buffers.slotCapacity)-byte slots")
+        }
+        let source = corpus.bytes.baseAddress!
+        let compressed = buffers.compressed, offsets = buffers.offsets, lengths = buffers.lengths
+        let decoded = buffers.decoded
+
+        // Compression: best of `passes`.
+        var bestCompress = Double.infinity
+        var compressedBytes = 0
+        for _ in 0..<passes {
+            var offset = 0
+            var failedPage = -1
+            let start = monotonicSeconds()
+            for i in 0..<pageCount {
+                let page = UnsafeRawBufferPointer(start: source + i &* pageSize, count: pageSize)
+                let destination = UnsafeMutableRawBufferPointer(start: compressed + offset, count: capacity)
+                guard let n = codec.compress(page, into: destination) else { failedPage = i; break }
+                offsets[i] = offset
+                lengths[i] = n
+                offset &+= n
+            }
+            let elapsed = monotonicSeconds() - start
+            guard failedPage < 0 else {
+                return .failed(name: name, reason: "compressing page \(failedPage) failed with a worst-case (\(capacity)-byte) destination")
+            }
+            bestCompress = min(bestCompress, elapsed)
+            compressedBytes = offset
+            afterPass()
+        }
+        buffers.checkInvariants()
+
+        // Round trip, untimed: every page decodes, with an exact-size destination, to the original.
+        var mismatches = 0
+        var firstMismatch = ""
+        for i in 0..<pageCount {
+            let page = UnsafeRawBufferPointer(start: source + i * pageSize, count: pageSize)
+            let output = UnsafeMutableRawBufferPointer(start: decoded + i * pageSize, count: pageSize)
+            output.initializeMemory(as: UInt8.self, repeating: 0xA5)
+            var problem: String?
+            do {
+                let n = try codec.decompress(buffers.compressedPage(i), into: output)
+                if n != pageSize {
+                    problem = "decoded \(n) bytes instead of \(pageSize)"
+                } else if memcmp(page.baseAddress!, output.baseAddress!, pageSize) != 0 {
+                    problem = "decoded bytes differ from the original"
+                }
+            } catch {
+                problem = "decode error: \(error)"
+            }
+            if let problem {
+                if mismatches == 0 { firstMismatch = "page \(i): \(problem)" }
+                mismatches += 1
+            }
+        }
+        afterPass()
+        guard mismatches == 0 else {
+            return .failed(name: name, reason: "\(mismatches) of \(pageCount) pages did not round-trip; first \(firstMismatch)")
+        }
+
+        // Decompression: best of `passes`, into the decoded area page after page.
+        var bestDecompress = Double.infinity
+        for _ in 0..<passes {
+            var badPage = -1
+            let start = monotonicSeconds()
+            for i in 0..<pageCount {
+                let input = UnsafeRawBufferPointer(start: compressed + offsets[i], count: lengths[i])
+                let output = UnsafeMutableRawBufferPointer(start: decoded + i &* pageSize, count: pageSize)
+                let n = (try? codec.decompress(input, into: output)) ?? -1
+                if n != pageSize { badPage = i; break }
+            }
+            let elapsed = monotonicSeconds() - start
+            guard badPage < 0 else {
+                return .failed(name: name, reason: "page \(badPage) failed to decode in a timed pass after decoding correctly before")
+            }
+            guard memcmp(source, decoded, pageCount * pageSize) == 0 else {
+                return .failed(name: name, reason: "a timed decompression pass produced different bytes from the original")
+            }
+            bestDecompress = min(bestDecompress, elapsed)
+            afterPass()
+        }
+        return .measured(CodecFigures(
+            name: name, pages: pageCount, inputBytes: pageCount * pageSize, compressedBytes: compressedBytes,
+            compressSeconds: bestCompress, decompressSeconds: bestDecompress))
+    }
 }
