@@ -1,7 +1,183 @@
 import ArgumentParser
 
-// PLACEHOLDER: replaced by the real command.
+/// `uswap zram`: the kernel's zram devices and their statistics, as zramctl shows them.
+///
+/// Like `zramctl` without arguments, only initialized devices (disksize not 0) are listed;
+/// `--all` lists uninitialized ones too. MOUNTPOINT is `[SWAP]` for a device in /proc/swaps,
+/// else its first mount point. STREAMS is `max_comp_streams` on kernels that still have it,
+/// else the number of online CPUs (today's zram keeps one stream per CPU).
 struct Zram: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "zram")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "zram",
+        abstract: "List the kernel's zram devices and their statistics, like zramctl.",
+        discussion: """
+            Lists initialized devices (disksize not 0) like zramctl; --all adds uninitialized \
+            ones. Sizes are human-readable (K, M, G: powers of 1024) unless --bytes is given. \
+            Nothing is changed.
+            """)
+
+    /// Also list uninitialized devices.
+    @Flag(name: .shortAndLong, help: "Also list uninitialized devices (disksize 0).")
+    var all = false
+
+    /// Raw byte counts instead of human sizes.
+    @Flag(name: .shortAndLong, help: "Print sizes in bytes instead of human-readable sizes.")
+    var bytes = false
+
+    /// One JSON object on stdout.
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    /// Where /sys, /proc and /dev are (tests point this at a fixture tree).
+    @Option(help: .hidden)
+    var systemRoot = ""
+
+    func run() throws {
+        let listing = ZramListing(
+            root: SystemRoot(prefix: systemRoot), includeUninitialized: all, onlineCPUs: KernelZram.onlineCPUs())
+        print(json ? listing.json.rendered : listing.table(bytes: bytes))
+    }
+}
+
+/// One row of `uswap zram`.
+struct ZramDeviceRow: Equatable {
+    /// `zram0`.
+    var name: String
+    /// The selected compression algorithm.
+    var algorithm: String
+    /// All algorithms the kernel offers for the device.
+    var algorithms: [String]
+    /// disksize in bytes (0: uninitialized).
+    var disksize: Int
+    /// The device's mm_stat (zeros when uninitialized or unreadable).
+    var mmStat: KernelMMStat
+    /// The device's io_stat.
+    var ioStat: KernelIOStat
+    /// Compression streams.
+    var streams: Int
+    /// `[SWAP]`, a mount point, or nil.
+    var mountPoint: String?
+
+    /// Whether the device is initialized.
+    var initialized: Bool { disksize != 0 }
+
+    /// Reads `device`'s row; nil when its sysfs directory vanished meanwhile.
+    init?(device: KernelZramDevice, onlineCPUs: Int) {
+        guard let size = try? device.disksize() else { return nil }
+        name = device.name
+        let parsed = try? device.algorithms()
+        algorithm = parsed?.selected ?? "-"
+        algorithms = parsed?.available ?? []
+        disksize = size
+        mmStat = (try? device.mmStat()) ?? KernelMMStat()
+        ioStat = (try? device.ioStat()) ?? KernelIOStat()
+        streams = device.streams(onlineCPUs: onlineCPUs)
+        mountPoint = device.mountPoint()
+    }
+}
+
+/// What `uswap zram` shows: the rows, or why there are none.
+struct ZramListing {
+    /// The devices listed.
+    var rows: [ZramDeviceRow]
+    /// Every zram device present, listed or not.
+    var present: [String]
+    /// Whether the zram module is loaded.
+    var moduleLoaded: Bool
+    /// Whether uninitialized devices are listed.
+    var includeUninitialized: Bool
+
+    /// Reads the devices under `root`.
+    init(root: SystemRoot, includeUninitialized: Bool, onlineCPUs: Int) {
+        let all = KernelZram.devices(root: root).compactMap { ZramDeviceRow(device: $0, onlineCPUs: onlineCPUs) }
+        present = all.map(\.name)
+        rows = includeUninitialized ? all : all.filter(\.initialized)
+        moduleLoaded = KernelZram.moduleLoaded(root: root) || !present.isEmpty
+        self.includeUninitialized = includeUninitialized
+    }
+
+    /// Why nothing is listed, or nil when something is.
+    var emptyReason: String? {
+        guard rows.isEmpty else { return nil }
+        if !moduleLoaded { return "no zram devices: the zram module is not loaded (modprobe zram as root)" }
+        if present.isEmpty {
+            return "no zram devices: the zram module is loaded but has none (as root, `cat /sys/class/zram-control/hot_add` adds one)"
+        }
+        let names = present.joined(separator: ", ")
+        return "no initialized zram devices (\(names) \(present.count == 1 ? "is" : "are") present but uninitialized: --all lists \(present.count == 1 ? "it" : "them"))"
+    }
+
+    /// The zramctl-style table, or the reason there is none.
+    func table(bytes: Bool) -> String {
+        if let emptyReason { return emptyReason }
+        let size: (Int) -> String = { bytes ? String($0) : humanSize($0) }
+        var table = TextTable(
+            headers: ["NAME", "ALGORITHM", "DISKSIZE", "DATA", "COMPR", "TOTAL", "STREAMS", "MOUNTPOINT"],
+            alignments: [.left, .left, .right, .right, .right, .right, .right, .left])
+        for row in rows {
+            table.append([
+                "/dev/\(row.name)", row.algorithm, size(row.disksize), size(row.mmStat.origDataSize),
+                size(row.mmStat.comprDataSize), size(row.mmStat.memUsedTotal), String(row.streams), row.mountPoint ?? "",
+            ])
+        }
+        return table.rendered
+    }
+
+    /// The listing as one JSON object: `devices` (name, path, initialized, algorithm,
+    /// algorithms, disksize, data, compr, total, streams, mountpoint, mm_stat, io_stat) and,
+    /// when it is empty, `message`.
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "devices": .array(rows.map { row in
+                .object([
+                    "name": .string(row.name),
+                    "path": .string("/dev/\(row.name)"),
+                    "initialized": .bool(row.initialized),
+                    "algorithm": .string(row.algorithm),
+                    "algorithms": .array(row.algorithms.map { .string($0) }),
+                    "disksize": .int(row.disksize),
+                    "data": .int(row.mmStat.origDataSize),
+                    "compr": .int(row.mmStat.comprDataSize),
+                    "total": .int(row.mmStat.memUsedTotal),
+                    "streams": .int(row.streams),
+                    "mountpoint": row.mountPoint.map { .string($0) } ?? .null,
+                    "mm_stat": mmStatJSON(row.mmStat),
+                    "io_stat": .object(Dictionary(uniqueKeysWithValues: zip(KernelIOStat.fieldNames, row.ioStat.values.map { .int($0) }))),
+                ])
+            }),
+            "module_loaded": .bool(moduleLoaded),
+        ]
+        if let emptyReason { object["message"] = .string(emptyReason) }
+        return .object(object)
+    }
+}
+
+/// mm_stat as a JSON object keyed by the kernel's field names.
+func mmStatJSON(_ stat: KernelMMStat) -> JSONValue {
+    .object(Dictionary(uniqueKeysWithValues: stat.namedFields.map { ($0.name, JSONValue.int($0.value)) }))
+}
+
+/// A size as zramctl prints it (util-linux's one-letter suffixes, powers of 1024): `0B`, `512B`,
+/// `4K`, `25.6M`, `1G`; one decimal digit, rounded, shown only when it is not zero.
+func humanSize(_ bytes: Int) -> String {
+    let letters: [Character] = ["B", "K", "M", "G", "T", "P", "E"]
+    let value = UInt64(max(0, bytes))
+    var exponent = 0
+    while exponent < 60 && value >= (UInt64(1) << UInt64(exponent + 10)) { exponent += 10 }
+    var whole = exponent == 0 ? value : value >> UInt64(exponent)
+    var tenths: UInt64 = 0
+    if exponent > 0 {
+        let remainder = value & ((UInt64(1) << UInt64(exponent)) - 1)
+        // Three digits after the point, then rounded to one, as util-linux does.
+        let thousandths = remainder >= UInt64.max / 1000
+            ? (remainder / 1024) * 1000 / (UInt64(1) << UInt64(exponent - 10))
+            : remainder * 1000 / (UInt64(1) << UInt64(exponent))
+        tenths = (thousandths + 50) / 100
+        if tenths == 10 {
+            whole += 1
+            tenths = 0
+        }
+    }
+    let suffix = letters[exponent / 10]
+    return tenths == 0 ? "\(whole)\(suffix)" : "\(whole).\(tenths)\(suffix)"
 }
