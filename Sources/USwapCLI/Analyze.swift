@@ -1,7 +1,273 @@
 import ArgumentParser
+import PageCodecs
 
-// PLACEHOLDER: replaced by the real command.
+#if os(Linux)
+import Glibc
+#endif
+
+/// `uswap analyze --pid PID`: what compressed swap would save for a running process.
 struct Analyze: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "analyze")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "What compressed swap would save for a running process.",
+        discussion: """
+            Reads the process's anonymous memory (the [heap] and anonymous read-write mappings, as \
+            shared/tools/dump_anon.py chooses them) page by page with process_vm_readv, without \
+            stopping or attaching to it. Pages that are not present (never touched, or swapped out) \
+            are skipped and counted. Every page read is stored in a ZramDevice per codec, sized to \
+            the pages read, and the device's mm_stat says what zram would use for them.
+            Needs ptrace access to the process: the same user (and kernel.yama.ptrace_scope 0), or \
+            root / CAP_SYS_PTRACE.
+            """)
+
+    @Option(help: "The id of the process to analyse.")
+    var pid: Int32
+
+    @Option(help: "Codecs to try, comma separated: lz4, zstd (level 1), zstd-3, ...")
+    var codec: String = "lz4,zstd-1"
+
+    @Option(help: "Read only this percentage of the present pages, evenly spread (for very large processes).")
+    var sample: Double = 100
+
+    @Option(help: "Also write the pages read, back to back, to this file (a corpus for `uswap bench device`).")
+    var dump: String?
+
+    @Flag(help: "Print one JSON object on stdout instead of the human report.")
+    var json = false
+
+    /// The codecs asked for, parsed.
+    static func parseCodecs(_ text: String) throws(ValidationError) -> [PageCodecFactory] {
+        var result: [PageCodecFactory] = []
+        for name in text.split(separator: ",") {
+            let trimmed = name.trimmingSpaces()
+            guard let factory = PageCodecFactory(name: trimmed) else {
+                throw ValidationError("unknown codec \"\(trimmed)\": use lz4, zstd, or zstd-LEVEL (-7...22)")
+            }
+            if !result.contains(factory) { result.append(factory) }
+        }
+        guard !result.isEmpty else { throw ValidationError("--codec needs at least one codec, e.g. lz4") }
+        return result
+    }
+
+    func validate() throws {
+        _ = try Self.parseCodecs(codec)
+        guard sample > 0, sample <= 100 else {
+            throw ValidationError("--sample \(sample) must be a percentage above 0 and at most 100")
+        }
+        guard pid > 0 else { throw ValidationError("--pid \(pid) is not a process id") }
+    }
+
+    func run() throws {
+        var analysis = MemoryAnalysis(pid: pid, codecs: try Self.parseCodecs(codec), pool: .zram)
+        analysis.samplePercent = sample
+        analysis.dumpPath = dump
+        var bar: Progress? = nil
+        analysis.progress = { (done: Int, total: Int) in
+            if bar == nil { bar = Progress("analyze pid \(pid)", total: total) }
+            bar?.update(done, detail: "pages")
+        }
+        let report: MemoryAnalysisReport
+        do throws(MemoryAnalysisError) {
+            report = try analysis.run()
+        } catch {
+            bar?.finish()
+            throw AnalyzeFailure(error: error)
+        }
+        bar?.finish()
+        let command = (try? readProcFile("/proc/\(pid)/comm"))?.trimmingSpaces()
+        if report.processExited {
+            StandardError.line(
+                "warning: process \(pid) exited during the scan; the figures cover the \(report.scannedPages) pages read until then")
+        }
+        if json {
+            print(AnalyzeOutput.json(report, command: command, dump: dump).rendered)
+        } else {
+            print(AnalyzeOutput.human(report, command: command, dump: dump))
+        }
+    }
+}
+
+/// An analysis failure as the command reports it: the analysis error's own message.
+struct AnalyzeFailure: Error, CustomStringConvertible {
+    /// What went wrong.
+    var error: MemoryAnalysisError
+    var description: String { error.description }
+}
+
+/// The report of `uswap analyze`, for people and for scripts.
+enum AnalyzeOutput {
+    /// The one JSON object `--json` prints. Each codec entry's first key naming memory is
+    /// `mem_used_total` (keys are sorted), the figure scripts compare with the kernel's zram.
+    static func json(_ report: MemoryAnalysisReport, command: String?, dump: String?) -> JSONValue {
+        let pageSize = report.pageSize
+        func mappingJSON(_ m: MappingAnalysis, codec: Int) -> JSONValue {
+            let ratio = m.ratio(codec: codec, pageSize: pageSize) ?? 0
+            return .object([
+                "name": .string(m.mapping.name),
+                "start": .string("0x" + String(m.mapping.start, radix: 16)),
+                "end": .string("0x" + String(m.mapping.end, radix: 16)),
+                "scanned_pages": .int(m.scannedPages),
+                "same_filled_pages": .int(m.zeroPages + m.sameFilledPages),
+                "compressed_bytes": .int(m.compressedBytes[codec]),
+                "ratio": ratio.isFinite ? .double(rounded(ratio, 3)) : .string("all same-filled"),
+            ])
+        }
+        var codecs: [JSONValue] = []
+        for (index, c) in report.codecs.enumerated() {
+            var entry: [String: JSONValue] = [
+                "name": .string(c.name),
+                "mem_used_total": .int(c.pool.memUsedTotal),
+                "orig_data_size": .int(c.pool.origDataSize),
+                "compr_data_size": .int(c.pool.comprDataSize),
+                "same_pages": .int(c.pool.samePages),
+                "huge_pages": .int(c.pool.hugePages),
+                "ratio": c.ratio.isFinite ? .double(rounded(c.ratio, 3)) : .null,
+                "saved_bytes": .int(c.savedBytes),
+                "saved_percent": .double(rounded(c.savedPercent, 2)),
+                "histogram": .object([
+                    "up_to_quarter": .int(c.histogram[0]),
+                    "up_to_half": .int(c.histogram[1]),
+                    "up_to_three_quarters": .int(c.histogram[2]),
+                    "up_to_page": .int(c.histogram[3]),
+                    "not_smaller": .int(c.rawPages),
+                    "stored_huge": .int(c.pool.hugePages),
+                ]),
+                "best_mappings": .array(report.bestMappings(codec: index).map { mappingJSON($0, codec: index) }),
+                "worst_mappings": .array(report.worstMappings(codec: index).map { mappingJSON($0, codec: index) }),
+            ]
+            if let table = c.pool.slotTableBytes { entry["slot_table_bytes"] = .int(table) }
+            if report.samplePercent < 100, report.scannedPages > 0 {
+                let scale = Double(report.presentPages) / Double(report.scannedPages)
+                entry["projected_for_all_present_pages"] = .object([
+                    "used_total": .int(Int((Double(c.pool.memUsedTotal) * scale).rounded())),
+                    "saved_bytes": .int(Int((Double(c.savedBytes) * scale).rounded())),
+                ])
+            }
+            codecs.append(.object(entry))
+        }
+        var object: [String: JSONValue] = [
+            "pid": .int(Int(report.pid)),
+            "page_size": .int(pageSize),
+            "mappings_analyzed": .int(report.mappings.count),
+            "virtual_pages": .int(report.virtualPages),
+            "present_pages": .int(report.presentPages),
+            "skipped_not_present_pages": .int(report.notPresentPages),
+            "skipped_swapped_pages": .int(report.swappedPages),
+            "selected_pages": .int(report.selectedPages),
+            "scanned_pages": .int(report.scannedPages),
+            "vanished_pages": .int(report.vanishedPages),
+            "zero_pages": .int(report.zeroPages),
+            "same_filled_pages": .int(report.sameFilledPages),
+            "sample_percent": .double(report.samplePercent),
+            "sampled": .bool(report.samplePercent < 100),
+            "process_exited": .bool(report.processExited),
+            "seconds": .double(rounded(report.seconds, 3)),
+            "codecs": .array(codecs),
+        ]
+        if let command { object["command"] = .string(command) }
+        if let dump { object["dump"] = .string(dump) }
+        return .object(object)
+    }
+
+    /// The human report.
+    static func human(_ report: MemoryAnalysisReport, command: String?, dump: String?) -> String {
+        let pageSize = report.pageSize
+        func pages(_ n: Int) -> String { "\(n) (\(bytes(n * pageSize)))" }
+        func share(_ n: Int, of total: Int) -> String {
+            total == 0 ? "" : " = \(formatted(Double(n) * 100 / Double(total), digits: 1))%"
+        }
+        var lines: [String] = []
+        lines.append("process \(report.pid)\(command.map { " (\($0))" } ?? ""): \(report.mappings.count) anonymous mappings ([heap] and anonymous read-write)")
+        lines.append("  virtual pages     \(pages(report.virtualPages))")
+        lines.append("  present pages     \(pages(report.presentPages))")
+        lines.append(
+            "  skipped           \(report.notPresentPages) not present (never touched), \(report.swappedPages) swapped out (reading would swap them in)")
+        var scanned = "  scanned pages     \(pages(report.scannedPages)) in \(formatted(report.seconds, digits: 2)) s"
+        if report.samplePercent < 100 {
+            scanned += "; SAMPLED: \(formatted(report.samplePercent, digits: 2))% of the present pages, evenly spread"
+        }
+        lines.append(scanned)
+        if report.vanishedPages > 0 {
+            lines.append("  vanished          \(report.vanishedPages) pages were unmapped while being read")
+        }
+        if report.processExited {
+            lines.append("  PROCESS EXITED during the scan: figures cover the pages read until then")
+        }
+        lines.append("  zero pages        \(report.zeroPages)\(share(report.zeroPages, of: report.scannedPages))")
+        lines.append(
+            "  same-filled pages \(report.sameFilledPages)\(share(report.sameFilledPages, of: report.scannedPages)) (one non-zero word repeated)")
+        if let dump { lines.append("  dump              \(dump) (\(report.scannedPages) pages back to back)") }
+        lines.append("")
+
+        var table = TextTable(headers: [
+            "codec", "ratio", "compr_data_size", "mem_used_total", "saved", "saved %", "huge", "<=1/4", "<=1/2", "<=3/4",
+            "<=1",
+        ])
+        for c in report.codecs {
+            table.append([
+                c.name, c.ratio.isFinite ? formatted(c.ratio, digits: 2) : "inf", bytes(c.pool.comprDataSize),
+                bytes(c.pool.memUsedTotal), bytes(c.savedBytes), formatted(c.savedPercent, digits: 1),
+                String(c.pool.hugePages), String(c.histogram[0]), String(c.histogram[1]), String(c.histogram[2]),
+                String(c.histogram[3]),
+            ])
+        }
+        lines.append("What a ZramDevice uses for these pages (mm_stat; histogram: compressed pages by compressed size, in quarters of a page; huge: stored raw):")
+        lines.append(table.rendered)
+        if let table = report.codecs.first?.pool.slotTableBytes {
+            lines.append("(plus the slot table, \(bytes(table)), which zram reports outside mem_used_total)")
+        }
+        if report.samplePercent < 100, report.scannedPages > 0 {
+            let scale = Double(report.presentPages) / Double(report.scannedPages)
+            for c in report.codecs {
+                lines.append(
+                    "projected for all \(report.presentPages) present pages, \(c.name): mem_used_total ~\(bytes(Int(Double(c.pool.memUsedTotal) * scale))), saved ~\(bytes(Int(Double(c.savedBytes) * scale)))"
+                )
+            }
+        }
+        for (index, c) in report.codecs.enumerated() {
+            for (title, list) in [
+                ("best", report.bestMappings(codec: index)), ("worst", report.worstMappings(codec: index)),
+            ] where !list.isEmpty {
+                lines.append("")
+                lines.append("Mappings that compress \(title) with \(c.name):")
+                var t = TextTable(headers: ["mapping", "address", "pages", "same-filled", "compressed", "ratio"])
+                for m in list {
+                    let ratio = m.ratio(codec: index, pageSize: pageSize) ?? 0
+                    t.append([
+                        m.mapping.name, "0x" + String(m.mapping.start, radix: 16), String(m.scannedPages),
+                        String(m.zeroPages + m.sameFilledPages), bytes(m.compressedBytes[index]),
+                        ratio.isFinite ? formatted(ratio, digits: 2) : "all same-filled",
+                    ])
+                }
+                lines.append(t.rendered)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `123.4 MiB`, `12.0 KiB`, `512 B` (negative sizes keep their sign).
+    static func bytes(_ n: Int) -> String {
+        let magnitude = Double(n.magnitude)
+        let sign = n < 0 ? "-" : ""
+        let kib = 1024.0
+        let mib = kib * kib
+        let gib = mib * kib
+        if magnitude >= gib { return sign + formatted(magnitude / gib, digits: 2) + " GiB" }
+        if magnitude >= mib { return sign + formatted(magnitude / mib, digits: 1) + " MiB" }
+        if magnitude >= kib { return sign + formatted(magnitude / kib, digits: 1) + " KiB" }
+        return "\(n) B"
+    }
+
+    private static func rounded(_ value: Double, _ digits: Int) -> Double {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        return (value * scale).rounded() / scale
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace.
+    fileprivate func trimmingSpaces() -> String {
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
 }

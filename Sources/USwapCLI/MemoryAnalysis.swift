@@ -3,6 +3,7 @@ import Glibc
 #endif
 import PageCodecs
 import PageStore
+import ZRAM
 
 /// What stopped an analysis, with what to do about it.
 enum MemoryAnalysisError: Error, CustomStringConvertible {
@@ -33,7 +34,7 @@ enum MemoryAnalysisError: Error, CustomStringConvertible {
 
 /// Memory figures of one pool after the analysis stored the scanned pages in it: the
 /// kernel's mm_stat fields.
-struct PoolFigures: Sendable, Equatable {
+struct AnalysisPoolFigures: Sendable, Equatable {
     /// mm_stat orig_data_size: stored pages x page size.
     var origDataSize = 0
     /// mm_stat compr_data_size: the sum of the stored objects' sizes.
@@ -50,20 +51,48 @@ struct PoolFigures: Sendable, Equatable {
 
 /// Makes the pool a codec's pages are stored in (a `ZramDevice` in the command) and reads its
 /// figures afterwards.
-struct AnalysisPoolFactory {
-    /// A pool of `slotCount` slots of `pageSize` bytes that compresses with `codec`.
-    var make: (_ codec: PageCodecFactory, _ slotCount: Int, _ pageSize: Int) throws(MemoryAnalysisError) -> any SwapBackend
+struct AnalysisPoolFactory: Sendable {
+    /// A pool of `slotCount` slots of `pageSize` bytes that compresses with `codec`, or why
+    /// not. (A `Result` rather than a typed-throws closure: Swift 6.3's IR generation crashes on
+    /// typed-throws closures that return an existential.)
+    var make: @Sendable (_ codec: PageCodecFactory, _ slotCount: Int, _ pageSize: Int) -> Result<any SwapBackend, MemoryAnalysisError>
     /// The pool's figures.
-    var figures: (any SwapBackend) -> PoolFigures = { backend in
+    var figures: @Sendable (any SwapBackend) -> AnalysisPoolFigures = { backend in
         let s = backend.statistics
-        return PoolFigures(
+        return AnalysisPoolFigures(
             origDataSize: s.origDataSize, comprDataSize: s.comprDataSize, memUsedTotal: s.memUsedTotal,
             samePages: s.samePages, hugePages: s.hugePages)
     }
 }
 
+extension AnalysisPoolFactory {
+    /// Pools that are `ZramDevice`s, one per codec, sized to the pages analysed: figures are
+    /// the device's own mm_stat, so the pool's real size classes and spans apply.
+    static let zram = AnalysisPoolFactory(
+        make: { codec, slotCount, pageSize in
+            do throws(ZramError) {
+                return .success(
+                    try ZramDevice(ZramConfiguration(disksize: slotCount * pageSize, pageSize: pageSize, codec: codec)))
+            } catch {
+                return .failure(.pool(codec: codec.description, reason: error.description))
+            }
+        },
+        figures: { backend in
+            guard let device = backend as? ZramDevice else {
+                let s = backend.statistics
+                return AnalysisPoolFigures(
+                    origDataSize: s.origDataSize, comprDataSize: s.comprDataSize, memUsedTotal: s.memUsedTotal,
+                    samePages: s.samePages, hugePages: s.hugePages)
+            }
+            let m = device.mmStat
+            return AnalysisPoolFigures(
+                origDataSize: m.origDataSize, comprDataSize: m.comprDataSize, memUsedTotal: m.memUsedTotal,
+                samePages: m.samePages, hugePages: m.hugePages, slotTableBytes: device.slotTableBytes)
+        })
+}
+
 /// The figures of one mapping of the analysed process.
-struct MappingFigures: Sendable, Equatable {
+struct MappingAnalysis: Sendable, Equatable {
     /// The mapping as `/proc/PID/maps` lists it.
     var mapping: MemoryMapping
     /// Pages in RAM when the page map was read.
@@ -92,11 +121,11 @@ struct MappingFigures: Sendable, Equatable {
 }
 
 /// What one codec would do with the scanned pages.
-struct CodecFigures: Sendable, Equatable {
+struct CodecAnalysis: Sendable, Equatable {
     /// The codec's name (`lz4`, `zstd-1`).
     var name: String
     /// The pool's figures after storing every scanned page.
-    var pool: PoolFigures
+    var pool: AnalysisPoolFigures
     /// Compressed pages (same-filled ones excluded) by compressed size, in quarters of a page:
     /// `[..1/4], (1/4..1/2], (1/2..3/4], (3/4..1]`; a page that does not get smaller counts in
     /// the last quarter and in ``rawPages``.
@@ -127,7 +156,7 @@ struct MemoryAnalysisReport: Sendable {
     /// The percentage of present pages read (100 = all), evenly spread.
     var samplePercent: Double
     /// The analysed mappings, in address order.
-    var mappings: [MappingFigures]
+    var mappings: [MappingAnalysis]
     /// Present pages chosen for reading (all present pages unless sampling).
     var selectedPages = 0
     /// Pages that were present in the page map but could not be read any more (unmapped meanwhile).
@@ -136,7 +165,7 @@ struct MemoryAnalysisReport: Sendable {
     /// pages read until then.
     var processExited = false
     /// Per codec figures, in the order asked for.
-    var codecs: [CodecFigures]
+    var codecs: [CodecAnalysis]
     /// Wall time of the scan in seconds.
     var seconds = 0.0
 
@@ -157,13 +186,13 @@ struct MemoryAnalysisReport: Sendable {
 
     /// The `count` scanned mappings that compress best with codec `index` (highest ratio first;
     /// all-same-filled mappings first of all; ties: more pages first).
-    func bestMappings(codec index: Int, count: Int = 5) -> [MappingFigures] {
+    func bestMappings(codec index: Int, count: Int = 5) -> [MappingAnalysis] {
         Array(ranked(codec: index).prefix(count))
     }
 
     /// The `count` scanned mappings that compress worst with codec `index` (lowest ratio
     /// first; ties: more pages first).
-    func worstMappings(codec index: Int, count: Int = 5) -> [MappingFigures] {
+    func worstMappings(codec index: Int, count: Int = 5) -> [MappingAnalysis] {
         let worst = mappings.filter { $0.scannedPages > 0 }.sorted { a, b in
             let ra = a.ratio(codec: index, pageSize: pageSize)!
             let rb = b.ratio(codec: index, pageSize: pageSize)!
@@ -175,7 +204,7 @@ struct MemoryAnalysisReport: Sendable {
     }
 
     /// Scanned mappings by ratio, best first.
-    private func ranked(codec index: Int) -> [MappingFigures] {
+    private func ranked(codec index: Int) -> [MappingAnalysis] {
         mappings.filter { $0.scannedPages > 0 }.sorted { a, b in
             let ra = a.ratio(codec: index, pageSize: pageSize)!
             let rb = b.ratio(codec: index, pageSize: pageSize)!
@@ -236,7 +265,7 @@ struct MemoryAnalysis {
     /// Chooses the pages to read: the present pages of the analysed mappings, evenly thinned
     /// to `samplePercent`. Fills the per-mapping residency counts.
     static func plan(
-        mappings: inout [MappingFigures], pagemap: PagemapReader, pageSize: Int, samplePercent: Double
+        mappings: inout [MappingAnalysis], pagemap: PagemapReader, pageSize: Int, samplePercent: Double
     ) throws(ProcessMemoryError) -> [PlannedRun] {
         var runs: [PlannedRun] = []
         var presentSeen = 0
@@ -291,11 +320,11 @@ struct MemoryAnalysis {
         let batchPages = max(1, self.batchPages)
 
         // 1. Which mappings and which of their pages.
-        var mappings: [MappingFigures]
+        var mappings: [MappingAnalysis]
         let runs: [PlannedRun]
         do {
             mappings = try MemoryMapping.read(pid: pid).filter(\.isAnalyzed).map {
-                MappingFigures(mapping: $0, compressedBytes: [Int](repeating: 0, count: codecs.count))
+                MappingAnalysis(mapping: $0, compressedBytes: [Int](repeating: 0, count: codecs.count))
             }
             let pagemap = try PagemapReader(pid: pid)
             runs = try Self.plan(mappings: &mappings, pagemap: pagemap, pageSize: pageSize, samplePercent: samplePercent)
@@ -309,7 +338,7 @@ struct MemoryAnalysis {
         for codec in codecs {
             let stream: any PageCodec
             do { stream = try codec.makeStream() } catch { throw .codec(name: codec.description, error) }
-            let backend = try pool.make(codec, max(1, selected), pageSize)
+            let backend = try pool.make(codec, max(1, selected), pageSize).get()
             sinks.append(CodecSink(codec: codec, stream: stream, pool: backend, pageSize: pageSize, mappings: mappings.count))
         }
 
@@ -409,7 +438,7 @@ struct MemoryAnalysis {
         for (index, sink) in sinks.enumerated() {
             for m in report.mappings.indices { report.mappings[m].compressedBytes[index] = sink.compressedBytes[m] }
             report.codecs.append(
-                CodecFigures(
+                CodecAnalysis(
                     name: sink.codec.description, pool: pool.figures(sink.pool), histogram: sink.histogram,
                     rawPages: sink.rawPages))
         }
