@@ -1,4 +1,0 @@
-import Testing
-@testable import PageCodecs
-
-@Test func placeholderPageCodecs() { #expect(Bool(true)) }
