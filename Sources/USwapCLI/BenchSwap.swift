@@ -1,7 +1,405 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
 
-// PLACEHOLDER: replaced by the real command.
+/// `uswap bench swap`: ../shared/tools/swapbench.c's workload on a SwapRegion backed by a
+/// ZramDevice, and with `--vs-kernel` the same workload under the kernel's zram0 swap in a
+/// memory cgroup, side by side.
 struct BenchSwap: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "swap")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "swap",
+        abstract: "Swap a region several times larger than its resident limit, beside the kernel's zram swap.",
+        discussion: """
+            Fills --size MiB with the corpus pages (cycled), then makes --touches random one-byte \
+            reads or increments (--write-pct % writes), uniform or Zipf(--zipf) over a fixed \
+            permutation, with swapbench.c's generator, so that fault counts compare one to one \
+            with the kernel's. Only the touch phase is timed. Every page is verified afterwards \
+            against a model of the writes; a mismatch makes the command exit non-zero.
+            --vs-kernel (root, an unused zram0, the cgroup v1 memory controller) runs the same \
+            work on plain memory in a memory cgroup limited to --resident, with zram0 (lz4, \
+            page-cluster 0) as the only swap, and restores everything afterwards.
+            """)
+
+    @Option(help: "A file of 4 KiB memory pages (e.g. heap-mix-64m.bin).")
+    var corpus: String
+
+    @Option(help: "Region size in MiB.")
+    var size: Int
+
+    @Option(help: "Resident limit in MiB (the kernel's cgroup limit).")
+    var resident: Int
+
+    @Option(help: "Number of touches in total.")
+    var touches: Int
+
+    @Option(name: .customLong("write-pct"), help: "Percentage of touches that increment a byte.")
+    var writePercent: Int = 0
+
+    @Option(help: "Zipf exponent over a fixed permutation of the pages (0: uniform).")
+    var zipf: Double = 0
+
+    @Option(help: "Slot policy: free-on-swapin, lazy or adaptive (default: the library's).")
+    var policy: String?
+
+    @Option(help: "Application threads, each with its own stream (seed + thread index).")
+    var threads: Int = 1
+
+    @Flag(help: "Print exactly one JSON object on stdout.")
+    var json = false
+
+    @Flag(name: .customLong("vs-kernel"), help: "Also run the workload under the kernel's zram0 swap.")
+    var vsKernel = false
+
+    @Option(name: .customLong("mem-limit"), help: "mem_limit of the ZramDevice in MiB (default: none).")
+    var memLimit: Int?
+
+    @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
+    var kernelChildCgroup: String?
+
+    func validate() throws {
+        guard size > 0 else { throw ValidationError("--size must be a positive number of MiB") }
+        guard resident > 0, resident <= size else { throw ValidationError("--resident must be 1...--size MiB") }
+        guard touches > 0 else { throw ValidationError("--touches must be positive") }
+        guard (0...100).contains(writePercent) else { throw ValidationError("--write-pct must be 0...100") }
+        guard zipf >= 0, zipf.isFinite else { throw ValidationError("--zipf must be a number >= 0") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
+        if let memLimit, memLimit <= 0 { throw ValidationError("--mem-limit must be a positive number of MiB") }
+        if let policy, SwapBench.policyNames.contains(policy) == false {
+            throw ValidationError("--policy must be one of \(SwapBench.policyNames.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let bench = SwapBench(
+            corpusPath: corpus, sizeMiB: size, residentMiB: resident, touches: touches,
+            writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit)
+        if let kernelChildCgroup {
+            let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
+            print(report.json.rendered)
+            throw ExitCode(report.verified ? 0 : 1)
+        }
+        let result = try bench.run(vsKernel: vsKernel, progress: true)
+        if json {
+            print(result.json.rendered)
+        } else {
+            print(result.humanReport)
+        }
+        if !result.clean { throw ExitCode(1) }
+    }
 }
+
+/// The swap benchmark as a library call: what `uswap bench swap` runs, callable from tests.
+struct SwapBench: Sendable {
+    /// The policy names `--policy` accepts.
+    static let policyNames = ["free-on-swapin", "lazy", "adaptive"]
+
+    var corpusPath: String
+    var sizeMiB: Int
+    var residentMiB: Int
+    var touches: Int
+    var writePercent: Int
+    var zipf: Double
+    var policy: String?
+    var threads: Int
+    var memLimitMiB: Int?
+
+    /// The workload both sides run.
+    func workload() throws(SwapWorkloadError) -> SwapWorkload {
+        try SwapWorkload(sizeBytes: sizeMiB << 20, touches: touches, writePercent: writePercent, zipf: zipf, threads: threads)
+    }
+
+    /// The arguments that make a child `uswap` run the kernel side.
+    func childArguments(cgroupPath: String) -> [String] {
+        var arguments = [
+            "bench", "swap", "--corpus", absolutePath(corpusPath), "--size", String(sizeMiB),
+            "--resident", String(residentMiB), "--touches", String(touches), "--write-pct", String(writePercent),
+            "--zipf", String(zipf), "--threads", String(threads), "--kernel-child-cgroup", cgroupPath,
+        ]
+        if let policy { arguments += ["--policy", policy] }
+        return arguments
+    }
+
+    // MARK: Both sides
+
+    /// Runs our side, then (with `vsKernel`) the kernel's.
+    func run(vsKernel: Bool, progress: Bool, executable: String? = nil) throws -> SwapBenchResult {
+        let workload = try workload()
+        let ours = try runUserSpace(workload, progress: progress)
+        var result = SwapBenchResult(bench: self, ours: ours, kernel: .notRequested)
+        if vsKernel {
+            result.kernel = runKernel(progress: progress, executable: executable)
+        }
+        return result
+    }
+
+    /// Our side: a SwapRegion over a ZramDevice.
+    func runUserSpace(_ workload: SwapWorkload, progress: Bool) throws -> UserSpaceOutcome {
+        .unavailable("the Swap layer (SwapRegion) is not built yet")
+    }
+
+    /// The kernel's side: start the session, run a child `uswap` in the cgroup, restore.
+    func runKernel(progress: Bool, executable: String? = nil) -> KernelOutcome {
+        let session: KernelSwapSession
+        do {
+            session = try KernelSwapSession.start(sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20)
+        } catch {
+            return .unavailable(error.description)
+        }
+        if progress { StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB") }
+        var outcome: KernelOutcome
+        do {
+            let output = try session.runChild(
+                executable: executable ?? KernelSwapSession.currentExecutable(),
+                arguments: childArguments(cgroupPath: session.cgroup.path))
+            outcome = .measured(try KernelChildReport(parsing: output))
+        } catch {
+            outcome = .failed(error.description)
+        }
+        do {
+            try session.restore()
+            if progress { StandardError.line("kernel run: machine restored (swap off, zram0 reset, page-cluster \(session.originalPageCluster), cgroup removed)") }
+        } catch {
+            outcome = .failed("\(outcome.summary); \(error.description)")
+        }
+        return outcome
+    }
+
+    /// The kernel child: join the cgroup, then do exactly what our side does on plain memory.
+    func runKernelChild(cgroupPath: String, progress: Bool) throws -> KernelChildReport {
+        try joinCgroup(path: cgroupPath)
+        let workload = try workload()
+        let region = try AnonymousRegion(byteCount: workload.sizeBytes)
+        defer { region.unmap() }
+        // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
+        let fill = Progress("kernel fill", total: workload.pageCount)
+        let f0 = monotonicSeconds()
+        do {
+            let corpus = try MappedCorpus(path: corpusPath)
+            try workload.fill(region.base, corpus: corpus.bytes) { if progress { fill.update($0) } }
+        }
+        let fillSeconds = monotonicSeconds() - f0
+        fill.finish()
+        let touchProgress = SendableProgress("kernel touches", total: workload.touches, enabled: progress)
+        let touched = workload.touch(region.base, progress: { touchProgress.update($0) })
+        touchProgress.finish()
+        let device = KernelZramDevice(name: "zram0", root: .live)
+        let mmStat = try? device.mmStat()
+        let line = (try? device.read("mm_stat")) ?? ""
+        let writes = workload.writeModel()
+        let corpus = try MappedCorpus(path: corpusPath)
+        let verifying = Progress("kernel verify", total: workload.pageCount)
+        let verification = try workload.verify(region.base, corpus: corpus.bytes, writes: writes) {
+            if progress { verifying.update($0) }
+        }
+        verifying.finish()
+        let n = Double(max(workload.touches, 1))
+        return KernelChildReport(
+            usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
+            majorFaults: touched.majorFaults, touchSeconds: touched.seconds, fillSeconds: fillSeconds,
+            mmStat: mmStat, mmStatLine: line, verified: verification.verified, mismatches: verification.mismatches,
+            extra: ["sink": Double(touched.sink % 1_000_000)])
+    }
+}
+
+/// Moves this process into the cgroup directory `path` (the kernel child's first act).
+func joinCgroup(path: String) throws(KernelSwapError) {
+    let components = path.split(separator: "/", omittingEmptySubsequences: true)
+    guard let name = components.last else { throw .failed("cgroup path \"\(path)\" has no name") }
+    let root = "/" + components.dropLast().joined(separator: "/")
+    let cgroup = try MemoryCgroup(root: root, name: String(name))
+    try cgroup.join(pid: getpid())
+}
+
+/// `path` made absolute against the current directory.
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return cwd == "/" ? "/" + path : cwd + "/" + path
+}
+
+/// A ``Progress`` that the touch loop's thread 0 can update through a `@Sendable` closure.
+/// Only one thread updates it at a time (thread 0 of the workload, then the caller's thread
+/// for ``finish()``), which is what makes the unchecked `Sendable` safe.
+final class SendableProgress: @unchecked Sendable {
+    private let progress: Progress
+    private let enabled: Bool
+
+    /// A progress line for `total` units, drawn only when `enabled`.
+    init(_ label: String, total: Int, enabled: Bool) {
+        progress = Progress(label, total: total)
+        self.enabled = enabled
+    }
+
+    /// Reports `done` units.
+    func update(_ done: Int) { if enabled { progress.update(done) } }
+
+    /// Erases the line.
+    func finish() { progress.finish() }
+}
+
+// MARK: - Results
+
+/// What our side measured.
+struct UserSpaceFigures: Sendable {
+    var usPerTouch: Double
+    var cpuUsPerTouch: Double
+    var swapIns: Int
+    var p50: Double
+    var p99: Double
+    var p999: Double
+    var policy: String
+    var verified: Bool
+    var mismatches: Int
+    var residentMaxBytes: Int
+    var backendMemUsedTotal: Int
+    var mmStatLine: String
+    var peakRSSBytes: Int
+    var swapOuts: Int
+    var fillSeconds: Double
+    var touchSeconds: Double
+}
+
+/// Our side: measured, or why not.
+enum UserSpaceOutcome: Sendable {
+    case measured(UserSpaceFigures)
+    case unavailable(String)
+}
+
+/// The kernel's side: measured, not asked for, not measurable here, or failed.
+enum KernelOutcome: Sendable {
+    case measured(KernelChildReport)
+    case notRequested
+    case unavailable(String)
+    case failed(String)
+
+    /// One line for messages.
+    var summary: String {
+        switch self {
+        case .measured(let r): "measured (\(formatted(r.usPerTouch, digits: 2)) us/touch)"
+        case .notRequested: "not requested (--vs-kernel)"
+        case .unavailable(let reason): reason
+        case .failed(let reason): reason
+        }
+    }
+}
+
+/// Both sides of one run and their renderings.
+struct SwapBenchResult: Sendable {
+    var bench: SwapBench
+    var ours: UserSpaceOutcome
+    var kernel: KernelOutcome
+
+    /// Whether every measured side verified (and ours was measured).
+    var clean: Bool {
+        guard case .measured(let o) = ours, o.verified, o.mismatches == 0 else { return false }
+        if case .measured(let k) = kernel, !k.verified { return false }
+        if case .failed = kernel { return false }
+        return true
+    }
+
+    /// The JSON object the scoreboard reads.
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "size_mib": .int(bench.sizeMiB), "resident_mib": .int(bench.residentMiB), "touches": .int(bench.touches),
+            "write_pct": .int(bench.writePercent), "zipf": .double(bench.zipf), "threads": .int(bench.threads),
+        ]
+        switch ours {
+        case .measured(let o):
+            object["us_per_touch"] = .double(o.usPerTouch)
+            object["cpu_us_per_touch"] = .double(o.cpuUsPerTouch)
+            object["swap_ins"] = .int(o.swapIns)
+            object["us_per_swap_in"] = o.swapIns > 0 ? .double(o.touchSeconds * 1e6 / Double(o.swapIns)) : .null
+            object["p50_us"] = .double(o.p50)
+            object["p99_us"] = .double(o.p99)
+            object["p999_us"] = .double(o.p999)
+            object["policy"] = .string(o.policy)
+            object["verified"] = .bool(o.verified)
+            object["mismatches"] = .int(o.mismatches)
+            object["swap_outs"] = .int(o.swapOuts)
+            object["mm_stat"] = .string(o.mmStatLine)
+            object["memory"] = [
+                "resident_max_bytes": .int(o.residentMaxBytes), "backend_mem_used_total": .int(o.backendMemUsedTotal),
+                "peak_rss_bytes": .int(o.peakRSSBytes),
+            ]
+        case .unavailable(let reason):
+            object["unavailable"] = .string(reason)
+            object["verified"] = false
+        }
+        switch kernel {
+        case .measured(let k):
+            object["kernel"] = [
+                "us_per_touch": .double(k.usPerTouch), "cpu_us_per_touch": .double(k.cpuUsPerTouch),
+                "major_faults": .int(k.majorFaults),
+                "us_per_major_fault": k.majorFaults > 0 ? .double(k.touchSeconds * 1e6 / Double(k.majorFaults)) : .null,
+                "zram_mem_used_total": .int(k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
+                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
+            ]
+        case .notRequested, .unavailable, .failed:
+            object["kernel"] = ["unavailable": .string(kernel.summary)]
+        }
+        return .object(object)
+    }
+
+    /// The side-by-side table for people.
+    var humanReport: String {
+        let b = bench
+        let pattern = b.zipf > 0 ? "Zipf(\(b.zipf))" : "uniform"
+        var lines = [
+            "uswap bench swap: \(b.sizeMiB) MiB region, \(b.residentMiB) MiB resident, \(b.touches) touches "
+                + "(\(pattern), \(b.writePercent)% writes), \(b.threads) thread\(b.threads == 1 ? "" : "s")",
+            "",
+        ]
+        let k: KernelChildReport? = if case .measured(let r) = kernel { r } else { nil }
+        guard case .measured(let o) = ours else {
+            if case .unavailable(let reason) = ours { lines.append("uswap: unavailable (\(reason))") }
+            if let k {
+                lines.append("kernel: \(formatted(k.usPerTouch, digits: 2)) us/touch, \(k.majorFaults) major faults, "
+                    + "mem_used_total \(k.zramMemUsedTotal), verified \(k.verified)")
+            } else {
+                lines.append("kernel: unavailable (\(kernel.summary))")
+            }
+            return lines.joined(separator: "\n")
+        }
+        func ratio(_ a: Double, _ b: Double?) -> String {
+            guard let b, b > 0 else { return "" }
+            return formatted(a / b, digits: 2) + "x"
+        }
+        let usPerSwapIn = o.swapIns > 0 ? o.touchSeconds * 1e6 / Double(o.swapIns) : .nan
+        let kUsPerFault = k.map { $0.majorFaults > 0 ? $0.touchSeconds * 1e6 / Double($0.majorFaults) : .nan }
+        let ourMemory = o.residentMaxBytes + o.backendMemUsedTotal
+        let kernelMemory = k.map { (b.residentMiB << 20) + $0.zramMemUsedTotal }
+        var table = TextTable(headers: ["", "uswap (\(o.policy))", k == nil ? "kernel" : "kernel zram0", "uswap/kernel"])
+        table.append(["time per touch", formatted(o.usPerTouch, digits: 2) + " us",
+                      k.map { formatted($0.usPerTouch, digits: 2) + " us" } ?? "-", ratio(o.usPerTouch, k?.usPerTouch)])
+        table.append(["CPU per touch", formatted(o.cpuUsPerTouch, digits: 2) + " us",
+                      k.map { formatted($0.cpuUsPerTouch, digits: 2) + " us" } ?? "-", ratio(o.cpuUsPerTouch, k?.cpuUsPerTouch)])
+        table.append(["swap-ins (kernel: major faults)", String(o.swapIns), k.map { String($0.majorFaults) } ?? "-",
+                      ratio(Double(o.swapIns), k.map { Double($0.majorFaults) })])
+        table.append(["time per swap-in", formatted(usPerSwapIn, digits: 2) + " us",
+                      kUsPerFault.map { formatted($0, digits: 2) + " us" } ?? "-", ratio(usPerSwapIn, kUsPerFault)])
+        table.append(["fault latency p50/p99/p99.9",
+                      "\(formatted(o.p50, digits: 1))/\(formatted(o.p99, digits: 1))/\(formatted(o.p999, digits: 1)) us", "-", ""])
+        table.append(["compressed memory (mem_used_total)", mib(o.backendMemUsedTotal), k.map { mib($0.zramMemUsedTotal) } ?? "-",
+                      ratio(Double(o.backendMemUsedTotal), k.map { Double($0.zramMemUsedTotal) })])
+        table.append(["resident (max) + compressed", mib(ourMemory), kernelMemory.map { mib($0) } ?? "-",
+                      ratio(Double(ourMemory), kernelMemory.map(Double.init))])
+        table.append(["verified", o.verified ? "yes" : "NO (\(o.mismatches) pages differ)",
+                      k.map { $0.verified ? "yes" : "NO (\($0.mismatches) pages differ)" } ?? "-", ""])
+        lines.append(table.rendered)
+        lines.append("")
+        lines.append("uswap mm_stat: \(o.mmStatLine)")
+        if let k { lines.append("zram0 mm_stat: \(k.zramMMStatLine)") }
+        lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts)); "
+            + "fill \(formatted(o.fillSeconds, digits: 2)) s, touches \(formatted(o.touchSeconds, digits: 2)) s")
+        if k == nil { lines.append("kernel: unavailable (\(kernel.summary))") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `bytes` as MiB with one decimal.
+func mib(_ bytes: Int) -> String { formatted(Double(bytes) / 1_048_576, digits: 1) + " MiB" }

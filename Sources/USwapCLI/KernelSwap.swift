@@ -1,0 +1,658 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+// The kernel side of `uswap bench swap --vs-kernel` and `uswap demo`: the same workload on plain
+// anonymous memory, in a memory cgroup whose limit is the resident size, with the kernel's zram0
+// (lz4, page-cluster 0) as the only swap, the way ../shared/tools/kswap.sh measures it, done by
+// the CLI itself (no mkswap, no swapon binary, no shell): a child `uswap` process joins the
+// cgroup and runs the workload; the parent puts everything back.
+
+/// Why the kernel's swap could not be measured, or what went wrong while measuring it.
+enum KernelSwapError: Error, Equatable, CustomStringConvertible {
+    /// The machine does not allow the measurement (not root, no zram0, zram0 in use, no cgroup
+    /// v1 memory controller, another swap active); nothing was changed.
+    case unavailable(String)
+    /// A step failed; the message says which, and everything changed so far was put back.
+    case failed(String)
+    /// Putting the machine back failed: the message says what is left to undo by hand.
+    case restoreFailed(String)
+
+    var description: String {
+        switch self {
+        case .unavailable(let reason): reason
+        case .failed(let message): message
+        case .restoreFailed(let message): "could not restore the machine: \(message)"
+        }
+    }
+}
+
+// MARK: - Memory cgroup (v1)
+
+/// One memory cgroup of the cgroup v1 memory controller: `<root>/<name>`.
+///
+/// `root` is injectable so tests can exercise the path logic in a temporary directory.
+struct MemoryCgroup: Sendable, Equatable {
+    /// Where the v1 memory controller is mounted on a live machine.
+    static let defaultRoot = "/sys/fs/cgroup/memory"
+
+    /// The controller's mount point.
+    let root: String
+    /// The cgroup's directory name (one path component).
+    let name: String
+
+    /// The benchmark's cgroup name for process `pid`: `uswap-bench-<pid>`.
+    static func benchName(pid: Int32) -> String { "uswap-bench-\(pid)" }
+
+    /// A cgroup `name` under `root`; `name` must be a single, ordinary path component.
+    init(root: String = MemoryCgroup.defaultRoot, name: String) throws(KernelSwapError) {
+        guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
+            throw .failed("cgroup name \"\(name)\" is not a single path component")
+        }
+        var trimmedRoot = root
+        while trimmedRoot.count > 1 && trimmedRoot.hasSuffix("/") { trimmedRoot.removeLast() }
+        self.root = trimmedRoot
+        self.name = name
+    }
+
+    /// The cgroup's directory.
+    var path: String { root == "/" ? "/\(name)" : "\(root)/\(name)" }
+    /// The file a process id is written to, to move that process in.
+    var procsPath: String { "\(path)/cgroup.procs" }
+    /// The file holding the memory limit.
+    var limitPath: String { "\(path)/memory.limit_in_bytes" }
+
+    /// Why `root` is not a usable v1 memory controller, or nil when it is.
+    static func unavailableReason(root: String = MemoryCgroup.defaultRoot) -> String? {
+        guard access(root, F_OK) == 0 else {
+            return "no cgroup v1 memory controller at \(root) (this needs the v1 hierarchy mounted)"
+        }
+        guard access("\(root)/memory.limit_in_bytes", F_OK) == 0, access("\(root)/cgroup.procs", F_OK) == 0 else {
+            return "\(root) is not a cgroup v1 memory controller (no memory.limit_in_bytes or cgroup.procs)"
+        }
+        guard access(root, W_OK) == 0 else { return "\(root) is not writable (needs root)" }
+        return nil
+    }
+
+    /// Whether the directory exists.
+    var exists: Bool { access(path, F_OK) == 0 }
+
+    /// Creates the cgroup and sets its limit to `limitBytes`; removes it again if the limit
+    /// cannot be set.
+    func create(limitBytes: Int) throws(KernelSwapError) {
+        guard limitBytes > 0 else { throw .failed("a cgroup limit must be positive, got \(limitBytes)") }
+        guard mkdir(path, 0o755) == 0 else { throw .failed("mkdir \(path): \(errnoText())") }
+        do {
+            try writeText(String(limitBytes), to: limitPath)
+        } catch {
+            _ = rmdir(path)
+            throw error
+        }
+    }
+
+    /// Moves process `pid` into the cgroup.
+    func join(pid: Int32) throws(KernelSwapError) {
+        try writeText(String(pid), to: procsPath)
+    }
+
+    /// Removes the (empty) cgroup, retrying for up to 2 s while the kernel still counts an
+    /// exiting task in it. Nothing to do when it is already gone.
+    func remove() throws(KernelSwapError) {
+        var attempts = 0
+        while exists {
+            if rmdir(path) == 0 { return }
+            let code = errno
+            guard code == EBUSY, attempts < 200 else {
+                if code == ENOENT { return }
+                throw .restoreFailed("rmdir \(path): \(String(cString: strerror(code)))")
+            }
+            attempts += 1
+            usleep(10_000)
+        }
+    }
+}
+
+// MARK: - Swap header
+
+/// The swap area header `mkswap` writes (util-linux, version 1): page 0 of the device holds
+/// `version` (1), `last_page` (pages - 1), `nr_badpages` (0) and a UUID at offset 1024, and the
+/// signature "SWAPSPACE2" in its last ten bytes; everything else is zero.
+enum SwapHeader {
+    /// The signature at the end of page 0.
+    static let signature = Array("SWAPSPACE2".utf8)
+    /// Where the version field starts (after 1024 boot-block bytes).
+    static let infoOffset = 1024
+
+    /// The first page of a swap area of `totalBytes` bytes (a whole number of pages, at least
+    /// 10 pages, as mkswap requires).
+    static func page(totalBytes: Int, pageSize: Int = 4096, uuid: [UInt8] = Array(repeating: 0, count: 16))
+        throws(KernelSwapError) -> [UInt8]
+    {
+        guard pageSize >= 4096, pageSize & (pageSize - 1) == 0 else {
+            throw .failed("swap page size \(pageSize) is not a power of two >= 4096")
+        }
+        guard totalBytes % pageSize == 0, totalBytes / pageSize >= 10 else {
+            throw .failed("a swap area of \(totalBytes) bytes is not a whole number of at least 10 pages")
+        }
+        let lastPage = totalBytes / pageSize - 1
+        guard lastPage <= Int(UInt32.max) else { throw .failed("a swap area of \(totalBytes) bytes is too large") }
+        guard uuid.count == 16 else { throw .failed("a swap UUID has 16 bytes, got \(uuid.count)") }
+        var page = [UInt8](repeating: 0, count: pageSize)
+        func put32(_ value: UInt32, at offset: Int) {
+            for i in 0..<4 { page[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
+        }
+        put32(1, at: infoOffset)  // version
+        put32(UInt32(lastPage), at: infoOffset + 4)  // last_page
+        put32(0, at: infoOffset + 8)  // nr_badpages
+        for i in 0..<16 { page[infoOffset + 12 + i] = uuid[i] }
+        for (i, byte) in signature.enumerated() { page[pageSize - 10 + i] = byte }
+        return page
+    }
+
+    /// Writes the header for `totalBytes` bytes to the start of `path` and syncs it.
+    static func write(to path: String, totalBytes: Int, pageSize: Int = 4096) throws(KernelSwapError) {
+        var uuid = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<16 { uuid[i] = UInt8.random(in: 0...255, using: &generator) }
+        uuid[6] = uuid[6] & 0x0F | 0x40  // version 4
+        uuid[8] = uuid[8] & 0x3F | 0x80  // variant 1
+        let header = try page(totalBytes: totalBytes, pageSize: pageSize, uuid: uuid)
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .failed("open \(path) to write the swap header: \(errnoText())") }
+        defer { close(fd) }
+        let written = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == header.count else { throw .failed("write of the swap header to \(path): \(errnoText())") }
+        guard fsync(fd) == 0 else { throw .failed("fsync \(path): \(errnoText())") }
+    }
+}
+
+/// swapon(2) and swapoff(2): glibc has them, Swift's Glibc module does not import
+/// <sys/swap.h>, so they are looked up once in the C library.
+enum SwapSystemCalls {
+    private typealias SwapOn = @convention(c) (UnsafePointer<CChar>?, Int32) -> Int32
+    private typealias SwapOff = @convention(c) (UnsafePointer<CChar>?) -> Int32
+
+    private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
+        let handle = dlopen(nil, RTLD_NOW)
+        return dlsym(handle, name)
+    }
+
+    /// Enables swapping on `path`; throws with errno's text on failure.
+    static func swapOn(_ path: String) throws(KernelSwapError) {
+        guard let raw = symbol("swapon") else { throw .unavailable("the C library has no swapon") }
+        let call = unsafeBitCast(raw, to: SwapOn.self)
+        guard call(path, 0) == 0 else { throw .failed("swapon \(path): \(errnoText())") }
+    }
+
+    /// Disables swapping on `path`; throws with errno's text on failure.
+    static func swapOff(_ path: String) throws(KernelSwapError) {
+        guard let raw = symbol("swapoff") else { throw .restoreFailed("the C library has no swapoff") }
+        let call = unsafeBitCast(raw, to: SwapOff.self)
+        guard call(path) == 0 else { throw .restoreFailed("swapoff \(path): \(errnoText())") }
+    }
+
+    /// The devices and files listed in /proc/swaps (under `root`).
+    static func activeSwaps(root: SystemRoot = .live) -> [String] {
+        guard let text = try? SysfsFile.read(root.path("/proc/swaps")) else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init)
+        }
+    }
+}
+
+// MARK: - The session
+
+/// The kernel's zram0 as the only swap, page-cluster 0, and a memory cgroup limited to the
+/// resident size: set up by ``start(sizeBytes:limitBytes:root:cgroupRoot:registry:)``, used by
+/// ``runChild(executable:arguments:)``, put back by ``restore()``.
+///
+/// Each change registers its undo in the cleanup registry right after it is made, so SIGINT,
+/// SIGTERM or exit put the machine back too (newest first: kill the child, remove the cgroup,
+/// restore page-cluster, swapoff, reset zram0 and its algorithm). A zram0 in use (disksize set,
+/// swap, mounted, held) is never touched.
+final class KernelSwapSession: Sendable {
+    /// The zram device used as swap.
+    let zram: KernelZramSession
+    /// The cgroup the child runs in.
+    let cgroup: MemoryCgroup
+    /// The swap area size (zram0 disksize), bytes.
+    let sizeBytes: Int
+    /// The cgroup's memory limit, bytes.
+    let limitBytes: Int
+    /// /proc/sys/vm/page-cluster as found.
+    let originalPageCluster: String
+
+    private let root: SystemRoot
+    private let registry: CleanupRegistry
+    private let tokens = Mutex<[CleanupToken]>([])
+    private let child = Mutex<pid_t>(0)
+
+    private init(
+        zram: KernelZramSession, cgroup: MemoryCgroup, sizeBytes: Int, limitBytes: Int,
+        originalPageCluster: String, root: SystemRoot, registry: CleanupRegistry
+    ) {
+        self.zram = zram
+        self.cgroup = cgroup
+        self.sizeBytes = sizeBytes
+        self.limitBytes = limitBytes
+        self.originalPageCluster = originalPageCluster
+        self.root = root
+        self.registry = registry
+    }
+
+    /// Why the measurement cannot run here (nil: it can), without changing anything.
+    static func unavailableReason(
+        root: SystemRoot = .live, cgroupRoot: String = MemoryCgroup.defaultRoot, isRoot: Bool = geteuid() == 0
+    ) -> String? {
+        guard isRoot else { return "not root: swapon, zram0 and memory cgroups need root" }
+        if let reason = MemoryCgroup.unavailableReason(root: cgroupRoot) { return reason }
+        let swaps = SwapSystemCalls.activeSwaps(root: root)
+        if !swaps.isEmpty {
+            return "swap already active (\(swaps.joined(separator: ", "))): zram0 would not be the only swap"
+        }
+        let device = KernelZramDevice(name: "zram0", root: root)
+        guard SysfsFile.exists(device.directory) else { return "no /dev/zram0 (modprobe zram)" }
+        do {
+            let reasons = try device.inUseReasons()
+            if !reasons.isEmpty { return "zram0 is in use (\(reasons.joined(separator: "; ")))" }
+            guard try device.algorithms().available.contains("lz4") else { return "zram0 does not offer lz4" }
+        } catch {
+            return error.description
+        }
+        return nil
+    }
+
+    /// Sets up zram0 (lz4, disksize `sizeBytes`) as the only swap, page-cluster 0, and cgroup
+    /// `uswap-bench-<pid>` limited to `limitBytes`; undoes what it did if a step fails.
+    static func start(
+        sizeBytes: Int, limitBytes: Int, root: SystemRoot = .live,
+        cgroupRoot: String = MemoryCgroup.defaultRoot, registry: CleanupRegistry = SignalCleanup.shared
+    ) throws(KernelSwapError) -> KernelSwapSession {
+        if let reason = unavailableReason(root: root, cgroupRoot: cgroupRoot) { throw .unavailable(reason) }
+        guard sizeBytes > 0, sizeBytes % 4096 == 0 else { throw .failed("swap size \(sizeBytes) is not a positive multiple of 4096") }
+        SignalCleanup.installHandlers()
+        let cgroup = try MemoryCgroup(root: cgroupRoot, name: MemoryCgroup.benchName(pid: getpid()))
+        if cgroup.exists { throw .unavailable("\(cgroup.path) already exists") }
+        let pageClusterPath = root.path("/proc/sys/vm/page-cluster")
+        guard let pageCluster = SysfsFile.readTrimmed(pageClusterPath), Int(pageCluster) != nil else {
+            throw .unavailable("cannot read \(pageClusterPath)")
+        }
+        let zram: KernelZramSession
+        do {
+            zram = try KernelZramSession.acquire("zram0", root: root, registry: registry)
+        } catch {
+            throw .unavailable(error.description)
+        }
+        let session = KernelSwapSession(
+            zram: zram, cgroup: cgroup, sizeBytes: sizeBytes, limitBytes: limitBytes,
+            originalPageCluster: pageCluster, root: root, registry: registry)
+        do throws(KernelSwapError) {
+            do {
+                try zram.configure(algorithm: "lz4", disksize: sizeBytes)
+            } catch {
+                throw .failed("configuring zram0: \(error.description)")
+            }
+            let devicePath = zram.device.devicePath
+            try SwapHeader.write(to: devicePath, totalBytes: sizeBytes)
+            try SwapSystemCalls.swapOn(devicePath)
+            session.remember(registry.register("swapoff \(devicePath)") {
+                do { try SwapSystemCalls.swapOff(devicePath) } catch { StandardError.line("uswap: \(error)") }
+            })
+            session.remember(registry.register("page-cluster \(pageCluster)") {
+                do { try writeText(pageCluster, to: pageClusterPath) } catch { StandardError.line("uswap: \(error)") }
+            })
+            try writeText("0", to: pageClusterPath)
+            try cgroup.create(limitBytes: limitBytes)
+            session.remember(registry.register("cgroup \(cgroup.path)") {
+                do { try cgroup.remove() } catch { StandardError.line("uswap: \(error)") }
+            })
+        } catch {
+            try? session.restore()
+            throw error
+        }
+        return session
+    }
+
+    private func remember(_ token: CleanupToken) {
+        tokens.withLock { $0.append(token) }
+    }
+
+    /// Runs `executable` with `arguments`, its stdout captured, its stderr shared; kills it if
+    /// the process is interrupted. The child is expected to join ``cgroup`` as its first act.
+    /// - Returns: the child's standard output.
+    func runChild(executable: String, arguments: [String]) throws(KernelSwapError) -> String {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw .failed("pipe: \(errnoText())") }
+        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, STDOUT_FILENO)
+        posix_spawn_file_actions_addclose(&actions, readEnd)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        close(writeEnd)
+        guard rc == 0 else {
+            close(readEnd)
+            throw .failed("starting \(executable): \(String(cString: strerror(rc)))")
+        }
+        child.withLock { $0 = pid }
+        let killToken = registry.register("child \(pid)") { [self] in
+            let running = child.withLock { $0 }
+            if running != 0 {
+                kill(running, SIGKILL)
+                var status: Int32 = 0
+                _ = waitpid(running, &status, 0)
+            }
+        }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output.append(contentsOf: chunk[0..<n])
+        }
+        close(readEnd)
+        var status: Int32 = 0
+        var waited: pid_t
+        repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
+        child.withLock { $0 = 0 }
+        registry.cancel(killToken)
+        let text = String(decoding: output, as: UTF8.self)
+        guard waited == pid else { throw .failed("the kernel-side child \(pid) was lost (interrupted?)") }
+        let exited = status & 0x7F == 0
+        let code = (status >> 8) & 0xFF
+        guard exited else { throw .failed("the kernel-side child was killed by signal \(status & 0x7F)") }
+        guard code == 0 || code == 1 else {
+            throw .failed("the kernel-side child exited with status \(code)")
+        }
+        return text
+    }
+
+    /// Puts everything back (cgroup, page-cluster, swap, zram0), each step once; safe to call
+    /// more than once.
+    func restore() throws(KernelSwapError) {
+        let mine = tokens.withLock { tokens in
+            defer { tokens.removeAll() }
+            return tokens
+        }
+        for token in mine.reversed() { registry.run(token) }
+        do {
+            try zram.restore()
+        } catch {
+            throw .restoreFailed(error.description)
+        }
+        let problems = Self.leftovers(root: root, cgroup: cgroup, pageCluster: originalPageCluster)
+        if !problems.isEmpty { throw .restoreFailed(problems.joined(separator: "; ")) }
+    }
+
+    /// What is not as it was: swap still on, zram0 initialised, the cgroup still there,
+    /// page-cluster changed. Empty when the machine is restored.
+    static func leftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String) -> [String] {
+        var problems: [String] = []
+        let swaps = SwapSystemCalls.activeSwaps(root: root)
+        if !swaps.isEmpty { problems.append("swap still on: \(swaps.joined(separator: ", "))") }
+        let disksize = (try? KernelZramDevice(name: "zram0", root: root).disksize()) ?? -1
+        if disksize != 0 { problems.append("zram0 disksize is \(disksize), not 0") }
+        if cgroup.exists { problems.append("\(cgroup.path) still exists") }
+        let now = SysfsFile.readTrimmed(root.path("/proc/sys/vm/page-cluster")) ?? "?"
+        if now != pageCluster { problems.append("page-cluster is \(now), was \(pageCluster)") }
+        return problems
+    }
+
+    /// The running `uswap` binary (resolved /proc/self/exe).
+    static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "/proc/self/exe" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+// MARK: - The child's side
+
+/// What the child measured, sent to the parent as one JSON line.
+struct KernelChildReport: Sendable, Equatable {
+    /// Wall time of the touch phase per touch, microseconds.
+    var usPerTouch: Double
+    /// CPU time of the touch phase per touch, microseconds.
+    var cpuUsPerTouch: Double
+    /// ru_majflt over the touch phase.
+    var majorFaults: Int
+    /// Touch phase wall time, seconds.
+    var touchSeconds: Double
+    /// Fill wall time, seconds.
+    var fillSeconds: Double
+    /// zram0 mm_stat fields read right after the touch phase.
+    var zramOrigDataSize: Int
+    var zramComprDataSize: Int
+    var zramMemUsedTotal: Int
+    /// The mm_stat line as read.
+    var zramMMStatLine: String
+    /// Verification.
+    var verified: Bool
+    var mismatches: Int
+    /// Any extra figures a workload wants to send (demo: lookups, records).
+    var extra: [String: Double] = [:]
+
+    /// The one-line JSON form.
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "us_per_touch": .double(usPerTouch), "cpu_us_per_touch": .double(cpuUsPerTouch),
+            "major_faults": .int(majorFaults), "touch_seconds": .double(touchSeconds),
+            "fill_seconds": .double(fillSeconds), "zram_orig_data_size": .int(zramOrigDataSize),
+            "zram_compr_data_size": .int(zramComprDataSize), "zram_mem_used_total": .int(zramMemUsedTotal),
+            "zram_mm_stat": .string(zramMMStatLine), "verified": .bool(verified), "mismatches": .int(mismatches),
+        ]
+        for (key, value) in extra { object["x_" + key] = .double(value) }
+        return .object(object)
+    }
+
+    /// Parses the line ``json`` renders (a flat object of numbers, booleans and strings).
+    init(parsing text: String) throws(KernelSwapError) {
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+            let fields = FlatJSON.parse(String(line))
+        else { throw .failed("the kernel-side child printed no result: \(text.prefix(200))") }
+        func number(_ key: String) throws(KernelSwapError) -> Double {
+            guard case .number(let value)? = fields[key] else { throw .failed("the kernel-side result lacks \(key)") }
+            return value
+        }
+        usPerTouch = try number("us_per_touch")
+        cpuUsPerTouch = try number("cpu_us_per_touch")
+        majorFaults = Int(try number("major_faults"))
+        touchSeconds = try number("touch_seconds")
+        fillSeconds = try number("fill_seconds")
+        zramOrigDataSize = Int(try number("zram_orig_data_size"))
+        zramComprDataSize = Int(try number("zram_compr_data_size"))
+        zramMemUsedTotal = Int(try number("zram_mem_used_total"))
+        guard case .string(let line)? = fields["zram_mm_stat"] else { throw .failed("the kernel-side result lacks zram_mm_stat") }
+        zramMMStatLine = line
+        guard case .bool(let ok)? = fields["verified"] else { throw .failed("the kernel-side result lacks verified") }
+        verified = ok
+        mismatches = Int(try number("mismatches"))
+        for (key, value) in fields where key.hasPrefix("x_") {
+            if case .number(let v) = value { extra[String(key.dropFirst(2))] = v }
+        }
+    }
+
+    /// A report from figures.
+    init(
+        usPerTouch: Double, cpuUsPerTouch: Double, majorFaults: Int, touchSeconds: Double, fillSeconds: Double,
+        mmStat: KernelMMStat?, mmStatLine: String, verified: Bool, mismatches: Int, extra: [String: Double] = [:]
+    ) {
+        self.usPerTouch = usPerTouch
+        self.cpuUsPerTouch = cpuUsPerTouch
+        self.majorFaults = majorFaults
+        self.touchSeconds = touchSeconds
+        self.fillSeconds = fillSeconds
+        self.zramOrigDataSize = mmStat?.origDataSize ?? 0
+        self.zramComprDataSize = mmStat?.comprDataSize ?? 0
+        self.zramMemUsedTotal = mmStat?.memUsedTotal ?? 0
+        self.zramMMStatLine = mmStatLine
+        self.verified = verified
+        self.mismatches = mismatches
+        self.extra = extra
+    }
+}
+
+/// A reader for the flat JSON objects the kernel child prints (no nesting).
+enum FlatJSON {
+    /// A scalar value.
+    enum Value: Equatable {
+        case number(Double)
+        case bool(Bool)
+        case string(String)
+        case null
+    }
+
+    /// The members of a flat JSON object, or nil when `text` is not one.
+    static func parse(_ text: String) -> [String: Value]? {
+        let s = Array(text.utf8)
+        var i = 0
+        func skip() { while i < s.count, s[i] == 0x20 || s[i] == 0x0A || s[i] == 0x09 || s[i] == 0x0D { i += 1 } }
+        func string() -> String? {
+            guard i < s.count, s[i] == UInt8(ascii: "\"") else { return nil }
+            i += 1
+            var bytes: [UInt8] = []
+            while i < s.count, s[i] != UInt8(ascii: "\"") {
+                if s[i] == UInt8(ascii: "\\"), i + 1 < s.count {
+                    i += 1
+                    switch s[i] {
+                    case UInt8(ascii: "n"): bytes.append(0x0A)
+                    case UInt8(ascii: "t"): bytes.append(0x09)
+                    case UInt8(ascii: "r"): bytes.append(0x0D)
+                    case UInt8(ascii: "u"):
+                        guard i + 4 < s.count, let v = UInt8(String(decoding: s[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+                        else { return nil }
+                        bytes.append(v)
+                        i += 4
+                    default: bytes.append(s[i])
+                    }
+                } else {
+                    bytes.append(s[i])
+                }
+                i += 1
+            }
+            guard i < s.count else { return nil }
+            i += 1
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        skip()
+        guard i < s.count, s[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        var result: [String: Value] = [:]
+        skip()
+        if i < s.count, s[i] == UInt8(ascii: "}") { return result }
+        while i < s.count {
+            skip()
+            guard let key = string() else { return nil }
+            skip()
+            guard i < s.count, s[i] == UInt8(ascii: ":") else { return nil }
+            i += 1
+            skip()
+            guard i < s.count else { return nil }
+            if s[i] == UInt8(ascii: "\"") {
+                guard let v = string() else { return nil }
+                result[key] = .string(v)
+            } else {
+                let start = i
+                while i < s.count, s[i] != UInt8(ascii: ","), s[i] != UInt8(ascii: "}") { i += 1 }
+                let token = String(decoding: s[start..<i], as: UTF8.self).filter { !$0.isWhitespace }
+                switch token {
+                case "true": result[key] = .bool(true)
+                case "false": result[key] = .bool(false)
+                case "null": result[key] = .null
+                default:
+                    guard let v = Double(token) else { return nil }
+                    result[key] = .number(v)
+                }
+            }
+            skip()
+            guard i < s.count else { return nil }
+            if s[i] == UInt8(ascii: "}") { return result }
+            guard s[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+        return nil
+    }
+}
+
+/// Anonymous memory for the kernel child: `byteCount` bytes mapped private and anonymous, huge
+/// pages off (as swapbench.c), owned by this object until ``unmap()`` or `deinit`.
+/// Invariant: `base` maps exactly `byteCount` bytes while `mapped` is true.
+final class AnonymousRegion {
+    /// The first byte.
+    let base: UnsafeMutableRawPointer
+    /// The mapping's length.
+    let byteCount: Int
+    private var mapped = true
+
+    /// Maps `byteCount` bytes (a positive multiple of the page size).
+    init(byteCount: Int) throws(KernelSwapError) {
+        guard byteCount > 0 else { throw .failed("cannot map \(byteCount) bytes") }
+        let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { throw .failed("mmap of \(byteCount) bytes: \(errnoText())") }
+        _ = madvise(p, byteCount, MADV_NOHUGEPAGE)
+        base = p
+        self.byteCount = byteCount
+    }
+
+    /// Unmaps the memory (once).
+    func unmap() {
+        if mapped { munmap(base, byteCount) }
+        mapped = false
+    }
+
+    deinit { unmap() }
+
+    /// Checks the invariant (debug builds).
+    func checkInvariants() {
+        #if DEBUG
+        precondition(!mapped || Int(bitPattern: base) % 4096 == 0, "mapping not page-aligned")
+        #endif
+    }
+}
+
+/// A read-only private mapping of a corpus file's whole pages (what swapbench.c maps): file
+/// pages, not charged to the child's cgroup when the page cache already holds them.
+/// Owned by this object until `deinit`.
+final class MappedCorpus {
+    /// The whole pages of the file.
+    let bytes: UnsafeRawBufferPointer
+    private let length: Int
+
+    /// Maps `path`.
+    init(path: String) throws(KernelSwapError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .failed("open \(path): \(errnoText())") }
+        defer { close(fd) }
+        let size = Int(lseek(fd, 0, SEEK_END))
+        let pages = size / 4096
+        guard pages > 0 else { throw .failed("\(path) holds less than one 4 KiB page") }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw .failed("mmap \(path): \(errnoText())") }
+        length = size
+        bytes = UnsafeRawBufferPointer(start: p, count: pages * 4096)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), length) }
+}
+
+/// The text of `errno`.
+func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// Writes `text` (and a newline) to the file at `path`, as `echo text > path` does.
+func writeText(_ text: String, to path: String) throws(KernelSwapError) {
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw .failed("open \(path): \(errnoText())") }
+    defer { close(fd) }
+    let line = text + "\n"
+    let n = line.withCString { write(fd, $0, strlen($0)) }
+    guard n == line.utf8.count else { throw .failed("write \"\(text)\" to \(path): \(errnoText())") }
+}
