@@ -1,0 +1,71 @@
+/// How a ``SwapRegion`` is laid out and run.
+public struct SwapRegionConfiguration: Sendable {
+    /// The region's size in bytes, a multiple of ``pageSize``.
+    public var size: Int
+    /// A hard cap in bytes on pages mapped in the region plus every uncompressed page copy the
+    /// pager holds (fault scratch buffers included); at least ``minimumResidentPages`` pages.
+    public var residentLimit: Int
+    /// When compressed copies are freed.
+    public var policy: SlotPolicy
+    /// The page size: the system's page size (4096 on x86-64), which must equal the backend's.
+    public var pageSize: Int = 4096
+    /// Who serves faults: the faulting thread itself (SIGBUS mode, the default) or a handler
+    /// thread.
+    public var faultMode: FaultMode = .default
+    /// Where cold pages are evicted: inside the fault path or on a background thread.
+    public var reclaimMode: ReclaimMode = .default
+    /// How victims are chosen.
+    public var victimSelection: VictimSelection = .default
+
+    /// The smallest resident limit, in pages, a region accepts: room for the pages that
+    /// concurrent faults install plus a working set.
+    public static let minimumResidentPages = 16
+
+    /// A configuration with the given size, resident limit and policy.
+    public init(size: Int, residentLimit: Int, policy: SlotPolicy = .default) {
+        self.size = size
+        self.residentLimit = residentLimit
+        self.policy = policy
+    }
+
+    /// Who runs the code that serves a missing-page or write-protect fault.
+    public enum FaultMode: String, Sendable, CaseIterable {
+        /// `UFFD_FEATURE_SIGBUS`: the faulting thread gets SIGBUS and serves its own fault in the
+        /// signal handler (~6 us round trip here). The default.
+        case signal
+        /// A handler thread polls the userfaultfd and serves faults while the faulting thread
+        /// sleeps in the kernel (10-70 us round trip: waking the thread dominates).
+        case handlerThread = "handler-thread"
+
+        /// ``signal``: measured faster on every workload.
+        public static var `default`: FaultMode { .signal }
+    }
+
+    /// Where eviction runs.
+    public enum ReclaimMode: String, Sendable, CaseIterable {
+        /// The faulting thread evicts a victim before it installs a page (the kernel's direct
+        /// reclaim).
+        case inFault = "in-fault"
+        /// A background thread keeps free room between watermarks, evicting in batches; a
+        /// fault evicts itself only when the thread falls behind.
+        case background
+
+        /// ``inFault``: see the Swap documentation for the figures.
+        public static var `default`: ReclaimMode { .inFault }
+    }
+
+    /// How the reclaimer picks cold pages: userfaultfd reports no accessed bit, so the signals
+    /// are the faults themselves.
+    public enum VictimSelection: String, Sendable, CaseIterable {
+        /// Round robin over the resident pages, no reference information (like FIFO).
+        case fifo
+        /// CLOCK with second chances earned by faults: a page that faults in, or is written
+        /// after a lazy swap-in, is referenced; a page that refaults soon after its eviction
+        /// (refault distance below the resident size, the kernel's workingset test) earns an
+        /// extra pass.
+        case clock
+
+        /// ``clock``.
+        public static var `default`: VictimSelection { .clock }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Swap
-
-@Test func placeholderSwap() { #expect(Bool(true)) }
