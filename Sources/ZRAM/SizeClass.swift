@@ -54,7 +54,7 @@ struct SizeClassTable: Sendable {
     init(pageSize: Int) {
         self.pageSize = pageSize
         delta = pageSize >> 8
-        let rawCount = (pageSize - Self.minimumSize) / delta + 1
+        let rawCount = (pageSize - Self.minimumSize + delta - 1) / delta + 1
         // Walk from the biggest size down, as zs_create_pool does, merging equal shapes.
         var descendingSizes: [Int] = []
         var descendingPages: [Int] = []

@@ -1,4 +1,0 @@
-import Testing
-@testable import ZRAM
-
-@Test func placeholderZRAM() { #expect(Bool(true)) }
