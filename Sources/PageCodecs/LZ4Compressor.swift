@@ -71,7 +71,7 @@ final class LZ4Compressor {
         var m = b
         while p < limit - 7 {
             let diff = lz4Load64(m) ^ lz4Load64(p)
-            if diff != 0 { return p - a + diff.trailingZeroBitCount >> 3 }
+            if diff != 0 { return (p - a) &+ diff.trailingZeroBitCount &>> 3 }
             p += 8
             m += 8
         }
@@ -149,8 +149,8 @@ final class LZ4Compressor {
                 let h = forwardH
                 ip = forwardIp
                 forwardIp += step
-                step = searchMatchNb >> LZ4Format.skipTrigger
-                searchMatchNb += 1
+                step = searchMatchNb &>> LZ4Format.skipTrigger
+                searchMatchNb &+= 1
                 if forwardIp > mflimitPlusOne { break outer }
                 let candidate = Int(table[h]) &- base
                 forwardH = Self.hash(forwardIp)
@@ -210,7 +210,7 @@ final class LZ4Compressor {
                 op.storeBytes(of: UInt16(truncatingIfNeeded: ip - match).littleEndian, as: UInt16.self)
                 op += 2
                 var matchCode = Self.matchLength(ip + LZ4Format.minMatch, match + LZ4Format.minMatch, matchLimit)
-                ip += matchCode + LZ4Format.minMatch
+                ip += matchCode &+ LZ4Format.minMatch
                 if limited && olimit - op < 1 + LZ4Format.lastLiterals + (matchCode + 240) / 255 {
                     return nil
                 }

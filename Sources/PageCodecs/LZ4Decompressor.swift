@@ -87,8 +87,12 @@ enum LZ4Decompressor {
         var op = ostart
 
         // Fast loop. Entry: >= 64 output bytes and >= 18 input bytes left, so the token, a short
-        // literal run's 16-byte window and the offset after it are all inside the input.
-        fast: while oend - op >= LZ4Format.fastLoopOutputMargin && iend - ip >= LZ4Format.fastLoopInputMargin {
+        // literal run's 16-byte window and the offset after it are all inside the input. The
+        // limits are compared as addresses (one compare each); a buffer too small for the fast
+        // loop gets a limit below its start, which no cursor reaches.
+        let fastOutputLimit = Int(bitPattern: oend) &- LZ4Format.fastLoopOutputMargin
+        let fastInputLimit = Int(bitPattern: iend) &- LZ4Format.fastLoopInputMargin
+        fast: while Int(bitPattern: op) <= fastOutputLimit && Int(bitPattern: ip) <= fastInputLimit {
             let sequenceIp = ip
             let sequenceOp = op
             let token = Int(ip.load(as: UInt8.self))
@@ -126,7 +130,8 @@ enum LZ4Decompressor {
             // Both branches leave >= 2 input bytes: the offset is readable.
             let offset = lz4Load16(ip)
             ip += 2
-            guard offset != 0 && offset <= op - ostart else {
+            // 1 <= offset <= bytes decoded so far, in one unsigned compare.
+            guard UInt(bitPattern: offset &- 1) < UInt(bitPattern: op - ostart) else {
                 throw .invalidOffset(offset: ip - 2 - istart, distance: offset)
             }
             var length = token & LZ4Format.runMask
@@ -204,17 +209,18 @@ enum LZ4Decompressor {
             }
             length += LZ4Format.minMatch
             guard length <= oend - op else { throw .outputOverflow(capacity: capacity) }
-            if (oend - op) - length >= 16 {
-                copyMatch(op, offset: offset, length: length)
-                op += length
-            } else {
-                let end = op + length
-                var s = UnsafeRawPointer(op - offset)
-                while op < end {
-                    op.storeBytes(of: s.load(as: UInt8.self), as: UInt8.self)
-                    op += 1
-                    s += 1
-                }
+            // Wild-copy what ends >= 16 bytes before the output's end, then byte by byte.
+            let end = op + length
+            let wild = min(length, (oend - op) - 16)
+            if wild > 0 {
+                copyMatch(op, offset: offset, length: wild)
+                op += wild
+            }
+            var s = UnsafeRawPointer(op - offset)
+            while op < end {
+                op.storeBytes(of: s.load(as: UInt8.self), as: UInt8.self)
+                op += 1
+                s += 1
             }
         }
     }
