@@ -341,6 +341,17 @@ public final class SwapRegion: @unchecked Sendable {
         uffd.close()
     }
 
+    /// Evicts one page now if it is resident and unlocked (tests and tools). Returns whether
+    /// it left memory.
+    @discardableResult
+    func evict(page: Int) -> Bool {
+        guard let state = table.tryLock(page, if: { $0.kind == .resident }) else { return false }
+        return reclaimer.evict(page, state)
+    }
+
+    /// The state word of a page (tests).
+    func state(ofPage page: Int) -> PageState { table.load(page) }
+
     /// Debug-only consistency checks for tests, on a quiescent region: page states, slot
     /// counts (every slot in use belongs to exactly one page), swap cache frames, charge.
     public func checkInvariants() {
