@@ -1,0 +1,288 @@
+#if os(Linux)
+import CUSwap
+import Glibc
+#endif
+import PageStore
+import Synchronization
+import Testing
+@testable import Swap
+
+/// One test per seed rule (DESIGN.md), each of which fails if the rule breaks.
+@Suite(.serialized) struct SwapRegionRuleTests {
+    /// A region of `pages` pages over a fresh memory backend.
+    func makeRegion(pages: Int, limit: Int, policy: SlotPolicy, slots: Int? = nil, freesOnNotify: Bool = true,
+                    victims: SwapRegionConfiguration.VictimSelection = .fifo) throws -> (SwapRegion, MemoryBackend) {
+        let backend = MemoryBackend(slotCount: slots ?? pages, freesOnNotify: freesOnNotify)
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page, policy: policy)
+        configuration.victimSelection = victims
+        return (try SwapRegion(configuration, backend: backend), backend)
+    }
+
+    func word(_ region: SwapRegion, _ p: Int) -> UnsafeMutablePointer<UInt64> {
+        (region.baseAddress + p * page).assumingMemoryBound(to: UInt64.self)
+    }
+
+    @Test(arguments: SlotPolicy.allCases)
+    func freeOnSwapInHappensOnlyAfterInstallAndLeavesNoSlotBehindAResidentPage(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: .freeOnSwapIn)
+        defer { region.close() }
+        for p in 0..<256 { word(region, p).pointee = UInt64(p) + 1 }
+        for p in 0..<256 { #expect(word(region, p).pointee == UInt64(p) + 1) }
+        let s = region.statistics
+        #expect(s.notifyFree == s.swapIns)
+        #expect(backend.notifies.load(ordering: .relaxed) == s.swapIns)
+        for p in 0..<256 where region.state(ofPage: p).kind == .resident {
+            let state = region.state(ofPage: p)
+            #expect(!state.hasSlot && state.isDirty)
+        }
+        // The backend holds exactly the swapped pages: no copy of a resident page.
+        #expect(backend.stored.load(ordering: .relaxed) == s.swappedPages)
+        #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
+        region.checkInvariants()
+    }
+
+    @Test func lazyReEvictionOfACleanPageCompressesNothing() throws {
+        guard userfaultfdAvailable() else { return }
+        // Four slots per page: the backend stays far from half full (vm_swap_full would free).
+        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: .lazy, slots: 1024)
+        defer { region.close() }
+        for p in 0..<256 { word(region, p).pointee = UInt64(p) + 7 }
+        for p in 0..<256 { region.evict(page: p) }  // the last dirty pages go out compressed
+        let writesAfterFill = backend.writes.load(ordering: .relaxed)
+        region.resetStatistics()
+        // Two read-only passes: every page is swapped in clean and evicted again by dropping.
+        var sum: UInt64 = 0
+        for _ in 0..<2 { for p in 0..<256 { sum &+= word(region, p).pointee } }
+        var expectedSum: UInt64 = 0
+        for p in 0..<256 { expectedSum += UInt64(p) + 7 }
+        #expect(sum == 2 * expectedSum)
+        #expect(backend.writes.load(ordering: .relaxed) == writesAfterFill)
+        let s = region.statistics
+        #expect(s.swapOuts == 0)
+        #expect(s.cleanDrops >= 2 * 256 - 2 * 32)
+        #expect(s.notifyFree == 0)
+        #expect(backend.notifies.load(ordering: .relaxed) == 0)
+        region.checkInvariants()
+    }
+
+    @Test(arguments: [SlotPolicy.lazy, .adaptive])
+    func aPageDirtiedAfterALazySwapInIsNeverRestoredFromItsStaleCopy(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy, slots: 256)
+        defer { region.close() }
+        for p in 0..<64 { word(region, p).pointee = 1000 + UInt64(p) }
+        #expect(region.evict(page: 5) || region.state(ofPage: 5).kind == .swapped)
+        // Read: swapped in clean, write-protected, copy kept.
+        #expect(word(region, 5).pointee == 1005)
+        let clean = region.state(ofPage: 5)
+        #expect(clean.kind == .resident && clean.isWriteProtected && clean.hasSlot && !clean.isDirty)
+        let staleSlot = clean.slot
+        #expect(backend.holds(staleSlot))
+        // First write: a write-protect fault frees the stale copy and the page is dirty.
+        word(region, 5).pointee = 2005
+        let dirty = region.state(ofPage: 5)
+        #expect(dirty.isDirty && !dirty.hasSlot && !dirty.isWriteProtected)
+        #expect(region.statistics.writeProtectFaults == 1)
+        #expect(!backend.holds(staleSlot))
+        // Evicting it compresses it again; it comes back with the new value.
+        let writes = backend.writes.load(ordering: .relaxed)
+        #expect(region.evict(page: 5))
+        #expect(backend.writes.load(ordering: .relaxed) == writes + 1)
+        #expect(word(region, 5).pointee == 2005)
+        region.checkInvariants()
+    }
+
+    @Test(arguments: SlotPolicy.allCases)
+    func aZeroPageFilledWithoutWriteProtectionCountsAsDirty(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy)
+        defer { region.close() }
+        // A read of a never-touched page: UFFDIO_ZEROPAGE, which has no write-protect mode.
+        #expect(word(region, 3).pointee == 0)
+        #expect(region.statistics.zeroPageFills == 1)
+        #expect(region.state(ofPage: 3).isDirty)
+        // This write takes no userfaultfd fault at all (the kernel copies the zero page).
+        word(region, 3).pointee = 0xABCD
+        #expect(region.statistics.faults == 1)
+        let writes = backend.writes.load(ordering: .relaxed)
+        #expect(region.evict(page: 3))
+        #expect(backend.writes.load(ordering: .relaxed) == writes + 1, "a zero-filled page must be compressed, not dropped")
+        #expect(word(region, 3).pointee == 0xABCD)
+    }
+
+    @Test(arguments: SlotPolicy.allCases)
+    func copyOntoAPresentPageFailsWithEEXISTAndFreesNothing(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy)
+        defer { region.close() }
+        word(region, 9).pointee = 99
+        #expect(region.evict(page: 9))
+        let swapped = region.state(ofPage: 9)
+        #expect(swapped.kind == .swapped)
+        // Someone else maps the page behind the pager's back...
+        let other = UnsafeMutableRawPointer.allocate(byteCount: page, alignment: page)
+        defer { other.deallocate() }
+        other.initializeMemory(as: UInt8.self, repeating: 0x5A, count: page)
+        let address = UInt(bitPattern: region.baseAddress) + UInt(9 * page)
+        #expect(region.uffd.copy(to: address, from: other, length: page, writeProtected: false) == nil)
+        // ...so the swap-in's UFFDIO_COPY gets EEXIST: the slot must survive.
+        let notifies = backend.notifies.load(ordering: .relaxed)
+        #expect(region.handler.service(address: address, access: CUSWAP_ACCESS_READ))
+        #expect(region.statistics.copyExists == 1)
+        #expect(region.statistics.notifyFree == 0)
+        #expect(backend.notifies.load(ordering: .relaxed) == notifies)
+        #expect(backend.holds(swapped.slot))
+        #expect(region.slots.useCount(swapped.slot) == 1)
+        let after = region.state(ofPage: 9)
+        #expect(after.kind == .resident && after.hasSlot && after.isDirty)
+        region.checkInvariants()
+    }
+
+    @Test(arguments: SlotPolicy.allCases)
+    func snapshotNeverFreesAndNeverFaultsIn(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 128, limit: 16, policy: policy)
+        defer { region.close() }
+        for p in 0..<100 { word(region, p).pointee = UInt64(p) * 3 + 1 }
+        #expect(word(region, 50).pointee == 151)  // one lazy clean page
+        let before = region.statistics
+        let notifies = backend.notifies.load(ordering: .relaxed)
+        let discards = backend.discards.load(ordering: .relaxed)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: region.size, alignment: page)
+        defer { copy.deallocate() }
+        try region.snapshot(into: copy)
+        let words = copy.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        for p in 0..<128 {
+            let expected: UInt64 = p < 100 ? UInt64(p) * 3 + 1 : 0
+            #expect(words[p * 512] == expected)
+        }
+        let after = region.statistics
+        #expect(after.swapIns == before.swapIns)
+        #expect(after.faults == before.faults)
+        #expect(after.notifyFree == before.notifyFree)
+        #expect(after.slotsInUse == before.slotsInUse)
+        #expect(after.residentPages == before.residentPages)
+        #expect(backend.notifies.load(ordering: .relaxed) == notifies)
+        #expect(backend.discards.load(ordering: .relaxed) == discards)
+        #expect(throws: SwapError.wrongBufferSize(expected: region.size, actual: page)) {
+            try region.snapshot(into: UnsafeMutableRawBufferPointer(rebasing: copy[0..<page]))
+        }
+        region.checkInvariants()
+    }
+
+    /// A thread keeps writing a counter into a page while other faults evict it; the backend
+    /// is slow, so writes land while the page is being compressed. None may be lost.
+    @Test(arguments: SlotPolicy.allCases)
+    func aWriteThatLandsDuringEvictionIsNeverLost(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy)
+        defer { region.close() }
+        backend.writeDelayMicroseconds.store(300, ordering: .relaxed)
+        let target = 7
+        let base = UInt(bitPattern: region.baseAddress)
+        let stop = Atomic<Bool>(false)
+        let lastWritten = Atomic<UInt64>(0)
+        let lost = Atomic<Int>(0)
+        let writer = Thread {
+            let w = UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!
+            var value: UInt64 = 0
+            while !stop.load(ordering: .relaxed) {
+                if w.pointee != value { lost.add(1, ordering: .relaxed) }
+                value += 1
+                w.pointee = value
+                lastWritten.store(value, ordering: .relaxed)
+            }
+        }
+        let evictor = Thread { [region] in
+            for _ in 0..<300 { _ = region.evict(page: target); usleep(100) }
+        }
+        evictor.join()
+        stop.store(true, ordering: .relaxed)
+        writer.join()
+        #expect(lost.load(ordering: .relaxed) == 0)
+        #expect(word(region, target).pointee == lastWritten.load(ordering: .relaxed))
+        #expect(region.statistics.swapOuts + region.statistics.cleanDrops > 10)
+        region.checkInvariants()
+    }
+
+    /// Many threads fault on the same swapped page at once (the backend is slow, so they pile
+    /// up behind the first); all must see the right data, and the copy is freed exactly once.
+    @Test(arguments: SlotPolicy.allCases)
+    func threadsFaultingOnTheSamePageAtOnceAllSeeTheRightData(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy)
+        defer { region.close() }
+        backend.readDelayMicroseconds.store(500, ordering: .relaxed)
+        let target = 11
+        let base = UInt(bitPattern: region.baseAddress)
+        let wrong = Atomic<Int>(0)
+        for round in 0..<40 {
+            let expected = UInt64(round) &* 0x1_0001 &+ 5
+            word(region, target).pointee = expected
+            #expect(region.evict(page: target))
+            let arrived = Atomic<Int>(0)
+            onThreads(4) { _ in
+                arrived.add(1, ordering: .relaxed)
+                while arrived.load(ordering: .relaxed) < 4 {}
+                let value = UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!.pointee
+                if value != expected { wrong.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        #expect(region.statistics.swapIns == 40)
+        #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
+        region.checkInvariants()
+    }
+
+    @Test func aFailedReadFreesNothingAndReportsTheError() throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: .freeOnSwapIn)
+        defer { region.close() }
+        word(region, 2).pointee = 42
+        #expect(region.evict(page: 2))
+        let slot = region.state(ofPage: 2).slot
+        backend.failingReads.store(1, ordering: .relaxed)
+        #expect(throws: SwapError.self) { try region.prefault(2 * page..<3 * page) }
+        #expect(region.statistics.failedFaults == 1)
+        #expect(region.statistics.notifyFree == 0)
+        #expect(backend.holds(slot))
+        #expect(region.state(ofPage: 2).kind == .swapped)
+        #expect(region.chargedPages == region.statistics.residentPages)
+        // The next read works and sees the data.
+        #expect(word(region, 2).pointee == 42)
+        region.checkInvariants()
+    }
+
+    @Test func aBackendThatCannotFreeOnNotifyIsDiscardedByTheSwapLayer() throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: .freeOnSwapIn, freesOnNotify: false)
+        defer { region.close() }
+        word(region, 4).pointee = 4
+        #expect(region.evict(page: 4))
+        let slot = region.state(ofPage: 4).slot
+        #expect(word(region, 4).pointee == 4)
+        #expect(backend.notifies.load(ordering: .relaxed) == 1)
+        #expect(!backend.holds(slot))
+        #expect(region.slots.useCount(slot) == 0)
+    }
+
+    @Test func adaptiveKeepsCopiesWithRoomAndFreesUnderPressure() throws {
+        guard userfaultfdAvailable() else { return }
+        // Plenty of slots: behaves lazily.
+        let (roomy, _) = try makeRegion(pages: 128, limit: 64, policy: .adaptive, slots: 1024)
+        for p in 0..<128 { word(roomy, p).pointee = UInt64(p) }
+        var sum: UInt64 = 0
+        for p in 0..<8 { sum &+= word(roomy, p).pointee }
+        #expect(sum == 28)
+        #expect(roomy.statistics.keptCopies > 0)
+        roomy.close()
+        // Slots more than half used: frees on swap-in.
+        let (tight, _) = try makeRegion(pages: 128, limit: 16, policy: .adaptive, slots: 160)
+        for p in 0..<128 { word(tight, p).pointee = UInt64(p) }
+        for p in 0..<8 { #expect(word(tight, p).pointee == UInt64(p)) }
+        #expect(tight.statistics.notifyFree > 0)
+        #expect(tight.statistics.keptCopies == 0)
+        tight.close()
+    }
+}
