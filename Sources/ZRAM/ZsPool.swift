@@ -136,6 +136,9 @@ final class ZsPool: @unchecked Sendable {
         maximumSpans * (MemoryLayout<SpanDescriptor>.stride + MemoryLayout<UInt32>.stride)
     }
 
+    /// The reserved address range (base, length), for residency checks.
+    var reservation: (base: UnsafeMutableRawPointer, length: Int) { (base, reservedBytes) }
+
     /// The object size of class `c`.
     @inline(__always) func objectSize(ofClass c: Int) -> Int { objectSizes[c] }
     /// Bytes a new span of class `c` costs.
