@@ -84,6 +84,97 @@ struct TestRandom {
         region.checkInvariants()
     }
 
+    @Test func probeReportsTheFeaturesARegionNeeds() throws {
+        guard userfaultfdAvailable() else { return }
+        let features = try SwapRegion.probe().get()
+        #expect(features.contains(.pagefaultFlagWP))
+        #expect(features.contains(.sigbus))
+        #expect(features.description.contains("PAGEFAULT_FLAG_WP"))
+    }
+
+    @Test func badConfigurationsAreRejectedWithAReason() throws {
+        guard userfaultfdAvailable() else { return }
+        let backend = MemoryBackend(slotCount: 64)
+        #expect(throws: SwapError.self) {
+            try SwapRegion(SwapRegionConfiguration(size: 64 * page + 1, residentLimit: 32 * page), backend: backend)
+        }
+        #expect(throws: SwapError.self) {
+            try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 2 * page), backend: backend)
+        }
+        #expect(throws: SwapError.self) {
+            try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 32 * page), backend: MemoryBackend(slotCount: 64, pageSize: 8192))
+        }
+        do {
+            _ = try SwapRegion(SwapRegionConfiguration(size: 0, residentLimit: 32 * page), backend: backend)
+            Issue.record("a zero-sized region was accepted")
+        } catch {
+            #expect(error.description.contains("multiple of the page size"))
+        }
+    }
+
+    @Test(arguments: [SwapRegionConfiguration.FaultMode.handlerThread, .signal],
+          [SwapRegionConfiguration.ReclaimMode.inFault, .background])
+    func everyFaultAndReclaimModeKeepsData(fault: SwapRegionConfiguration.FaultMode, reclaim: SwapRegionConfiguration.ReclaimMode) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 2048
+        let backend = MemoryBackend(slotCount: pages * 2)
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: 256 * page, policy: .lazy)
+        configuration.faultMode = fault
+        configuration.reclaimMode = reclaim
+        let region = try SwapRegion(configuration, backend: backend)
+        defer { region.close() }
+        let base = UInt(bitPattern: region.baseAddress)
+        let errors = Atomic<Int>(0)
+        onThreads(2) { t in
+            let words = UnsafeMutablePointer<UInt64>(bitPattern: base)!
+            for round in 0..<3 {
+                for p in stride(from: t, to: pages, by: 2) {
+                    if round > 0 && words[p * 512] != UInt64(p * 10 + round - 1) { errors.add(1, ordering: .relaxed) }
+                    words[p * 512] = UInt64(p * 10 + round)
+                }
+            }
+        }
+        #expect(errors.load(ordering: .relaxed) == 0)
+        let s = region.statistics
+        #expect(s.residentMaxPages <= 256)
+        #expect(s.swapIns > 0 && s.failedFaults == 0)
+        region.reclaimer.stop()  // quiescent for the checks
+        region.checkInvariants()
+    }
+
+    @Test func kernelModeAccessToAnEvictedPageFailsUntilPrefaulted() throws {
+        guard userfaultfdAvailable() else { return }
+        let backend = MemoryBackend(slotCount: 64)
+        let region = try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page), backend: backend)
+        defer { region.close() }
+        region.baseAddress.storeBytes(of: 1, as: UInt64.self)
+        #expect(region.evict(page: 0))
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var message: UInt64 = 0xFEED
+        #expect(write(fds[1], &message, 8) == 8)
+        // The user-mode-only descriptor does not serve the kernel's own access: EFAULT.
+        #expect(read(fds[0], region.baseAddress, 8) == -1)
+        #expect(errno == EFAULT)
+        try region.prefault(0..<8)
+        #expect(read(fds[0], region.baseAddress, 8) == 8)
+        #expect(region.baseAddress.load(as: UInt64.self) == 0xFEED)
+        #expect(throws: SwapError.rangeOutOfBounds(0..<(65 * page), size: 64 * page)) { try region.prefault(0..<(65 * page)) }
+    }
+
+    @Test func closeIsIdempotentAndLaterCallsReportClosed() throws {
+        guard userfaultfdAvailable() else { return }
+        let backend = MemoryBackend(slotCount: 64)
+        let region = try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page), backend: backend)
+        for p in 0..<64 { (region.baseAddress + p * page).storeBytes(of: UInt64(p), as: UInt64.self) }
+        #expect(backend.stored.load(ordering: .relaxed) > 0)
+        region.close()
+        region.close()
+        #expect(backend.stored.load(ordering: .relaxed) == 0, "closing frees every slot")
+        #expect(throws: SwapError.closed) { try region.prefault(0..<1) }
+    }
+
     /// 4 threads, 64 MiB region, 16 MiB resident, 200,000 page operations checked against a
     /// model: each thread writes only its own pages (p % 4 == thread) and checks them exactly;
     /// reads of other threads' pages must never see a version older than the one published.
