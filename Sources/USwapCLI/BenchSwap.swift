@@ -4,6 +4,9 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import PageStore
+import Swap
+import ZRAM
 
 /// `uswap bench swap`: ../shared/tools/swapbench.c's workload on a SwapRegion backed by a
 /// ZramDevice, and with `--vs-kernel` the same workload under the kernel's zram0 swap in a
@@ -137,7 +140,45 @@ struct SwapBench: Sendable {
 
     /// Our side: a SwapRegion over a ZramDevice.
     func runUserSpace(_ workload: SwapWorkload, progress: Bool) throws -> UserSpaceOutcome {
-        .unavailable("the Swap layer (SwapRegion) is not built yet")
+        if case .failure(let error) = SwapRegion.probe() { return .unavailable("userfaultfd: \(error)") }
+        let corpus = try CorpusFile(path: corpusPath)
+        let policy = self.policy.flatMap(SlotPolicy.init(rawValue:)) ?? .default
+        var zramConfiguration = ZramConfiguration(disksize: workload.sizeBytes)
+        if let memLimitMiB { zramConfiguration.memLimit = memLimitMiB << 20 }
+        let zram = try ZramDevice(zramConfiguration)
+        let region = try SwapRegion(
+            SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy),
+            backend: zram)
+        defer { region.close() }
+        if progress {
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), ZramDevice lz4")
+        }
+        let fill = Progress("uswap fill", total: workload.pageCount)
+        let f0 = monotonicSeconds()
+        try workload.fill(region.baseAddress, corpus: corpus.bytes) { if progress { fill.update($0) } }
+        let fillSeconds = monotonicSeconds() - f0
+        fill.finish()
+        let touchProgress = SendableProgress("uswap touches", total: workload.touches, enabled: progress)
+        let touched = workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: { touchProgress.update($0) })
+        touchProgress.finish()
+        // Read right after the touch phase, while the pages are still swapped out (as the kernel side).
+        let statistics = region.statistics
+        let mmStat = zram.mmStat
+        let writes = workload.writeModel()
+        let verifying = Progress("uswap verify", total: workload.pageCount)
+        let verification = try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes) {
+            if progress { verifying.update($0) }
+        }
+        verifying.finish()
+        let n = Double(max(workload.touches, 1))
+        return .measured(UserSpaceFigures(
+            usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
+            swapIns: statistics.swapIns, p50: statistics.faultLatency.p50, p99: statistics.faultLatency.p99,
+            p999: statistics.faultLatency.p999, policy: policy.rawValue, verified: verification.verified,
+            mismatches: verification.mismatches, residentMaxBytes: statistics.residentMaxPages * region.pageSize,
+            backendMemUsedTotal: mmStat.memUsedTotal, mmStatLine: trimmed(mmStat.line),
+            peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
+            fillSeconds: fillSeconds, touchSeconds: touched.seconds))
     }
 
     /// The kernel's side: start the session, run a child `uswap` in the cgroup, restore.
