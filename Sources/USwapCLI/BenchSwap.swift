@@ -176,7 +176,7 @@ struct SwapBench: Sendable {
             swapIns: statistics.swapIns, p50: statistics.faultLatency.p50, p99: statistics.faultLatency.p99,
             p999: statistics.faultLatency.p999, policy: policy.rawValue, verified: verification.verified,
             mismatches: verification.mismatches, residentMaxBytes: statistics.residentMaxPages * region.pageSize,
-            backendMemUsedTotal: mmStat.memUsedTotal, mmStatLine: trimmed(mmStat.line),
+            backendMemUsedTotal: mmStat.memUsedTotal, mmStatLine: trimmedLine(mmStat.line),
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
             fillSeconds: fillSeconds, touchSeconds: touched.seconds))
     }
@@ -440,6 +440,14 @@ struct SwapBenchResult: Sendable {
         if k == nil { lines.append("kernel: unavailable (\(kernel.summary))") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// `text` without leading and trailing whitespace and newlines.
+func trimmedLine(_ text: String) -> String {
+    var s = Substring(text)
+    while let c = s.first, c.isWhitespace { s.removeFirst() }
+    while let c = s.last, c.isWhitespace { s.removeLast() }
+    return String(s)
 }
 
 /// `bytes` as MiB with one decimal.
