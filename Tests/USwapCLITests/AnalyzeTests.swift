@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import PageCodecs
+import Testing
+
+@testable import USwapCLI
+
+#if os(Linux)
+import Glibc
+#endif
+
+/// Runs a built executable with Foundation's `Process`; returns (status, stdout, stderr).
+private func runTool(_ path: String, _ arguments: [String], prefix: [String] = []) throws -> (Int32, String, String) {
+    let process = Process()
+    let out = Pipe()
+    let err = Pipe()
+    if prefix.isEmpty {
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: prefix[0])
+        process.arguments = Array(prefix.dropFirst()) + [path] + arguments
+    }
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes to the end before waiting, so a large output cannot block the child.
+    nonisolated(unsafe) var errData = Data()
+    let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    errReader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errReader.isFinished { usleep(1000) }
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// The scoreboard's rule (shared/tools/scoreboard.sh check_analyze): in the object whose "name"
+/// or "codec" is `lz4`, the first key containing "mem" with a number, in output order.
+private func scoreboardMemory(_ value: JSONValue) -> Int? {
+    switch value {
+    case .object(let members):
+        if members["name"] == .string("lz4") || members["codec"] == .string("lz4") {
+            for key in members.keys.sorted() where key.lowercased().contains("mem") {
+                if case .int(let n) = members[key]! { return n }
+                if case .double(let d) = members[key]! { return Int(d) }
+            }
+        }
+        for key in members.keys.sorted() {
+            if let found = scoreboardMemory(members[key]!) { return found }
+        }
+        return nil
+    case .array(let values):
+        for v in values { if let found = scoreboardMemory(v) { return found } }
+        return nil
+    default:
+        return nil
+    }
+}
+
+@Suite("uswap analyze: options, output, the command end to end")
+struct AnalyzeTests {
+    @Test(
+        "codec lists parse, without duplicates",
+        arguments: [("lz4", ["lz4"]), ("lz4,zstd-1", ["lz4", "zstd-1"]), (" zstd , lz4,zstd-1", ["zstd-1", "lz4"])])
+    func codecLists(text: String, names: [String]) throws {
+        #expect(try Analyze.parseCodecs(text).map(\.description) == names)
+    }
+
+    @Test("unknown codecs and empty lists are refused", arguments: ["lz9", "", ",", "zstd-99"])
+    func badCodecLists(text: String) {
+        #expect(throws: ValidationError.self) { try Analyze.parseCodecs(text) }
+    }
+
+    @Test("options are validated before anything runs", arguments: [
+        ["--pid", "1", "--sample", "0"], ["--pid", "1", "--sample", "101"], ["--pid", "0"], ["--pid", "1", "--codec", "x"],
+    ])
+    func badOptions(arguments: [String]) {
+        #expect(throws: (any Error).self) { _ = try Analyze.parse(arguments) }
+    }
+
+    @Test("JSON: the lz4 entry's first memory figure is the device's mem_used_total, as the scoreboard reads it")
+    func jsonMemoryKeyFirst() throws {
+        let helper = try HelperProcess(["text": 8, "random": 4, "zero": 2])
+        defer { helper.stop() }
+        let report = try MemoryAnalysis(pid: helper.pid, codecs: [.lz4, try #require(PageCodecFactory(name: "zstd-1"))], pool: .zram).run()
+        let json = AnalyzeOutput.json(report, command: "helper", dump: nil)
+        #expect(scoreboardMemory(json) == report.codecs[0].pool.memUsedTotal)
+        // The text parses as one JSON object with the figures.
+        let parsed = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.rendered.utf8)) as? [String: Any])
+        #expect(parsed["scanned_pages"] as? Int == report.scannedPages)
+        #expect(parsed["zero_pages"] as? Int == report.zeroPages)
+        #expect(parsed["skipped_not_present_pages"] as? Int == report.notPresentPages)
+        #expect(parsed["sampled"] as? Bool == false)
+        let codecs = try #require(parsed["codecs"] as? [[String: Any]])
+        #expect(codecs.map { $0["name"] as? String } == ["lz4", "zstd-1"])
+        #expect(codecs[1]["mem_used_total"] as? Int == report.codecs[1].pool.memUsedTotal)
+        let best = try #require(codecs[0]["best_mappings"] as? [[String: Any]])
+        #expect(!best.isEmpty && best.count <= 5)
+    }
+
+    @Test("the human report names the skipped pages, the sample and an exit mid-scan")
+    func humanReport() throws {
+        let helper = try HelperProcess(["text": 8, "untouched": 3])
+        defer { helper.stop() }
+        var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
+        analysis.samplePercent = 50
+        var report = try analysis.run()
+        var text = AnalyzeOutput.human(report, command: "helper", dump: "/tmp/x.dump")
+        #expect(text.contains("\(report.notPresentPages) not present"))
+        #expect(text.contains("SAMPLED: 50.00%"))
+        #expect(text.contains("projected for all \(report.presentPages) present pages"))
+        #expect(text.contains("mem_used_total"))
+        #expect(text.contains("Mappings that compress best with lz4"))
+        #expect(text.contains("Mappings that compress worst with lz4"))
+        #expect(!text.contains("PROCESS EXITED"))
+        report.processExited = true
+        text = AnalyzeOutput.human(report, command: nil, dump: nil)
+        #expect(text.contains("PROCESS EXITED"))
+    }
+
+    @Test("sizes read like people write them", arguments: [(512, "512 B"), (4096, "4.0 KiB"), (3 << 20, "3.0 MiB"), (-2048, "-2.0 KiB")])
+    func sizes(bytes: Int, text: String) {
+        #expect(AnalyzeOutput.bytes(bytes) == text)
+    }
+
+    @Test("the built uswap analyzes the helper: one JSON object, a dump, exit status 0")
+    func commandEndToEnd() throws {
+        guard let uswap = BuiltProducts.path(of: "uswap") else {
+            try skipOrFail("the uswap executable is not built next to the tests")
+            return
+        }
+        let helper = try HelperProcess(["text": 8, "same": 3])
+        defer { helper.stop() }
+        let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-cmd-\(getpid()).dump").path
+        defer { try? FileManager.default.removeItem(atPath: dump) }
+        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
+        #expect(status == 0, "stderr: \(err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let scanned = try #require(object["scanned_pages"] as? Int)
+        #expect(object["same_filled_pages"] as? Int ?? 0 >= 3)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: dump)[.size] as? Int)
+        #expect(size == scanned * MemoryAnalysis.systemPageSize)
+    }
+
+    @Test("the built uswap says clearly when there is no such process")
+    func commandNoSuchProcess() throws {
+        guard let uswap = BuiltProducts.path(of: "uswap") else {
+            try skipOrFail("the uswap executable is not built next to the tests")
+            return
+        }
+        let pid = try unusedPid()
+        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(pid)"])
+        #expect(status != 0)
+        #expect(out.isEmpty)
+        #expect(err.contains("no process with pid \(pid)"))
+    }
+
+    @Test("the built uswap, run as another user, gets the ptrace permission explanation")
+    func commandPermissionDenied() throws {
+        guard getuid() == 0 else {
+            print("skipped: dropping to another user to provoke EPERM needs root")
+            return
+        }
+        guard let uswap = BuiltProducts.path(of: "uswap"), FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+        else {
+            try skipOrFail("needs the uswap executable and /usr/bin/setpriv")
+            return
+        }
+        let helper = try HelperProcess(["text": 2])
+        defer { helper.stop() }
+        let (status, _, err) = try runTool(
+            uswap, ["analyze", "--pid", "\(helper.pid)"],
+            prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        if err.contains("Permission denied") && !err.contains("ptrace") {
+            // nobody cannot execute the build directory: the environment, not the code.
+            try skipOrFail("user nobody cannot run \(uswap): \(err)")
+            return
+        }
+        #expect(status != 0)
+        #expect(err.contains("permission denied reading process \(helper.pid)"))
+        #expect(err.contains("CAP_SYS_PTRACE"))
+    }
+}
+
+/// Prints why a test is skipped; fails instead when CI=true.
+func skipOrFail(_ reason: String) throws {
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+        Issue.record("required in CI: \(reason)")
+    } else {
+        print("skipped: \(reason)")
+    }
+}
