@@ -14,10 +14,13 @@ import Synchronization
 /// twice by a refault soon after its eviction) is spent one pass at a time before the page can
 /// be evicted; in ``SwapRegionConfiguration/VictimSelection/fifo`` mode credits are ignored.
 ///
-/// Eviction of a dirty page: write-protect it, compress it straight from the region into a new
-/// slot, `MADV_DONTNEED` it, publish it as swapped. A write landing meanwhile either completes
-/// before the write protection (and is compressed) or traps and waits for the page lock, then
-/// swaps the page back in. Eviction of a clean page (lazy copy still in its slot) is a drop:
+/// Eviction of a dirty page, by move (the default where the kernel has `UFFDIO_MOVE`): move the
+/// page out of the region into a staging slot (one ioctl; the region's entry is empty from then
+/// on), compress it from there into a new slot, publish it as swapped; staging slots are
+/// emptied in batches with one `MADV_DONTNEED` per run and stay charged until then. By write
+/// protection: write-protect the page, compress it straight from the region, `MADV_DONTNEED`
+/// it. Either way a write landing meanwhile completes before the move or the protection (and
+/// is compressed) or traps and waits for the page lock, then swaps the page back in. Eviction of a clean page (lazy copy still in its slot) is a drop:
 /// `MADV_DONTNEED` only, no compression.
 ///
 /// Reclaim never waits for a page lock (it skips locked pages), so it may run inside a fault
@@ -36,6 +39,9 @@ final class Reclaimer: @unchecked Sendable {
     let limitPages: Int
     let selection: SwapRegionConfiguration.VictimSelection
     let mode: SwapRegionConfiguration.ReclaimMode
+    let cache: SwapCache
+    /// Evict dirty pages with `UFFDIO_MOVE` into the staging area (else write-protect them).
+    let usesMove: Bool
 
     private let hand = Atomic<Int>(0)
     /// Evictions so far: the clock that eviction stamps and refault distances are measured in.
@@ -53,7 +59,10 @@ final class Reclaimer: @unchecked Sendable {
 
     init(base: UInt, pageSize: Int, table: PageStateTable, slots: SwapSlots, backend: any SwapBackend,
          uffd: Userfaultfd, counters: SwapCounters, limitPages: Int,
-         selection: SwapRegionConfiguration.VictimSelection, mode: SwapRegionConfiguration.ReclaimMode) {
+         selection: SwapRegionConfiguration.VictimSelection, mode: SwapRegionConfiguration.ReclaimMode,
+         cache: SwapCache, usesMove: Bool) {
+        self.cache = cache
+        self.usesMove = usesMove && cache.stagingCount > 0
         self.base = base
         self.pageSize = pageSize
         self.table = table
@@ -107,10 +116,15 @@ final class Reclaimer: @unchecked Sendable {
         }
     }
 
-    /// Returns one page's charge.
+    /// Returns `pages` pages' charge.
     @inline(__always)
-    func uncharge() {
-        counters.charged.subtract(1, ordering: .relaxed)
+    func uncharge(_ pages: Int = 1) {
+        if pages > 0 { counters.charged.subtract(pages, ordering: .relaxed) }
+    }
+
+    /// Empties the staging area's done slots and returns their charge.
+    func flushStaging() {
+        uncharge(cache.flushStaging())
     }
 
     // MARK: Victims
@@ -159,6 +173,71 @@ final class Reclaimer: @unchecked Sendable {
             uncharge()
             return true
         }
+        if usesMove {
+            var staging = cache.acquireStaging(hint: page)
+            if staging == nil {
+                flushStaging()
+                staging = cache.acquireStaging(hint: page)
+            }
+            if let staging {
+                if let evicted = evictByMove(page, state, staging: staging, stamp: stamp) { return evicted }
+                // The move was refused (a pinned page, say): write protection still works.
+            }
+        }
+        return evictByWriteProtect(page, state, stamp: stamp)
+    }
+
+    /// Moves a dirty page out into a staging slot and compresses it from there. Returns nil
+    /// (with the page untouched and still locked) when the kernel refused the move.
+    private func evictByMove(_ page: Int, _ state: PageState, staging: Int, stamp: UInt64) -> Bool? {
+        let address = base + UInt(page * pageSize)
+        let staged = cache.stagingAddress(staging)
+        // After this ioctl the region's entry is empty: a concurrent access faults and waits
+        // for this page's lock; every write before it is in the moved page.
+        if uffd.move(to: staged, from: address, length: pageSize) != nil {
+            cache.releaseStaging(staging)
+            return nil
+        }
+        let stagedPage = UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: staged), count: pageSize)
+        var slot = slots.allocate()
+        if let s = slot {
+            do {
+                try backend.writePage(stagedPage, at: s)
+            } catch {
+                dropReference(s, asking: .discard)
+                slot = nil
+            }
+        }
+        guard let slot else {
+            // Put the page back where it was: move it back (or copy it back).
+            if uffd.move(to: address, from: staged, length: pageSize) != nil {
+                _ = uffd.copy(to: address, from: UnsafeRawPointer(bitPattern: staged)!, length: pageSize, writeProtected: false)
+                _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: staged), pageSize, MADV_DONTNEED)
+            }
+            cache.releaseStaging(staging)
+            table.unlock(page, to: state)
+            counters.failedEvictions.add(1, ordering: .relaxed)
+            return false
+        }
+        if state.hasSlot {
+            dropReference(state.slot, asking: .discard)
+            counters.keptCopies.subtract(1, ordering: .relaxed)
+        }
+        var next = PageState.empty
+        next.kind = .swapped
+        next.hasSlot = true
+        next.slot = slot
+        next.stamp = stamp
+        table.unlock(page, to: next)
+        counters.swapOuts.add(1, ordering: .relaxed)
+        // The staged copy stays charged until the batch is flushed.
+        if cache.markStagingDone(staging) >= cache.stagingBatch { flushStaging() }
+        return true
+    }
+
+    /// Write-protects a dirty page, compresses it in place, and drops it.
+    private func evictByWriteProtect(_ page: Int, _ state: PageState, stamp: UInt64) -> Bool {
+        let address = base + UInt(page * pageSize)
         // Dirty: write-protect BEFORE reading it, so a concurrent write either lands first or
         // traps and waits for this page's lock.
         if !state.isWriteProtected, uffd.writeProtect(address, length: pageSize, enable: true) != nil {
@@ -276,6 +355,7 @@ final class Reclaimer: @unchecked Sendable {
                     if misses > 4 { break }
                 }
             }
+            flushStaging()
         }
     }
 }

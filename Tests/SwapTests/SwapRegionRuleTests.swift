@@ -11,10 +11,12 @@ import Testing
 @Suite(.serialized) struct SwapRegionRuleTests {
     /// A region of `pages` pages over a fresh memory backend.
     func makeRegion(pages: Int, limit: Int, policy: SlotPolicy, slots: Int? = nil, freesOnNotify: Bool = true,
-                    victims: SwapRegionConfiguration.VictimSelection = .fifo) throws -> (SwapRegion, MemoryBackend) {
+                    victims: SwapRegionConfiguration.VictimSelection = .fifo,
+                    eviction: SwapRegionConfiguration.EvictionMethod = .default) throws -> (SwapRegion, MemoryBackend) {
         let backend = MemoryBackend(slotCount: slots ?? pages, freesOnNotify: freesOnNotify)
         var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page, policy: policy)
         configuration.victimSelection = victims
+        configuration.evictionMethod = eviction
         return (try SwapRegion(configuration, backend: backend), backend)
     }
 
@@ -173,10 +175,10 @@ import Testing
 
     /// A thread keeps writing a counter into a page while other faults evict it; the backend
     /// is slow, so writes land while the page is being compressed. None may be lost.
-    @Test(arguments: SlotPolicy.allCases)
-    func aWriteThatLandsDuringEvictionIsNeverLost(policy: SlotPolicy) throws {
+    @Test(arguments: SlotPolicy.allCases, SwapRegionConfiguration.EvictionMethod.allCases)
+    func aWriteThatLandsDuringEvictionIsNeverLost(policy: SlotPolicy, eviction: SwapRegionConfiguration.EvictionMethod) throws {
         guard userfaultfdAvailable() else { return }
-        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy)
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy, eviction: eviction)
         defer { region.close() }
         backend.writeDelayMicroseconds.store(300, ordering: .relaxed)
         let target = 7
@@ -248,7 +250,7 @@ import Testing
         #expect(region.statistics.notifyFree == 0)
         #expect(backend.holds(slot))
         #expect(region.state(ofPage: 2).kind == .swapped)
-        #expect(region.chargedPages == region.statistics.residentPages)
+        #expect(region.chargedPages == region.statistics.residentPages + region.statistics.stagedPages)
         // The next read works and sees the data.
         #expect(word(region, 2).pointee == 42)
         region.checkInvariants()

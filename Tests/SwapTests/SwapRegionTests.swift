@@ -138,7 +138,8 @@ struct TestRandom {
         let s = region.statistics
         #expect(s.residentMaxPages <= 256)
         #expect(s.swapIns > 0 && s.failedFaults == 0)
-        region.reclaimer.stop()  // quiescent for the checks
+        region.reclaimer.stop()  // quiescent for the checks: a handler thread may still be
+        region.handler.stopThread()  // unlocking the page whose UFFDIO_COPY woke the last fault
         region.checkInvariants()
     }
 
@@ -180,13 +181,23 @@ struct TestRandom {
     /// reads of other threads' pages must never see a version older than the one published.
     @Test(arguments: SlotPolicy.allCases)
     func integrityTortureWithFourThreads(policy: SlotPolicy) throws {
+        try torture(policy: policy, eviction: .move)
+    }
+
+    @Test func integrityTortureWithWriteProtectEviction() throws {
+        try torture(policy: .freeOnSwapIn, eviction: .writeProtect)
+    }
+
+    func torture(policy: SlotPolicy, eviction: SwapRegionConfiguration.EvictionMethod) throws {
         guard userfaultfdAvailable() else { return }
         let pages = 16384
         let limit = 4096
         let threads = 4
         let operationsPerThread = 50_000
         let backend = MemoryBackend(slotCount: pages)
-        let region = try SwapRegion(SwapRegionConfiguration(size: pages * page, residentLimit: limit * page, policy: policy), backend: backend)
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page, policy: policy)
+        configuration.evictionMethod = eviction
+        let region = try SwapRegion(configuration, backend: backend)
         defer { region.close() }
         let model = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: pages)
         for i in 0..<pages { (model + i).initialize(to: Atomic<UInt64>(0)) }
