@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PageCodecs", targets: ["PageCodecs"]),
         .library(name: "PageStore", targets: ["PageStore"]),
         .library(name: "ZRAM", targets: ["ZRAM"]),
+        .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
         // The in-process zram device.
         .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
+        // A zswap-style compressed cache in front of a backing swap file.
+        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
         .target(name: "CUSwap"),
         // userfaultfd swap regions.
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
+        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "SwapTests", dependencies: ["Swap", "ZRAM", "PageStore", "CUSwap"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "PageCodecs"],

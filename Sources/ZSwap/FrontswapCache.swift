@@ -1,0 +1,2 @@
+// PLACEHOLDER: the zswap-style FrontswapCache lands here.
+public enum ZSwapPlaceholder {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import ZSwap
+
+@Test func placeholderZSwap() { #expect(Bool(true)) }
