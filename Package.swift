@@ -29,7 +29,7 @@ let package = Package(
         // The in-process zram device.
         .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
         // A zswap-style compressed cache in front of a backing swap file.
-        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
+        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZRAM"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
         .target(name: "CUSwap"),
         // userfaultfd swap regions.
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
-        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "PageStore", "PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "SwapTests", dependencies: ["Swap", "ZRAM", "PageStore", "CUSwap"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "PageCodecs"],
