@@ -275,9 +275,11 @@ struct ZramFixtureTree {
     }
 }
 
-/// Tests that configure the machine's real /dev/zram0. They skip (with the reason printed) when
-/// not root, without zram0, or when zram0 is in use; under CI=true they fail instead.
-@Suite(.serialized) struct KernelZramDeviceTests {
+/// Every suite that touches the machine's real /dev/zram0 nests in this one, so they run one
+/// test at a time (`.serialized` covers nested suites, also those declared in other files).
+/// They skip (with the reason printed) when not root, without zram0, or when zram0 is in use;
+/// under CI=true they fail instead.
+@Suite(.serialized) struct RealZram0Tests {
     /// Why the real zram0 cannot be used, or nil when it can.
     static func unavailableReason() -> String? {
         guard geteuid() == 0 else { return "not root" }
@@ -302,112 +304,116 @@ struct ZramFixtureTree {
         }
         return false
     }
+}
 
-    /// Pages with known contents: compressible text-like pages, zero pages and random pages.
-    static func testPages(count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count * 4096)
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for page in 0..<count {
-            let base = page * 4096
-            switch page % 4 {
-            case 0: continue  // zero page
-            case 1:
-                for i in 0..<4096 { bytes[base + i] = UInt8(truncatingIfNeeded: (i / 16 + page) % 26 + 97) }
-            default:
-                for i in 0..<4096 {
-                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                    bytes[base + i] = UInt8(truncatingIfNeeded: state >> 56)
+extension RealZram0Tests {
+    @Suite struct KernelZramDeviceTests {
+        /// Pages with known contents: compressible text-like pages, zero pages and random pages.
+        static func testPages(count: Int) -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: count * 4096)
+            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for page in 0..<count {
+                let base = page * 4096
+                switch page % 4 {
+                case 0: continue  // zero page
+                case 1:
+                    for i in 0..<4096 { bytes[base + i] = UInt8(truncatingIfNeeded: (i / 16 + page) % 26 + 97) }
+                default:
+                    for i in 0..<4096 {
+                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                        bytes[base + i] = UInt8(truncatingIfNeeded: state >> 56)
+                    }
                 }
             }
+            return bytes
         }
-        return bytes
-    }
 
-    @Test func aConfiguredDeviceStoresPagesAndIsRestored() throws {
-        guard Self.deviceAvailable() else { return }
-        let device = KernelZramDevice(name: "zram0", root: .live)
-        let before = try device.algorithms().selected
-        let registry = CleanupRegistry()
-        let session = try KernelZramSession.acquire("zram0", registry: registry)
-        defer { try? session.restore() }
-        let other = try #require(session.availableAlgorithms.first { $0 != before })
-        try session.configure(algorithm: other, disksize: 16 << 20)
-        #expect(try device.disksize() == 16 << 20)
-        #expect(try device.algorithms().selected == other)
+        @Test func aConfiguredDeviceStoresPagesAndIsRestored() throws {
+            guard RealZram0Tests.deviceAvailable() else { return }
+            let device = KernelZramDevice(name: "zram0", root: .live)
+            let before = try device.algorithms().selected
+            let registry = CleanupRegistry()
+            let session = try KernelZramSession.acquire("zram0", registry: registry)
+            defer { try? session.restore() }
+            let other = try #require(session.availableAlgorithms.first { $0 != before })
+            try session.configure(algorithm: other, disksize: 16 << 20)
+            #expect(try device.disksize() == 16 << 20)
+            #expect(try device.algorithms().selected == other)
 
-        let pages = Self.testPages(count: 256)
-        let io = try session.openBlockDevice()
-        io.checkInvariants()
-        try pages.withUnsafeBytes { data in
-            let written = try io.write(data)
-            #expect(written > .zero)
-            let read = try io.read(byteCount: data.count)
-            #expect(read > .zero)
-            #expect(try io.mismatchedPages(comparing: data, pageSize: 4096) == 0)
+            let pages = Self.testPages(count: 256)
+            let io = try session.openBlockDevice()
+            io.checkInvariants()
+            try pages.withUnsafeBytes { data in
+                let written = try io.write(data)
+                #expect(written > .zero)
+                let read = try io.read(byteCount: data.count)
+                #expect(read > .zero)
+                #expect(try io.mismatchedPages(comparing: data, pageSize: 4096) == 0)
+            }
+            session.closeBlockDevice(io)
+            #expect(!io.isOpen)
+            let stat = try device.mmStat()
+            #expect(stat.origDataSize == 256 * 4096)
+            #expect(stat.samePages == 64)
+            #expect(stat.comprDataSize > 0 && stat.comprDataSize < 256 * 4096)
+
+            try session.restore()
+            #expect(try device.disksize() == 0)
+            #expect(try device.algorithms().selected == before)
+            #expect(registry.pendingNames.isEmpty)
         }
-        session.closeBlockDevice(io)
-        #expect(!io.isOpen)
-        let stat = try device.mmStat()
-        #expect(stat.origDataSize == 256 * 4096)
-        #expect(stat.samePages == 64)
-        #expect(stat.comprDataSize > 0 && stat.comprDataSize < 256 * 4096)
 
-        try session.restore()
-        #expect(try device.disksize() == 0)
-        #expect(try device.algorithms().selected == before)
-        #expect(registry.pendingNames.isEmpty)
-    }
-
-    @Test func aNonDefaultAlgorithmIsWrittenBackAfterTheResetClearsIt() throws {
-        guard Self.deviceAvailable() else { return }
-        let device = KernelZramDevice(name: "zram0", root: .live)
-        let found = try device.algorithms()
-        defer { try? device.write(found.selected, to: "comp_algorithm") }
-        // Start from an algorithm that is not the kernel's default (reset brings the default back).
-        let nonDefault = try #require(found.available.last { $0 != found.available.first })
-        try device.write(nonDefault, to: "comp_algorithm")
-        let session = try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
-        try session.configure(algorithm: found.available[0], disksize: 4 << 20)
-        try session.restore()
-        #expect(try device.disksize() == 0)
-        #expect(try device.algorithms().selected == nonDefault)
-    }
-
-    @Test func theCleanupPathRestoresADeviceThatIsStillOpen() throws {
-        guard Self.deviceAvailable() else { return }
-        let device = KernelZramDevice(name: "zram0", root: .live)
-        let before = try device.algorithms().selected
-        let registry = CleanupRegistry()
-        let session = try KernelZramSession.acquire("zram0", registry: registry)
-        try session.configure(algorithm: "lz4", disksize: 8 << 20)
-        let io = try session.openBlockDevice()
-        let pages = Self.testPages(count: 64)
-        _ = try pages.withUnsafeBytes { try io.write($0) }
-        // What a signal does: run everything registered, with the device still open.
-        let ran = registry.runAll()
-        #expect(ran.count == 1)
-        #expect(try device.disksize() == 0)
-        #expect(try device.algorithms().selected == before)
-        // The descriptor now points at /dev/null: the device is no longer held.
-        #expect(io.isOpen)
-        session.closeBlockDevice(io)
-        try session.restore()  // already done: does nothing, throws nothing
-        #expect(try device.disksize() == 0)
-    }
-
-    @Test func aDeviceInUseIsNeverTouched() throws {
-        guard Self.deviceAvailable() else { return }
-        let device = KernelZramDevice(name: "zram0", root: .live)
-        let before = try device.algorithms().selected
-        let holder = try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
-        defer { try? holder.restore() }
-        try holder.configure(algorithm: before, disksize: 4 << 20)
-        // Initialized now: a second user must be refused and must change nothing.
-        #expect(throws: KernelZramError.inUse(device: "zram0", reasons: ["initialized (disksize \(4 << 20))"])) {
-            try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
+        @Test func aNonDefaultAlgorithmIsWrittenBackAfterTheResetClearsIt() throws {
+            guard RealZram0Tests.deviceAvailable() else { return }
+            let device = KernelZramDevice(name: "zram0", root: .live)
+            let found = try device.algorithms()
+            defer { try? device.write(found.selected, to: "comp_algorithm") }
+            // Start from an algorithm that is not the kernel's default (reset brings the default back).
+            let nonDefault = try #require(found.available.last { $0 != found.available.first })
+            try device.write(nonDefault, to: "comp_algorithm")
+            let session = try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
+            try session.configure(algorithm: found.available[0], disksize: 4 << 20)
+            try session.restore()
+            #expect(try device.disksize() == 0)
+            #expect(try device.algorithms().selected == nonDefault)
         }
-        #expect(try device.disksize() == 4 << 20)
-        try holder.restore()
-        #expect(try device.disksize() == 0)
+
+        @Test func theCleanupPathRestoresADeviceThatIsStillOpen() throws {
+            guard RealZram0Tests.deviceAvailable() else { return }
+            let device = KernelZramDevice(name: "zram0", root: .live)
+            let before = try device.algorithms().selected
+            let registry = CleanupRegistry()
+            let session = try KernelZramSession.acquire("zram0", registry: registry)
+            try session.configure(algorithm: "lz4", disksize: 8 << 20)
+            let io = try session.openBlockDevice()
+            let pages = Self.testPages(count: 64)
+            _ = try pages.withUnsafeBytes { try io.write($0) }
+            // What a signal does: run everything registered, with the device still open.
+            let ran = registry.runAll()
+            #expect(ran.count == 1)
+            #expect(try device.disksize() == 0)
+            #expect(try device.algorithms().selected == before)
+            // The descriptor now points at /dev/null: the device is no longer held.
+            #expect(io.isOpen)
+            session.closeBlockDevice(io)
+            try session.restore()  // already done: does nothing, throws nothing
+            #expect(try device.disksize() == 0)
+        }
+
+        @Test func aDeviceInUseIsNeverTouched() throws {
+            guard RealZram0Tests.deviceAvailable() else { return }
+            let device = KernelZramDevice(name: "zram0", root: .live)
+            let before = try device.algorithms().selected
+            let holder = try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
+            defer { try? holder.restore() }
+            try holder.configure(algorithm: before, disksize: 4 << 20)
+            // Initialized now: a second user must be refused and must change nothing.
+            #expect(throws: KernelZramError.inUse(device: "zram0", reasons: ["initialized (disksize \(4 << 20))"])) {
+                try KernelZramSession.acquire("zram0", registry: CleanupRegistry())
+            }
+            #expect(try device.disksize() == 4 << 20)
+            try holder.restore()
+            #expect(try device.disksize() == 0)
+        }
     }
 }
