@@ -54,9 +54,20 @@ final class LZ4Compressor {
         }
         // Two copies of the loop, as liblz4 does: with room for the worst case no output checks.
         if capacity >= Self.bound(n) {
-            return compressBlock(src, n, dst, capacity, limited: false)
+            return compressUnlimited(src, n, dst, capacity)
         }
-        return compressBlock(src, n, dst, capacity, limited: true)
+        return compressLimited(src, n, dst, capacity)
+    }
+
+    // Separate functions so that each copy of the loop gets its own register allocation.
+    @inline(never)
+    private func compressUnlimited(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutableRawPointer, _ capacity: Int) -> Int? {
+        compressBlock(src, n, dst, capacity, limited: false)
+    }
+
+    @inline(never)
+    private func compressLimited(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutableRawPointer, _ capacity: Int) -> Int? {
+        compressBlock(src, n, dst, capacity, limited: true)
     }
 
     @inline(__always)
@@ -125,6 +136,8 @@ final class LZ4Compressor {
         }
         nextBase = base + n
         let accel = acceleration
+        // Slot values are positions from `origin`; only those >= base belong to this input.
+        let origin = src - base
 
         let iend = src + n
         let mflimitPlusOne = iend - (LZ4Format.matchFindLimit - 1)  // last match start + 1
@@ -135,7 +148,7 @@ final class LZ4Compressor {
         var op = dst
 
         // The first position goes into the table unconditionally.
-        table[Self.hash(ip)] = UInt16(truncatingIfNeeded: base)
+        table[Self.hash(ip)] = UInt16(truncatingIfNeeded: ip - origin)
         ip += 1
         var forwardH = Self.hash(ip)
 
@@ -152,21 +165,27 @@ final class LZ4Compressor {
                 step = searchMatchNb &>> LZ4Format.skipTrigger
                 searchMatchNb &+= 1
                 if forwardIp > mflimitPlusOne { break outer }
-                let candidate = Int(table[h]) &- base
+                let slot = Int(table[h])
                 forwardH = Self.hash(forwardIp)
-                table[h] = UInt16(truncatingIfNeeded: (ip - src) &+ base)
-                if candidate >= 0 && lz4Load32(src + candidate) == lz4Load32(ip) {
-                    match = src + candidate
+                table[h] = UInt16(truncatingIfNeeded: ip - origin)
+                if slot >= base && lz4Load32(origin + slot) == lz4Load32(ip) {
+                    match = origin + slot
                     break
                 }
             }
 
-            // Catch up: extend the match backwards over equal bytes not yet emitted.
-            while ip > anchor && match > src
-                && (ip - 1).load(as: UInt8.self) == (match - 1).load(as: UInt8.self)
-            {
-                ip -= 1
-                match -= 1
+            // Catch up: extend the match backwards over equal bytes not yet emitted (counted
+            // with one bound, so the loop is one compare and one byte test per step).
+            do {
+                let maxBack = min(ip - anchor, match - src)
+                var back = 0
+                while back < maxBack
+                    && ip.load(fromByteOffset: ~back, as: UInt8.self) == match.load(fromByteOffset: ~back, as: UInt8.self)
+                {
+                    back &+= 1
+                }
+                ip -= back
+                match -= back
             }
 
             // Literals (the token's match nibble is filled in below).
@@ -231,12 +250,12 @@ final class LZ4Compressor {
 
                 if ip >= mflimitPlusOne { break outer }
                 // Insert ip - 2 (cheap extra history), then test ip itself for a match.
-                table[Self.hash(ip - 2)] = UInt16(truncatingIfNeeded: (ip - 2 - src) &+ base)
+                table[Self.hash(ip - 2)] = UInt16(truncatingIfNeeded: (ip - 2) - origin)
                 let h = Self.hash(ip)
-                let candidate = Int(table[h]) &- base
-                table[h] = UInt16(truncatingIfNeeded: (ip - src) &+ base)
-                guard candidate >= 0 && lz4Load32(src + candidate) == lz4Load32(ip) else { break }
-                match = src + candidate
+                let slot = Int(table[h])
+                table[h] = UInt16(truncatingIfNeeded: ip - origin)
+                guard slot >= base && lz4Load32(origin + slot) == lz4Load32(ip) else { break }
+                match = origin + slot
                 token = op
                 tokenLiterals = 0
                 op += 1
