@@ -21,7 +21,7 @@ extension ZramDevice {
             if table.isAllocated(slot) && !table.testFlag(slot, .writtenBack) {
                 var idle = true
                 if case .olderThan(let seconds) = selection {
-                    idle = Int(time) - Int(table.accessTime(slot)) >= seconds
+                    idle = age(since: table.accessTime(slot), now: time) >= seconds
                 }
                 if idle {
                     table.setFlag(slot, .idle)
@@ -43,6 +43,10 @@ extension ZramDevice {
         table.lock(slot)
         let time = table.accessTime(slot)
         table.unlock(slot)
-        return Int(now) - Int(time)
+        return age(since: time, now: now)
     }
+
+    /// Seconds from `time` to `now`, both device clock readings (wrapping 32-bit arithmetic).
+    @inline(__always)
+    func age(since time: UInt32, now: UInt32) -> Int { Int(Int32(bitPattern: now &- time)) }
 }

@@ -23,10 +23,15 @@ extension ZramDevice {
     ///     result must also be smaller than it.
     ///   - maxPages: the most slots to try.
     /// - Returns: how many slots now hold a smaller object.
-    /// - Throws: ``ZramError/noSecondaryCodec`` when the configuration has none.
+    /// Like the kernel, every slot tried loses its IDLE mark (it was just touched).
+    /// - Throws: ``ZramError/noSecondaryCodec`` when the configuration has none;
+    ///   ``ZramError/invalidConfiguration(_:)`` when `threshold` is at least ``hugeClassSize``.
     @discardableResult
     public func recompress(type: ZramRecompressionType, threshold: Int = 0, maxPages: Int = .max) throws(ZramError) -> Int {
         guard configuration.secondaryCodec != nil else { throw .noSecondaryCodec }
+        guard threshold >= 0 && threshold < hugeClassSize else {
+            throw .invalidConfiguration("recompression threshold \(threshold) must be below huge_class_size \(hugeClassSize)")
+        }
         let index = streams.acquire()
         defer { streams.release(index) }
         let stream = streams.stream(index)
@@ -50,6 +55,7 @@ extension ZramDevice {
                 continue
             }
             tried += 1
+            table.clearFlag(slot, .idle)
             let wasHuge = word & ZramSlotFlags.huge.rawValue != 0
             let oldClass = pool.classes.classIndex(forSize: size)
             let oldHandle = table.handle(slot)
@@ -82,9 +88,8 @@ extension ZramDevice {
                 continue
             }
             pool.address(of: newHandle, inClass: newClass).copyMemory(from: stream.scratch.baseAddress!, byteCount: newSize)
-            let kept = word & (ZramSlotFlags.idle.rawValue)
             table.setHandle(slot, newHandle)
-            table.setWord(slot, UInt32(newSize) | kept | ZramSlotFlags.priorityBit1.rawValue)
+            table.setWord(slot, UInt32(newSize) | ZramSlotFlags.priorityBit1.rawValue)
             table.unlock(slot)
             if wasHuge { counters.hugePages.subtract(1, ordering: .relaxed) }
             counters.comprDataSize.add(newSize - size, ordering: .relaxed)
