@@ -452,7 +452,7 @@ struct MemoryAnalysis {
 ///
 /// Owns a scratch buffer of `maxCompressedSize(pageSize)` bytes (allocated in `init`, freed in
 /// `deinit`) that `add` compresses into; the per-mapping array is sized once, never grown.
-private final class CodecSink {
+final class CodecSink {
     let codec: PageCodecFactory
     let stream: any PageCodec
     let pool: any SwapBackend
@@ -472,6 +472,16 @@ private final class CodecSink {
     }
 
     deinit { scratch.deallocate() }
+
+    /// Debug builds: checks the scratch holds a worst-case compressed page, the histogram has
+    /// four quarters, and the counts agree.
+    func checkInvariants() {
+        #if DEBUG
+        precondition(scratch.count >= max(pageSize, stream.maxCompressedSize(for: pageSize)), "scratch too small")
+        precondition(histogram.count == 4 && histogram.allSatisfy { $0 >= 0 }, "histogram damaged")
+        precondition(rawPages <= histogram[3], "raw pages are counted in the last quarter")
+        #endif
+    }
 
     /// Compresses `page` (unless same-filled) for the histogram and stores it in the pool at `slot`.
     func add(_ page: UnsafeRawBufferPointer, slot: Int, mapping: Int, isSame: Bool) throws(MemoryAnalysisError) {

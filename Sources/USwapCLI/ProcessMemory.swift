@@ -51,7 +51,7 @@ enum ProcessMemoryError: Error, Equatable, CustomStringConvertible {
 
     /// The current `kernel.yama.ptrace_scope`, said in words.
     private var ptraceScopeDescription: String {
-        guard let text = try? readWholeFile("/proc/sys/kernel/yama/ptrace_scope"),
+        guard let text = try? readProcFile("/proc/sys/kernel/yama/ptrace_scope"),
             let scope = Int(text.filter { !$0.isWhitespace })
         else { return "Yama is not active on this kernel" }
         switch scope {
@@ -64,7 +64,7 @@ enum ProcessMemoryError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Reads a small text file (`/proc/...`) whole; throws the errno on failure.
-func readWholeFile(_ path: String) throws(ErrnoValue) -> String {
+func readProcFile(_ path: String) throws(ErrnoValue) -> String {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw ErrnoValue(code: errno) }
     defer { close(fd) }
@@ -160,7 +160,7 @@ struct MemoryMapping: Sendable, Equatable {
     static func read(pid: Int32) throws(ProcessMemoryError) -> [MemoryMapping] {
         let text: String
         do {
-            text = try readWholeFile("/proc/\(pid)/maps")
+            text = try readProcFile("/proc/\(pid)/maps")
         } catch {
             throw ProcessMemoryError(errno: error.code, pid: pid, operation: "open /proc/\(pid)/maps", started: false)
         }
@@ -212,6 +212,13 @@ final class PagemapReader {
     }
 
     deinit { close(fd) }
+
+    /// Debug builds: checks the descriptor is open and the entry buffer is not empty.
+    func checkInvariants() {
+        #if DEBUG
+        precondition(fd >= 0 && !entries.isEmpty, "PagemapReader lost its descriptor or buffer")
+        #endif
+    }
 
     /// Calls `body` with the residency of each page of `mapping`, in address order.
     func forEachPage(
@@ -298,6 +305,13 @@ final class VMReadvPageReader: ProcessPageReader {
         remote.deallocate()
     }
 
+    /// Debug builds: checks that the iovec array has room for at least one segment.
+    func checkInvariants() {
+        #if DEBUG
+        precondition(maxSegments >= 1, "VMReadvPageReader needs room for one segment")
+        #endif
+    }
+
     func read(_ segments: UnsafeBufferPointer<RemoteSegment>, into buffer: UnsafeMutableRawBufferPointer)
         throws(ProcessMemoryError) -> Int
     {
@@ -347,6 +361,13 @@ final class ProcMemPageReader: ProcessPageReader {
     }
 
     deinit { close(fd) }
+
+    /// Debug builds: checks the descriptor is open.
+    func checkInvariants() {
+        #if DEBUG
+        precondition(fd >= 0, "ProcMemPageReader lost its descriptor")
+        #endif
+    }
 
     func read(_ segments: UnsafeBufferPointer<RemoteSegment>, into buffer: UnsafeMutableRawBufferPointer)
         throws(ProcessMemoryError) -> Int

@@ -249,6 +249,23 @@ struct MemoryAnalysisTests {
         }
     }
 
+    @Test("a codec sink sorts pages into quarters, counts raw pages, and stores every page in its pool")
+    func codecSink() throws {
+        let device = try ZramDevice(ZramConfiguration(disksize: 4 * pageSize, codec: .lz4))
+        let sink = CodecSink(codec: .lz4, stream: try PageCodecFactory.lz4.makeStream(), pool: device, pageSize: pageSize, mappings: 2)
+        sink.checkInvariants()
+        for (slot, (name, mapping, same)) in [("text", 0, false), ("random", 1, false), ("zero", 1, true), ("same", 0, true)].enumerated() {
+            let page = expectedPage(name, page: 0, pageSize: pageSize)
+            try page.withUnsafeBytes { try sink.add($0, slot: slot, mapping: mapping, isSame: same) }
+        }
+        sink.checkInvariants()
+        #expect(sink.histogram == [1, 0, 0, 1])
+        #expect(sink.rawPages == 1)
+        #expect(sink.compressedBytes[1] == pageSize)
+        #expect(sink.compressedBytes[0] > 0 && sink.compressedBytes[0] <= pageSize / 4)
+        #expect(device.mmStat.origDataSize == 4 * pageSize && device.mmStat.samePages == 2 && device.mmStat.hugePages == 1)
+    }
+
     @Test("a pool that cannot be made stops the analysis with its reason")
     func poolFailure() throws {
         let helper = try HelperProcess(["text": 2])

@@ -211,6 +211,7 @@ struct ProcessMemoryTests {
         let pageSize = MemoryAnalysis.systemPageSize
         let mappings = try MemoryMapping.read(pid: helper.pid)
         let pagemap = try PagemapReader(pid: helper.pid)
+        pagemap.checkInvariants()
         for name in ["zero", "same", "random", "text", "untouched"] {
             let area = try #require(helper.areas[name])
             let mapping = try #require(mappings.first { $0.start == area.address }, "no mapping for \(name)")
@@ -246,6 +247,8 @@ struct ProcessMemoryTests {
             try ProcMemPageReader(pid: helper.pid),
         ]
         for reader in readers {
+            (reader as? VMReadvPageReader)?.checkInvariants()
+            (reader as? ProcMemPageReader)?.checkInvariants()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 3 * pageSize, alignment: 16)
             defer { buffer.deallocate() }
             let got = try segments.withUnsafeBufferPointer { try reader.read($0, into: buffer) }
