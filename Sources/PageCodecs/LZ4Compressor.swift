@@ -209,18 +209,19 @@ final class LZ4Compressor {
             } else {
                 tokenLiterals = UInt8(litLength << 4)
             }
-            // 8-byte wild copy: reads end before ip + 8 <= the input's end (ip <= iend - 12);
-            // writes end at most 7 bytes past the literals, where at least 8 more output bytes
-            // follow within the destination.
+            // Wild copy, 16 bytes while more than 8 remain, then one 8-byte copy: reads end
+            // before ip + 8 <= the input's end (ip <= iend - 12); writes end at most 7 bytes
+            // past the literals, where at least 8 more output bytes follow in the destination.
             do {
                 var d = op
                 var s = anchor
                 let e = op + litLength
-                repeat {
-                    lz4Copy8(d, s)
-                    d += 8
-                    s += 8
-                } while d < e
+                while e - d > 8 {
+                    lz4Copy16(d, s)
+                    d += 16
+                    s += 16
+                }
+                if d < e { lz4Copy8(d, s) }
                 op = e
             }
 

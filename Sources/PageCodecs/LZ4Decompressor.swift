@@ -138,7 +138,11 @@ enum LZ4Decompressor {
             if length != LZ4Format.runMask {
                 // Short match (<= 18 bytes); >= 32 output bytes are left here.
                 length += LZ4Format.minMatch
-                if offset >= 8 {
+                if offset >= 16 {
+                    let s = UnsafeRawPointer(op - offset)
+                    lz4Copy16(op, s)
+                    lz4Copy8(op + 16, s + 16)
+                } else if offset >= 8 {
                     let s = UnsafeRawPointer(op - offset)
                     lz4Copy8(op, s)
                     lz4Copy8(op + 8, s + 8)
