@@ -1,0 +1,374 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A page-granular file: whole pages read and written at a block index (block `i` lives at
+/// byte offset `i * pageSize`). ``BackingFile`` is the real one; wrappers such as
+/// ``FaultInjectingBackingFile`` stand in for it in tests.
+///
+/// Conformers are shared between threads: operations on different blocks may run in parallel.
+/// Every operation either completes or throws ``PageStoreError/io(errno:operation:)`` (or a
+/// size/range error for bad arguments) with a message that says what was being done.
+public protocol PageFile: AnyObject, Sendable {
+    /// The size of every block, the page size: a power of two from 4 KiB to 64 KiB.
+    var pageSize: Int { get }
+
+    /// Reads block `index` into `buffer` (exactly ``pageSize`` bytes).
+    ///
+    /// A block inside the file that was never written (or was punched) reads as zeros; a block
+    /// reaching past the end of the file throws `.io(errno: EIO, ...)`.
+    func readBlock(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError)
+
+    /// Writes `page` (exactly ``pageSize`` bytes) to block `index`, growing the file if needed.
+    func writeBlock(_ page: UnsafeRawBufferPointer, at index: Int) throws(PageStoreError)
+
+    /// Frees the storage of `count` blocks from `index` (the file keeps its size; the blocks
+    /// read as zeros afterwards). Where the system cannot punch holes this does nothing and
+    /// returns `false`; it returns `true` when the storage was freed.
+    @discardableResult
+    func punchHole(at index: Int, count: Int) throws(PageStoreError) -> Bool
+
+    /// Flushes written blocks to stable storage (`fsync`).
+    func sync() throws(PageStoreError)
+
+    /// Sets the file's size to `blockCount` blocks (shrinking frees the blocks past it).
+    func truncate(toBlocks blockCount: Int) throws(PageStoreError)
+
+    /// The I/O counters so far.
+    var ioCounters: PageFileCounters { get }
+}
+
+/// A page file's I/O counters: calls that completed and calls that failed.
+public struct PageFileCounters: Sendable, Equatable {
+    /// Blocks read successfully.
+    public var reads = 0
+    /// Blocks written successfully.
+    public var writes = 0
+    /// Hole punches that freed storage.
+    public var punches = 0
+    /// `fsync` calls that succeeded.
+    public var syncs = 0
+    /// Reads that threw.
+    public var failedReads = 0
+    /// Writes that threw.
+    public var failedWrites = 0
+
+    /// All zero.
+    public init() {}
+}
+
+/// A file of pages on disk, read and written with `pread`/`pwrite` at block granularity.
+///
+/// ```swift
+/// let file = try BackingFile(path: "/var/tmp/uswap.swap", pageSize: 4096, blockCount: 1024,
+///                            options: [.create, .truncate, .removeOnClose])
+/// try file.writeBlock(page, at: 7)
+/// try file.readBlock(7, into: buffer)
+/// try file.punchHole(at: 7, count: 1)   // storage freed, reads as zeros
+/// ```
+///
+/// **Ownership.** The object owns its file descriptor (opened with `O_CLOEXEC`) and closes it in
+/// ``close()`` or, failing that, in `deinit`; with ``Options/removeOnClose`` the path is unlinked
+/// then too. Buffers passed in belong to the caller and are only used during the call.
+///
+/// **Thread safety.** `pread`/`pwrite` at distinct offsets are safe to run in parallel; the
+/// descriptor is an atomic, counters are atomics. ``close()`` must not race with other
+/// operations on the same object (the swap layer closes a file only when it is done with it);
+/// operations after ``close()`` throw `.io(errno: EBADF, ...)`.
+///
+/// **Short I/O.** A read or write that transfers fewer bytes than asked is continued until the
+/// whole page is done; `EINTR` is retried. A read that reaches end of file throws `.io(EIO)`.
+public final class BackingFile: PageFile, @unchecked Sendable {
+    // @unchecked Sendable: the descriptor and counters are atomics; `path`, `pageSize` and
+    // `options` never change after init.
+
+    /// How to open a file.
+    public struct Options: OptionSet, Sendable, Hashable {
+        public let rawValue: Int
+        /// Makes an option set from raw bits.
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// Create the file if it does not exist (`O_CREAT`, mode 0600).
+        public static let create = Options(rawValue: 1 << 0)
+        /// Fail if the file exists (`O_EXCL`, with ``create``).
+        public static let exclusive = Options(rawValue: 1 << 1)
+        /// Empty the file on open (`O_TRUNC`).
+        public static let truncate = Options(rawValue: 1 << 2)
+        /// Unlink the path when the file is closed (or the object is released).
+        public static let removeOnClose = Options(rawValue: 1 << 3)
+    }
+
+    /// The path the file was opened at.
+    public let path: String
+    /// The size of every block.
+    public let pageSize: Int
+    /// The options it was opened with.
+    public let options: Options
+
+    private let descriptor: Atomic<Int32>
+    private let reads = Atomic<Int>(0)
+    private let writes = Atomic<Int>(0)
+    private let punches = Atomic<Int>(0)
+    private let syncs = Atomic<Int>(0)
+    private let failedReads = Atomic<Int>(0)
+    private let failedWrites = Atomic<Int>(0)
+
+    /// Opens (or creates) the file at `path` for reading and writing.
+    ///
+    /// - Parameters:
+    ///   - blockCount: when given, the file is set to exactly this many blocks (sparse: no disk
+    ///     space is used until blocks are written).
+    /// - Throws: ``PageStoreError/invalidConfiguration(_:)`` for a bad page size or block count,
+    ///   ``PageStoreError/io(errno:operation:)`` when the file cannot be opened or sized.
+    public init(path: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = [.create])
+        throws(PageStoreError)
+    {
+        guard pageSize >= 512 && pageSize & (pageSize - 1) == 0 && pageSize <= 1 << 20 else {
+            throw .invalidConfiguration("page size \(pageSize) is not a power of two from 512 to 1 MiB: use 4096")
+        }
+        if let blockCount, blockCount < 0 {
+            throw .invalidConfiguration("block count \(blockCount) is negative: give 0 or more blocks")
+        }
+        var flags = O_RDWR | O_CLOEXEC
+        if options.contains(.create) { flags |= O_CREAT }
+        if options.contains(.exclusive) { flags |= O_EXCL }
+        if options.contains(.truncate) { flags |= O_TRUNC }
+        let fd = Self.retrying { open(path, flags, 0o600) }
+        guard fd >= 0 else { throw .io(errno: errno, operation: "open \(path)") }
+        self.path = path
+        self.pageSize = pageSize
+        self.options = options
+        descriptor = Atomic(fd)
+        if let blockCount {
+            do throws(PageStoreError) { try truncate(toBlocks: blockCount) } catch {
+                close()
+                throw error
+            }
+        }
+    }
+
+    /// Makes a new file with a unique name in `directory` (from `mkstemp`), removed when closed.
+    ///
+    /// - Throws: ``PageStoreError/io(errno:operation:)`` when the file cannot be made.
+    public static func temporary(
+        in directory: String = "/tmp", prefix: String = "uswap", pageSize: Int = 4096, blockCount: Int? = nil
+    ) throws(PageStoreError) -> BackingFile {
+        var template = Array("\(directory)/\(prefix)-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw .io(errno: errno, operation: "mkstemp in \(directory)") }
+        _ = systemClose(fd)
+        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: [.removeOnClose])
+    }
+
+    deinit { close() }
+
+    /// The file descriptor, or -1 once closed.
+    public var fileDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
+
+    /// Whether ``close()`` has run.
+    public var isClosed: Bool { fileDescriptor < 0 }
+
+    /// Closes the descriptor (and unlinks the path with ``Options/removeOnClose``). Safe to call
+    /// twice; must not race with other operations on this file.
+    public func close() {
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        guard fd >= 0 else { return }
+        _ = systemClose(fd)
+        if options.contains(.removeOnClose) { _ = unlink(path) }
+    }
+
+    // MARK: PageFile
+
+    /// Reads block `index` into `buffer`; see ``PageFile/readBlock(_:into:)``.
+    public func readBlock(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
+        try checkArguments(index, buffer.count)
+        let fd = fileDescriptor
+        let offset = index * pageSize
+        let base = buffer.baseAddress!
+        let outcome = Self.transferFully(byteCount: pageSize) { done in
+            pread(fd, base + done, pageSize - done, off_t(offset + done))
+        }
+        switch outcome {
+        case .done:
+            reads.add(1, ordering: .relaxed)
+        case .failed(let code, let done):
+            failedReads.add(1, ordering: .relaxed)
+            throw .io(errno: code, operation: "read of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
+        case .endOfFile(let done):
+            failedReads.add(1, ordering: .relaxed)
+            throw .io(
+                errno: EIO,
+                operation: "read of block \(index) (offset \(offset)): end of file after \(done) of \(pageSize) bytes")
+        }
+    }
+
+    /// Writes `page` to block `index`; see ``PageFile/writeBlock(_:at:)``.
+    public func writeBlock(_ page: UnsafeRawBufferPointer, at index: Int) throws(PageStoreError) {
+        try checkArguments(index, page.count)
+        let fd = fileDescriptor
+        let offset = index * pageSize
+        let base = page.baseAddress!
+        let outcome = Self.transferFully(byteCount: pageSize) { done in
+            pwrite(fd, base + done, pageSize - done, off_t(offset + done))
+        }
+        switch outcome {
+        case .done:
+            writes.add(1, ordering: .relaxed)
+        case .failed(let code, let done):
+            failedWrites.add(1, ordering: .relaxed)
+            throw .io(errno: code, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
+        case .endOfFile(let done):
+            failedWrites.add(1, ordering: .relaxed)
+            throw .io(errno: EIO, operation: "write of block \(index) (offset \(offset)): no progress after \(done) of \(pageSize) bytes")
+        }
+    }
+
+    /// Frees the storage of blocks `index..<index+count` with
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)` on Linux; elsewhere does nothing
+    /// and returns `false`. A file system that cannot punch (`EOPNOTSUPP`) also returns `false`.
+    @discardableResult
+    public func punchHole(at index: Int, count: Int) throws(PageStoreError) -> Bool {
+        guard index >= 0, count >= 0, index <= Int.max / pageSize - count else {
+            throw .invalidConfiguration("hole of \(count) blocks at block \(index) is out of range: give a non-negative range")
+        }
+        guard count > 0 else { return true }
+        #if os(Linux)
+        guard let fallocate = Self.fallocate else { return false }
+        let fd = fileDescriptor
+        let result = Self.retrying { fallocate(fd, 0x01 | 0x02, Int64(index * pageSize), Int64(count * pageSize)) }
+        if result != 0 {
+            let code = errno
+            if code == EOPNOTSUPP { return false }
+            throw .io(errno: code, operation: "punch a hole of \(count) blocks at block \(index)")
+        }
+        punches.add(1, ordering: .relaxed)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// `fsync`s the file.
+    public func sync() throws(PageStoreError) {
+        let fd = fileDescriptor
+        guard Self.retrying({ fsync(fd) }) == 0 else { throw .io(errno: errno, operation: "fsync \(path)") }
+        syncs.add(1, ordering: .relaxed)
+    }
+
+    /// Sets the file's size to `blockCount` blocks (`ftruncate`).
+    public func truncate(toBlocks blockCount: Int) throws(PageStoreError) {
+        guard blockCount >= 0, blockCount <= Int.max / pageSize else {
+            throw .invalidConfiguration("block count \(blockCount) is out of range: give 0 or more blocks")
+        }
+        let fd = fileDescriptor
+        guard Self.retrying({ ftruncate(fd, off_t(blockCount * pageSize)) }) == 0 else {
+            throw .io(errno: errno, operation: "truncate \(path) to \(blockCount) blocks")
+        }
+    }
+
+    /// The file's size in whole blocks (`fstat`).
+    public func blockCount() throws(PageStoreError) -> Int {
+        try status().size / pageSize
+    }
+
+    /// Bytes of disk the file uses (`st_blocks * 512`): drops when holes are punched.
+    public func allocatedBytes() throws(PageStoreError) -> Int {
+        try status().allocated
+    }
+
+    /// The I/O counters so far.
+    public var ioCounters: PageFileCounters {
+        var c = PageFileCounters()
+        c.reads = reads.load(ordering: .relaxed)
+        c.writes = writes.load(ordering: .relaxed)
+        c.punches = punches.load(ordering: .relaxed)
+        c.syncs = syncs.load(ordering: .relaxed)
+        c.failedReads = failedReads.load(ordering: .relaxed)
+        c.failedWrites = failedWrites.load(ordering: .relaxed)
+        return c
+    }
+
+    // MARK: Helpers
+
+    private func status() throws(PageStoreError) -> (size: Int, allocated: Int) {
+        var info = stat()
+        guard fstat(fileDescriptor, &info) == 0 else { throw .io(errno: errno, operation: "fstat \(path)") }
+        return (Int(info.st_size), Int(info.st_blocks) * 512)
+    }
+
+    @inline(__always)
+    private func checkArguments(_ index: Int, _ count: Int) throws(PageStoreError) {
+        guard count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: count) }
+        guard index >= 0, index <= Int.max / pageSize - 1 else {
+            throw .invalidConfiguration("block index \(index) is out of range: use 0..<(Int.max / pageSize)")
+        }
+    }
+
+    /// How a full transfer ended.
+    enum Transfer: Equatable {
+        /// Every byte was transferred.
+        case done
+        /// A call failed with `errno` after `done` bytes.
+        case failed(errno: Int32, done: Int)
+        /// A call transferred nothing (end of file) after `done` bytes.
+        case endOfFile(done: Int)
+    }
+
+    /// Calls `step(done)` until `byteCount` bytes are done: a short result continues from where
+    /// it stopped, `-1` with `EINTR` retries, `-1` with another errno fails, `0` is end of file.
+    /// `step` returns what `pread`/`pwrite` return and leaves `errno` set on failure.
+    @inline(__always)
+    static func transferFully(byteCount: Int, _ step: (_ done: Int) -> Int) -> Transfer {
+        var done = 0
+        while done < byteCount {
+            let n = step(done)
+            if n > 0 {
+                done += n
+            } else if n == 0 {
+                return .endOfFile(done: done)
+            } else {
+                let code = errno
+                if code == EINTR { continue }
+                return .failed(errno: code, done: done)
+            }
+        }
+        return .done
+    }
+
+    /// Runs `call` again while it fails with `EINTR`.
+    @inline(__always)
+    private static func retrying<R: BinaryInteger>(_ call: () -> R) -> R {
+        while true {
+            let r = call()
+            if r == -1 && errno == EINTR { continue }
+            return r
+        }
+    }
+
+    #if os(Linux)
+    /// `fallocate(2)`, looked up at run time: the C library declares it only with
+    /// `_GNU_SOURCE`, which Swift's Glibc module does not define.
+    private typealias FallocateFunction = @convention(c) (Int32, Int32, Int64, Int64) -> Int32
+    private static let fallocate: FallocateFunction? = {
+        guard let symbol = dlsym(nil, "fallocate") else { return nil }
+        return unsafeBitCast(symbol, to: FallocateFunction.self)
+    }()
+    #endif
+}
+
+/// The C library's `close`, out of the way of ``BackingFile/close()``.
+@inline(__always)
+private func systemClose(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.close(fd)
+    #elseif canImport(Musl)
+    Musl.close(fd)
+    #else
+    Darwin.close(fd)
+    #endif
+}

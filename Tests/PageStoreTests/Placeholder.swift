@@ -1,4 +1,0 @@
-import Testing
-@testable import PageStore
-
-@Test func placeholderPageStore() { #expect(Bool(true)) }
