@@ -9,7 +9,7 @@ extension ZramDevice {
     /// - Returns: the system pages (4 KiB) freed.
     @discardableResult
     public func compact() -> Int {
-        compactionLock.withLock { _ in
+        compactionLock.withLock { () -> Int in
             let sources = pool.beginCompaction()
             guard !sources.isEmpty else { return 0 }
             let movable = ZramSlotFlags.same.rawValue | ZramSlotFlags.writtenBack.rawValue

@@ -25,7 +25,7 @@ import Synchronization
 ///
 /// **Thread safety.** `@unchecked Sendable` because every shared field is guarded: a slot's
 /// entry by the lock bit in its own word (compare-and-swap, as the kernel's ZRAM_LOCK), pool
-/// classes by a mutex each, codec streams by an atomic busy flag each, counters are atomics.
+/// classes by a spin lock each (``SpinLock``), codec streams by an atomic busy flag each, counters are atomics.
 /// Operations on different slots run in parallel; operations on one slot are serialized.
 /// Compression runs before the slot lock is taken, so a slot is locked only to swap handles.
 public final class ZramDevice: SwapBackend, @unchecked Sendable {
@@ -46,7 +46,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     let streams: CodecStreams
     let counters = ZramCounters()
     let epoch: Int
-    let compactionLock = Mutex<Int>(0)
+    let compactionLock = SpinLock()
 
     /// Makes a device, allocating its slot table, streams and pool reservation.
     ///

@@ -56,7 +56,7 @@ struct SpanDescriptor {
 /// **Thread safety.** `@unchecked Sendable`: all shared mutable state is guarded as above;
 /// object bytes are owned by whoever holds the handle (the device's slot lock orders them).
 final class ZsPool: @unchecked Sendable {
-    /// Class-wide state, guarded by the class's mutex.
+    /// Class-wide state, guarded by the class's spin lock.
     struct ClassState {
         var partialHead: UInt32 = SpanDescriptor.noSpan
         var spans = 0
@@ -76,9 +76,11 @@ final class ZsPool: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private let reservedBytes: Int
     private let descriptors: UnsafeMutablePointer<SpanDescriptor>
-    private let classLocks: UnsafeMutablePointer<Mutex<ClassState>>
+    private let classLocks: UnsafeMutablePointer<SpinLock>
+    private let classStates: UnsafeMutablePointer<ClassState>
     private let freeSpans: UnsafeMutablePointer<UInt32>
-    private let spanStack = Mutex(SpanStack())
+    private let spanStackLock = SpinLock()
+    private let spanStack: UnsafeMutablePointer<SpanStack>
     /// Byte size of each class's span, and each class's object size, as flat arrays.
     private let spanBytes: UnsafeMutablePointer<Int>
     private let objectSizes: UnsafeMutablePointer<Int>
@@ -102,11 +104,15 @@ final class ZsPool: @unchecked Sendable {
         freeSpans.initialize(repeating: 0, count: maximumSpans)
         let count = classes.count
         classLocks = .allocate(capacity: count)
+        classStates = .allocate(capacity: count)
+        classStates.initialize(repeating: ClassState(), count: count)
+        spanStack = .allocate(capacity: 1)
+        spanStack.initialize(to: SpanStack())
         spanBytes = .allocate(capacity: count)
         objectSizes = .allocate(capacity: count)
         objectCounts = .allocate(capacity: count)
         for c in 0..<count {
-            (classLocks + c).initialize(to: Mutex(ClassState()))
+            (classLocks + c).initialize(to: SpinLock())
             spanBytes[c] = classes.pagesPerSpan[c] * pageSize
             objectSizes[c] = classes.sizes[c]
             objectCounts[c] = classes.objectsPerSpan[c]
@@ -116,6 +122,8 @@ final class ZsPool: @unchecked Sendable {
     deinit {
         classLocks.deinitialize(count: classes.count)
         classLocks.deallocate()
+        classStates.deallocate()
+        spanStack.deallocate()
         spanBytes.deallocate()
         objectSizes.deallocate()
         objectCounts.deallocate()
@@ -157,7 +165,7 @@ final class ZsPool: @unchecked Sendable {
     /// Allocates an object in class `c`. Returns `nil` when a new span would pass the memory
     /// limit (or, with `mayGrow` false, when no existing span has room).
     func allocate(inClass c: Int, mayGrow: Bool = true) -> UInt64? {
-        if let handle = classLocks[c].withLock({ state in takeObject(inClass: c, state: &state) }) {
+        if let handle = classLocks[c].withLock({ takeObject(inClass: c, state: classStates + c) }) {
             return handle
         }
         guard mayGrow else { return nil }
@@ -167,11 +175,12 @@ final class ZsPool: @unchecked Sendable {
             used.subtract(bytes, ordering: .relaxed)
             return nil
         }
-        return classLocks[c].withLock { state in
+        return classLocks[c].withLock { () -> UInt64? in
+            let state = classStates + c
             descriptors[Int(span)] = SpanDescriptor(classIndex: UInt16(c), state: .partial)
-            link(span, state: &state)
-            state.spans += 1
-            return takeObject(inClass: c, state: &state)
+            link(span, state: state)
+            state.pointee.spans += 1
+            return takeObject(inClass: c, state: state)
         }
     }
 
@@ -181,32 +190,33 @@ final class ZsPool: @unchecked Sendable {
         let object = UInt16(truncatingIfNeeded: handle & 0xFFFF)
         let objectAddress = address(of: handle, inClass: c)
         // 0: keep, 1: release the span and its index, 2: release memory, compaction keeps the index.
-        let release: Int = classLocks[c].withLock { state in
+        let release: Int = classLocks[c].withLock { () -> Int in
+            let state = classStates + c
             let d = descriptors + Int(span)
             objectAddress.storeBytes(of: d.pointee.freeHead, as: UInt16.self)
             d.pointee.freeHead = object
             d.pointee.inUse -= 1
-            state.objects -= 1
+            state.pointee.objects -= 1
             switch d.pointee.state {
             case .full:
                 if d.pointee.inUse == 0 {
                     d.pointee.state = .free
-                    state.spans -= 1
+                    state.pointee.spans -= 1
                     return 1
                 }
                 d.pointee.state = .partial
-                link(span, state: &state)
+                link(span, state: state)
                 return 0
             case .partial:
                 guard d.pointee.inUse == 0 else { return 0 }
-                unlink(span, state: &state)
+                unlink(span, state: state)
                 d.pointee.state = .free
-                state.spans -= 1
+                state.pointee.spans -= 1
                 return 1
             case .evacuating:
                 guard d.pointee.inUse == 0 else { return 0 }
                 d.pointee.state = .drained
-                state.spans -= 1
+                state.pointee.spans -= 1
                 return 2
             case .free, .drained:
                 preconditionFailure("ZsPool.free: handle \(handle) is in a span that holds no objects")
@@ -229,9 +239,10 @@ final class ZsPool: @unchecked Sendable {
         for c in 0..<classes.count {
             let capacity = objectCounts[c]
             guard capacity > 1 else { continue }
-            classLocks[c].withLock { state in
+            classLocks[c].withLock { () -> Void in
+            let state = classStates + c
                 var partial: [(span: UInt32, inUse: Int)] = []
-                var span = state.partialHead
+                var span = state.pointee.partialHead
                 while span != SpanDescriptor.noSpan {
                     partial.append((span, Int(descriptors[Int(span)].inUse)))
                     span = descriptors[Int(span)].next
@@ -247,7 +258,7 @@ final class ZsPool: @unchecked Sendable {
                     guard objects <= totalFree - free else { break }
                     movedObjects = objects
                     removedFree = free
-                    unlink(candidate.span, state: &state)
+                    unlink(candidate.span, state: state)
                     descriptors[Int(candidate.span)].state = .evacuating
                     sources.append(candidate.span)
                 }
@@ -260,9 +271,10 @@ final class ZsPool: @unchecked Sendable {
     /// that already exists and returns it; otherwise `nil`.
     func relocationTarget(for handle: UInt64, inClass c: Int) -> UInt64? {
         let span = Int(truncatingIfNeeded: handle >> 16)
-        return classLocks[c].withLock { state in
+        return classLocks[c].withLock { () -> UInt64? in
+            let state = classStates + c
             guard descriptors[span].state == .evacuating else { return nil }
-            return takeObject(inClass: c, state: &state)
+            return takeObject(inClass: c, state: state)
         }
     }
 
@@ -272,14 +284,15 @@ final class ZsPool: @unchecked Sendable {
         var freed = 0
         for span in sources {
             let c = Int(descriptors[Int(span)].classIndex)  // stable: the index is still ours
-            let drained = classLocks[c].withLock { state in
+            let drained = classLocks[c].withLock { () -> Bool in
+            let state = classStates + c
                 let d = descriptors + Int(span)
                 if d.pointee.state == .drained {
                     d.pointee.state = .free
                     return true
                 }
                 d.pointee.state = .partial
-                link(span, state: &state)
+                link(span, state: state)
                 return false
             }
             if drained {
@@ -293,8 +306,8 @@ final class ZsPool: @unchecked Sendable {
     // MARK: Internals (callers hold the class lock)
 
     @inline(__always)
-    private func takeObject(inClass c: Int, state: inout ClassState) -> UInt64? {
-        let span = state.partialHead
+    private func takeObject(inClass c: Int, state: UnsafeMutablePointer<ClassState>) -> UInt64? {
+        let span = state.pointee.partialHead
         guard span != SpanDescriptor.noSpan else { return nil }
         let d = descriptors + Int(span)
         let object: UInt16
@@ -307,29 +320,29 @@ final class ZsPool: @unchecked Sendable {
             d.pointee.bump += 1
         }
         d.pointee.inUse += 1
-        state.objects += 1
+        state.pointee.objects += 1
         if Int(d.pointee.inUse) == objectCounts[c] {
-            unlink(span, state: &state)
+            unlink(span, state: state)
             d.pointee.state = .full
         }
         return UInt64(span) << 16 | UInt64(object)
     }
 
     @inline(__always)
-    private func link(_ span: UInt32, state: inout ClassState) {
+    private func link(_ span: UInt32, state: UnsafeMutablePointer<ClassState>) {
         let d = descriptors + Int(span)
         d.pointee.previous = SpanDescriptor.noSpan
-        d.pointee.next = state.partialHead
-        if state.partialHead != SpanDescriptor.noSpan { descriptors[Int(state.partialHead)].previous = span }
-        state.partialHead = span
+        d.pointee.next = state.pointee.partialHead
+        if state.pointee.partialHead != SpanDescriptor.noSpan { descriptors[Int(state.pointee.partialHead)].previous = span }
+        state.pointee.partialHead = span
     }
 
     @inline(__always)
-    private func unlink(_ span: UInt32, state: inout ClassState) {
+    private func unlink(_ span: UInt32, state: UnsafeMutablePointer<ClassState>) {
         let d = descriptors + Int(span)
         let previous = d.pointee.previous
         let next = d.pointee.next
-        if previous != SpanDescriptor.noSpan { descriptors[Int(previous)].next = next } else { state.partialHead = next }
+        if previous != SpanDescriptor.noSpan { descriptors[Int(previous)].next = next } else { state.pointee.partialHead = next }
         if next != SpanDescriptor.noSpan { descriptors[Int(next)].previous = previous }
         d.pointee.previous = SpanDescriptor.noSpan
         d.pointee.next = SpanDescriptor.noSpan
@@ -357,21 +370,23 @@ final class ZsPool: @unchecked Sendable {
     }
 
     private func popFreeSpan() -> UInt32? {
-        spanStack.withLock { stack in
-            if stack.count > 0 {
-                stack.count -= 1
-                return freeSpans[stack.count]
+        spanStackLock.withLock { () -> UInt32? in
+            let stack = spanStack
+            if stack.pointee.count > 0 {
+                stack.pointee.count -= 1
+                return freeSpans[stack.pointee.count]
             }
-            guard stack.neverUsed < maximumSpans else { return nil }
-            stack.neverUsed += 1
-            return UInt32(stack.neverUsed - 1)
+            guard stack.pointee.neverUsed < maximumSpans else { return nil }
+            stack.pointee.neverUsed += 1
+            return UInt32(stack.pointee.neverUsed - 1)
         }
     }
 
     private func pushFreeSpan(_ span: UInt32) {
-        spanStack.withLock { stack in
-            freeSpans[stack.count] = span
-            stack.count += 1
+        spanStackLock.withLock { () -> Void in
+            let stack = spanStack
+            freeSpans[stack.pointee.count] = span
+            stack.pointee.count += 1
         }
     }
 
@@ -379,12 +394,12 @@ final class ZsPool: @unchecked Sendable {
 
     /// Objects in use over all classes.
     var objectCount: Int {
-        (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { $0.objects } }
+        (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { classStates[c].objects } }
     }
 
     /// Live spans over all classes.
     var spanCount: Int {
-        (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { $0.spans } }
+        (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { classStates[c].spans } }
     }
 
     #if DEBUG
@@ -393,19 +408,19 @@ final class ZsPool: @unchecked Sendable {
     func checkInvariants() {
         var liveBytes = 0
         var seenSpans = [Bool](repeating: false, count: maximumSpans)
-        let stack = spanStack.withLock { $0 }
-        for i in 0..<stack.count {
+        let stack = spanStackLock.withLock { spanStack }
+        for i in 0..<stack.pointee.count {
             let span = Int(freeSpans[i])
-            precondition(span < stack.neverUsed, "free-span stack holds unused index \(span)")
+            precondition(span < stack.pointee.neverUsed, "free-span stack holds unused index \(span)")
             precondition(!seenSpans[span], "span \(span) twice on the free-span stack")
             seenSpans[span] = true
             precondition(descriptors[span].state == .free, "span \(span) on the stack is \(descriptors[span].state)")
         }
         for c in 0..<classes.count {
             let capacity = objectCounts[c]
-            let state = classLocks[c].withLock { $0 }
+            let state = classLocks[c].withLock { classStates + c }
             var onList = 0
-            var span = state.partialHead
+            var span = state.pointee.partialHead
             var previous = SpanDescriptor.noSpan
             while span != SpanDescriptor.noSpan {
                 let d = descriptors[Int(span)]
@@ -418,7 +433,7 @@ final class ZsPool: @unchecked Sendable {
             }
             var spans = 0
             var objects = 0
-            for s in 0..<stack.neverUsed where Int(descriptors[s].classIndex) == c {
+            for s in 0..<stack.pointee.neverUsed where Int(descriptors[s].classIndex) == c {
                 let d = descriptors[s]
                 guard d.state == .partial || d.state == .full || d.state == .evacuating else { continue }
                 spans += 1
@@ -437,10 +452,10 @@ final class ZsPool: @unchecked Sendable {
                 }
                 precondition(Int(d.inUse) + freeCount + capacity - Int(d.bump) == capacity, "span \(s): \(d.inUse) used + \(freeCount) free + \(capacity - Int(d.bump)) fresh != \(capacity)")
             }
-            let partialCount = (0..<stack.neverUsed).filter { Int(descriptors[$0].classIndex) == c && descriptors[$0].state == .partial }.count
+            let partialCount = (0..<stack.pointee.neverUsed).filter { Int(descriptors[$0].classIndex) == c && descriptors[$0].state == .partial }.count
             precondition(partialCount == onList, "class \(c): \(partialCount) partial spans, \(onList) on its list")
-            precondition(spans == state.spans, "class \(c): \(spans) live spans, counter says \(state.spans)")
-            precondition(objects == state.objects, "class \(c): \(objects) objects, counter says \(state.objects)")
+            precondition(spans == state.pointee.spans, "class \(c): \(spans) live spans, counter says \(state.pointee.spans)")
+            precondition(objects == state.pointee.objects, "class \(c): \(objects) objects, counter says \(state.pointee.objects)")
         }
         precondition(liveBytes == memUsed, "live spans hold \(liveBytes) bytes, mem_used says \(memUsed)")
     }

@@ -63,10 +63,20 @@ import Testing
 
 import Synchronization
 
-/// Counts concurrent holders and remembers the most seen at once.
+/// Counts concurrent holders and remembers the most seen at once (atomics only, so
+/// ThreadSanitizer sees every ordering).
 final class Counter: Sendable {
-    private let state = Mutex((current: 0, maximum: 0))
-    func enter() { state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) } }
-    func leave() { state.withLock { $0.current -= 1 } }
-    var maximum: Int { state.withLock { $0.maximum } }
+    private let current = Atomic<Int>(0)
+    private let highest = Atomic<Int>(0)
+    func enter() {
+        let now = current.add(1, ordering: .sequentiallyConsistent).newValue
+        var seen = highest.load(ordering: .relaxed)
+        while seen < now {
+            let (done, actual) = highest.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if done { break }
+            seen = actual
+        }
+    }
+    func leave() { current.subtract(1, ordering: .sequentiallyConsistent) }
+    var maximum: Int { highest.load(ordering: .relaxed) }
 }
