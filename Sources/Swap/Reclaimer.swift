@@ -100,7 +100,14 @@ final class Reclaimer: @unchecked Sendable {
                 if counters.charged.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged {
                     let now = current + 1
                     if now > counters.chargedMax.load(ordering: .relaxed) { counters.chargedMax.max(now, ordering: .relaxed) }
-                    if mode == .background && now >= highWatermark { requestBackgroundReclaim() }
+                    if mode == .background {
+                        if now >= highWatermark { requestBackgroundReclaim() }
+                    } else if usesMove && limitPages - now < cache.stagingBatch {
+                        // Staged pages stay charged until their batch is flushed: evict one
+                        // page per fault ahead of need, so that no single fault pays for a
+                        // whole batch.
+                        _ = reclaimOne()
+                    }
                     return true
                 }
                 continue
