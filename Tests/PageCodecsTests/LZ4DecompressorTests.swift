@@ -248,9 +248,12 @@ private struct GuardedBuffer {
         let swift = LZ4Codec()
         var rng = LZ4TestRandom(seed: UInt64(offset))
         for length in [4, 5, 7, 8, 9, 15, 16, 17, 18, 19, 31, 32, 33, 100, 1000] {
+            // Once right at the start (the careful loop for small outputs) and once after 40
+            // literals with 40 more to follow (the fast loop).
             var w = LZ4BlockWriter()
             w.sequence(literals: rng.bytes(offset), offset: offset, matchLength: length)
-            w.finish(literals: rng.bytes(12))
+            w.sequence(literals: rng.bytes(40), offset: offset, matchLength: length)
+            w.finish(literals: rng.bytes(40))
             #expect(try lz4Decompress(swift, w.block, capacity: w.decoded.count) == w.decoded, "offset \(offset) length \(length)")
             #expect(try lz4Decompress(swift, w.block, capacity: w.decoded.count + 200) == w.decoded, "offset \(offset) length \(length)")
         }
