@@ -143,6 +143,34 @@ struct AnalyzeTests {
         #expect(size == scanned * MemoryAnalysis.systemPageSize)
     }
 
+    @Test("uswap bench device accepts the dump and its ZramDevice uses what the analysis reported")
+    func benchDeviceAcceptsTheDump() throws {
+        guard let uswap = BuiltProducts.path(of: "uswap") else {
+            try skipOrFail("the uswap executable is not built next to the tests")
+            return
+        }
+        let helper = try HelperProcess(["text": 20, "random": 10, "zero": 5, "same": 5])
+        defer { helper.stop() }
+        let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-bench-\(getpid()).dump").path
+        defer { try? FileManager.default.removeItem(atPath: dump) }
+        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
+        #expect(status == 0, "stderr: \(err)")
+        let analysis = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let lz4 = try #require((analysis["codecs"] as? [[String: Any]])?.first)
+
+        let (benchStatus, benchOut, benchErr) = try runTool(
+            uswap, ["bench", "device", "--corpus", dump, "--codec", "lz4", "--threads", "1", "--runs", "1", "--json"])
+        #expect(benchStatus == 0, "stderr: \(benchErr)")
+        let bench = try #require(try JSONSerialization.jsonObject(with: Data(benchOut.utf8)) as? [String: Any])
+        #expect(bench["verified"] as? Bool == true)
+        let mm = try #require(bench["mm_stat"] as? [String: Any])
+        #expect(mm["orig_data_size"] as? Int == lz4["orig_data_size"] as? Int)
+        #expect(mm["same_pages"] as? Int == lz4["same_pages"] as? Int)
+        let ours = Double(try #require(lz4["mem_used_total"] as? Int))
+        let theirs = Double(try #require(mm["mem_used_total"] as? Int))
+        #expect(abs(ours / theirs - 1) <= 0.01, "analysis \(ours) vs bench device \(theirs)")
+    }
+
     @Test("the built uswap says clearly when there is no such process")
     func commandNoSuchProcess() throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
