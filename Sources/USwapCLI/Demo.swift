@@ -1,7 +1,651 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ArgumentParser
+import PageStore
+import Swap
+import ZRAM
 
-// PLACEHOLDER: replaced by the real command.
+/// `uswap demo`: a program-like table living in a SwapRegion several times larger than its
+/// resident limit, with lookups and updates, every record verified, and the kernel's zram on the
+/// same work when it can be measured.
 struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo")
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "A table several times larger than its RAM, compressed in user space, verified record by record.",
+        discussion: """
+            Builds a table of generated heap-like records (ids, strings, numbers, pointer-like \
+            words, some freed all-zero pages) in a SwapRegion backed by a ZramDevice, makes \
+            lookups and updates with a skewed (Zipf) popularity, then checks every record. \
+            Needs no corpus and no root. As root with an unused zram0 and the cgroup v1 memory \
+            controller it also runs the same work under the kernel's zram swap and restores the \
+            machine afterwards. Without userfaultfd it shows the ZramDevice directly.
+            """)
+
+    @Option(help: "Table size in MiB.")
+    var size: Int = 512
+
+    @Option(help: "Resident limit in MiB.")
+    var resident: Int = 96
+
+    @Option(help: "Lookups and updates in total.")
+    var operations: Int = 250_000
+
+    @Option(name: .customLong("update-pct"), help: "Percentage of operations that update a record.")
+    var updatePercent: Int = 20
+
+    @Flag(name: .customLong("skip-kernel"), help: "Do not run the kernel's side even where it could be measured.")
+    var skipKernel = false
+
+    @Flag(help: "Print exactly one JSON object on stdout.")
+    var json = false
+
+    @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
+    var kernelChildCgroup: String?
+
+    @Flag(name: .customLong("device-only"), help: .hidden)
+    var deviceOnly = false
+
+    func validate() throws {
+        guard size > 0, size <= 1 << 20 else { throw ValidationError("--size must be 1 MiB or more") }
+        guard resident > 0, resident <= size else { throw ValidationError("--resident must be 1...--size MiB") }
+        guard operations >= 0 else { throw ValidationError("--operations must be >= 0") }
+        guard (0...100).contains(updatePercent) else { throw ValidationError("--update-pct must be 0...100") }
+    }
+
+    func run() throws {
+        let demo = DemoRun(sizeMiB: size, residentMiB: resident, operations: operations, updatePercent: updatePercent)
+        if let kernelChildCgroup {
+            let report = try demo.runKernelChild(cgroupPath: kernelChildCgroup)
+            print(report.json.rendered)
+            throw ExitCode(report.verified ? 0 : 1)
+        }
+        let start = monotonicSeconds()
+        var result = try demo.run(forceDevice: deviceOnly, progress: !json)
+        if !skipKernel {
+            result.kernel = demo.runKernel(progress: !json)
+        } else {
+            result.kernel = .notRequested
+        }
+        result.totalSeconds = monotonicSeconds() - start
+        print(json ? result.json.rendered : result.report)
+        if !result.clean { throw ExitCode(1) }
+    }
+}
+
+// MARK: - The table
+
+/// A table of fixed-size records that look like a program's heap objects, generated from the
+/// record index and its version alone, so any record's expected bytes can be recomputed.
+///
+/// Record layout (128 bytes, 32 per 4 KiB page): id, a vtable-like pointer, a next pointer,
+/// balance, version, flags, timestamp, a 32-byte name, a 32-byte city, padding, and a
+/// checksum of the rest (FNV-1a). Every 16th page is a freed block: all zero.
+struct DemoTable: Sendable {
+    /// Bytes per record.
+    static let recordSize = 128
+    /// Records per 4 KiB page.
+    static let recordsPerPage = 4096 / recordSize
+    /// One page in this many is freed (all zero).
+    static let freedPageEvery = 16
+
+    /// Pages in the table.
+    let pageCount: Int
+    /// Records in the table (freed pages included).
+    var recordCount: Int { pageCount * Self.recordsPerPage }
+
+    private static let words = [
+        "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "island", "juniper",
+        "kestrel", "lagoon", "meadow", "nectar", "orchid", "prairie", "quartz", "raven", "sierra", "tundra",
+        "umber", "valley", "willow", "xenon", "yarrow", "zephyr", "aspen", "basalt", "cobalt", "dune",
+    ]
+    private static let cities = [
+        "Lisbon", "Osaka", "Nairobi", "Toronto", "Oslo", "Santiago", "Hanoi", "Dublin", "Tbilisi", "Perth",
+        "Quito", "Reykjavik", "Seville", "Tallinn", "Utrecht", "Valparaiso", "Windhoek", "Xalapa", "Yerevan", "Zagreb",
+    ]
+
+    /// Whether page `page` is a freed (all-zero) block.
+    static func isFreed(page: Int) -> Bool { page % freedPageEvery == freedPageEvery - 1 }
+
+    /// A 64-bit mix of `value` (splitmix64's finaliser).
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Writes record `index` at `version` into `destination` (128 bytes).
+    static func writeRecord(_ index: Int, version: UInt32, into destination: UnsafeMutableRawPointer) {
+        let h = mix(UInt64(index))
+        destination.initializeMemory(as: UInt8.self, repeating: 0, count: recordSize)
+        destination.storeBytes(of: UInt64(index), toByteOffset: 0, as: UInt64.self)
+        destination.storeBytes(of: 0x0000_5555_5555_4000 &+ (h % 8) &* 0x40, toByteOffset: 8, as: UInt64.self)
+        destination.storeBytes(of: 0x0000_7F3A_1000_0000 &+ UInt64(index + 1) &* 128, toByteOffset: 16, as: UInt64.self)
+        let balance = Int64(h % 1_000_000) * 100 + Int64(version) * 7
+        destination.storeBytes(of: balance, toByteOffset: 24, as: Int64.self)
+        destination.storeBytes(of: version, toByteOffset: 32, as: UInt32.self)
+        destination.storeBytes(of: UInt32(h >> 60), toByteOffset: 36, as: UInt32.self)
+        destination.storeBytes(of: 1_700_000_000_000 &+ UInt64(index) &* 13 &+ UInt64(version) &* 1000, toByteOffset: 40, as: UInt64.self)
+        // name: "<word>_<word>_<index>", city: a city name; NUL-padded, at most 31 bytes.
+        var at = copyBytes(wordBytes[Int(h >> 8) % wordBytes.count], to: destination + 48, at: 0, limit: 31)
+        at = copyBytes(underscore, to: destination + 48, at: at, limit: 31)
+        at = copyBytes(wordBytes[Int(h >> 16) % wordBytes.count], to: destination + 48, at: at, limit: 31)
+        at = copyBytes(underscore, to: destination + 48, at: at, limit: 31)
+        copyDecimal(index, to: destination + 48, at: at, limit: 31)
+        _ = copyBytes(cityBytes[Int(h >> 24) % cityBytes.count], to: destination + 80, at: 0, limit: 31)
+        destination.storeBytes(of: checksum(UnsafeRawPointer(destination)), toByteOffset: 124, as: UInt32.self)
+    }
+
+    /// FNV-1a over the first 124 bytes of a record.
+    static func checksum(_ record: UnsafeRawPointer) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for i in 0..<124 {
+            hash = (hash ^ UInt32(record.load(fromByteOffset: i, as: UInt8.self))) &* 16_777_619
+        }
+        return hash
+    }
+
+    private static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }
+    private static let cityBytes: [[UInt8]] = cities.map { Array($0.utf8) }
+    private static let underscore: [UInt8] = [UInt8(ascii: "_")]
+
+    /// Copies `bytes` to `destination[at...]`, stopping at `limit`; returns the new end.
+    private static func copyBytes(_ bytes: [UInt8], to destination: UnsafeMutableRawPointer, at: Int, limit: Int) -> Int {
+        var i = at
+        for byte in bytes where i < limit {
+            destination.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
+            i += 1
+        }
+        return i
+    }
+
+    /// Writes `value` in decimal to `destination[at...]`, stopping at `limit`.
+    private static func copyDecimal(_ value: Int, to destination: UnsafeMutableRawPointer, at: Int, limit: Int) {
+        var digits = 1
+        var v = value / 10
+        while v > 0 { digits += 1; v /= 10 }
+        var rest = value
+        var i = at + digits - 1
+        while i >= at {
+            if i < limit { destination.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: i, as: UInt8.self) }
+            rest /= 10
+            i -= 1
+        }
+    }
+
+    /// Writes page `page` (all its records at `versions(record)`, or zeros when freed).
+    func writePage(_ page: Int, into destination: UnsafeMutableRawPointer, version: (Int) -> UInt32 = { _ in 0 }) {
+        if Self.isFreed(page: page) {
+            destination.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
+            return
+        }
+        for r in 0..<Self.recordsPerPage {
+            let index = page * Self.recordsPerPage + r
+            Self.writeRecord(index, version: version(index), into: destination + r * Self.recordSize)
+        }
+    }
+}
+
+/// The demo's work on any memory holding the table: build, operate, verify. The user-space run
+/// and the kernel child run this same code.
+struct DemoWorkload: Sendable {
+    /// The table.
+    let table: DemoTable
+    /// Lookups and updates.
+    let operations: Int
+    /// Percentage of updates.
+    let updatePercent: Int
+    /// The Zipf exponent of page popularity.
+    static let zipf = 0.9
+
+    /// What the operations phase did.
+    struct Operations: Sendable {
+        var lookups = 0
+        var updates = 0
+        var freedHits = 0
+        var badRecords = 0
+        var balanceSum: Int64 = 0
+        var seconds = 0.0
+        var cpuSeconds = 0.0
+        var majorFaults = 0
+    }
+
+    /// Writes every page of the table into `memory`.
+    func build(_ memory: UnsafeMutableRawPointer, progress: (Int) -> Void) {
+        for page in 0..<table.pageCount {
+            table.writePage(page, into: memory + page * 4096)
+            if page & 0x3FFF == 0x3FFF { progress(page + 1) }
+        }
+        progress(table.pageCount)
+    }
+
+    /// The operation stream: (record, isUpdate), Zipf over pages, a record within the page.
+    private func stream() -> (PageLaw, XorShift64) {
+        (PageLaw(pageCount: table.pageCount, zipf: Self.zipf), XorShift64(seed: 0x5EED_0F_DE30))
+    }
+
+    /// Makes the lookups and updates; `beforeTiming` runs right before the clock starts.
+    func operate(_ memory: UnsafeMutableRawPointer, beforeTiming: () -> Void = {}) -> Operations {
+        let start = stream()
+        let law = start.0
+        var generator = start.1
+        var result = Operations()
+        let percent = UInt64(updatePercent)
+        beforeTiming()
+        let r0 = ResourceUsage.now()
+        let t0 = monotonicSeconds()
+        for _ in 0..<operations {
+            let x = generator.next()
+            let page = law.page(for: x)
+            let index = page * DemoTable.recordsPerPage + Int((x >> 20) % UInt64(DemoTable.recordsPerPage))
+            let record = memory + index * DemoTable.recordSize
+            if DemoTable.isFreed(page: page) {
+                result.freedHits += 1
+                continue
+            }
+            let id = record.load(as: UInt64.self)
+            let sum = record.load(fromByteOffset: 124, as: UInt32.self)
+            if id != UInt64(index) || DemoTable.checksum(UnsafeRawPointer(record)) != sum { result.badRecords += 1 }
+            if (x >> 40) % 100 < percent {
+                let version = record.load(fromByteOffset: 32, as: UInt32.self)
+                DemoTable.writeRecord(index, version: version &+ 1, into: record)
+                result.updates += 1
+            } else {
+                result.balanceSum &+= record.load(fromByteOffset: 24, as: Int64.self)
+                result.lookups += 1
+            }
+        }
+        result.seconds = monotonicSeconds() - t0
+        let r1 = ResourceUsage.now()
+        result.cpuSeconds = r1.cpuSeconds - r0.cpuSeconds
+        result.majorFaults = r1.majorFaults - r0.majorFaults
+        return result
+    }
+
+    /// The model: how many times each record was updated, as sorted record indices (one per
+    /// update), rebuilt by replaying the operation stream.
+    func updateModel() -> [UInt32] {
+        let start = stream()
+        let law = start.0
+        var generator = start.1
+        var updated: [UInt32] = []
+        updated.reserveCapacity(operations * updatePercent / 100 + operations / 50 + 16)
+        for _ in 0..<operations {
+            let x = generator.next()
+            let page = law.page(for: x)
+            guard !DemoTable.isFreed(page: page), (x >> 40) % 100 < UInt64(updatePercent) else { continue }
+            updated.append(UInt32(page * DemoTable.recordsPerPage + Int((x >> 20) % UInt64(DemoTable.recordsPerPage))))
+        }
+        updated.sort()
+        return updated
+    }
+
+    /// Compares every page with the model: the number of records that differ.
+    func verify(_ page: (Int, UnsafeMutableRawPointer) -> Bool, progress: (Int) -> Void) -> (records: Int, mismatches: Int) {
+        let updated = updateModel()
+        let expected = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+        let actual = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { expected.deallocate(); actual.deallocate() }
+        var u = 0
+        var mismatches = 0
+        var records = 0
+        for p in 0..<table.pageCount {
+            let first = p * DemoTable.recordsPerPage
+            let end = first + DemoTable.recordsPerPage
+            var versions = [UInt32](repeating: 0, count: 0)
+            while u < updated.count, Int(updated[u]) < end {
+                if versions.isEmpty { versions = [UInt32](repeating: 0, count: DemoTable.recordsPerPage) }
+                versions[Int(updated[u]) - first] += 1
+                u += 1
+            }
+            table.writePage(p, into: expected) { versions.isEmpty ? 0 : versions[$0 - first] }
+            guard page(p, actual) else {
+                mismatches += DemoTable.recordsPerPage
+                continue
+            }
+            for r in 0..<DemoTable.recordsPerPage where memcmp(expected + r * 128, actual + r * 128, 128) != 0 {
+                mismatches += 1
+            }
+            records += DemoTable.isFreed(page: p) ? 0 : DemoTable.recordsPerPage
+            if p & 0x3FFF == 0x3FFF { progress(p + 1) }
+        }
+        progress(table.pageCount)
+        return (records, mismatches)
+    }
+}
+
+// MARK: - Running it
+
+/// One demo run: our side (a SwapRegion, or the ZramDevice alone without userfaultfd) and the
+/// kernel's.
+struct DemoRun: Sendable {
+    var sizeMiB: Int
+    var residentMiB: Int
+    var operations: Int
+    var updatePercent: Int
+
+    /// The workload.
+    var workload: DemoWorkload {
+        DemoWorkload(table: DemoTable(pageCount: sizeMiB << 8), operations: operations, updatePercent: updatePercent)
+    }
+
+    /// Runs our side: in a SwapRegion when userfaultfd works (unless `forceDevice`), else on the
+    /// ZramDevice directly.
+    func run(forceDevice: Bool = false, progress: Bool) throws -> DemoResult {
+        if !forceDevice, case .success = SwapRegion.probe() {
+            return try runRegion(progress: progress)
+        }
+        let reason: String
+        if forceDevice {
+            reason = "--device-only"
+        } else if case .failure(let error) = SwapRegion.probe() {
+            reason = error.description
+        } else {
+            reason = "unknown"
+        }
+        return try runDevice(userfaultfdProblem: reason, progress: progress)
+    }
+
+    private func runRegion(progress: Bool) throws -> DemoResult {
+        let work = workload
+        let bytes = sizeMiB << 20
+        let zram = try ZramDevice(ZramConfiguration(disksize: bytes))
+        let region = try SwapRegion(
+            SwapRegionConfiguration(size: bytes, residentLimit: residentMiB << 20), backend: zram)
+        defer { region.close() }
+        var result = DemoResult(run: self, mode: .region)
+        let building = Progress("building the table", total: work.table.pageCount, enabled: progress)
+        let b0 = monotonicSeconds()
+        work.build(region.baseAddress) { building.update($0) }
+        result.buildSeconds = monotonicSeconds() - b0
+        building.finish()
+        if progress { StandardError.line("operating: \(operations) lookups and updates...") }
+        let ops = work.operate(region.baseAddress, beforeTiming: { region.resetStatistics() })
+        let statistics = region.statistics
+        let mm = zram.mmStat
+        result.operations = ops
+        result.swapIns = statistics.swapIns
+        result.p50 = statistics.faultLatency.p50
+        result.p99 = statistics.faultLatency.p99
+        result.residentBytes = statistics.residentPages * region.pageSize
+        result.residentMaxBytes = statistics.residentMaxPages * region.pageSize
+        result.poolBytes = mm.memUsedTotal
+        result.origBytes = mm.origDataSize
+        result.comprBytes = mm.comprDataSize
+        result.samePages = mm.samePages
+        result.mmStatLine = trimmedLine(mm.line)
+        let verifying = Progress("verifying every record", total: work.table.pageCount, enabled: progress)
+        let v0 = monotonicSeconds()
+        let base = region.baseAddress
+        let check = work.verify({ page, buffer in
+            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
+            return true
+        }, progress: { verifying.update($0) })
+        result.verifySeconds = monotonicSeconds() - v0
+        verifying.finish()
+        result.records = check.records
+        result.mismatches = check.mismatches
+        return result
+    }
+
+    private func runDevice(userfaultfdProblem: String, progress: Bool) throws -> DemoResult {
+        let work = workload
+        let zram = try ZramDevice(ZramConfiguration(disksize: sizeMiB << 20))
+        var result = DemoResult(run: self, mode: .device(userfaultfdProblem))
+        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { page.deallocate() }
+        let building = Progress("storing the table's pages", total: work.table.pageCount, enabled: progress)
+        let b0 = monotonicSeconds()
+        for p in 0..<work.table.pageCount {
+            work.table.writePage(p, into: page.baseAddress!)
+            try zram.writePage(UnsafeRawBufferPointer(page), at: p)
+            if p & 0x3FFF == 0 { building.update(p) }
+        }
+        result.buildSeconds = monotonicSeconds() - b0
+        building.finish()
+        let mm = zram.mmStat
+        result.poolBytes = mm.memUsedTotal
+        result.origBytes = mm.origDataSize
+        result.comprBytes = mm.comprDataSize
+        result.samePages = mm.samePages
+        result.mmStatLine = trimmedLine(mm.line)
+        // No operations without a region: load every page back and verify it.
+        let verifying = Progress("loading and verifying every page", total: work.table.pageCount, enabled: progress)
+        let v0 = monotonicSeconds()
+        let noUpdates = DemoWorkload(table: work.table, operations: 0, updatePercent: 0)
+        let check = noUpdates.verify({ p, buffer in
+            (try? zram.readPage(at: p, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))) != nil
+        }, progress: { verifying.update($0) })
+        result.verifySeconds = monotonicSeconds() - v0
+        verifying.finish()
+        result.records = check.records
+        result.mismatches = check.mismatches
+        return result
+    }
+
+    /// The kernel's side, as `uswap bench swap --vs-kernel` runs it.
+    func runKernel(progress: Bool, executable: String? = nil) -> KernelOutcome {
+        let session: KernelSwapSession
+        do {
+            session = try KernelSwapSession.start(sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20)
+        } catch {
+            return .unavailable(error.description)
+        }
+        if progress { StandardError.line("kernel: the same work in a \(residentMiB) MiB memory cgroup with zram0 (lz4) as swap...") }
+        var outcome: KernelOutcome
+        do {
+            let output = try session.runChild(
+                executable: executable ?? KernelSwapSession.currentExecutable(),
+                arguments: [
+                    "demo", "--size", String(sizeMiB), "--resident", String(residentMiB), "--operations", String(operations),
+                    "--update-pct", String(updatePercent), "--kernel-child-cgroup", session.cgroup.path,
+                ])
+            outcome = .measured(try KernelChildReport(parsing: output))
+        } catch {
+            outcome = .failed(error.description)
+        }
+        do {
+            try session.restore()
+        } catch {
+            outcome = .failed("\(outcome.summary); \(error.description)")
+        }
+        return outcome
+    }
+
+    /// The kernel child: join the cgroup, then the same work on plain anonymous memory.
+    func runKernelChild(cgroupPath: String) throws -> KernelChildReport {
+        try joinCgroup(path: cgroupPath)
+        let work = workload
+        let region = try AnonymousRegion(byteCount: sizeMiB << 20)
+        defer { region.unmap() }
+        let b0 = monotonicSeconds()
+        work.build(region.base) { _ in }
+        let buildSeconds = monotonicSeconds() - b0
+        let ops = work.operate(region.base)
+        let device = KernelZramDevice(name: "zram0", root: .live)
+        let mm = try? device.mmStat()
+        let line = (try? device.read("mm_stat")) ?? ""
+        let base = region.base
+        let check = work.verify({ page, buffer in
+            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
+            return true
+        }, progress: { _ in })
+        let n = Double(max(operations, 1))
+        return KernelChildReport(
+            usPerTouch: ops.seconds * 1e6 / n, cpuUsPerTouch: ops.cpuSeconds * 1e6 / n, majorFaults: ops.majorFaults,
+            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: trimmedLine(line),
+            verified: check.mismatches == 0, mismatches: check.mismatches,
+            extra: ["bad_records": Double(ops.badRecords), "zram_same_pages": Double(mm?.samePages ?? 0)])
+    }
+}
+
+/// What the demo measured, and its report.
+struct DemoResult: Sendable {
+    /// Where the table lived.
+    enum Mode: Sendable, Equatable {
+        /// In a SwapRegion.
+        case region
+        /// Pages stored in the ZramDevice directly, because userfaultfd is unusable (why).
+        case device(String)
+    }
+
+    var run: DemoRun
+    var mode: Mode
+    var buildSeconds = 0.0
+    var verifySeconds = 0.0
+    var totalSeconds = 0.0
+    var operations = DemoWorkload.Operations()
+    var swapIns = 0
+    var p50 = 0.0
+    var p99 = 0.0
+    var residentBytes = 0
+    var residentMaxBytes = 0
+    var poolBytes = 0
+    var origBytes = 0
+    var comprBytes = 0
+    var samePages = 0
+    var mmStatLine = ""
+    var records = 0
+    var mismatches = 0
+    var kernel: KernelOutcome = .notRequested
+
+    init(run: DemoRun, mode: Mode) {
+        self.run = run
+        self.mode = mode
+    }
+
+    /// Every record matched, no lookup saw a bad record, and a measured kernel side verified.
+    var clean: Bool {
+        guard mismatches == 0, operations.badRecords == 0 else { return false }
+        if case .measured(let k) = kernel, !k.verified { return false }
+        if case .failed = kernel { return false }
+        return true
+    }
+
+    private var logicalBytes: Int { run.sizeMiB << 20 }
+    private var ramBytes: Int { residentMaxBytes + poolBytes }
+
+    /// The one JSON object for scripts.
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "logical_bytes": .int(logicalBytes), "resident_limit_bytes": .int(run.residentMiB << 20),
+            "resident_max_bytes": .int(residentMaxBytes), "pool_mem_used_total": .int(poolBytes),
+            "ram_used_bytes": .int(ramBytes),
+            "compression_ratio": comprBytes > 0 ? .double(Double(origBytes) / Double(comprBytes)) : .null,
+            "orig_data_size": .int(origBytes), "compr_data_size": .int(comprBytes), "same_pages": .int(samePages),
+            "mm_stat": .string(mmStatLine), "swap_ins": .int(swapIns), "p50_us": .double(p50), "p99_us": .double(p99),
+            "records": .int(records), "operations": .int(run.operations), "lookups": .int(operations.lookups),
+            "updates": .int(operations.updates), "us_per_operation": .double(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0),
+            "verified": .bool(clean), "mismatches": .int(mismatches), "seconds": .double(totalSeconds),
+        ]
+        switch mode {
+        case .region: object["mode"] = "swap-region"
+        case .device(let reason):
+            object["mode"] = "zram-device"
+            object["userfaultfd_unavailable"] = .string(reason)
+        }
+        switch kernel {
+        case .measured(let k):
+            object["kernel"] = [
+                "us_per_operation": .double(k.usPerTouch), "cpu_us_per_operation": .double(k.cpuUsPerTouch),
+                "major_faults": .int(k.majorFaults), "zram_mem_used_total": .int(k.zramMemUsedTotal),
+                "ram_used_bytes": .int((run.residentMiB << 20) + k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
+                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
+            ]
+        default:
+            object["kernel"] = ["unavailable": .string(kernel.summary)]
+        }
+        return .object(object)
+    }
+
+    /// The readable report.
+    var report: String {
+        let mibL = run.sizeMiB
+        var lines: [String] = []
+        switch mode {
+        case .region:
+            lines.append("USwap demo: a \(mibL) MiB table of \(grouped(run.workload.table.recordCount)) records, "
+                + "living in \(run.residentMiB) MiB of RAM (a SwapRegion over an in-process zram device)")
+        case .device(let reason):
+            lines.append("USwap demo: userfaultfd is not usable here (\(reason)),")
+            lines.append("so the table's pages go straight into the in-process zram device (store, load, verify).")
+        }
+        lines.append("")
+        var table = KeyValueLines()
+        table.append(["logical size", mib(logicalBytes)])
+        if mode == .region {
+            table.append(["RAM used", "\(mib(residentMaxBytes)) resident (max) + \(mib(poolBytes)) compressed pool = \(mib(ramBytes)) "
+                + "(\(formatted(100 * Double(ramBytes) / Double(logicalBytes), digits: 0))% of the table)"])
+        } else {
+            table.append(["RAM used", "\(mib(poolBytes)) compressed pool (\(formatted(100 * Double(poolBytes) / Double(logicalBytes), digits: 0))% of the table)"])
+        }
+        if comprBytes > 0 {
+            table.append(["compression", "\(formatted(Double(origBytes) / Double(comprBytes), digits: 2))x "
+                + "(\(mib(origBytes)) swapped out -> \(mib(comprBytes)) compressed; \(grouped(samePages)) zero pages stored as nothing)"])
+        }
+        if mode == .region {
+            let ops = operations
+            table.append(["work", "\(grouped(ops.lookups)) lookups + \(grouped(ops.updates)) updates (+\(grouped(ops.freedHits)) hits on freed blocks), "
+                + "Zipf(\(DemoWorkload.zipf)) over pages, \(formatted(ops.seconds, digits: 2)) s = "
+                + "\(formatted(run.operations > 0 ? ops.seconds * 1e6 / Double(run.operations) : 0, digits: 2)) us each"])
+            table.append(["swap-ins", "\(grouped(swapIns)) (fault latency p50 \(formatted(p50, digits: 1)) us, p99 \(formatted(p99, digits: 1)) us)"])
+        }
+        table.append(["verification", mismatches == 0 && operations.badRecords == 0
+            ? "verified: all \(grouped(records)) records match (0 mismatches)"
+            : "FAILED: \(mismatches) records differ, \(operations.badRecords) bad lookups"])
+        table.append(["time", "build \(formatted(buildSeconds, digits: 1)) s, verify \(formatted(verifySeconds, digits: 1)) s"])
+        lines.append(table.rendered)
+        lines.append("  mm_stat       \(mmStatLine)")
+        lines.append("")
+        switch kernel {
+        case .measured(let k):
+            let kernelRAM = (run.residentMiB << 20) + k.zramMemUsedTotal
+            lines.append("kernel zram (the same work on plain memory in a \(run.residentMiB) MiB memory cgroup, zram0 lz4 as swap):")
+            lines.append("  \(formatted(k.usPerTouch, digits: 2)) us per operation (uswap \(formatted(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0, digits: 2))), "
+                + "\(grouped(k.majorFaults)) major faults (uswap \(grouped(swapIns)) swap-ins)")
+            lines.append("  RAM \(mib(kernelRAM)) (\(run.residentMiB) MiB cgroup + \(mib(k.zramMemUsedTotal)) zram; uswap \(mib(ramBytes))), "
+                + (k.verified ? "verified" : "NOT verified: \(k.mismatches) records differ"))
+        case .notRequested:
+            lines.append("kernel: not measured (--skip-kernel)")
+        case .unavailable(let reason), .failed(let reason):
+            lines.append("kernel: unavailable (\(reason))")
+        }
+        if totalSeconds > 0 { lines.append("done in \(formatted(totalSeconds, digits: 1)) s") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Lines of "label  value" with the values aligned.
+struct KeyValueLines {
+    private var rows: [(String, String)] = []
+
+    /// Adds a row (the first cell is the label).
+    mutating func append(_ cells: [String]) { rows.append((cells[0], cells.count > 1 ? cells[1] : "")) }
+
+    /// The aligned lines.
+    var rendered: String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { "  " + $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }.joined(separator: "\n")
+    }
+}
+
+/// `value` with thousands separators (`1,234,567`).
+func grouped(_ value: Int) -> String {
+    let digits = String(value.magnitude)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return value < 0 ? "-" + out : out
+}
+
+extension Progress {
+    /// A progress line that draws nothing unless `enabled`.
+    convenience init(_ label: String, total: Int, enabled: Bool) {
+        self.init(label, total: total, delay: enabled ? 1.0 : .infinity)
+    }
 }
