@@ -22,6 +22,7 @@ public struct LatencySummary: Sendable, Equatable, CustomStringConvertible {
         self.count = count
     }
 
+    /// "p50 ... us, p99 ... us, p999 ... us (n samples)".
     public var description: String {
         func format(_ value: Double) -> String {
             let tenths = Int((value * 10).rounded())

@@ -29,6 +29,7 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The region was closed.
     case closed
 
+    /// What happened and what to do about it.
     public var description: String {
         switch self {
         case .userfaultfdUnsupported:

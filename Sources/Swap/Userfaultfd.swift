@@ -39,6 +39,7 @@ public struct UserfaultfdFeatures: OptionSet, Sendable, Hashable, CustomStringCo
     /// before compressing it, lazy regions map clean pages write-protected).
     public static let required: UserfaultfdFeatures = [.pagefaultFlagWP]
 
+    /// The feature names, as `UFFD_FEATURE_*` without the prefix, and the raw bits.
     public var description: String {
         let names: [(UserfaultfdFeatures, String)] = [
             (.pagefaultFlagWP, "PAGEFAULT_FLAG_WP"), (.eventFork, "EVENT_FORK"), (.eventRemap, "EVENT_REMAP"),
