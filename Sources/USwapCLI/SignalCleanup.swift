@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import Synchronization
 
 /// A handle to one registered cleanup action; pass it back to ``CleanupRegistry/run(_:)`` to run
@@ -103,18 +102,27 @@ final class CleanupRegistry: Sendable {
     }
 }
 
+/// The write end of the pipe the signal handler writes signal numbers to (-1: not installed).
+/// A global atomic, so the handler reads it without locks or allocation.
+private let signalPipeWriteEnd = Atomic<Int32>(-1)
+
 /// The process-wide cleanup registry and the signal handling that runs it.
 ///
 /// Call ``installHandlers()`` once before changing the machine, then register undo actions on
-/// ``shared``. On SIGINT, SIGTERM or SIGHUP the registered actions run (on a dispatch queue, not
-/// inside a signal handler, so they may do ordinary I/O), then the signal's default action is
-/// restored and the signal raised again, so the process ends with the status a shell expects
-/// (130 for Ctrl-C). At a normal `exit` the remaining actions run from an `atexit` hook.
+/// ``shared``. The handler installed for SIGINT, SIGTERM and SIGHUP (with `sigaction`) only
+/// writes the signal number to a pipe, which is async-signal-safe; a dedicated thread reads the
+/// pipe and runs the registered actions there, where ordinary I/O is allowed. Then it restores
+/// the signal's default action and raises the signal again, so the process ends with the status
+/// a shell expects (130 for Ctrl-C, 143 for TERM). At a normal `exit` the remaining actions run
+/// from an `atexit` hook. A signal that was ignored when the process started (`nohup`, or SIGINT
+/// for a background job of a non-interactive shell) stays ignored: it cannot interrupt anything.
 ///
-/// Manual check of the signal path (the test suite never forks): run
-/// `uswap bench device --corpus F --vs-kernel` as root, press Ctrl-C (or `kill -TERM <pid>`)
-/// while it prints `kernel run`, then `cat /sys/block/zram0/disksize /sys/block/zram0/comp_algorithm`
-/// shows `0` and the algorithm it had before, and `echo $?` shows 130 (143 for TERM).
+/// Manual check of the signal path (the test suite never forks): as root, with zram0 unused,
+/// `set -m; uswap bench device --corpus F --vs-kernel --runs 20 & sleep 3; kill -INT %1; wait %1`
+/// (repeat with `-TERM`) while the kernel runs; then `echo $?` shows 130 (143),
+/// stderr says `uswap: interrupted; restored: zram0 ...`, and
+/// `cat /sys/block/zram0/disksize /sys/block/zram0/comp_algorithm` shows `0` and the algorithm
+/// it had before.
 enum SignalCleanup {
     /// The registry the handlers run.
     static let shared = CleanupRegistry()
@@ -123,38 +131,69 @@ enum SignalCleanup {
     static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
     private static let installed = Mutex(false)
-    private static let queue = DispatchQueue(label: "uswap.signal-cleanup")
-    /// Keeps the dispatch sources alive for the life of the process.
-    private static let sources = Mutex<[any DispatchSourceSignal]>([])
 
-    /// Installs the signal sources and the `atexit` hook (once; later calls do nothing).
+    /// Installs the handlers, the watcher thread and the `atexit` hook (once; later calls do
+    /// nothing). If the pipe or the thread cannot be made, only the `atexit` hook is installed
+    /// and a warning is printed.
     static func installHandlers() {
         let first = installed.withLock { installed in
             defer { installed = true }
             return !installed
         }
         guard first else { return }
-        sources.withLock { sources in
-            for signalNumber in signals {
-                // The dispatch source sees the signal only when its default action is off.
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-                source.setEventHandler { handle(signalNumber) }
-                source.resume()
-                sources.append(source)
-            }
-        }
         atexit { _ = SignalCleanup.shared.runAll() }
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            StandardError.line("warning: cannot create the signal pipe (\(String(cString: strerror(errno)))): an interrupt will not restore the machine")
+            return
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        var watcher = pthread_t()
+        let started = pthread_create(&watcher, nil, { argument in
+            let readEnd = Int32(Int(bitPattern: argument) - 1)
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n == 1 { SignalCleanup.handle(Int32(byte)) }
+                if n == 0 || (n < 0 && errno != EINTR) { return nil }
+            }
+        }, UnsafeMutableRawPointer(bitPattern: Int(ends[0]) + 1))
+        guard started == 0 else {
+            StandardError.line("warning: cannot start the signal thread (\(String(cString: strerror(started)))): an interrupt will not restore the machine")
+            close(ends[0])
+            close(ends[1])
+            return
+        }
+        pthread_detach(watcher)
+        signalPipeWriteEnd.store(ends[1], ordering: .releasing)
+        for signalNumber in signals {
+            var previous = sigaction()
+            sigaction(signalNumber, nil, &previous)
+            if unsafeBitCast(previous.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) {
+                continue
+            }
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signalNumber in
+                let saved = errno
+                var byte = UInt8(truncatingIfNeeded: signalNumber)
+                let fd = signalPipeWriteEnd.load(ordering: .relaxed)
+                if fd >= 0 { _ = write(fd, &byte, 1) }
+                errno = saved
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(signalNumber, &action, nil)
+        }
     }
 
     /// Runs the registry, then lets `signalNumber` end the process as it would have.
     private static func handle(_ signalNumber: Int32) {
         let ran = shared.runAll()
         if !ran.isEmpty {
-            let message = "uswap: interrupted; restored: \(ran.joined(separator: ", "))\n"
-            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            StandardError.line("uswap: interrupted; restored: \(ran.joined(separator: ", "))")
         }
         signal(signalNumber, SIG_DFL)
         raise(signalNumber)
+        _exit(128 + signalNumber)
     }
 }
