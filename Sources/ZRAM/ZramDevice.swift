@@ -322,7 +322,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         guard let handle = pool.allocate(inClass: classIndex) else {
             counters.failedWrites.add(1, ordering: .relaxed)
             throw .memoryLimitExceeded(
-                limit: configuration.memLimit, needed: pool.memUsed + pool.spanSize(ofClass: classIndex))
+                limit: configuration.memLimit, needed: pool.memUsed + pageSize)
         }
         pool.address(of: handle, inClass: classIndex).copyMemory(from: source, byteCount: size)
         table.lock(slot)

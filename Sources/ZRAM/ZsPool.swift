@@ -27,6 +27,8 @@ struct SpanDescriptor {
     var previous: UInt32 = SpanDescriptor.noSpan
     var next: UInt32 = SpanDescriptor.noSpan
     var state: State = .free
+    /// Pages of the span backed and counted in mem_used: those the objects up to `bump` reach.
+    var committedPages: UInt8 = 0
 
     static let noObject: UInt16 = 0xFFFF
     static let noSpan: UInt32 = 0xFFFF_FFFF
@@ -37,9 +39,12 @@ struct SpanDescriptor {
 /// **Memory and ownership.** The pool owns one reserved range of address space
 /// (`maximumSpans x 8 pages`, MAP_NORESERVE, no transparent huge pages) that costs nothing until
 /// touched. Span `s` lives at `base + s * spanStride`; a class's span uses the first
-/// `pagesPerSpan` pages of its stride. When a span empties its pages go back to the system at
-/// once (MADV_DONTNEED), as zsmalloc frees an empty zspage. `memUsed` counts the bytes of every
-/// live span, used or not: the kernel's `mem_used_total`. The descriptor array and the free-span
+/// `pagesPerSpan` pages of its stride. Unlike zsmalloc, which allocates a zspage's pages all at
+/// once, a span commits a page only when an object first reaches it (objects are handed out in
+/// address order before freed ones are reused), so a class's last, partly filled span holds no
+/// untouched pages. When a span empties its pages go back to the system at once
+/// (MADV_DONTNEED), as zsmalloc frees an empty zspage. `memUsed` counts every committed page of
+/// every live span, used or not: the kernel's `mem_used_total`. The descriptor array and the free-span
 /// stack are allocated once in `init` (sized from the slot count) and freed in `deinit`; the
 /// store path never allocates.
 ///
@@ -49,8 +54,9 @@ struct SpanDescriptor {
 /// **Invariants** (checked by ``checkInvariants()``): a class's partial list holds exactly its
 /// spans in state `.partial`, each with `0 < inUse < objectsPerSpan`; full spans have
 /// `inUse == objectsPerSpan`; per span `inUse + freeListLength + (objectsPerSpan - bump) ==
-/// objectsPerSpan`; the class's object and span counts match its descriptors; `memUsed` is the sum
-/// of live spans' sizes. Descriptors of a class are read and written only under that class's
+/// objectsPerSpan`; a span's committed pages are exactly those its first `bump` objects reach;
+/// the class's object and span counts match its descriptors; `memUsed` is the sum of live
+/// spans' committed pages. Descriptors of a class are read and written only under that class's
 /// lock; the free-span stack only under its own lock.
 ///
 /// **Thread safety.** `@unchecked Sendable`: all shared mutable state is guarded as above;
@@ -169,15 +175,15 @@ final class ZsPool: @unchecked Sendable {
             return handle
         }
         guard mayGrow else { return nil }
-        let bytes = spanBytes[c]
-        guard reserve(bytes) else { return nil }
+        // A new span commits only the page its first object needs; more as objects reach them.
+        guard reserve(pageSize) else { return nil }
         guard let span = popFreeSpan() else {
-            used.subtract(bytes, ordering: .relaxed)
+            used.subtract(pageSize, ordering: .relaxed)
             return nil
         }
         return classLocks[c].withLock { () -> UInt64? in
             let state = classStates + c
-            descriptors[Int(span)] = SpanDescriptor(classIndex: UInt16(c), state: .partial)
+            descriptors[Int(span)] = SpanDescriptor(classIndex: UInt16(c), state: .partial, committedPages: 1)
             link(span, state: state)
             state.pointee.spans += 1
             return takeObject(inClass: c, state: state)
@@ -223,7 +229,7 @@ final class ZsPool: @unchecked Sendable {
             }
         }
         if release != 0 {
-            let bytes = spanBytes[c]
+            let bytes = Int(descriptors[Int(span)].committedPages) * pageSize  // the index is still ours
             SystemMemory.discard(base + Int(span) * spanStride, bytes: bytes)
             used.subtract(bytes, ordering: .relaxed)
             if release == 1 { pushFreeSpan(span) }
@@ -296,7 +302,7 @@ final class ZsPool: @unchecked Sendable {
                 return false
             }
             if drained {
-                freed += spanBytes[c]
+                freed += Int(descriptors[Int(span)].committedPages) * pageSize
                 pushFreeSpan(span)
             }
         }
@@ -317,6 +323,14 @@ final class ZsPool: @unchecked Sendable {
             d.pointee.freeHead = objectAddress.loadUnaligned(as: UInt16.self)
         } else {
             object = d.pointee.bump
+            // Commit the pages this object reaches (it may straddle into the next one).
+            let end = (Int(object) + 1) * objectSizes[c]
+            let pages = (end + pageSize - 1) / pageSize
+            let committed = Int(d.pointee.committedPages)
+            if pages > committed {
+                guard reserve((pages - committed) * pageSize) else { return nil }
+                d.pointee.committedPages = UInt8(pages)
+            }
             d.pointee.bump += 1
         }
         d.pointee.inUse += 1
@@ -438,7 +452,9 @@ final class ZsPool: @unchecked Sendable {
                 guard d.state == .partial || d.state == .full || d.state == .evacuating else { continue }
                 spans += 1
                 objects += Int(d.inUse)
-                liveBytes += spanBytes[c]
+                liveBytes += Int(d.committedPages) * pageSize
+                let reached = (Int(d.bump) * objectSizes[c] + pageSize - 1) / pageSize
+                precondition(Int(d.committedPages) == max(1, reached), "span \(s): \(d.committedPages) pages committed, objects reach \(reached)")
                 if d.state == .full { precondition(Int(d.inUse) == capacity, "full span \(s) has \(d.inUse)/\(capacity)") }
                 var freeCount = 0
                 var object = d.freeHead

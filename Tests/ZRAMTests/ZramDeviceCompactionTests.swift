@@ -53,7 +53,9 @@ import Testing
         let usedAfter = device.mmStat.memUsedTotal
         let residentAfter = poolResidentBytes(device)
         let freedBytes = freedPages * SystemMemory.pageSize
-        #expect(freedBytes == usedBefore - usedAfter)
+        // Moved objects may reach a not yet committed page of a destination span.
+        let netFreed: Int = usedBefore - usedAfter
+        #expect(netFreed <= freedBytes && netFreed > freedBytes - device.pool.classes.count * 4096)
         #expect(device.mmStat.pagesCompacted == freedPages)
         #expect(usedAfter < usedBefore / 2, "a quarter of the objects should fit in well under half the spans")
         #expect(residentAfter <= usedAfter)

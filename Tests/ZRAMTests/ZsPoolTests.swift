@@ -22,7 +22,8 @@ import Testing
         }
         pool.checkInvariants()
         #expect(pool.objectCount == live.count)
-        let expected = (0..<pool.classes.count).reduce(0) { $0 + 2 * pool.spanSize(ofClass: $1) }
+        // A full span commits all its pages; the next span only the page its one object uses.
+        let expected = (0..<pool.classes.count).reduce(0) { $0 + pool.spanSize(ofClass: $1) + pageSize }
         #expect(pool.memUsed == expected)
         // No two objects overlap: each still holds its own tag everywhere.
         for object in live {
@@ -50,6 +51,23 @@ import Testing
         handles[3] = again
         for h in handles { pool.free(h, inClass: c) }
         pool.checkInvariants()
+    }
+
+    @Test func aSpanCommitsPagesOnlyAsItsObjectsReachThem() throws {
+        let pool = try makePool()
+        let c = pool.classes.classIndex(forSize: 3000)
+        let size = pool.objectSize(ofClass: c)
+        #expect(pool.classes.pagesPerSpan[c] > 2)
+        var handles: [UInt64] = []
+        for k in 0..<pool.classes.objectsPerSpan[c] {
+            handles.append(try #require(pool.allocate(inClass: c)))
+            let reached = ((k + 1) * size + 4095) / 4096
+            #expect(pool.memUsed == reached * 4096, "after \(k + 1) objects")
+        }
+        #expect(pool.memUsed == pool.spanSize(ofClass: c))
+        pool.checkInvariants()
+        for h in handles { pool.free(h, inClass: c) }
+        #expect(pool.memUsed == 0)
     }
 
     @Test func allocationPastTheLimitFailsAndLeavesUseUnchanged() throws {
