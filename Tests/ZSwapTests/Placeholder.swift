@@ -1,4 +1,0 @@
-import Testing
-@testable import ZSwap
-
-@Test func placeholderZSwap() { #expect(Bool(true)) }
