@@ -255,11 +255,12 @@ struct CodecBenchReport: Sendable {
 /// Buffers for measuring codecs over a corpus, allocated once per run and reused by every codec.
 ///
 /// Memory: owns three allocations from `init` to `deinit`: the compressed area
-/// (`pageCount * slotCapacity` bytes, filled back to back), the per-page offset/length table
-/// into it, and the decoded area (`pageCount * pageSize` bytes, one page after another, like the
+/// (`pageCount * slotStride` bytes: one fixed slot per page, as the C reference harness
+/// `cbench.c` lays its outputs out, so liblz4 measured here and there agrees), the per-page
+/// offset/length table into it, and the decoded area (`pageCount * pageSize` bytes, one page after another, like the
 /// corpus). All are written once at `init` so no pass pays for first-touch page faults.
-/// Invariant: for every page `i` a compression pass has written, `offsets[i] + lengths[i] <=
-/// offsets[i + 1]` and the last end is within the compressed area (``checkInvariants()``).
+/// Invariant: for every page `i` a compression pass has written, `offsets[i] == i * slotStride`
+/// and `lengths[i] <= slotCapacity <= slotStride` (``checkInvariants()``).
 final class CodecBenchBuffers {
     /// Pages the buffers are sized for.
     let pageCount: Int
@@ -267,6 +268,9 @@ final class CodecBenchBuffers {
     let pageSize: Int
     /// The destination capacity given to each page's compression (the worst case of every codec).
     let slotCapacity: Int
+    /// The distance between two pages' slots: the capacity, at least two pages (like cbench.c),
+    /// rounded up to a cache line.
+    let slotStride: Int
     let compressed: UnsafeMutableRawPointer
     let offsets: UnsafeMutablePointer<Int>
     let lengths: UnsafeMutablePointer<Int>
@@ -277,8 +281,9 @@ final class CodecBenchBuffers {
         self.pageCount = pageCount
         self.pageSize = pageSize
         self.slotCapacity = slotCapacity
-        compressed = .allocate(byteCount: pageCount * slotCapacity, alignment: 4096)
-        compressed.initializeMemory(as: UInt8.self, repeating: 0, count: pageCount * slotCapacity)
+        slotStride = (max(slotCapacity, 2 * pageSize) + 63) & ~63
+        compressed = .allocate(byteCount: pageCount * slotStride, alignment: 4096)
+        compressed.initializeMemory(as: UInt8.self, repeating: 0, count: pageCount * slotStride)
         offsets = .allocate(capacity: pageCount)
         offsets.initialize(repeating: 0, count: pageCount)
         lengths = .allocate(capacity: pageCount)
@@ -302,12 +307,11 @@ final class CodecBenchBuffers {
     /// Checks the offset/length table (debug builds only).
     func checkInvariants() {
         #if DEBUG
-        var end = 0
+        precondition(slotCapacity <= slotStride, "slots narrower than their capacity")
         for i in 0..<pageCount {
-            precondition(offsets[i] >= end && lengths[i] >= 0, "page \(i) overlaps the previous one")
-            end = offsets[i] + lengths[i]
+            precondition(offsets[i] == i * slotStride, "page \(i) is not in its slot")
+            precondition(lengths[i] >= 0 && lengths[i] <= slotCapacity, "page \(i) overflows its slot")
         }
-        precondition(end <= pageCount * slotCapacity, "compressed pages run past the buffer")
         #endif
     }
 }
@@ -409,29 +413,31 @@ enum CodecBenchmark {
         }
         let source = corpus.bytes.baseAddress!
         let compressed = buffers.compressed, offsets = buffers.offsets, lengths = buffers.lengths
+        let stride = buffers.slotStride
         let decoded = buffers.decoded
 
         // Compression: best of `passes`.
         var bestCompress = Double.infinity
         var compressedBytes = 0
         for _ in 0..<passes {
-            var offset = 0
+            var total = 0
             var failedPage = -1
             let start = monotonicSeconds()
             for i in 0..<pageCount {
                 let page = UnsafeRawBufferPointer(start: source + i &* pageSize, count: pageSize)
+                let offset = i &* stride
                 let destination = UnsafeMutableRawBufferPointer(start: compressed + offset, count: capacity)
                 guard let n = codec.compress(page, into: destination) else { failedPage = i; break }
                 offsets[i] = offset
                 lengths[i] = n
-                offset &+= n
+                total &+= n
             }
             let elapsed = monotonicSeconds() - start
             guard failedPage < 0 else {
                 return .failed(name: name, reason: "compressing page \(failedPage) failed with a worst-case (\(capacity)-byte) destination")
             }
             bestCompress = min(bestCompress, elapsed)
-            compressedBytes = offset
+            compressedBytes = total
             afterPass()
         }
         buffers.checkInvariants()
