@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+@testable import ZRAM
+
+/// Memory only ever touched under a SpinLock, so lost updates would show.
+final class GuardedTotal: @unchecked Sendable {
+    let lock = SpinLock()
+    var total = 0
+}
+
+@Suite struct SpinLockTests {
+    @Test func threadsIncrementingUnderTheLockLoseNoUpdates() {
+        let guarded = GuardedTotal()
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<4 {
+            Thread {
+                for _ in 0..<20_000 { guarded.lock.withLock { guarded.total += 1 } }
+                done.signal()
+            }.start()
+        }
+        for _ in 0..<4 { done.wait() }
+        #expect(guarded.lock.withLock { guarded.total } == 80_000)
+    }
+
+    @Test func withLockReleasesTheLockWhenTheBodyThrows() {
+        struct Failure: Error {}
+        let lock = SpinLock()
+        #expect(throws: Failure.self) { try lock.withLock { () throws(Failure) in throw Failure() } }
+        #expect(lock.withLock { 42 } == 42, "the lock is free again")
+    }
+}
