@@ -94,7 +94,8 @@ final class FaultHandler: @unchecked Sendable {
                 return true
             }
             // A write to a clean, write-protected page: it becomes dirty, the copy stale.
-            if uffd.writeProtect(pageAddress, length: pageSize, enable: false) != nil {
+            // No wake here: a handler thread wakes the faulting thread after the state is published.
+            if uffd.writeProtect(pageAddress, length: pageSize, enable: false, wake: false) != nil {
                 table.unlock(page, to: state)
                 counters.failedFaults.add(1, ordering: .relaxed)
                 return false
@@ -120,8 +121,8 @@ final class FaultHandler: @unchecked Sendable {
                 counters.failedFaults.add(1, ordering: .relaxed)
                 return false
             }
-            var result = uffd.zeropage(at: pageAddress, length: pageSize)
-            while result == .resourceTemporarilyUnavailable { result = uffd.zeropage(at: pageAddress, length: pageSize) }
+            var result = uffd.zeropage(at: pageAddress, length: pageSize, wake: false)
+            while result == .resourceTemporarilyUnavailable { result = uffd.zeropage(at: pageAddress, length: pageSize, wake: false) }
             if let error = result, error != .fileExists {
                 reclaimer.uncharge()
                 table.unlock(page, to: state)
@@ -159,9 +160,11 @@ final class FaultHandler: @unchecked Sendable {
                 return false
             }
             let keep = keepsCopy(access: access)
-            var result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep)
+            // No wake: in SIGBUS mode nobody sleeps on the page; a handler thread wakes the
+            // faulting thread once the page's state is published.
+            var result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
             while result == .resourceTemporarilyUnavailable {
-                result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep)
+                result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
             }
             cache.release(frame)
             // Credit: one pass for faulting in, two more when the page refaulted within one

@@ -92,27 +92,28 @@ struct Userfaultfd: Sendable {
         if rc != 0 { throw Errno(rawValue: rc) }
     }
 
-    /// `UFFDIO_COPY` of `length` bytes; `writeProtected` maps the page write-protected.
+    /// `UFFDIO_COPY` of `length` bytes; `writeProtected` maps the page write-protected;
+    /// `wake: false` leaves waiting threads asleep (the caller wakes them after publishing).
     /// Returns nil on success, or the errno (EEXIST: the page is already mapped).
     @inline(__always)
-    func copy(to dst: UInt, from src: UnsafeRawPointer, length: Int, writeProtected: Bool) -> Errno? {
+    func copy(to dst: UInt, from src: UnsafeRawPointer, length: Int, writeProtected: Bool, wake: Bool = true) -> Errno? {
         var copied: Int64 = 0
-        let mode = writeProtected ? cuswap_copy_mode_wp : 0
+        let mode = (writeProtected ? cuswap_copy_mode_wp : 0) | (wake ? 0 : cuswap_copy_mode_dontwake)
         let rc = cuswap_uffd_copy(fd, UInt64(dst), UInt64(UInt(bitPattern: src)), UInt64(length), mode, &copied)
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_ZEROPAGE`: maps the shared zero page (writable: no write-protect mode exists).
     @inline(__always)
-    func zeropage(at start: UInt, length: Int) -> Errno? {
-        let rc = cuswap_uffd_zeropage(fd, UInt64(start), UInt64(length), 0)
+    func zeropage(at start: UInt, length: Int, wake: Bool = true) -> Errno? {
+        let rc = cuswap_uffd_zeropage(fd, UInt64(start), UInt64(length), wake ? 0 : UInt64(UFFDIO_ZEROPAGE_MODE_DONTWAKE))
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_WRITEPROTECT`: sets or clears write protection (clearing wakes waiters).
     @inline(__always)
-    func writeProtect(_ start: UInt, length: Int, enable: Bool) -> Errno? {
-        let rc = cuswap_uffd_writeprotect(fd, UInt64(start), UInt64(length), enable ? 1 : 0, 0)
+    func writeProtect(_ start: UInt, length: Int, enable: Bool, wake: Bool = true) -> Errno? {
+        let rc = cuswap_uffd_writeprotect(fd, UInt64(start), UInt64(length), enable ? 1 : 0, wake ? 0 : 1)
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 

@@ -196,15 +196,22 @@ import Testing
                 lastWritten.store(value, ordering: .relaxed)
             }
         }
+        let evictions = Atomic<Int>(0)
         let evictor = Thread { [region] in
-            for _ in 0..<300 { _ = region.evict(page: target); usleep(100) }
+            // At least 30 evictions under the writer's feet (or give up after 10 s).
+            let start = cuswap_now_ns()
+            while evictions.load(ordering: .relaxed) < 30 && cuswap_now_ns() - start < 10_000_000_000 {
+                if region.evict(page: target) { evictions.add(1, ordering: .relaxed) }
+                usleep(100)
+            }
         }
         evictor.join()
         stop.store(true, ordering: .relaxed)
         writer.join()
         #expect(lost.load(ordering: .relaxed) == 0)
         #expect(word(region, target).pointee == lastWritten.load(ordering: .relaxed))
-        #expect(region.statistics.swapOuts + region.statistics.cleanDrops > 10)
+        #expect(evictions.load(ordering: .relaxed) >= 30)
+        #expect(region.statistics.swapOuts + region.statistics.cleanDrops >= 30)
         region.checkInvariants()
     }
 
