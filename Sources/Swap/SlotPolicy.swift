@@ -22,8 +22,9 @@ public enum SlotPolicy: String, Sendable, CaseIterable {
     /// of the resident limit.
     case adaptive
 
-    /// The library's default: ``freeOnSwapIn``. On the measured workloads it is as fast as lazy
-    /// or faster (a write to a lazily swapped-in page costs a second fault) and it never holds
-    /// a page twice, so the memory beside the resident limit is only what is really swapped out.
+    /// The library's default: ``freeOnSwapIn``. Measured (1 GiB region, 256 MiB resident,
+    /// zram LZ4): uniform touches 19.4 us CPU/touch against lazy's 17.9, Zipf 0.99 5.4 against
+    /// 5.7 (a write to a lazily swapped-in page costs a second fault), and 309 MiB of zram
+    /// against 370: it never holds a page twice.
     public static var `default`: SlotPolicy { .freeOnSwapIn }
 }

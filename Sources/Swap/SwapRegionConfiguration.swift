@@ -39,7 +39,8 @@ public struct SwapRegionConfiguration: Sendable {
         /// sleeps in the kernel (10-70 us round trip: waking the thread dominates).
         case handlerThread = "handler-thread"
 
-        /// ``signal``: measured faster on every workload.
+        /// ``signal``: 19.4 us CPU per touch against 28.2 with a handler thread (uniform
+        /// workload, 1 GiB region, 256 MiB resident).
         public static var `default`: FaultMode { .signal }
     }
 
@@ -52,7 +53,8 @@ public struct SwapRegionConfiguration: Sendable {
         /// fault evicts itself only when the thread falls behind.
         case background
 
-        /// ``inFault``: see the Swap documentation for the figures.
+        /// ``inFault``: 19.4 us CPU per touch against 19.7 in the background (whose fault
+        /// latency p99 is 28 us against 70 us: choose it when a second core is free).
         public static var `default`: ReclaimMode { .inFault }
     }
 
@@ -67,7 +69,8 @@ public struct SwapRegionConfiguration: Sendable {
         /// system calls per page.
         case writeProtect = "write-protect"
 
-        /// ``move``: ~2.6 us of CPU per evicted page against ~4.0 us (measured here).
+        /// ``move``: ~2.6 us of CPU per evicted page against ~4.0 us in isolation; 19.4 against
+        /// 20.4 us CPU per touch on the uniform workload.
         public static var `default`: EvictionMethod { .move }
     }
 
@@ -82,7 +85,8 @@ public struct SwapRegionConfiguration: Sendable {
         /// extra pass.
         case clock
 
-        /// ``clock``.
+        /// ``clock``: 183,901 swap-ins against FIFO's 186,273 on Zipf 0.99 (1M touches; the
+        /// kernel: ~174,700 major faults).
         public static var `default`: VictimSelection { .clock }
     }
 }
