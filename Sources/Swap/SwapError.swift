@@ -20,6 +20,8 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooManyRegions(limit: Int)
     /// A caller's buffer has the wrong size.
     case wrongBufferSize(expected: Int, actual: Int)
+    /// A buffer the region would read pages into lies inside the region itself.
+    case bufferInsideRegion
     /// A byte range outside the region.
     case rangeOutOfBounds(Range<Int>, size: Int)
     /// The backend failed; nothing was freed.
@@ -44,6 +46,8 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
             "all \(limit) swap region registrations are in use: close regions you no longer need"
         case .wrongBufferSize(let expected, let actual):
             "buffer of \(actual) bytes where \(expected) bytes were expected"
+        case .bufferInsideRegion:
+            "the buffer overlaps the swap region it would be filled from: pass memory outside the region"
         case .rangeOutOfBounds(let range, let size):
             "byte range \(range) lies outside the region of \(size) bytes"
         case .backend(let error): "the swap backend failed: \(error)"

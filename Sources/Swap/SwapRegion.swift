@@ -295,6 +295,9 @@ public final class SwapRegion: @unchecked Sendable {
         guard buffer.count == size, let destination = buffer.baseAddress else {
             throw .wrongBufferSize(expected: size, actual: buffer.count)
         }
+        let start = UInt(bitPattern: destination), end = start + UInt(buffer.count)
+        let regionStart = UInt(bitPattern: baseAddress), regionEnd = regionStart + UInt(size)
+        guard end <= regionStart || start >= regionEnd else { throw .bufferInsideRegion }
         for page in 0..<table.pageCount {
             let target = UnsafeMutableRawBufferPointer(start: destination + page * pageSize, count: pageSize)
             let state = table.lock(page)

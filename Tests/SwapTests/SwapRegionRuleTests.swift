@@ -170,6 +170,9 @@ import Testing
         #expect(throws: SwapError.wrongBufferSize(expected: region.size, actual: page)) {
             try region.snapshot(into: UnsafeMutableRawBufferPointer(rebasing: copy[0..<page]))
         }
+        #expect(throws: SwapError.bufferInsideRegion) {
+            try region.snapshot(into: UnsafeMutableRawBufferPointer(start: region.baseAddress, count: region.size))
+        }
         region.checkInvariants()
     }
 
