@@ -110,6 +110,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// Memory of the pool's span descriptors, reported on its own, not in mem_used_total.
     public var poolMetadataBytes: Int { pool.metadataBytes }
 
+    /// What the kernel's zram would hold from the system for the same stored objects: every live
+    /// span counted whole, as zsmalloc allocates a zspage's pages all at once. This device
+    /// commits a span's pages only as objects reach them, so its own `mem_used_total`
+    /// (``mmStat``) is lower; use this figure to predict the kernel's.
+    public var zsmallocEquivalentBytes: Int { pool.wholeSpanBytes }
+
     @inline(__always)
     var now: UInt32 { UInt32(truncatingIfNeeded: SystemMemory.monotonicSeconds() - epoch) }
 

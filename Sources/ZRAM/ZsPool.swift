@@ -416,6 +416,14 @@ final class ZsPool: @unchecked Sendable {
         (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { classStates[c].spans } }
     }
 
+    /// The bytes the live spans would hold if each were allocated whole, as the kernel's zsmalloc
+    /// allocates every page of a zspage at once: what the kernel's zram would report as
+    /// mem_used_total for the same objects (this pool commits a span's pages only as objects
+    /// reach them, so ``memUsed`` is lower).
+    var wholeSpanBytes: Int {
+        (0..<classes.count).reduce(0) { sum, c in sum + classLocks[c].withLock { classStates[c].spans } * spanBytes[c] }
+    }
+
     #if DEBUG
     /// Verifies every invariant in the type's documentation; call only while no other thread
     /// uses the pool. Traps with a description of the first broken one.

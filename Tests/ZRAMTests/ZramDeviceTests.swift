@@ -23,6 +23,22 @@ import Testing
         device.checkInvariants()
     }
 
+    @Test func theZsmallocEquivalentCountsWholeSpansAndFallsToZeroWhenEmpty() throws {
+        let device = try makePrefixDevice(slots: 16)
+        let page = PageBuffer()
+        page.fillPrefix(1000, seed: 1)
+        try device.writePage(page.raw, at: 0)
+        let ours = device.mmStat.memUsedTotal
+        let whole = device.zsmallocEquivalentBytes
+        // One object commits one page of its span; zsmalloc would hold the whole span.
+        #expect(ours == 4096)
+        #expect(whole >= ours && whole % 4096 == 0)
+        #expect(whole == device.pool.spanSize(ofClass: device.pool.classes.classIndex(forSize: 1002)))
+        device.discard(0)
+        #expect(device.zsmallocEquivalentBytes == 0 && device.mmStat.memUsedTotal == 0)
+        device.checkInvariants()
+    }
+
     @Test(arguments: [UInt64(0), 0xDEAD_BEEF_0BAD_F00D])
     func aSameFilledPageCostsNoPoolMemory(word: UInt64) throws {
         let device = try makePrefixDevice(slots: 4)
