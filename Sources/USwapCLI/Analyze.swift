@@ -96,8 +96,10 @@ struct AnalyzeFailure: Error, CustomStringConvertible {
 
 /// The report of `uswap analyze`, for people and for scripts.
 enum AnalyzeOutput {
-    /// The one JSON object `--json` prints. Each codec entry's first key naming memory is
-    /// `mem_used_total` (keys are sorted), the figure scripts compare with the kernel's zram.
+    /// The one JSON object `--json` prints. Each codec entry has `mem_used_total` (what the
+    /// ZramDevice holds) and, where the pool can say, `kernel_zram_mem_used_total` (what the
+    /// kernel's zram would hold for the same objects, its zspages allocated whole): the figure
+    /// to compare with the kernel's mm_stat. Keys are sorted, so that one comes first.
     static func json(_ report: MemoryAnalysisReport, command: String?, dump: String?) -> JSONValue {
         let pageSize = report.pageSize
         func mappingJSON(_ m: MappingAnalysis, codec: Int) -> JSONValue {
@@ -136,6 +138,7 @@ enum AnalyzeOutput {
                 "worst_mappings": .array(report.worstMappings(codec: index).map { mappingJSON($0, codec: index) }),
             ]
             if let table = c.pool.slotTableBytes { entry["slot_table_bytes"] = .int(table) }
+            if let kernel = c.pool.kernelMemUsedTotal { entry["kernel_zram_mem_used_total"] = .int(kernel) }
             if report.samplePercent < 100, report.scannedPages > 0 {
                 let scale = Double(report.presentPages) / Double(report.scannedPages)
                 entry["projected_for_all_present_pages"] = .object([
@@ -215,6 +218,12 @@ enum AnalyzeOutput {
         lines.append(table.rendered)
         if let table = report.codecs.first?.pool.slotTableBytes {
             lines.append("(plus the slot table, \(bytes(table)), which zram reports outside mem_used_total)")
+        }
+        for c in report.codecs {
+            guard let kernel = c.pool.kernelMemUsedTotal else { continue }
+            lines.append(
+                "\(c.name): the kernel's zram would hold ~\(bytes(kernel)) for these pages (its zsmalloc allocates whole zspages; this device commits span pages as objects reach them)"
+            )
         }
         if report.samplePercent < 100, report.scannedPages > 0 {
             let scale = Double(report.presentPages) / Double(report.scannedPages)

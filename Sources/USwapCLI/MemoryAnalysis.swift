@@ -47,6 +47,9 @@ struct AnalysisPoolFigures: Sendable, Equatable {
     var hugePages = 0
     /// The slot table's memory, when the pool reports it (zram keeps it outside mm_stat).
     var slotTableBytes: Int? = nil
+    /// What the kernel's zram would hold for the same objects (every live span counted whole,
+    /// as zsmalloc allocates a zspage), when the pool can say.
+    var kernelMemUsedTotal: Int? = nil
 }
 
 /// Makes the pool a codec's pages are stored in (a `ZramDevice` in the command) and reads its
@@ -87,7 +90,8 @@ extension AnalysisPoolFactory {
             let m = device.mmStat
             return AnalysisPoolFigures(
                 origDataSize: m.origDataSize, comprDataSize: m.comprDataSize, memUsedTotal: m.memUsedTotal,
-                samePages: m.samePages, hugePages: m.hugePages, slotTableBytes: device.slotTableBytes)
+                samePages: m.samePages, hugePages: m.hugePages, slotTableBytes: device.slotTableBytes,
+                kernelMemUsedTotal: device.zsmallocEquivalentBytes)
         })
 }
 
