@@ -42,11 +42,12 @@ extension FrontswapCache {
     }
 
     /// Takes the LRU tail's first unreferenced, unlocked entry off the list and returns it with
-    /// its slot lock held; referenced entries and busy slots rotate to the head. `nil` when no
-    /// entry qualifies in one pass over the list.
+    /// its slot lock held; referenced entries and busy slots rotate to the head (their
+    /// referenced bit cleared). `nil` when no entry qualifies in two passes over the list: the
+    /// first pass may only have cleared bits, as a CLOCK hand's first sweep does.
     func pickVictim() -> Int? {
         lru.withLock { list -> Int? in
-            var budget = list.count
+            var budget = 2 * list.count
             while budget > 0, let tail = list.last {
                 budget -= 1
                 if states.clearReferenced(tail) || !states.tryLock(tail) {

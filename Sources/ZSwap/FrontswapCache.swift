@@ -136,7 +136,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         pageSize = configuration.pageSize
         slotCount = configuration.slotCount
         poolLimitBytes = limit
-        acceptThresholdBytes = limit / 100 * configuration.acceptThresholdPercent
+        acceptThresholdBytes = limit * configuration.acceptThresholdPercent / 100
         var poolConfiguration = ZramConfiguration(
             disksize: configuration.slotCount * configuration.pageSize, pageSize: configuration.pageSize,
             codec: configuration.codec, memLimit: limit)
