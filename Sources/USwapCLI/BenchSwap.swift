@@ -183,29 +183,15 @@ struct SwapBench: Sendable {
 
     /// The kernel's side: start the session, run a child `uswap` in the cgroup, restore.
     func runKernel(progress: Bool, executable: String? = nil) -> KernelOutcome {
-        let session: KernelSwapSession
-        do {
-            session = try KernelSwapSession.start(sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20)
-        } catch {
-            return .unavailable(error.description)
-        }
-        if progress { StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB") }
-        var outcome: KernelOutcome
-        do {
-            let output = try session.runChild(
-                executable: executable ?? KernelSwapSession.currentExecutable(),
-                arguments: childArguments(cgroupPath: session.cgroup.path))
-            outcome = .measured(try KernelChildReport(parsing: output))
-        } catch {
-            outcome = .failed(error.description)
-        }
-        do {
-            try session.restore()
-            if progress { StandardError.line("kernel run: machine restored (swap off, zram0 reset, page-cluster \(session.originalPageCluster), cgroup removed)") }
-        } catch {
-            outcome = .failed("\(outcome.summary); \(error.description)")
-        }
-        return outcome
+        KernelSwapSession.measure(
+            sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20, executable: executable,
+            arguments: { childArguments(cgroupPath: $0) },
+            started: { session in
+                if progress { StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB") }
+            },
+            restored: { session in
+                if progress { StandardError.line("kernel run: machine restored (swap off, zram0 reset, page-cluster \(session.originalPageCluster), cgroup removed)") }
+            })
     }
 
     /// The kernel child: join the cgroup, then do exactly what our side does on plain memory.

@@ -429,31 +429,17 @@ struct DemoRun: Sendable {
 
     /// The kernel's side, as `uswap bench swap --vs-kernel` runs it.
     func runKernel(progress: Bool, executable: String? = nil) -> KernelOutcome {
-        let session: KernelSwapSession
-        do {
-            session = try KernelSwapSession.start(sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20)
-        } catch {
-            return .unavailable(error.description)
-        }
-        if progress { StandardError.line("kernel: the same work in a \(residentMiB) MiB memory cgroup with zram0 (lz4) as swap...") }
-        var outcome: KernelOutcome
-        do {
-            let output = try session.runChild(
-                executable: executable ?? KernelSwapSession.currentExecutable(),
-                arguments: [
+        KernelSwapSession.measure(
+            sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20, executable: executable,
+            arguments: { cgroupPath in
+                [
                     "demo", "--size", String(sizeMiB), "--resident", String(residentMiB), "--operations", String(operations),
-                    "--update-pct", String(updatePercent), "--kernel-child-cgroup", session.cgroup.path,
-                ])
-            outcome = .measured(try KernelChildReport(parsing: output))
-        } catch {
-            outcome = .failed(error.description)
-        }
-        do {
-            try session.restore()
-        } catch {
-            outcome = .failed("\(outcome.summary); \(error.description)")
-        }
-        return outcome
+                    "--update-pct", String(updatePercent), "--kernel-child-cgroup", cgroupPath,
+                ]
+            },
+            started: { _ in
+                if progress { StandardError.line("kernel: the same work in a \(residentMiB) MiB memory cgroup with zram0 (lz4) as swap...") }
+            })
     }
 
     /// The kernel child: join the cgroup, then the same work on plain anonymous memory.

@@ -666,3 +666,38 @@ func writeText(_ text: String, to path: String) throws(KernelSwapError) {
     let n = line.withCString { write(fd, $0, strlen($0)) }
     guard n == line.utf8.count else { throw .failed("write \"\(text)\" to \(path): \(errnoText())") }
 }
+
+extension KernelSwapSession {
+    /// One kernel-side measurement, the shape every `--vs-kernel` swap run shares: start a
+    /// session (zram0 as swap, a memory cgroup of `limitBytes`), run a child `uswap` with
+    /// `arguments(cgroupPath)` inside it, parse its report, and restore the machine whatever
+    /// happened. A restore failure turns the outcome into a failure that says so.
+    static func measure(
+        sizeBytes: Int, limitBytes: Int, executable: String?, arguments: (String) -> [String],
+        started: (KernelSwapSession) -> Void = { _ in }, restored: (KernelSwapSession) -> Void = { _ in }
+    ) -> KernelOutcome {
+        let session: KernelSwapSession
+        do {
+            session = try KernelSwapSession.start(sizeBytes: sizeBytes, limitBytes: limitBytes)
+        } catch {
+            return .unavailable(error.description)
+        }
+        started(session)
+        var outcome: KernelOutcome
+        do {
+            let output = try session.runChild(
+                executable: executable ?? KernelSwapSession.currentExecutable(),
+                arguments: arguments(session.cgroup.path))
+            outcome = .measured(try KernelChildReport(parsing: output))
+        } catch {
+            outcome = .failed(error.description)
+        }
+        do {
+            try session.restore()
+            restored(session)
+        } catch {
+            outcome = .failed("\(outcome.summary); \(error.description)")
+        }
+        return outcome
+    }
+}
