@@ -59,6 +59,9 @@ struct BenchSwap: ParsableCommand {
     @Option(name: .customLong("mem-limit"), help: "mem_limit of the ZramDevice in MiB (default: none).")
     var memLimit: Int?
 
+    @Option(help: "Where eviction runs: in-fault or background (default: the library's).")
+    var reclaim: String?
+
     @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
     var kernelChildCgroup: String?
 
@@ -68,6 +71,9 @@ struct BenchSwap: ParsableCommand {
         guard touches > 0 else { throw ValidationError("--touches must be positive") }
         guard (0...100).contains(writePercent) else { throw ValidationError("--write-pct must be 0...100") }
         guard zipf >= 0, zipf.isFinite else { throw ValidationError("--zipf must be a number >= 0") }
+        if let reclaim, SwapRegionConfiguration.ReclaimMode(rawValue: reclaim) == nil {
+            throw ValidationError("--reclaim must be one of \(SwapRegionConfiguration.ReclaimMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
         if let memLimit, memLimit <= 0 { throw ValidationError("--mem-limit must be a positive number of MiB") }
         if let policy, SwapBench.policyNames.contains(policy) == false {
@@ -78,7 +84,8 @@ struct BenchSwap: ParsableCommand {
     func run() throws {
         let bench = SwapBench(
             corpusPath: corpus, sizeMiB: size, residentMiB: resident, touches: touches,
-            writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit)
+            writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit,
+            reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.json.rendered)
@@ -108,6 +115,8 @@ struct SwapBench: Sendable {
     var policy: String?
     var threads: Int
     var memLimitMiB: Int?
+    /// Where eviction runs; `nil` for the library's default.
+    var reclaim: SwapRegionConfiguration.ReclaimMode? = nil
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -146,12 +155,12 @@ struct SwapBench: Sendable {
         var zramConfiguration = ZramConfiguration(disksize: workload.sizeBytes)
         if let memLimitMiB { zramConfiguration.memLimit = memLimitMiB << 20 }
         let zram = try ZramDevice(zramConfiguration)
-        let region = try SwapRegion(
-            SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy),
-            backend: zram)
+        var regionConfiguration = SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy)
+        if let reclaim { regionConfiguration.reclaimMode = reclaim }
+        let region = try SwapRegion(regionConfiguration, backend: zram)
         defer { region.close() }
         if progress {
-            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), ZramDevice lz4")
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), ZramDevice lz4")
         }
         let fill = Progress("uswap fill", total: workload.pageCount)
         let f0 = monotonicSeconds()
