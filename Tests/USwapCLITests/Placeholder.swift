@@ -1,4 +1,0 @@
-import Testing
-@testable import USwapCLI
-
-@Test func placeholderUSwapCLI() { #expect(Bool(true)) }
