@@ -226,17 +226,7 @@ final class Reclaimer: @unchecked Sendable {
             counters.failedEvictions.add(1, ordering: .relaxed)
             return false
         }
-        if state.hasSlot {
-            dropReference(state.slot, asking: .discard)
-            counters.keptCopies.subtract(1, ordering: .relaxed)
-        }
-        var next = PageState.empty
-        next.kind = .swapped
-        next.hasSlot = true
-        next.slot = slot
-        next.stamp = stamp
-        table.unlock(page, to: next)
-        counters.swapOuts.add(1, ordering: .relaxed)
+        publishSwapped(page, was: state, slot: slot, stamp: stamp)
         // The staged copy stays charged until the batch is flushed.
         if cache.markStagingDone(staging) >= cache.stagingBatch { flushStaging() }
         return true
@@ -271,12 +261,21 @@ final class Reclaimer: @unchecked Sendable {
             counters.failedEvictions.add(1, ordering: .relaxed)
             return false
         }
+        _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: address), pageSize, MADV_DONTNEED)
+        publishSwapped(page, was: state, slot: slot, stamp: stamp)
+        uncharge()
+        return true
+    }
+
+    /// The last step of every eviction, with the page's lock held and its contents stored in
+    /// `slot`: drop a stale copy the page still held (a page installed over EEXIST keeps its old
+    /// slot until now), publish the page as swapped to `slot`, unlock it, count the swap-out.
+    @inline(__always)
+    private func publishSwapped(_ page: Int, was state: PageState, slot: Int, stamp: UInt64) {
         if state.hasSlot {
-            // A stale copy (a page installed over EEXIST keeps its old slot until now).
             dropReference(state.slot, asking: .discard)
             counters.keptCopies.subtract(1, ordering: .relaxed)
         }
-        _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: address), pageSize, MADV_DONTNEED)
         var next = PageState.empty
         next.kind = .swapped
         next.hasSlot = true
@@ -284,8 +283,6 @@ final class Reclaimer: @unchecked Sendable {
         next.stamp = stamp
         table.unlock(page, to: next)
         counters.swapOuts.add(1, ordering: .relaxed)
-        uncharge()
-        return true
     }
 
     // MARK: Slot references
