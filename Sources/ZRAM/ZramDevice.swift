@@ -316,10 +316,11 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             release(old)
             return
         }
-        let limit = UnsafeMutableRawBufferPointer(rebasing: stream.scratch[0..<(hugeClassSize - 1)])
+        // Compress into the worst-case-sized scratch buffer, as zram does (2 pages): a codec's
+        // unbounded path is its fast one; the huge check follows on the result.
         var size = pageSize
         var source = UnsafeRawPointer(page.baseAddress!)
-        if let compressed = stream.primary.compress(page, into: limit), compressed > 0, compressed < hugeClassSize {
+        if let compressed = stream.primary.compress(page, into: stream.scratch), compressed > 0, compressed < hugeClassSize {
             size = compressed
             source = UnsafeRawPointer(stream.scratch.baseAddress!)
         }
