@@ -103,18 +103,11 @@ final class LZ4Compressor {
         var op = op
         if count >= LZ4Format.runMask {
             op.storeBytes(of: UInt8(LZ4Format.runMask << 4), as: UInt8.self)
-            op += 1
-            var rest = count - LZ4Format.runMask
-            while rest >= 255 {
-                op.storeBytes(of: 255, as: UInt8.self)
-                op += 1
-                rest -= 255
-            }
-            op.storeBytes(of: UInt8(rest), as: UInt8.self)
+            op = lz4WriteLengthExtension(op + 1, count - LZ4Format.runMask)
         } else {
             op.storeBytes(of: UInt8(count << 4), as: UInt8.self)
+            op += 1
         }
-        op += 1
         op.copyMemory(from: from, byteCount: count)
         return op + count
     }
@@ -198,14 +191,7 @@ final class LZ4Compressor {
             var tokenLiterals: UInt8
             if litLength >= LZ4Format.runMask {
                 tokenLiterals = UInt8(LZ4Format.runMask << 4)
-                var rest = litLength - LZ4Format.runMask
-                while rest >= 255 {
-                    op.storeBytes(of: 255, as: UInt8.self)
-                    op += 1
-                    rest -= 255
-                }
-                op.storeBytes(of: UInt8(rest), as: UInt8.self)
-                op += 1
+                op = lz4WriteLengthExtension(op, litLength - LZ4Format.runMask)
             } else {
                 tokenLiterals = UInt8(litLength << 4)
             }
@@ -229,21 +215,14 @@ final class LZ4Compressor {
             while true {
                 op.storeBytes(of: UInt16(truncatingIfNeeded: ip - match).littleEndian, as: UInt16.self)
                 op += 2
-                var matchCode = Self.matchLength(ip + LZ4Format.minMatch, match + LZ4Format.minMatch, matchLimit)
+                let matchCode = Self.matchLength(ip + LZ4Format.minMatch, match + LZ4Format.minMatch, matchLimit)
                 ip += matchCode &+ LZ4Format.minMatch
                 if limited && olimit - op < 1 + LZ4Format.lastLiterals + (matchCode + 240) / 255 {
                     return nil
                 }
                 if matchCode >= LZ4Format.runMask {
                     token.storeBytes(of: tokenLiterals | UInt8(LZ4Format.runMask), as: UInt8.self)
-                    matchCode -= LZ4Format.runMask
-                    while matchCode >= 255 {
-                        op.storeBytes(of: 255, as: UInt8.self)
-                        op += 1
-                        matchCode -= 255
-                    }
-                    op.storeBytes(of: UInt8(matchCode), as: UInt8.self)
-                    op += 1
+                    op = lz4WriteLengthExtension(op, matchCode - LZ4Format.runMask)
                 } else {
                     token.storeBytes(of: tokenLiterals | UInt8(matchCode), as: UInt8.self)
                 }

@@ -84,3 +84,19 @@ func lz4Copy16(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointe
     destination.storeBytes(of: a, as: UInt64.self)
     destination.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
 }
+
+/// Writes the extension bytes of a length whose token nibble is 15 (255 while at least 255
+/// remain, then the remainder) at `op`; `rest` is the length minus 15. Returns the position
+/// after them.
+@inline(__always)
+func lz4WriteLengthExtension(_ op: UnsafeMutableRawPointer, _ rest: Int) -> UnsafeMutableRawPointer {
+    var op = op
+    var rest = rest
+    while rest >= 255 {
+        op.storeBytes(of: 255, as: UInt8.self)
+        op += 1
+        rest -= 255
+    }
+    op.storeBytes(of: UInt8(rest), as: UInt8.self)
+    return op + 1
+}
