@@ -76,6 +76,15 @@ final class FaultHandler: @unchecked Sendable {
         }
     }
 
+    /// A fault that cannot be served: the page keeps `state` (nothing freed), the failure is
+    /// counted, and the caller delivers SIGBUS. Returns false for the caller to pass on.
+    @inline(__always)
+    private func failed(_ page: Int, restoring state: PageState) -> Bool {
+        table.unlock(page, to: state)
+        counters.failedFaults.add(1, ordering: .relaxed)
+        return false
+    }
+
     /// Serves a fault at `address` (inside the region). `access` is `CUSWAP_ACCESS_READ`,
     /// `_WRITE` or `_UNKNOWN`. Returns false when the page cannot be provided: the caller
     /// delivers SIGBUS (or poisons the page), as the kernel does on a swap-in I/O error.
@@ -96,9 +105,7 @@ final class FaultHandler: @unchecked Sendable {
             // A write to a clean, write-protected page: it becomes dirty, the copy stale.
             // No wake here: a handler thread wakes the faulting thread after the state is published.
             if uffd.writeProtect(pageAddress, length: pageSize, enable: false, wake: false) != nil {
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
             var next = state
             next.isWriteProtected = false
@@ -117,17 +124,13 @@ final class FaultHandler: @unchecked Sendable {
 
         case .empty:
             guard reclaimer.charge() else {
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
             var result = uffd.zeropage(at: pageAddress, length: pageSize, wake: false)
             while result == .resourceTemporarilyUnavailable { result = uffd.zeropage(at: pageAddress, length: pageSize, wake: false) }
             if let error = result, error != .fileExists {
                 reclaimer.uncharge()
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
             if result == .fileExists { counters.copyExists.add(1, ordering: .relaxed) }
             // The zero page is writable without a fault: it is dirty from the start.
@@ -140,9 +143,7 @@ final class FaultHandler: @unchecked Sendable {
 
         case .swapped:
             guard reclaimer.charge() else {
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
             let slot = state.slot
             slots.retain(slot)  // the reader's reference: the slot outlives this read
@@ -155,9 +156,7 @@ final class FaultHandler: @unchecked Sendable {
                 cache.release(frame)
                 reclaimer.dropReference(slot, asking: nil)
                 reclaimer.uncharge()
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
             let keep = keepsCopy(access: access)
             // No wake: in SIGBUS mode nobody sleeps on the page; a handler thread wakes the
@@ -208,9 +207,7 @@ final class FaultHandler: @unchecked Sendable {
             case .some:
                 reclaimer.dropReference(slot, asking: nil)
                 reclaimer.uncharge()
-                table.unlock(page, to: state)
-                counters.failedFaults.add(1, ordering: .relaxed)
-                return false
+                return failed(page, restoring: state)
             }
         }
     }
