@@ -40,17 +40,24 @@ let package = Package(
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "Swap", "CUSwap",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
         .executableTarget(name: "USwapTestHelper", swiftSettings: strict),
+        // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
+        // a failed swap-in): fork is unsafe in a multithreaded test runner.
+        .executableTarget(
+            name: "USwapFaultHelper", dependencies: ["Swap", "ZSwap", "ZRAM", "PageStore", "CUSwap"],
+            swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
         .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "SwapTests", dependencies: ["Swap", "ZRAM", "PageStore", "CUSwap"], swiftSettings: strict),
+        .testTarget(
+            name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "PageCodecs"],
             swiftSettings: strict),

@@ -29,6 +29,12 @@ public protocol SwapBackend: AnyObject, Sendable {
     /// Reads the page at `slot` into `buffer` (exactly ``pageSize`` bytes). Never frees.
     func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError)
 
+    /// Whether reading `slot` right now means file I/O (the page was written back to a file
+    /// tier), so the swap layer may hand the read to an I/O thread instead of doing it inline.
+    /// A hint, read without the slot's lock: the answer may be stale by the time the read runs,
+    /// and ``readPage(at:into:)`` is correct either way. Memory-only backends return false.
+    func readNeedsIO(at slot: Int) -> Bool
+
     /// The swap layer installed the page read from `slot` and holds no other reference to it:
     /// the backend may free its copy (zram: count `notify_free`, try the slot lock, on failure
     /// count `miss_free` and keep the copy).
@@ -39,6 +45,11 @@ public protocol SwapBackend: AnyObject, Sendable {
 
     /// Counters for reports; a backend fills the fields that apply to it.
     var statistics: BackendStatistics { get }
+}
+
+extension SwapBackend {
+    /// Memory-only backends: no read needs file I/O.
+    public func readNeedsIO(at slot: Int) -> Bool { false }
 }
 
 /// A backend's counters in the kernel's vocabulary (zram's mm_stat, io_stat, bd_stat; zswap's

@@ -161,6 +161,9 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         return states.location(slot)
     }
 
+    /// Whether `slot`'s page is in the file now (a hint for the swap layer's I/O threads).
+    public func readNeedsIO(at slot: Int) -> Bool { location(of: slot) == .file }
+
     /// The pool's `mem_used_total`.
     @inline(__always)
     var poolBytes: Int { pool.mmStat.memUsedTotal }
