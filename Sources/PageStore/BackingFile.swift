@@ -100,7 +100,20 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         public static let truncate = Options(rawValue: 1 << 2)
         /// Unlink the path when the file is closed (or the object is released).
         public static let removeOnClose = Options(rawValue: 1 << 3)
+        /// Keep the file's pages out of the page cache, as the kernel's swap I/O does, so that
+        /// a page moved to the file really leaves memory: reads go through a second `O_DIRECT`
+        /// descriptor (when the file system takes it and the buffer is aligned; otherwise a
+        /// buffered read whose cached copy is dropped), and written blocks are dropped from the
+        /// cache once written (`POSIX_FADV_DONTNEED` over the file every
+        /// ``BackingFile/cacheDropInterval`` writes, which also starts their writeback).
+        /// Writes stay buffered, so a store never waits for the disk.
+        public static let uncached = Options(rawValue: 1 << 4)
     }
+
+    /// With ``Options/uncached``: how many writes go by between two drops of the file's
+    /// cached pages. Bounds the page cache the file holds to about this many dirty blocks plus
+    /// those still under writeback.
+    public static let cacheDropInterval = 64
 
     /// The path the file was opened at.
     public let path: String
@@ -110,6 +123,9 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     public let options: Options
 
     private let descriptor: Atomic<Int32>
+    /// The `O_DIRECT` descriptor for reads with ``Options/uncached``, or -1.
+    private let directDescriptor: Atomic<Int32>
+    private let writesSinceDrop = Atomic<Int>(0)
     private let reads = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
     private let punches = Atomic<Int>(0)
@@ -143,6 +159,10 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         self.pageSize = pageSize
         self.options = options
         descriptor = Atomic(fd)
+        // O_DIRECT needs the page size to be a multiple of the device's block (512 or 4096).
+        let direct = options.contains(.uncached) && pageSize >= 4096
+            ? Self.retrying { open(path, O_RDONLY | O_CLOEXEC | Self.directFlag) } : -1
+        directDescriptor = Atomic(direct)
         if let blockCount {
             do throws(PageStoreError) { try truncate(toBlocks: blockCount) } catch {
                 close()
@@ -151,18 +171,20 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         }
     }
 
-    /// Makes a new file with a unique name in `directory` (from `mkstemp`), removed when closed.
+    /// Makes a new file with a unique name in `directory` (from `mkstemp`), removed when closed;
+    /// `options` adds to ``Options/removeOnClose`` (e.g. ``Options/uncached``).
     ///
     /// - Throws: ``PageStoreError/io(errno:operation:)`` when the file cannot be made.
     public static func temporary(
-        in directory: String = "/tmp", prefix: String = "uswap", pageSize: Int = 4096, blockCount: Int? = nil
+        in directory: String = "/tmp", prefix: String = "uswap", pageSize: Int = 4096, blockCount: Int? = nil,
+        options: Options = []
     ) throws(PageStoreError) -> BackingFile {
         var template = Array("\(directory)/\(prefix)-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw .io(errno: errno, operation: "mkstemp in \(directory)") }
         _ = systemClose(fd)
         let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: [.removeOnClose])
+        return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: options.union(.removeOnClose))
     }
 
     deinit { close() }
@@ -176,6 +198,8 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Closes the descriptor (and unlinks the path with ``Options/removeOnClose``). Safe to call
     /// twice; must not race with other operations on this file.
     public func close() {
+        let direct = directDescriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        if direct >= 0 { _ = systemClose(direct) }
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
         _ = systemClose(fd)
@@ -187,12 +211,16 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Reads block `index` into `buffer`; see ``PageFile/readBlock(_:into:)``.
     public func readBlock(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
         try checkArguments(index, buffer.count)
-        let fd = fileDescriptor
         let offset = index * pageSize
         let base = buffer.baseAddress!
+        let direct = directDescriptor.load(ordering: .relaxed)
+        // O_DIRECT takes only block-aligned buffers; an unaligned one reads through the cache.
+        let useDirect = direct >= 0 && UInt(bitPattern: base) & 4095 == 0
+        let fd = useDirect ? direct : fileDescriptor
         let outcome = Self.transferFully(byteCount: pageSize) { done in
             pread(fd, base + done, pageSize - done, off_t(offset + done))
         }
+        if !useDirect && options.contains(.uncached) { Self.dropCache(fd, offset: offset, length: pageSize) }
         switch outcome {
         case .done:
             reads.add(1, ordering: .relaxed)
@@ -219,6 +247,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         switch outcome {
         case .done:
             writes.add(1, ordering: .relaxed)
+            if options.contains(.uncached) { dropCachedPagesNowAndThen(fd) }
         case .failed(let code, let done):
             failedWrites.add(1, ordering: .relaxed)
             throw .io(errno: code, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
@@ -293,7 +322,54 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         return c
     }
 
+    /// Bytes of this file in the page cache now (`mincore(2)` over a mapping of the file), or
+    /// nil where the system cannot tell. Benchmarks add it to the memory a file tier uses. Not
+    /// for hot paths: it maps the file and allocates one byte per block.
+    public func cachedBytes() -> Int? {
+        #if os(Linux)
+        guard let size = try? status().size, size > 0 else { return 0 }
+        let fd = fileDescriptor
+        guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else { return nil }
+        defer { munmap(mapping, size) }
+        let systemPage = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var resident = [UInt8](repeating: 0, count: (size + systemPage - 1) / systemPage)
+        guard mincore(mapping, size, &resident) == 0 else { return nil }
+        return resident.reduce(0) { $0 + Int($1 & 1) } * systemPage
+        #else
+        return nil
+        #endif
+    }
+
     // MARK: Helpers
+
+    /// With ``Options/uncached``: every ``cacheDropInterval`` writes, asks the kernel to write
+    /// the file's dirty pages and drop its clean ones.
+    @inline(__always)
+    private func dropCachedPagesNowAndThen(_ fd: Int32) {
+        let n = writesSinceDrop.add(1, ordering: .relaxed).newValue
+        guard n % Self.cacheDropInterval == 0 else { return }
+        Self.dropCache(fd, offset: 0, length: 0)
+    }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` over `length` bytes at `offset` (0: to the end);
+    /// nothing where the system has no such call.
+    @inline(__always)
+    private static func dropCache(_ fd: Int32, offset: Int, length: Int) {
+        #if os(Linux)
+        _ = posix_fadvise(fd, off_t(offset), off_t(length), 4)  // POSIX_FADV_DONTNEED
+        #endif
+    }
+
+    #if os(Linux)
+    /// `O_DIRECT` (behind `_GNU_SOURCE` in the C headers): 0o40000 on x86-64, 0o200000 on arm64.
+    #if arch(arm64)
+    private static let directFlag: Int32 = 0o200000
+    #else
+    private static let directFlag: Int32 = 0o40000
+    #endif
+    #else
+    private static let directFlag: Int32 = 0
+    #endif
 
     private func status() throws(PageStoreError) -> (size: Int, allocated: Int) {
         var info = stat()

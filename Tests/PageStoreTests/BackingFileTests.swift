@@ -174,3 +174,72 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
         #expect(access(path, F_OK) != 0)
     }
 }
+
+/// `.uncached`: the file tier's pages leave memory, and reads still see every write.
+@Suite struct BackingFileUncachedTests {
+    /// A page-aligned page buffer (O_DIRECT needs alignment), freed by the caller.
+    func alignedPage() -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+    }
+
+    @Test func readsSeeWritesThroughBothDescriptors() throws {
+        let file = try BackingFile.temporary(in: "/var/tmp", blockCount: 8, options: [.uncached])
+        defer { file.close() }
+        let aligned = alignedPage()
+        defer { aligned.deallocate() }
+        for block in 0..<8 {
+            try patternPage(block).withUnsafeBytes { try file.writeBlock($0, at: block) }
+        }
+        // Straight after the buffered write (dirty in the cache): the direct read sees it.
+        for block in 0..<8 {
+            try file.readBlock(block, into: aligned)
+            #expect(Array(aligned) == patternPage(block))
+        }
+        // An unaligned buffer takes the buffered path and reads the same bytes.
+        var unaligned = [UInt8](repeating: 0, count: 4097)
+        try unaligned.withUnsafeMutableBytes { raw in
+            try file.readBlock(3, into: UnsafeMutableRawBufferPointer(rebasing: raw[1...]))
+        }
+        #expect(Array(unaligned[1...]) == patternPage(3))
+        // Overwrite, then read again: never the old page.
+        try patternPage(99).withUnsafeBytes { try file.writeBlock($0, at: 5) }
+        try file.readBlock(5, into: aligned)
+        #expect(Array(aligned) == patternPage(99))
+        #expect(file.ioCounters.reads == 10)
+    }
+
+    @Test func writtenBlocksLeaveThePageCache() throws {
+        #if os(Linux)
+        let blocks = BackingFile.cacheDropInterval * 8
+        let cached = try BackingFile.temporary(in: "/var/tmp", blockCount: blocks)
+        defer { cached.close() }
+        let uncached = try BackingFile.temporary(in: "/var/tmp", blockCount: blocks, options: [.uncached])
+        defer { uncached.close() }
+        for block in 0..<blocks {
+            try patternPage(block).withUnsafeBytes { page in
+                try cached.writeBlock(page, at: block)
+                try uncached.writeBlock(page, at: block)
+            }
+        }
+        try uncached.sync()
+        // One more round of drops after the data is on disk empties the cache.
+        for block in 0..<BackingFile.cacheDropInterval {
+            try patternPage(block).withUnsafeBytes { try uncached.writeBlock($0, at: block) }
+        }
+        try uncached.sync()
+        let aligned = alignedPage()
+        defer { aligned.deallocate() }
+        for block in stride(from: 0, to: blocks, by: 7) {
+            try uncached.readBlock(block, into: aligned)
+            #expect(Array(aligned) == patternPage(block))
+        }
+        let plain = try #require(cached.cachedBytes())
+        let kept = try #require(uncached.cachedBytes())
+        #expect(plain >= blocks * 4096 / 2, "a plain file keeps its written pages cached")
+        // At most the blocks written since the last drop (dirty then) stay cached.
+        #expect(kept <= BackingFile.cacheDropInterval * 4096, "cached: \(kept) bytes")
+        #else
+        print("skipped: page cache residency is measured with Linux calls")
+        #endif
+    }
+}
