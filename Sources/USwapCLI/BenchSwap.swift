@@ -7,6 +7,7 @@ import ArgumentParser
 import PageStore
 import Swap
 import ZRAM
+import ZSwap
 
 /// `uswap bench swap`: ../shared/tools/swapbench.c's workload on a SwapRegion backed by a
 /// ZramDevice, and with `--vs-kernel` the same workload under the kernel's zram0 swap in a
@@ -62,6 +63,15 @@ struct BenchSwap: ParsableCommand {
     @Option(help: "Where eviction runs: in-fault or background (default: the library's).")
     var reclaim: String?
 
+    @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE, created or truncated and removed afterwards).")
+    var backend: String = "zram"
+
+    @Option(name: .customLong("pool-percent"), help: "Pool limit as a percentage of RAM, like zswap's max_pool_percent (zswap default 20).")
+    var poolPercent: Int?
+
+    @Option(name: .customLong("pool-limit"), help: "Pool limit in MiB (instead of --pool-percent).")
+    var poolLimit: Int?
+
     @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
     var kernelChildCgroup: String?
 
@@ -76,6 +86,16 @@ struct BenchSwap: ParsableCommand {
         }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
         if let memLimit, memLimit <= 0 { throw ValidationError("--mem-limit must be a positive number of MiB") }
+        guard let kind = BenchBackendKind(argument: backend) else {
+            throw ValidationError("--backend must be zram or zswap:FILE")
+        }
+        if let poolPercent, !(1...100).contains(poolPercent) { throw ValidationError("--pool-percent must be 1...100") }
+        if let poolLimit, poolLimit <= 0 { throw ValidationError("--pool-limit must be a positive number of MiB") }
+        if poolPercent != nil && poolLimit != nil { throw ValidationError("give --pool-percent or --pool-limit, not both") }
+        if kind == .zram, poolPercent != nil || poolLimit != nil {
+            throw ValidationError("--pool-percent and --pool-limit apply to --backend zswap:FILE (zram's limit is --mem-limit)")
+        }
+        if kind != .zram, memLimit != nil { throw ValidationError("--mem-limit applies to --backend zram; zswap's pool limit is --pool-percent or --pool-limit") }
         if let policy, SwapBench.policyNames.contains(policy) == false {
             throw ValidationError("--policy must be one of \(SwapBench.policyNames.joined(separator: ", "))")
         }
@@ -85,7 +105,9 @@ struct BenchSwap: ParsableCommand {
         let bench = SwapBench(
             corpusPath: corpus, sizeMiB: size, residentMiB: resident, touches: touches,
             writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit,
-            reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)))
+            reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
+            backend: BenchBackendKind(argument: backend) ?? .zram,
+            poolLimit: poolLimit.map(BenchPoolLimit.mebibytes) ?? poolPercent.map(BenchPoolLimit.percent))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.json.rendered)
@@ -117,6 +139,10 @@ struct SwapBench: Sendable {
     var memLimitMiB: Int?
     /// Where eviction runs; `nil` for the library's default.
     var reclaim: SwapRegionConfiguration.ReclaimMode? = nil
+    /// What the region swaps to.
+    var backend: BenchBackendKind = .zram
+    /// The pool limit of a zswap backend (nil: zswap's default, 20% of RAM).
+    var poolLimit: BenchPoolLimit? = nil
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -152,15 +178,14 @@ struct SwapBench: Sendable {
         if case .failure(let error) = SwapRegion.probe() { return .unavailable("userfaultfd: \(error)") }
         let corpus = try CorpusFile(path: corpusPath)
         let policy = self.policy.flatMap(SlotPolicy.init(rawValue:)) ?? .default
-        var zramConfiguration = ZramConfiguration(disksize: workload.sizeBytes)
-        if let memLimitMiB { zramConfiguration.memLimit = memLimitMiB << 20 }
-        let zram = try ZramDevice(zramConfiguration)
+        let store = try makeBackend(sizeBytes: workload.sizeBytes)
+        defer { store.close() }
         var regionConfiguration = SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy)
         if let reclaim { regionConfiguration.reclaimMode = reclaim }
-        let region = try SwapRegion(regionConfiguration, backend: zram)
+        let region = try SwapRegion(regionConfiguration, backend: store.backend)
         defer { region.close() }
         if progress {
-            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), ZramDevice lz4")
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), \(store.label)")
         }
         let fill = Progress("uswap fill", total: workload.pageCount)
         let f0 = monotonicSeconds()
@@ -172,7 +197,9 @@ struct SwapBench: Sendable {
         touchProgress.finish()
         // Read right after the touch phase, while the pages are still swapped out (as the kernel side).
         let statistics = region.statistics
-        let mmStat = zram.mmStat
+        let memUsedTotal = store.memUsedTotal
+        let mmStatLine = store.mmStatLine
+        let fileCacheBytes = store.fileCacheBytes
         let writes = workload.writeModel()
         let verifying = Progress("uswap verify", total: workload.pageCount)
         let verification = try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes) {
@@ -185,9 +212,22 @@ struct SwapBench: Sendable {
             swapIns: statistics.swapIns, p50: statistics.faultLatency.p50, p99: statistics.faultLatency.p99,
             p999: statistics.faultLatency.p999, policy: policy.rawValue, verified: verification.verified,
             mismatches: verification.mismatches, residentMaxBytes: statistics.residentMaxPages * region.pageSize,
-            backendMemUsedTotal: mmStat.memUsedTotal, mmStatLine: trimmedLine(mmStat.line),
+            backendMemUsedTotal: memUsedTotal, mmStatLine: mmStatLine,
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
-            fillSeconds: fillSeconds, touchSeconds: touched.seconds))
+            fillSeconds: fillSeconds, touchSeconds: touched.seconds,
+            backendLabel: store.label, writtenBack: store.writtenBack, fileReads: store.fileReads,
+            fileStores: store.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
+            secondTierExpected: store.file != nil && store.poolReachedLimit, detail: store.detailLines))
+    }
+
+    /// The store the region swaps to, as `--backend` says.
+    func makeBackend(sizeBytes: Int) throws -> BenchBackend {
+        switch backend {
+        case .zram:
+            return try BenchBackend.zram(sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 })
+        case .zswap(let file):
+            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percent(20))
+        }
     }
 
     /// The kernel's side: start the session, run a child `uswap` in the cgroup, restore.
@@ -298,6 +338,33 @@ struct UserSpaceFigures: Sendable {
     var swapOuts: Int
     var fillSeconds: Double
     var touchSeconds: Double
+    /// What the region swapped to.
+    var backendLabel: String = ""
+    /// Pages written back from the pool to a file.
+    var writtenBack: Int = 0
+    /// Pages read from a file.
+    var fileReads: Int = 0
+    /// Pages stored in a file without passing through the pool.
+    var fileStores: Int = 0
+    /// Bytes of the backing file in the page cache at the end of the touches.
+    var fileCacheBytes: Int = 0
+    /// The pool limit, if any.
+    var poolLimitBytes: Int? = nil
+    /// Whether a second tier had work to do (asked for, and the pool reached its limit).
+    var secondTierExpected: Bool = false
+    /// The backend's own counters, for people.
+    var detail: String? = nil
+
+    /// Pages that went to the file either way.
+    var pagesToFile: Int { writtenBack + fileStores }
+
+    /// Why the run must fail although it verified: a second tier that had work and did none.
+    var secondTierProblem: String? {
+        guard secondTierExpected else { return nil }
+        if pagesToFile == 0 { return "the pool reached its limit but no page went to the file" }
+        if fileReads == 0 { return "pages went to the file but none was read back" }
+        return nil
+    }
 }
 
 /// Our side: measured, or why not.
@@ -332,7 +399,7 @@ struct SwapBenchResult: Sendable {
 
     /// Whether every measured side verified (and ours was measured).
     var clean: Bool {
-        guard case .measured(let o) = ours, o.verified, o.mismatches == 0 else { return false }
+        guard case .measured(let o) = ours, o.verified, o.mismatches == 0, o.secondTierProblem == nil else { return false }
         if case .measured(let k) = kernel, !k.verified { return false }
         if case .failed = kernel { return false }
         return true
@@ -360,8 +427,14 @@ struct SwapBenchResult: Sendable {
             object["mm_stat"] = .string(o.mmStatLine)
             object["memory"] = [
                 "resident_max_bytes": .int(o.residentMaxBytes), "backend_mem_used_total": .int(o.backendMemUsedTotal),
-                "peak_rss_bytes": .int(o.peakRSSBytes),
+                "peak_rss_bytes": .int(o.peakRSSBytes), "file_cache_bytes": .int(o.fileCacheBytes),
             ]
+            object["backend"] = .string(bench.backend.description)
+            object["written_back"] = .int(o.writtenBack)
+            object["file_reads"] = .int(o.fileReads)
+            object["file_stores"] = .int(o.fileStores)
+            object["pool_limit_bytes"] = o.poolLimitBytes.map { .int($0) } ?? .null
+            if let problem = o.secondTierProblem { object["second_tier_problem"] = .string(problem) }
         case .unavailable(let reason):
             object["unavailable"] = .string(reason)
             object["verified"] = false
@@ -426,8 +499,16 @@ struct SwapBenchResult: Sendable {
                       ratio(Double(ourMemory), kernelMemory.map(Double.init))])
         table.append(["verified", o.verified ? "yes" : "NO (\(o.mismatches) pages differ)",
                       k.map { $0.verified ? "yes" : "NO (\($0.mismatches) pages differ)" } ?? "-", ""])
+        if o.poolLimitBytes != nil || o.pagesToFile > 0 || o.fileReads > 0 {
+            table.append(["pages to the file (written back + stored)", "\(o.writtenBack) + \(o.fileStores)", "-", ""])
+            table.append(["pages read from the file", String(o.fileReads), "-", ""])
+            table.append(["backing file in the page cache", mib(o.fileCacheBytes), "-", ""])
+        }
         lines.append(table.rendered)
         lines.append("")
+        lines.append("uswap backend: \(o.backendLabel)")
+        if let detail = o.detail { lines.append(detail.split(separator: "\n").joined(separator: "; ")) }
+        if let problem = o.secondTierProblem { lines.append("FAILED: second tier asked for but unused: \(problem)") }
         lines.append("uswap mm_stat: \(o.mmStatLine)")
         if let k { lines.append("zram0 mm_stat: \(k.zramMMStatLine)") }
         lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts)); "

@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PageStore
+import ZRAM
+import ZSwap
+
+/// Which store `uswap bench swap` (and the demo) swap to: `--backend zram|zswap:FILE`.
+enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
+    /// An in-process ZramDevice (optionally writing back to a file).
+    case zram
+    /// A FrontswapCache over a swap file at this path.
+    case zswap(file: String)
+
+    /// Parses `zram` or `zswap:FILE`; nil for anything else.
+    init?(argument: String) {
+        if argument == "zram" {
+            self = .zram
+        } else if argument.hasPrefix("zswap:"), argument.count > "zswap:".count {
+            self = .zswap(file: String(argument.dropFirst("zswap:".count)))
+        } else {
+            return nil
+        }
+    }
+
+    /// `zram` or `zswap:FILE`.
+    var description: String {
+        switch self {
+        case .zram: "zram"
+        case .zswap(let file): "zswap:\(file)"
+        }
+    }
+
+    /// The file a second tier uses, if any.
+    var file: String? {
+        if case .zswap(let file) = self { return file }
+        return nil
+    }
+}
+
+/// How big the compressed pool may grow: `--pool-percent P` (of MemTotal, like zswap's
+/// max_pool_percent) or `--pool-limit MIB`.
+enum BenchPoolLimit: Sendable, Equatable, CustomStringConvertible {
+    case percent(Int)
+    case mebibytes(Int)
+
+    /// Bytes on a machine with `memTotal` bytes of RAM.
+    func bytes(memTotal: Int) -> Int {
+        switch self {
+        case .percent(let p): memTotal / 100 * p
+        case .mebibytes(let m): m << 20
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .percent(let p): "\(p)% of RAM"
+        case .mebibytes(let m): "\(m) MiB"
+        }
+    }
+}
+
+/// Errors in setting up a bench backend's file.
+enum BenchBackendError: Error, CustomStringConvertible {
+    case notARegularFile(String)
+    case file(String, PageStoreError)
+    case cache(ZSwapError)
+
+    var description: String {
+        switch self {
+        case .notARegularFile(let path):
+            "\(path) exists and is not a regular file: give a path for a new file (the bench creates, truncates and removes it)"
+        case .file(let path, let error): "cannot use \(path) as the backing file: \(error)"
+        case .cache(let error): "cannot make the frontswap cache: \(error)"
+        }
+    }
+}
+
+/// The backing file of a bench run: created or truncated, kept out of the page cache (as the
+/// kernel's swap I/O), removed when the run ends.
+func openBenchFile(_ path: String, blockCount: Int) throws(BenchBackendError) -> BackingFile {
+    var info = stat()
+    if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG { throw .notARegularFile(path) }
+    do {
+        return try BackingFile(
+            path: path, blockCount: blockCount, options: [.create, .truncate, .removeOnClose, .uncached])
+    } catch {
+        throw .file(path, error)
+    }
+}
+
+/// A store a bench run swaps to, with the figures the report needs, whichever kind it is.
+struct BenchBackend: Sendable {
+    /// What the swap region writes to.
+    let backend: any SwapBackend
+    /// The backing file, if the backend has one.
+    let file: BackingFile?
+    /// One line that says what it is, for progress output.
+    let label: String
+    /// The pool limit in bytes, if any.
+    let poolLimitBytes: Int?
+    private let zram: ZramDevice?
+    private let cache: FrontswapCache?
+
+    /// A ZramDevice of `sizeBytes` (with `memLimit` if given).
+    static func zram(sizeBytes: Int, memLimitBytes: Int?) throws(ZramError) -> BenchBackend {
+        var configuration = ZramConfiguration(disksize: sizeBytes)
+        if let memLimitBytes { configuration.memLimit = memLimitBytes }
+        let device = try ZramDevice(configuration)
+        return BenchBackend(
+            backend: device, file: nil, label: "ZramDevice lz4", poolLimitBytes: memLimitBytes, zram: device, cache: nil)
+    }
+
+    /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
+    static func zswap(sizeBytes: Int, path: String, poolLimit: BenchPoolLimit) throws(BenchBackendError) -> BenchBackend {
+        let slots = sizeBytes / 4096
+        let file = try openBenchFile(path, blockCount: slots)
+        let memTotal = MemoryInfo.totalBytes()
+        var configuration = FrontswapConfiguration(slotCount: slots)
+        switch poolLimit {
+        case .percent(let p): configuration.poolLimit = .percentOfRAM(p)
+        case .mebibytes(let m): configuration.poolLimit = .bytes(m << 20)
+        }
+        let cache: FrontswapCache
+        do { cache = try FrontswapCache(configuration, file: file, memTotal: memTotal) } catch {
+            file.close()
+            throw .cache(error)
+        }
+        return BenchBackend(
+            backend: cache, file: file,
+            label: "FrontswapCache lz4, pool limit \(poolLimit) = \(cache.poolLimitBytes >> 20) MiB, file \(path)",
+            poolLimitBytes: cache.poolLimitBytes, zram: nil, cache: cache)
+    }
+
+    /// The pool's mem_used_total.
+    var memUsedTotal: Int { backend.statistics.memUsedTotal }
+
+    /// The pool's mm_stat line (trimmed).
+    var mmStatLine: String {
+        if let zram { return trimmedLine(zram.mmStat.line) }
+        if let cache { return trimmedLine(cache.pool.mmStat.line) }
+        return ""
+    }
+
+    /// Pages written back from the pool to the file (zswap: the LRU writeback, zswpwb).
+    var writtenBack: Int { backend.statistics.writtenBack }
+
+    /// Pages read from the file.
+    var fileReads: Int { backend.statistics.fileReads }
+
+    /// Pages stored in the file without passing through the pool (zswap: refused by a full pool).
+    var fileStores: Int { cache?.frontswapStatistics.fileStores ?? 0 }
+
+    /// Whether the pool reached its limit at least once (so a second tier had work to do).
+    var poolReachedLimit: Bool {
+        if let cache { return cache.frontswapStatistics.poolLimitHit > 0 || cache.frontswapStatistics.rejectPoolFull > 0 }
+        return false
+    }
+
+    /// zswap's counters, for the human report.
+    var detailLines: String? { cache.map { trimmedLine($0.frontswapStatistics.lines) } }
+
+    /// Bytes of the backing file in the page cache now.
+    var fileCacheBytes: Int { file?.cachedBytes() ?? 0 }
+
+    /// Closes (and so removes) the backing file.
+    func close() { file?.close() }
+}
