@@ -205,20 +205,52 @@ enum SwapSystemCalls {
 
 // MARK: - The session
 
-/// The kernel's zram0 as the only swap, page-cluster 0, and a memory cgroup limited to the
-/// resident size: set up by ``start(sizeBytes:limitBytes:root:cgroupRoot:registry:)``, used by
-/// ``runChild(executable:arguments:)``, put back by ``restore()``.
+/// swapon(2)/swapoff(2) as values, so tests can run a whole session in a fake ``SystemRoot``
+/// without enabling swap on the machine. Each returns nil on success or the error.
+struct SwapSwitch: Sendable {
+    /// Enables swapping on a path.
+    var on: @Sendable (String) -> KernelSwapError?
+    /// Disables swapping on a path.
+    var off: @Sendable (String) -> KernelSwapError?
+
+    /// The real system calls.
+    static let live = SwapSwitch(
+        on: { path in
+            do throws(KernelSwapError) { try SwapSystemCalls.swapOn(path) } catch { return error }
+            return nil
+        },
+        off: { path in
+            do throws(KernelSwapError) { try SwapSystemCalls.swapOff(path) } catch { return error }
+            return nil
+        })
+}
+
+/// The kernel's swap for one measurement, page-cluster 0, and a memory cgroup limited to the
+/// resident size: set up by
+/// ``start(sizeBytes:limitBytes:backing:root:cgroupRoot:registry:isRoot:swapDirectory:swapSwitch:)``,
+/// used by ``runChild(executable:arguments:)``, put back by ``restore()``.
+///
+/// The swap is zram0 (lz4) for ``KernelSwapBacking/zram``, or for
+/// ``KernelSwapBacking/zswap(maxPoolPercent:)`` the kernel's zswap (enabled, max_pool_percent
+/// set, lz4 when the crypto API has it, else the compressor as found) in front of a fresh swap
+/// file of twice `sizeBytes` in /var/tmp.
 ///
 /// Each change registers its undo in the cleanup registry right after it is made, so SIGINT,
 /// SIGTERM or exit put the machine back too (newest first: kill the child, remove the cgroup,
-/// restore page-cluster, swapoff, reset zram0 and its algorithm). A zram0 in use (disksize set,
-/// swap, mounted, held) is never touched.
+/// restore page-cluster, then zram's swapoff and zram0 reset, or zswap's enabled,
+/// max_pool_percent and compressor, swapoff and removing the swap file). A zram0 in use
+/// (disksize set, swap, mounted, held) is never touched; nothing is changed while another swap
+/// is on.
 final class KernelSwapSession: Sendable {
-    /// The zram device used as swap.
-    let zram: KernelZramSession
+    /// What the kernel swaps to.
+    let backing: KernelSwapBacking
+    /// The zram device used as swap (``KernelSwapBacking/zram`` only).
+    let zram: KernelZramSession?
+    /// How zswap and its swap file were set up (``KernelSwapBacking/zswap(maxPoolPercent:)`` only).
+    let zswap: KernelZswapSetup?
     /// The cgroup the child runs in.
     let cgroup: MemoryCgroup
-    /// The swap area size (zram0 disksize), bytes.
+    /// The size of the region the workload swaps (zram0's disksize; half the zswap swap file), bytes.
     let sizeBytes: Int
     /// The cgroup's memory limit, bytes.
     let limitBytes: Int
@@ -227,32 +259,50 @@ final class KernelSwapSession: Sendable {
 
     private let root: SystemRoot
     private let registry: CleanupRegistry
+    private let swapSwitch: SwapSwitch
     private let tokens = Mutex<[CleanupToken]>([])
     private let child = Mutex<pid_t>(0)
+    /// zswap's vmstat counters once everything was set up.
+    private let countersAtStart = Mutex<KernelZswapCounters?>(nil)
 
     private init(
-        zram: KernelZramSession, cgroup: MemoryCgroup, sizeBytes: Int, limitBytes: Int,
-        originalPageCluster: String, root: SystemRoot, registry: CleanupRegistry
+        backing: KernelSwapBacking, zram: KernelZramSession?, zswap: KernelZswapSetup?, cgroup: MemoryCgroup,
+        sizeBytes: Int, limitBytes: Int, originalPageCluster: String, root: SystemRoot, registry: CleanupRegistry,
+        swapSwitch: SwapSwitch
     ) {
+        self.backing = backing
         self.zram = zram
+        self.zswap = zswap
         self.cgroup = cgroup
         self.sizeBytes = sizeBytes
         self.limitBytes = limitBytes
         self.originalPageCluster = originalPageCluster
         self.root = root
         self.registry = registry
+        self.swapSwitch = swapSwitch
     }
 
-    /// Why the measurement cannot run here (nil: it can), without changing anything.
+    /// Why the measurement with `backing` cannot run here (nil: it can), without changing
+    /// anything: not root, no cgroup v1 memory controller, another swap on, then for zram no
+    /// usable zram0 with lz4, for zswap no zswap, a parameter not settable, or a compressor the
+    /// crypto API lacks.
     static func unavailableReason(
-        root: SystemRoot = .live, cgroupRoot: String = MemoryCgroup.defaultRoot, isRoot: Bool = geteuid() == 0
+        backing: KernelSwapBacking = .zram, root: SystemRoot = .live, cgroupRoot: String = MemoryCgroup.defaultRoot,
+        isRoot: Bool = geteuid() == 0
     ) -> String? {
-        guard isRoot else { return "not root: swapon, zram0 and memory cgroups need root" }
+        switch backing {
+        case .zram:
+            guard isRoot else { return "not root: swapon, zram0 and memory cgroups need root" }
+        case .zswap:
+            guard isRoot else { return "not root: swapon, zswap's parameters and memory cgroups need root" }
+        }
         if let reason = MemoryCgroup.unavailableReason(root: cgroupRoot) { return reason }
         let swaps = SwapSystemCalls.activeSwaps(root: root)
         if !swaps.isEmpty {
-            return "swap already active (\(swaps.joined(separator: ", "))): zram0 would not be the only swap"
+            let only = backing == .zram ? "zram0" : "the swap file"
+            return "swap already active (\(swaps.joined(separator: ", "))): \(only) would not be the only swap"
         }
+        guard case .zram = backing else { return ZswapParameters(root: root).unavailableReason() }
         let device = KernelZramDevice(name: "zram0", root: root)
         guard SysfsFile.exists(device.directory) else { return "no /dev/zram0 (modprobe zram)" }
         do {
@@ -265,42 +315,61 @@ final class KernelSwapSession: Sendable {
         return nil
     }
 
-    /// Sets up zram0 (lz4, disksize `sizeBytes`) as the only swap, page-cluster 0, and cgroup
-    /// `uswap-bench-<pid>` limited to `limitBytes`; undoes what it did if a step fails.
+    /// Sets up the kernel's swap for a region of `sizeBytes` (see ``KernelSwapBacking``),
+    /// page-cluster 0, and cgroup `uswap-bench-<pid>` limited to `limitBytes`; undoes what it
+    /// did if a step fails.
+    ///
+    /// - Parameters:
+    ///   - backing: zram0, or zswap in front of a swap file of `2 * sizeBytes` in `swapDirectory`.
+    ///   - root, cgroupRoot, isRoot, swapDirectory, swapSwitch: the live machine unless a test
+    ///     injects a fake tree (`swapDirectory` nil means `root`'s /var/tmp).
+    /// - Throws: ``KernelSwapError/unavailable(_:)`` when the machine does not allow it (nothing
+    ///   changed), ``KernelSwapError/failed(_:)`` when a step failed (everything put back).
     static func start(
-        sizeBytes: Int, limitBytes: Int, root: SystemRoot = .live,
-        cgroupRoot: String = MemoryCgroup.defaultRoot, registry: CleanupRegistry = SignalCleanup.shared
+        sizeBytes: Int, limitBytes: Int, backing: KernelSwapBacking = .zram, root: SystemRoot = .live,
+        cgroupRoot: String = MemoryCgroup.defaultRoot, registry: CleanupRegistry = SignalCleanup.shared,
+        isRoot: Bool = geteuid() == 0, swapDirectory: String? = nil, swapSwitch: SwapSwitch = .live
     ) throws(KernelSwapError) -> KernelSwapSession {
-        if let reason = unavailableReason(root: root, cgroupRoot: cgroupRoot) { throw .unavailable(reason) }
+        if let reason = unavailableReason(backing: backing, root: root, cgroupRoot: cgroupRoot, isRoot: isRoot) {
+            throw .unavailable(reason)
+        }
         guard sizeBytes > 0, sizeBytes % 4096 == 0 else { throw .failed("swap size \(sizeBytes) is not a positive multiple of 4096") }
-        SignalCleanup.installHandlers()
+        if case .zswap(let percent) = backing, !(1...100).contains(percent) {
+            throw .failed("zswap's max_pool_percent must be 1...100, got \(percent)")
+        }
+        if registry === SignalCleanup.shared { SignalCleanup.installHandlers() }
         let cgroup = try MemoryCgroup(root: cgroupRoot, name: MemoryCgroup.benchName(pid: getpid()))
         if cgroup.exists { throw .unavailable("\(cgroup.path) already exists") }
         let pageClusterPath = root.path("/proc/sys/vm/page-cluster")
         guard let pageCluster = SysfsFile.readTrimmed(pageClusterPath), Int(pageCluster) != nil else {
             throw .unavailable("cannot read \(pageClusterPath)")
         }
-        let zram: KernelZramSession
-        do {
-            zram = try KernelZramSession.acquire("zram0", root: root, registry: registry)
-        } catch {
-            throw .unavailable(error.description)
-        }
-        let session = KernelSwapSession(
-            zram: zram, cgroup: cgroup, sizeBytes: sizeBytes, limitBytes: limitBytes,
-            originalPageCluster: pageCluster, root: root, registry: registry)
-        do throws(KernelSwapError) {
+        let session: KernelSwapSession
+        switch backing {
+        case .zram:
+            let zram: KernelZramSession
             do {
-                try zram.configure(algorithm: "lz4", disksize: sizeBytes)
+                zram = try KernelZramSession.acquire("zram0", root: root, registry: registry)
             } catch {
-                throw .failed("configuring zram0: \(error.description)")
+                throw .unavailable(error.description)
             }
-            let devicePath = zram.device.devicePath
-            try SwapHeader.write(to: devicePath, totalBytes: sizeBytes)
-            try SwapSystemCalls.swapOn(devicePath)
-            session.remember(registry.register("swapoff \(devicePath)") {
-                do { try SwapSystemCalls.swapOff(devicePath) } catch { StandardError.line("uswap: \(error)") }
-            })
+            session = KernelSwapSession(
+                backing: backing, zram: zram, zswap: nil, cgroup: cgroup, sizeBytes: sizeBytes, limitBytes: limitBytes,
+                originalPageCluster: pageCluster, root: root, registry: registry, swapSwitch: swapSwitch)
+        case .zswap(let percent):
+            let setup = try zswapSetup(
+                sizeBytes: sizeBytes, maxPoolPercent: percent, root: root,
+                directory: swapDirectory ?? root.path(SwapFile.defaultDirectory))
+            session = KernelSwapSession(
+                backing: backing, zram: nil, zswap: setup, cgroup: cgroup, sizeBytes: sizeBytes, limitBytes: limitBytes,
+                originalPageCluster: pageCluster, root: root, registry: registry, swapSwitch: swapSwitch)
+        }
+        do throws(KernelSwapError) {
+            if let zram = session.zram {
+                try session.startZram(zram)
+            } else if let setup = session.zswap {
+                try session.startZswap(setup)
+            }
             session.remember(registry.register("page-cluster \(pageCluster)") {
                 do { try writeText(pageCluster, to: pageClusterPath) } catch { StandardError.line("uswap: \(error)") }
             })
@@ -309,11 +378,99 @@ final class KernelSwapSession: Sendable {
             session.remember(registry.register("cgroup \(cgroup.path)") {
                 do { try cgroup.remove() } catch { StandardError.line("uswap: \(error)") }
             })
+            if session.zswap != nil {
+                let counters = try KernelZswapCounters.read(root: root)
+                session.countersAtStart.withLock { $0 = counters }
+            }
         } catch {
             try? session.restore()
             throw error
         }
         return session
+    }
+
+    /// What zswap will be set to, from what is found (reads only): the swap file's path and
+    /// size, the compressor (lz4 when the crypto API has it), the parameters to put back.
+    static func zswapSetup(
+        sizeBytes: Int, maxPoolPercent: Int, root: SystemRoot, directory: String
+    ) throws(KernelSwapError) -> KernelZswapSetup {
+        let parameters = ZswapParameters(root: root)
+        let original = parameters.snapshot()
+        for name in ["enabled", "compressor", "max_pool_percent"] where original[name] == nil {
+            throw .unavailable("cannot read zswap's \(name) (\(parameters.path(name)))")
+        }
+        let found = original["compressor"] ?? ""
+        let crypto = (try? SysfsFile.read(root.path("/proc/crypto"))).map(ZswapParameters.cryptoAlgorithms) ?? []
+        let preferred = ZswapParameters.preferredCompressor
+        let compressor = crypto.contains(preferred) ? preferred : found
+        let note = compressor == preferred ? "" : "\(preferred) is not in this kernel's crypto API, so zswap compresses with \(found)"
+        let bytes = 2 * sizeBytes
+        if let problem = SwapFile.spaceProblem(directory: directory, bytes: bytes) { throw .unavailable(problem) }
+        return KernelZswapSetup(
+            swapFilePath: SwapFile.uniquePath(in: directory), swapFileBytes: bytes, compressor: compressor,
+            compressorNote: note, maxPoolPercent: maxPoolPercent, original: original)
+    }
+
+    /// zram0: lz4, disksize ``sizeBytes``, swap header, swapon (undo registered).
+    private func startZram(_ zram: KernelZramSession) throws(KernelSwapError) {
+        do {
+            try zram.configure(algorithm: "lz4", disksize: sizeBytes)
+        } catch {
+            throw .failed("configuring zram0: \(error.description)")
+        }
+        let devicePath = zram.device.devicePath
+        try SwapHeader.write(to: devicePath, totalBytes: sizeBytes)
+        try swapOn(devicePath)
+    }
+
+    /// zswap: the swap file (created, allocated, header, swapon), then the compressor,
+    /// max_pool_percent and enabled=Y; each undo registered right after its change (a
+    /// parameter's before its write, so a half-done write is put back too).
+    private func startZswap(_ setup: KernelZswapSetup) throws(KernelSwapError) {
+        let path = setup.swapFilePath
+        try SwapFile.create(path)
+        remember(registry.register("rm \(path)") {
+            do { try SwapFile.remove(path) } catch { StandardError.line("uswap: \(error)") }
+        })
+        try SwapFile.prepare(path, bytes: setup.swapFileBytes)
+        try swapOn(path)
+        let parameters = ZswapParameters(root: root)
+        let changes = [
+            ("compressor", setup.compressor), ("max_pool_percent", String(setup.maxPoolPercent)), ("enabled", "Y"),
+        ]
+        for (name, value) in changes {
+            guard let was = setup.original[name], was != value else { continue }
+            remember(registry.register("zswap \(name) \(was)") {
+                do { try parameters.write(was, to: name) } catch { StandardError.line("uswap: \(error)") }
+            })
+            try parameters.write(value, to: name)
+        }
+    }
+
+    /// swapon `path`, then registers its swapoff.
+    private func swapOn(_ path: String) throws(KernelSwapError) {
+        if let error = swapSwitch.on(path) { throw error }
+        let swapSwitch = self.swapSwitch
+        remember(registry.register("swapoff \(path)") {
+            if let error = swapSwitch.off(path) { StandardError.line("uswap: \(error)") }
+        })
+    }
+
+    /// zswap's and the swap file's events since the session was set up (zero counters for zram).
+    func zswapCountersSinceStart() throws(KernelSwapError) -> KernelZswapCounters {
+        guard let start = countersAtStart.withLock({ $0 }) else { return KernelZswapCounters() }
+        return try KernelZswapCounters.read(root: root).since(start)
+    }
+
+    /// The child's zswap figures completed with what the parent knows: the vmstat deltas since
+    /// the session was set up, the compressor and max_pool_percent.
+    func completeZswapReport(_ childReport: KernelZswapReport) throws(KernelSwapError) -> KernelZswapReport {
+        var report = childReport
+        report.counters = try zswapCountersSinceStart()
+        report.compressor = zswap?.compressor ?? ""
+        report.compressorNote = zswap?.compressorNote ?? ""
+        report.maxPoolPercent = zswap?.maxPoolPercent ?? 0
+        return report
     }
 
     private func remember(_ token: CleanupToken) {
@@ -385,23 +542,47 @@ final class KernelSwapSession: Sendable {
         return text
     }
 
-    /// Puts everything back (cgroup, page-cluster, swap, zram0), each step once; safe to call
-    /// more than once.
+    /// Puts everything back (cgroup, page-cluster, then zram's swap and zram0, or zswap's
+    /// parameters, swap and swap file), each step once; safe to call more than once.
     func restore() throws(KernelSwapError) {
         let mine = tokens.withLock { tokens in
             defer { tokens.removeAll() }
             return tokens
         }
         for token in mine.reversed() { registry.run(token) }
-        do {
-            try zram.restore()
-        } catch {
-            throw .restoreFailed(error.description)
+        if let zram {
+            do {
+                try zram.restore()
+            } catch {
+                throw .restoreFailed(error.description)
+            }
         }
-        let problems = Self.leftovers(root: root, cgroup: cgroup, pageCluster: originalPageCluster)
+        let problems = leftovers()
         if !problems.isEmpty { throw .restoreFailed(problems.joined(separator: "; ")) }
     }
 
+    /// What this session left changed; empty when the machine is as it was found.
+    func leftovers() -> [String] {
+        guard let zswap else { return Self.leftovers(root: root, cgroup: cgroup, pageCluster: originalPageCluster) }
+        return Self.zswapLeftovers(root: root, cgroup: cgroup, pageCluster: originalPageCluster, setup: zswap)
+    }
+
+    /// What is not as it was after a zswap session: swap still on, the swap file still there, a
+    /// zswap parameter changed, the cgroup still there, page-cluster changed.
+    static func zswapLeftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String, setup: KernelZswapSetup) -> [String] {
+        var problems: [String] = []
+        let swaps = SwapSystemCalls.activeSwaps(root: root)
+        if !swaps.isEmpty { problems.append("swap still on: \(swaps.joined(separator: ", "))") }
+        if SysfsFile.exists(setup.swapFilePath) { problems.append("\(setup.swapFilePath) still exists") }
+        let now = ZswapParameters(root: root).snapshot()
+        for name in ZswapParameters.names where now[name] != setup.original[name] {
+            problems.append("zswap \(name) is \(now[name] ?? "unreadable"), was \(setup.original[name] ?? "unreadable")")
+        }
+        if cgroup.exists { problems.append("\(cgroup.path) still exists") }
+        let cluster = SysfsFile.readTrimmed(root.path("/proc/sys/vm/page-cluster")) ?? "?"
+        if cluster != pageCluster { problems.append("page-cluster is \(cluster), was \(pageCluster)") }
+        return problems
+    }
     /// What is not as it was: swap still on, zram0 initialised, the cgroup still there,
     /// page-cluster changed. Empty when the machine is restored.
     static func leftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String) -> [String] {
@@ -450,6 +631,10 @@ struct KernelChildReport: Sendable, Equatable {
     var mismatches: Int
     /// Any extra figures a workload wants to send (demo: lookups, records).
     var extra: [String: Double] = [:]
+    /// zswap's figures (zswap backing only; nil for zram): the child sends the pool figures,
+    /// ``KernelSwapSession/measure(sizeBytes:limitBytes:backing:executable:arguments:started:restored:)``
+    /// adds the vmstat deltas, the compressor and max_pool_percent.
+    var zswap: KernelZswapReport? = nil
 
     /// The one-line JSON form.
     var json: JSONValue {
@@ -461,6 +646,7 @@ struct KernelChildReport: Sendable, Equatable {
             "zram_mm_stat": .string(zramMMStatLine), "verified": .bool(verified), "mismatches": .int(mismatches),
         ]
         for (key, value) in extra { object["x_" + key] = .double(value) }
+        if let zswap { object.merge(zswap.jsonMembers) { _, new in new } }
         return .object(object)
     }
 
@@ -489,12 +675,15 @@ struct KernelChildReport: Sendable, Equatable {
         for (key, value) in fields where key.hasPrefix("x_") {
             if case .number(let v) = value { extra[String(key.dropFirst(2))] = v }
         }
+        zswap = KernelZswapReport(fields: fields)
     }
 
-    /// A report from figures.
+    /// A report from figures. A zswap child passes `zswap` (``KernelZswapFigures/read(root:)``
+    /// right after its touch phase); a zram child leaves it nil.
     init(
         usPerTouch: Double, cpuUsPerTouch: Double, majorFaults: Int, touchSeconds: Double, fillSeconds: Double,
-        mmStat: KernelMMStat?, mmStatLine: String, verified: Bool, mismatches: Int, extra: [String: Double] = [:]
+        mmStat: KernelMMStat?, mmStatLine: String, verified: Bool, mismatches: Int, extra: [String: Double] = [:],
+        zswap: KernelZswapFigures? = nil
     ) {
         self.usPerTouch = usPerTouch
         self.cpuUsPerTouch = cpuUsPerTouch
@@ -508,6 +697,7 @@ struct KernelChildReport: Sendable, Equatable {
         self.verified = verified
         self.mismatches = mismatches
         self.extra = extra
+        self.zswap = zswap.map(KernelZswapReport.init(figures:))
     }
 }
 
@@ -669,26 +859,40 @@ func writeText(_ text: String, to path: String) throws(KernelSwapError) {
 
 extension KernelSwapSession {
     /// One kernel-side measurement, the shape every `--vs-kernel` swap run shares: start a
-    /// session (zram0 as swap, a memory cgroup of `limitBytes`), run a child `uswap` with
-    /// `arguments(cgroupPath)` inside it, parse its report, and restore the machine whatever
-    /// happened. A restore failure turns the outcome into a failure that says so.
+    /// session (zram0 or zswap as swap, see ``KernelSwapBacking``; a memory cgroup of
+    /// `limitBytes`), run a child `uswap` with `arguments(cgroupPath)` inside it, parse its
+    /// report, and restore the machine whatever happened. A restore failure turns the outcome
+    /// into a failure that says so.
+    ///
+    /// With zswap the child must report its pool figures (`zswap_pool_bytes`, `zswapped_bytes`);
+    /// the measured report's ``KernelChildReport/zswap`` then also holds the vmstat deltas over
+    /// the child (pages written back, stores, loads, swap-file reads and writes), the compressor
+    /// and max_pool_percent. A zswap child without pool figures is a failure.
     static func measure(
-        sizeBytes: Int, limitBytes: Int, executable: String?, arguments: (String) -> [String],
-        started: (KernelSwapSession) -> Void = { _ in }, restored: (KernelSwapSession) -> Void = { _ in }
+        sizeBytes: Int, limitBytes: Int, backing: KernelSwapBacking = .zram, executable: String?,
+        arguments: (String) -> [String], started: (KernelSwapSession) -> Void = { _ in },
+        restored: (KernelSwapSession) -> Void = { _ in }
     ) -> KernelOutcome {
         let session: KernelSwapSession
         do {
-            session = try KernelSwapSession.start(sizeBytes: sizeBytes, limitBytes: limitBytes)
+            session = try KernelSwapSession.start(sizeBytes: sizeBytes, limitBytes: limitBytes, backing: backing)
         } catch {
             return .unavailable(error.description)
         }
         started(session)
         var outcome: KernelOutcome
-        do {
+        do throws(KernelSwapError) {
             let output = try session.runChild(
                 executable: executable ?? KernelSwapSession.currentExecutable(),
                 arguments: arguments(session.cgroup.path))
-            outcome = .measured(try KernelChildReport(parsing: output))
+            var report = try KernelChildReport(parsing: output)
+            if session.zswap != nil {
+                guard let figures = report.zswap else {
+                    throw .failed("the kernel-side child reported no zswap figures (zswap_pool_bytes, zswapped_bytes)")
+                }
+                report.zswap = try session.completeZswapReport(figures)
+            }
+            outcome = .measured(report)
         } catch {
             outcome = .failed(error.description)
         }
