@@ -28,6 +28,26 @@ enum KernelSwapBacking: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension KernelSwapBacking {
+    /// The smallest max_pool_percent whose pool limit holds `bytes` on a machine with
+    /// `memTotalBytes` of RAM (zswap's limit is total RAM x percent / 100), within 1...100:
+    /// how a pool limit given in bytes becomes the kernel's knob.
+    static func zswapPoolPercent(holding bytes: Int, memTotalBytes: Int) -> Int {
+        guard memTotalBytes > 0 else { return 100 }
+        let percent = (max(bytes, 0) * 100 + memTotalBytes - 1) / memTotalBytes
+        return min(max(percent, 1), 100)
+    }
+
+    /// ``zswapPoolPercent(holding:memTotalBytes:)`` with MemTotal from /proc/meminfo under `root`.
+    static func zswapPoolPercent(holding bytes: Int, root: SystemRoot = .live) throws(KernelSwapError) -> Int {
+        let path = root.path("/proc/meminfo")
+        let text: String
+        do { text = try SysfsFile.read(path) } catch { throw .failed(error.description) }
+        guard let total = KernelProcText.meminfo(text)["MemTotal"] else { throw .failed("\(path) has no MemTotal line") }
+        return zswapPoolPercent(holding: bytes, memTotalBytes: total)
+    }
+}
+
 // MARK: - zswap's module parameters
 
 /// zswap's module parameters in `/sys/module/zswap/parameters` (under a ``SystemRoot``).

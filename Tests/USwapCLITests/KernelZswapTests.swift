@@ -280,6 +280,19 @@ private final class SwapSwitchSpy: Sendable {
         #expect(a != b)
     }
 
+    @Test func aPoolLimitInBytesBecomesTheSmallestPercentHoldingIt() throws {
+        let gib = 1 << 30
+        #expect(KernelSwapBacking.zswapPoolPercent(holding: gib, memTotalBytes: 10 * gib) == 10)
+        #expect(KernelSwapBacking.zswapPoolPercent(holding: gib + 1, memTotalBytes: 10 * gib) == 11)
+        #expect(KernelSwapBacking.zswapPoolPercent(holding: 1, memTotalBytes: 10 * gib) == 1)
+        #expect(KernelSwapBacking.zswapPoolPercent(holding: 0, memTotalBytes: 10 * gib) == 1)
+        #expect(KernelSwapBacking.zswapPoolPercent(holding: 20 * gib, memTotalBytes: 10 * gib) == 100)
+        let machine = try FakeMachine()
+        defer { machine.remove() }
+        // MemTotal 24684112 kB: 256 MiB is 1.06%, so 2.
+        #expect(try KernelSwapBacking.zswapPoolPercent(holding: 256 << 20, root: machine.root) == 2)
+    }
+
     // MARK: Setup decisions
 
     @Test func theCompressorIsLZ4OnlyWhenTheCryptoAPIHasIt() throws {
@@ -439,6 +452,30 @@ extension RealZram0Tests {
             try session.restore()  // a second restore does nothing and finds nothing wrong
         }
 
+        /// What SIGINT/SIGTERM/exit run is the cleanup registry alone: running it (not
+        /// ``KernelSwapSession/restore()``) must put everything back, newest change first.
+        @Test func theCleanupRegistryAloneRestoresTheMachineAsAnInterruptWould() throws {
+            let percent = Self.otherPoolPercent()
+            guard Self.available(.zswap(maxPoolPercent: percent)) else { return }
+            let before = MachineState.now()
+            let registry = CleanupRegistry()
+            let session = try KernelSwapSession.start(
+                sizeBytes: 8 << 20, limitBytes: 4 << 20, backing: .zswap(maxPoolPercent: percent), registry: registry)
+            let setup = try #require(session.zswap)
+            #expect(MachineState.now() != before)
+            let ran = registry.runAll()  // what the signal thread and the atexit hook run
+            var expected = ["cgroup \(session.cgroup.path)", "page-cluster \(before.pageCluster ?? "?")"]
+            for name in ["enabled", "max_pool_percent", "compressor"] {
+                let now = ["enabled": "Y", "max_pool_percent": String(percent), "compressor": setup.compressor][name]
+                if let was = before.parameters[name], was != now { expected.append("zswap \(name) \(was)") }
+            }
+            expected += ["swapoff \(setup.swapFilePath)", "rm \(setup.swapFilePath)"]
+            #expect(ran == expected)
+            #expect(MachineState.now() == before)
+            #expect(session.leftovers() == [])
+            try session.restore()  // the normal path afterwards finds nothing left to do
+        }
+
         /// `measure` end to end with a stand-in child (a shell that joins the cgroup, fills 48 MiB
         /// of compressible pages with USwapTestHelper under a 16 MiB limit, and reports meminfo's
         /// zswap lines): the pages went into zswap, the parent counted the stores, and the
@@ -458,7 +495,7 @@ extension RealZram0Tests {
                 "zram_compr_data_size", "zram_mem_used_total", "mismatches",
             ]
             let zeros = keys.map { "\\\"\($0)\\\":0" }.joined(separator: ",")
-            let format = "{\(zeros),\\\"zram_mm_stat\\\":\\\"\\\",\\\"verified\\\":true,\\\"zswap_pool_bytes\\\":%.0f,\\\"zswapped_bytes\\\":%.0f}\\n"
+            let format = "{\(zeros),\\\"zram_mm_stat\\\":\\\"\\\",\\\"verified\\\":true,\\\"zswap_pool_bytes\\\":%.0f,\\\"zswapped_bytes\\\":%.0f,\\\"x_cgroup_usage\\\":%.0f,\\\"x_cgroup_kmem\\\":%.0f}\\n"
             var swapFile = ""
             var duringCompressor = ""
             var leftovers: [String] = ["restored was not called"]
@@ -469,7 +506,8 @@ extension RealZram0Tests {
                         "-c",
                         "echo $$ > \(cgroupPath)/cgroup.procs || exit 3; "
                             + "'\(helper)' --text \(pages) --exit-after-ms 300 | { read ready || exit 4; "
-                            + "awk '/^Zswap:/ { p = $2 * 1024 } /^Zswapped:/ { s = $2 * 1024 } END { printf \"\(format)\", p, s }' /proc/meminfo; }",
+                            + "u=$(cat \(cgroupPath)/memory.usage_in_bytes); k=$(cat \(cgroupPath)/memory.kmem.usage_in_bytes 2>/dev/null || echo 0); "
+                            + "awk -v u=$u -v k=$k '/^Zswap:/ { p = $2 * 1024 } /^Zswapped:/ { s = $2 * 1024 } END { printf \"\(format)\", p, s, u, k }' /proc/meminfo; }",
                     ]
                 },
                 started: { session in
@@ -482,7 +520,7 @@ extension RealZram0Tests {
                 return
             }
             let zswap = try #require(report.zswap)
-            print("kernel zswap, \(pages) text pages in a 16 MiB cgroup: \(zswap.summaryLine)")
+            print("kernel zswap, \(pages) text pages in a 16 MiB cgroup: \(zswap.summaryLine); cgroup usage \(report.extra["cgroup_usage"] ?? -1), kmem \(report.extra["cgroup_kmem"] ?? -1)")
             // 48 MiB of text under a 16 MiB limit: most of it was stored in zswap, compressed.
             #expect(zswap.storedBytes >= 24 << 20, "Zswapped \(zswap.storedBytes)")
             #expect(zswap.poolBytes > 0 && zswap.poolBytes < zswap.storedBytes / 2, "pool \(zswap.poolBytes)")
