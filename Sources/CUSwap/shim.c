@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <ucontext.h>
+#include <linux/futex.h>
 
 #define CUSWAP_MAX_REGIONS 256
 
@@ -138,6 +139,40 @@ void cuswap_sigbus_unregister(int index) {
 }
 
 int cuswap_sigbus_capacity(void) { return CUSWAP_MAX_REGIONS; }
+
+int cuswap_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec t, *tp = NULL;
+    if (timeout_ns >= 0) {
+        t.tv_sec = (time_t)(timeout_ns / 1000000000);
+        t.tv_nsec = (long)(timeout_ns % 1000000000);
+        tp = &t;
+    }
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tp, NULL, 0);
+    return rc == 0 ? 0 : errno;
+}
+
+int cuswap_futex_wake(uint32_t *word, int count) {
+    long rc = syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, NULL, NULL, 0);
+    return rc < 0 ? -errno : (int)rc;
+}
+
+void cuswap_block_async_signals(void) {
+    sigset_t set;
+    sigfillset(&set);
+    sigdelset(&set, SIGBUS);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGFPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+void cuswap_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 uint64_t cuswap_now_ns(void) {
     struct timespec t;

@@ -37,13 +37,27 @@ final class FaultHandler: @unchecked Sendable {
     let reclaimer: Reclaimer
     let policy: SlotPolicy
     let limitPages: Int
+    /// Swap-ins whose read needed file I/O (a subset of ``latency``'s samples).
+    let fileLatency: LatencyHistogram
+    /// The I/O threads' requests, or nil when file reads run inline.
+    let queue: FileReadQueue?
+    /// How many times a failed read is tried again.
+    let readRetries: Int
+    /// The pause before each retry.
+    let retryPauseNanoseconds: Int
 
     private let running = Atomic<Bool>(false)
     private var thread: pthread_t?
+    private var ioThreads: [pthread_t] = []
 
     init(base: UInt, size: Int, pageSize: Int, table: PageStateTable, slots: SwapSlots, cache: SwapCache,
          backend: any SwapBackend, uffd: Userfaultfd, counters: SwapCounters, latency: LatencyHistogram,
-         reclaimer: Reclaimer, policy: SlotPolicy, limitPages: Int) {
+         fileLatency: LatencyHistogram, reclaimer: Reclaimer, policy: SlotPolicy, limitPages: Int,
+         queue: FileReadQueue?, readRetries: Int, retryPauseNanoseconds: Int) {
+        self.fileLatency = fileLatency
+        self.queue = queue
+        self.readRetries = readRetries
+        self.retryPauseNanoseconds = retryPauseNanoseconds
         self.base = base
         self.size = size
         self.pageSize = pageSize
@@ -77,21 +91,32 @@ final class FaultHandler: @unchecked Sendable {
     }
 
     /// A fault that cannot be served: the page keeps `state` (nothing freed), the failure is
-    /// counted, and the caller delivers SIGBUS. Returns false for the caller to pass on.
+    /// counted, and the caller delivers SIGBUS (or poisons the page).
     @inline(__always)
-    private func failed(_ page: Int, restoring state: PageState) -> Bool {
+    private func failed(_ page: Int, restoring state: PageState) -> Outcome {
         table.unlock(page, to: state)
         counters.failedFaults.add(1, ordering: .relaxed)
-        return false
+        return .failed
     }
 
     /// Serves a fault at `address` (inside the region). `access` is `CUSWAP_ACCESS_READ`,
     /// `_WRITE` or `_UNKNOWN`. Returns false when the page cannot be provided: the caller
     /// delivers SIGBUS (or poisons the page), as the kernel does on a swap-in I/O error.
     func service(address: UInt, access: Int32) -> Bool {
+        serve(address: address, access: access, queueing: false) != .failed
+    }
+
+    /// Serves a fault; with `queueing` (handler-thread mode) a swap-in from the file tier is
+    /// handed to an I/O thread whole and this returns ``Outcome/queued`` without waiting.
+    func serve(address: UInt, access: Int32, queueing: Bool) -> Outcome {
         let start = cuswap_now_ns()
         let page = Int((address - base) >> UInt(pageShift))
         let pageAddress = base + UInt(page << pageShift)
+        if queueing, let queue, table.load(page).isLocked, queue.isInFlight(page: page) {
+            // A second fault on a page whose read is in flight: its completion wakes every
+            // thread waiting on the page, so the handler thread neither serves nor waits.
+            return .handled
+        }
         counters.faults.add(1, ordering: .relaxed)
         let state = table.lock(page)
 
@@ -100,7 +125,7 @@ final class FaultHandler: @unchecked Sendable {
             guard state.isWriteProtected, access != CUSWAP_ACCESS_READ else {
                 // Another thread installed the page (or a read raced a write-protect): retry.
                 table.unlock(page, to: state)
-                return true
+                return .handled
             }
             // A write to a clean, write-protected page: it becomes dirty, the copy stale.
             // No wake here: a handler thread wakes the faulting thread after the state is published.
@@ -120,7 +145,7 @@ final class FaultHandler: @unchecked Sendable {
             table.unlock(page, to: next)
             counters.writeProtectFaults.add(1, ordering: .relaxed)
             latency.record(nanoseconds: cuswap_now_ns() &- start)
-            return true
+            return .handled
 
         case .empty:
             guard reclaimer.charge() else {
@@ -139,76 +164,181 @@ final class FaultHandler: @unchecked Sendable {
             table.unlock(page, to: next)
             counters.zeroPageFills.add(1, ordering: .relaxed)
             latency.record(nanoseconds: cuswap_now_ns() &- start)
-            return true
+            return .handled
 
         case .swapped:
-            guard reclaimer.charge() else {
-                return failed(page, restoring: state)
-            }
-            let slot = state.slot
+            return swapIn(page: page, pageAddress: pageAddress, state: state, access: access, start: start, queueing: queueing)
+        }
+    }
+
+    // MARK: Swap-in
+
+    /// What ``serve(address:access:queueing:)`` did with a fault.
+    enum Outcome {
+        /// The page is there (or another thread installed it): retry the access / wake.
+        case handled
+        /// The page cannot be provided: SIGBUS (or poison).
+        case failed
+        /// Handler-thread mode: an I/O thread reads the page and completes the fault (install
+        /// or poison, then wake); the handler thread goes on with other faults.
+        case queued
+    }
+
+    /// Reads `state.slot` (locked page, swapped) and installs it. With I/O threads and a slot
+    /// in the file tier, the read is submitted first and the charge (which may evict a page)
+    /// runs while it is in flight; `queueing` hands the whole completion to the I/O thread.
+    @inline(__always)
+    private func swapIn(page: Int, pageAddress: UInt, state: PageState, access: Int32, start: UInt64,
+                        queueing: Bool = false) -> Outcome {
+        let slot = state.slot
+        let needsIO = backend.readNeedsIO(at: slot)
+        if needsIO, let queue, let index = queue.reserve() {
             slots.retain(slot)  // the reader's reference: the slot outlives this read
             let frame = cache.acquire()
-            let buffer = cache.frame(frame)
+            var request = FileReadQueue.Request()
+            request.page = page
+            request.pageAddress = pageAddress
+            request.slot = slot
+            request.frame = frame
+            request.access = access
+            request.state = state
+            request.start = start
+            request.completesOnIOThread = queueing
+            queue.submit(index, request)
+            counters.fileReads.add(1, ordering: .relaxed)
+            // The work this fault does anyway, while the disk works.
+            let charged = reclaimer.charge()
+            if queueing {
+                queue.setCharged(index, charged)
+                guard queue.arrive(index) else { return .queued }
+                // The read finished first: complete here (no waiting).
+                return finishQueued(index)
+            }
+            let (ok, slept) = queue.wait(index)
+            queue.release(index)
+            if slept { counters.fileReadWaits.add(1, ordering: .relaxed) }
+            return finishSwapIn(page: page, pageAddress: pageAddress, state: state, frame: frame, access: access,
+                                start: start, readSucceeded: ok, charged: charged, fileBacked: true)
+        }
+        guard reclaimer.charge() else {
+            return failed(page, restoring: state)
+        }
+        slots.retain(slot)  // the reader's reference: the slot outlives this read
+        let frame = cache.acquire()
+        if needsIO { counters.inlineFileReads.add(1, ordering: .relaxed) }
+        let ok = read(slot, into: cache.frame(frame))
+        return finishSwapIn(page: page, pageAddress: pageAddress, state: state, frame: frame, access: access,
+                            start: start, readSucceeded: ok, charged: true, fileBacked: needsIO)
+    }
+
+    /// Reads a slot, retrying an I/O error or a checksum mismatch ``readRetries`` times with a
+    /// short pause. Every failed attempt counts in `failedReads`, every retry in `readRetries`.
+    /// Returns whether the buffer holds the page.
+    @inline(__always)
+    func read(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        var attempt = 0
+        while true {
             do {
                 try backend.readPage(at: slot, into: buffer)
-            } catch {
-                // Nothing is freed; the page stays swapped; the thread gets SIGBUS.
-                cache.release(frame)
-                reclaimer.dropReference(slot, asking: nil)
-                reclaimer.uncharge()
-                return failed(page, restoring: state)
-            }
-            let keep = keepsCopy(access: access)
-            // No wake: in SIGBUS mode nobody sleeps on the page; a handler thread wakes the
-            // faulting thread once the page's state is published.
-            var result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
-            while result == .resourceTemporarilyUnavailable {
-                result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
-            }
-            cache.release(frame)
-            // Credit: one pass for faulting in, two more when the page refaulted within one
-            // resident-set's worth of evictions (it would have stayed with a little more room).
-            let now = reclaimer.evictions.load(ordering: .relaxed) % PageState.stampModulus
-            let distance = (now &+ PageState.stampModulus &- state.stamp) % PageState.stampModulus
-            let credit: UInt64 = distance < UInt64(limitPages) ? 3 : 1
-            switch result {
-            case nil:
-                // Installed. Only now may the copy go.
-                reclaimer.dropReference(slot, asking: nil)
-                var next = PageState.empty
-                next.kind = .resident
-                next.credit = credit
-                if keep {
-                    next.isWriteProtected = true
-                    next.hasSlot = true
-                    next.slot = slot
-                    counters.keptCopies.add(1, ordering: .relaxed)
-                    table.unlock(page, to: next)
-                } else {
-                    next.isDirty = true
-                    table.unlock(page, to: next)
-                    reclaimer.dropReference(slot, asking: .notify)
-                }
-                counters.swapIns.add(1, ordering: .relaxed)
-                latency.record(nanoseconds: cuswap_now_ns() &- start)
                 return true
-            case .fileExists?:
-                // Someone else mapped the page: never free on EEXIST. Keep the slot (freed when
-                // the page is evicted again) and treat the unknown contents as dirty.
-                reclaimer.dropReference(slot, asking: nil)
-                var next = PageState.residentDirty()
+            } catch {
+                counters.failedReads.add(1, ordering: .relaxed)
+                let retryable: Bool
+                switch error {
+                case .io, .corrupt: retryable = true
+                default: retryable = false
+                }
+                guard retryable, attempt < readRetries else { return false }
+                attempt += 1
+                counters.readRetries.add(1, ordering: .relaxed)
+                if retryPauseNanoseconds > 0 {
+                    var request = timespec(tv_sec: retryPauseNanoseconds / 1_000_000_000, tv_nsec: retryPauseNanoseconds % 1_000_000_000)
+                    var left = timespec()
+                    while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
+                }
+            }
+        }
+    }
+
+    /// Completes a queued request on the thread that arrived last (handler-thread mode):
+    /// installs the page or fails it, releases the request. Returns whether the page is there.
+    private func finishQueued(_ index: Int) -> Outcome {
+        guard let queue else { return .failed }
+        let r = queue.request(index)
+        let ok = queue.succeeded(index)
+        let charged = queue.charged(index)
+        queue.release(index)
+        return finishSwapIn(page: r.page, pageAddress: r.pageAddress, state: r.state, frame: r.frame, access: r.access,
+                            start: r.start, readSucceeded: ok, charged: charged, fileBacked: true)
+    }
+
+    /// The second half of a swap-in, after the read: installs the page from the frame with
+    /// `UFFDIO_COPY` and only then lets the copy go (never on EEXIST); or, when the read or the
+    /// charge failed, frees nothing and fails the fault. Releases the frame and the reader's
+    /// reference, unlocks the page. Returns whether the page is there.
+    private func finishSwapIn(page: Int, pageAddress: UInt, state: PageState, frame: Int, access: Int32, start: UInt64,
+                              readSucceeded: Bool, charged: Bool, fileBacked: Bool) -> Outcome {
+        let slot = state.slot
+        guard readSucceeded, charged else {
+            // Nothing is freed; the page stays swapped; the thread gets SIGBUS.
+            cache.release(frame)
+            reclaimer.dropReference(slot, asking: nil)
+            if charged { reclaimer.uncharge() }
+            return failed(page, restoring: state)
+        }
+        let buffer = cache.frame(frame)
+        let keep = keepsCopy(access: access)
+        // No wake: in SIGBUS mode nobody sleeps on the page; a handler thread (or the I/O
+        // thread completing for it) wakes the faulting thread once the page's state is published.
+        var result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
+        while result == .resourceTemporarilyUnavailable {
+            result = uffd.copy(to: pageAddress, from: UnsafeRawPointer(buffer.baseAddress!), length: pageSize, writeProtected: keep, wake: false)
+        }
+        cache.release(frame)
+        // Credit: one pass for faulting in, two more when the page refaulted within one
+        // resident-set's worth of evictions (it would have stayed with a little more room).
+        let now = reclaimer.evictions.load(ordering: .relaxed) % PageState.stampModulus
+        let distance = (now &+ PageState.stampModulus &- state.stamp) % PageState.stampModulus
+        let credit: UInt64 = distance < UInt64(limitPages) ? 3 : 1
+        switch result {
+        case nil:
+            // Installed. Only now may the copy go.
+            reclaimer.dropReference(slot, asking: nil)
+            var next = PageState.empty
+            next.kind = .resident
+            next.credit = credit
+            if keep {
+                next.isWriteProtected = true
                 next.hasSlot = true
                 next.slot = slot
-                next.credit = credit
                 counters.keptCopies.add(1, ordering: .relaxed)
                 table.unlock(page, to: next)
-                counters.copyExists.add(1, ordering: .relaxed)
-                return true
-            case .some:
-                reclaimer.dropReference(slot, asking: nil)
-                reclaimer.uncharge()
-                return failed(page, restoring: state)
+            } else {
+                next.isDirty = true
+                table.unlock(page, to: next)
+                reclaimer.dropReference(slot, asking: .notify)
             }
+            counters.swapIns.add(1, ordering: .relaxed)
+            let elapsed = cuswap_now_ns() &- start
+            latency.record(nanoseconds: elapsed)
+            if fileBacked { fileLatency.record(nanoseconds: elapsed) }
+            return .handled
+        case .fileExists?:
+            // Someone else mapped the page: never free on EEXIST. Keep the slot (freed when
+            // the page is evicted again) and treat the unknown contents as dirty.
+            reclaimer.dropReference(slot, asking: nil)
+            var next = PageState.residentDirty()
+            next.hasSlot = true
+            next.slot = slot
+            next.credit = credit
+            counters.keptCopies.add(1, ordering: .relaxed)
+            table.unlock(page, to: next)
+            counters.copyExists.add(1, ordering: .relaxed)
+            return .handled
+        case .some:
+            reclaimer.dropReference(slot, asking: nil)
+            reclaimer.uncharge()
+            return failed(page, restoring: state)
         }
     }
 
@@ -254,13 +384,66 @@ final class FaultHandler: @unchecked Sendable {
                 let access: Int32 = flags & (cuswap_pagefault_flag_write | cuswap_pagefault_flag_wp) != 0
                     ? CUSWAP_ACCESS_WRITE : CUSWAP_ACCESS_READ
                 let pageAddress = UInt(address) & ~UInt(pageSize - 1)
-                if service(address: UInt(address), access: access) {
-                    _ = uffd.wake(pageAddress, length: pageSize)
-                } else {
-                    // Deliver the error as the kernel would: the access raises SIGBUS.
-                    _ = uffd.poison(pageAddress, length: pageSize)
-                    _ = uffd.wake(pageAddress, length: pageSize)
+                switch serve(address: UInt(address), access: access, queueing: true) {
+                case .handled: deliver(pageAddress, installed: true)
+                case .failed: deliver(pageAddress, installed: false)
+                case .queued: break  // the I/O thread completes it
                 }
+            }
+        }
+    }
+
+    /// Handler-thread mode: wakes the threads waiting on a page once it is installed, or
+    /// delivers the error as the kernel would (the access raises SIGBUS) when it cannot be.
+    private func deliver(_ pageAddress: UInt, installed: Bool) {
+        if !installed { _ = uffd.poison(pageAddress, length: pageSize) }
+        _ = uffd.wake(pageAddress, length: pageSize)
+    }
+
+    // MARK: I/O threads
+
+    /// Starts `count` threads that perform the queued file reads.
+    func startIOThreads(count: Int) throws(SwapError) {
+        guard queue != nil else { return }
+        ioThreads.reserveCapacity(count)
+        for _ in 0..<count {
+            var t = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let rc = pthread_create(&t, nil, { raw in
+                let me = Unmanaged<FaultHandler>.fromOpaque(raw!).takeRetainedValue()
+                cuswap_block_async_signals()
+                me.ioThreadLoop()
+                return nil
+            }, context)
+            if rc != 0 {
+                Unmanaged<FaultHandler>.fromOpaque(context).release()
+                throw .systemCall("pthread_create (file read thread)", errno: .init(rawValue: rc))
+            }
+            ioThreads.append(t)
+        }
+    }
+
+    /// Lets the I/O threads finish every submitted read, then waits for them.
+    func stopIOThreads() {
+        guard let queue, !ioThreads.isEmpty else { return }
+        queue.stop()
+        for t in ioThreads { pthread_join(t, nil) }
+        ioThreads.removeAll()
+    }
+
+    private func ioThreadLoop() {
+        guard let queue else { return }
+        while let index = queue.next() {
+            let r = queue.request(index)
+            let ok = read(r.slot, into: cache.frame(r.frame))
+            if r.completesOnIOThread {
+                queue.setSucceeded(index, ok)
+                // The handler thread may still be charging; whoever is last completes.
+                guard queue.arrive(index) else { continue }
+                counters.fileReadWaits.add(1, ordering: .relaxed)
+                deliver(r.pageAddress, installed: finishQueued(index) == .handled)
+            } else {
+                queue.complete(index, succeeded: ok)
             }
         }
     }

@@ -87,6 +87,16 @@ public final class SwapRegion: @unchecked Sendable {
         guard backend.slotCount > 0, backend.slotCount < Int(UInt32.max) else {
             throw .invalidConfiguration("the backend has \(backend.slotCount) slots: give it 1...\(UInt32.max - 1)")
         }
+        if case .ioThreads(let n) = configuration.fileReads, !(1...16).contains(n) {
+            throw .invalidConfiguration("\(n) file read threads: give 1...16 (or read inline)")
+        }
+        guard (0...100).contains(configuration.readRetries) else {
+            throw .invalidConfiguration("\(configuration.readRetries) read retries: give 0...100")
+        }
+        guard (0...1_000_000).contains(configuration.readRetryPauseMicroseconds) else {
+            throw .invalidConfiguration(
+                "a read retry pause of \(configuration.readRetryPauseMicroseconds) us: give 0...1000000")
+        }
 
         // The descriptor and its features.
         let available: UserfaultfdFeatures
@@ -152,14 +162,19 @@ public final class SwapRegion: @unchecked Sendable {
         }
         let counters = SwapCounters()
         let latency = LatencyHistogram()
+        let fileLatency = LatencyHistogram()
+        // Half the swap cache's frames at most are held by file reads in flight.
+        let queue: FileReadQueue? = if case .ioThreads = configuration.fileReads { FileReadQueue(capacity: 32) } else { nil }
         let reclaimer = Reclaimer(
             base: base, pageSize: pageSize, table: table, slots: slots, backend: backend, uffd: uffd, counters: counters,
             limitPages: limitPages, selection: configuration.victimSelection, mode: configuration.reclaimMode,
             cache: cache, usesMove: usesMove)
         let handler = FaultHandler(
             base: base, size: configuration.size, pageSize: pageSize, table: table, slots: slots, cache: cache,
-            backend: backend, uffd: uffd, counters: counters, latency: latency, reclaimer: reclaimer,
-            policy: configuration.policy, limitPages: limitPages)
+            backend: backend, uffd: uffd, counters: counters, latency: latency, fileLatency: fileLatency,
+            reclaimer: reclaimer, policy: configuration.policy, limitPages: limitPages, queue: queue,
+            readRetries: configuration.readRetries,
+            retryPauseNanoseconds: configuration.readRetryPauseMicroseconds * 1000)
 
         var registration: Int32 = -1
         if configuration.faultMode == .signal {
@@ -195,7 +210,8 @@ public final class SwapRegion: @unchecked Sendable {
         self.uffd = uffd
         self.registration = registration
 
-        do {
+        do throws(SwapError) {
+            if case .ioThreads(let n) = configuration.fileReads { try handler.startIOThreads(count: n) }
             if configuration.faultMode == .handlerThread { try handler.startThread() }
             try reclaimer.start()
         } catch {
@@ -271,6 +287,12 @@ public final class SwapRegion: @unchecked Sendable {
         s.swappedPages = census.swapped
         s.residentMaxPages = counters.chargedMax.load(ordering: .relaxed)
         s.faultLatency = latency.summary()
+        s.fileReads = counters.fileReads.load(ordering: .relaxed)
+        s.fileReadWaits = counters.fileReadWaits.load(ordering: .relaxed)
+        s.inlineFileReads = counters.inlineFileReads.load(ordering: .relaxed)
+        s.failedReads = counters.failedReads.load(ordering: .relaxed)
+        s.readRetries = counters.readRetries.load(ordering: .relaxed)
+        s.fileSwapInLatency = handler.fileLatency.summary()
         return s
     }
 
@@ -279,6 +301,7 @@ public final class SwapRegion: @unchecked Sendable {
     public func resetStatistics() {
         counters.reset()
         latency.reset()
+        handler.fileLatency.reset()
     }
 
     /// Pages charged against the resident limit now: mapped pages plus pager-held copies.
@@ -348,6 +371,8 @@ public final class SwapRegion: @unchecked Sendable {
             cuswap_sigbus_release()
         }
         handler.stopThread()
+        // Every file read in flight completes (installs or fails) before the memory goes.
+        handler.stopIOThreads()
         reclaimer.stop()
         reclaimer.flushStaging()
         _ = try? uffd.unregister(baseAddress, length: size)
@@ -370,6 +395,15 @@ public final class SwapRegion: @unchecked Sendable {
         return reclaimer.evict(page, state)
     }
 
+    /// The swap slot holding page `page`'s contents when the page is swapped out, or nil when
+    /// it is resident or was never written (a racy answer while other threads fault or evict
+    /// it). For tools and tests that inject faults into a particular block of a file tier.
+    public func swapSlot(ofPage page: Int) -> Int? {
+        guard page >= 0 && page < table.pageCount else { return nil }
+        let state = table.load(page)
+        return state.kind == .swapped ? state.slot : nil
+    }
+
     /// The state word of a page (tests).
     func state(ofPage page: Int) -> PageState { table.load(page) }
 
@@ -380,6 +414,7 @@ public final class SwapRegion: @unchecked Sendable {
         table.checkInvariants()
         let slotsUsed = slots.checkInvariants()
         cache.checkInvariants()
+        handler.queue?.checkInvariants()
         var owned = 0
         var resident = 0
         for page in 0..<table.pageCount {

@@ -18,6 +18,14 @@ public struct SwapRegionConfiguration: Sendable {
     public var victimSelection: VictimSelection = .default
     /// How a dirty page leaves the region before it is compressed.
     public var evictionMethod: EvictionMethod = .default
+    /// Who reads a swapped page from a file tier (a backend whose
+    /// `readNeedsIO(at:)` says so): the faulting path itself, or I/O threads.
+    public var fileReads: FileReads = .default
+    /// How many times a failed read (I/O error, short read, checksum mismatch) is tried again
+    /// before the fault fails with SIGBUS (0...100). Nothing is freed by a failed read.
+    public var readRetries: Int = 2
+    /// The pause before each retry, in microseconds (0...1,000,000).
+    public var readRetryPauseMicroseconds: Int = 200
 
     /// The smallest resident limit, in pages, a region accepts: room for the pages that
     /// concurrent faults install plus a working set.
@@ -72,6 +80,37 @@ public struct SwapRegionConfiguration: Sendable {
         /// ``move``: ~2.6 us of CPU per evicted page against ~4.0 us in isolation; 19.4 against
         /// 20.4 us CPU per touch on the uniform workload.
         public static var `default`: EvictionMethod { .move }
+    }
+
+    /// Who reads a swapped page from a file tier.
+    public enum FileReads: Sendable, Hashable, CustomStringConvertible {
+        /// The faulting path reads the file itself (a signal handler on the faulting thread,
+        /// or the handler thread, which then serves nothing else until the read returns).
+        case inline
+        /// `count` I/O threads (1...16) read the file. A faulting thread submits the read and
+        /// charges the page (evicting one if needed) while it is in flight, then sleeps on a
+        /// futex until it completes; a handler thread hands the whole completion (install and
+        /// wake, or poison and wake) to the I/O thread and goes on serving other faults.
+        case ioThreads(Int)
+
+        /// `inline` or `io-threads:N`.
+        public var description: String {
+            switch self {
+            case .inline: "inline"
+            case .ioThreads(let n): "io-threads:\(n)"
+            }
+        }
+
+        /// Parses ``description``'s forms (`io-threads` alone means 1 thread).
+        public init?(_ text: String) {
+            if text == "inline" { self = .inline; return }
+            if text == "io-threads" { self = .ioThreads(1); return }
+            guard text.hasPrefix("io-threads:"), let n = Int(text.dropFirst("io-threads:".count)) else { return nil }
+            self = .ioThreads(n)
+        }
+
+        /// ``inline`` until the figures say otherwise (see the report in the Swap catalog).
+        public static var `default`: FileReads { .inline }
     }
 
     /// How the reclaimer picks cold pages: userfaultfd reports no accessed bit, so the signals

@@ -48,6 +48,25 @@ public struct SwapStatistics: Sendable, Equatable {
     /// All faults the handler served (missing, write-protect, and spurious).
     public var faults = 0
 
+    /// Swap-ins whose page was read from a file tier by an I/O thread
+    /// (``SwapRegionConfiguration/FileReads/ioThreads(_:)``).
+    public var fileReads = 0
+    /// Of ``fileReads``, those still in flight when the fault had done its other work (the
+    /// charge, which may evict a page): the faulting thread slept on the completion, or, with a
+    /// handler thread, the I/O thread completed the fault.
+    public var fileReadWaits = 0
+    /// Swap-ins from a file tier read on the faulting path itself (``SwapRegionConfiguration/FileReads/inline``,
+    /// or every request slot was in flight).
+    public var inlineFileReads = 0
+    /// Backend reads that failed (every attempt counts; the backend counts its own
+    /// `failed_reads` too). Nothing was freed for any of them.
+    public var failedReads = 0
+    /// Reads tried again after an I/O error or a checksum mismatch
+    /// (``SwapRegionConfiguration/readRetries``).
+    public var readRetries = 0
+    /// Latency of the swap-ins whose read needed file I/O (also part of ``faultLatency``).
+    public var fileSwapInLatency = LatencySummary()
+
     /// All zero.
     public init() {}
 }
@@ -72,6 +91,11 @@ final class SwapCounters: Sendable {
     let chargedMax = Atomic<Int>(0)
     /// Resident pages that still own a slot.
     let keptCopies = Atomic<Int>(0)
+    let fileReads = Atomic<Int>(0)
+    let fileReadWaits = Atomic<Int>(0)
+    let inlineFileReads = Atomic<Int>(0)
+    let failedReads = Atomic<Int>(0)
+    let readRetries = Atomic<Int>(0)
 
     init() {}
 
@@ -88,6 +112,11 @@ final class SwapCounters: Sendable {
         failedFaults.store(0, ordering: .relaxed)
         failedEvictions.store(0, ordering: .relaxed)
         faults.store(0, ordering: .relaxed)
+        fileReads.store(0, ordering: .relaxed)
+        fileReadWaits.store(0, ordering: .relaxed)
+        inlineFileReads.store(0, ordering: .relaxed)
+        failedReads.store(0, ordering: .relaxed)
+        readRetries.store(0, ordering: .relaxed)
         chargedMax.store(charged.load(ordering: .relaxed), ordering: .relaxed)
     }
 }

@@ -254,8 +254,12 @@ import Testing
         word(region, 2).pointee = 42
         #expect(region.evict(page: 2))
         let slot = region.state(ofPage: 2).slot
-        backend.failingReads.store(1, ordering: .relaxed)
+        // The first read and both retries (the default readRetries is 2) fail.
+        backend.failingReads.store(3, ordering: .relaxed)
         #expect(throws: SwapError.self) { try region.prefault(2 * page..<3 * page) }
+        #expect(backend.failingReads.load(ordering: .relaxed) == 0)
+        #expect(region.statistics.failedReads == 3)
+        #expect(region.statistics.readRetries == 2)
         #expect(region.statistics.failedFaults == 1)
         #expect(region.statistics.notifyFree == 0)
         #expect(backend.holds(slot))
@@ -263,6 +267,22 @@ import Testing
         #expect(region.chargedPages == region.statistics.residentPages + region.statistics.stagedPages)
         // The next read works and sees the data.
         #expect(word(region, 2).pointee == 42)
+        region.checkInvariants()
+    }
+
+    @Test func aReadThatFailsFewerTimesThanTheRetriesBringsTheRightPage() throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: .freeOnSwapIn)
+        defer { region.close() }
+        word(region, 6).pointee = 66
+        #expect(region.evict(page: 6))
+        let slot = region.state(ofPage: 6).slot
+        backend.failingReads.store(2, ordering: .relaxed)
+        #expect(word(region, 6).pointee == 66)
+        let s = region.statistics
+        #expect(s.failedReads == 2 && s.readRetries == 2 && s.failedFaults == 0)
+        #expect(s.swapIns == 1 && s.notifyFree == 1)
+        #expect(!backend.holds(slot))
         region.checkInvariants()
     }
 

@@ -213,6 +213,19 @@ void cuswap_sigbus_unregister(int index);
 /* The number of registration slots. */
 int cuswap_sigbus_capacity(void);
 
+/* Futex wait and wake on a 32-bit word shared by the threads of this process (FUTEX_PRIVATE).
+ * Both are single system calls: async-signal-safe, usable inside the SIGBUS handler.
+ * cuswap_futex_wait sleeps while *word == expected, at most timeout_ns (< 0: no limit); returns 0
+ * when woken, or EAGAIN (the word had changed), EINTR, ETIMEDOUT. cuswap_futex_wake wakes up to
+ * count sleepers and returns how many it woke (or -errno). */
+int cuswap_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+int cuswap_futex_wake(uint32_t *word, int count);
+/* Blocks every signal in the calling thread except the synchronous ones (SIGBUS, SIGSEGV,
+ * SIGILL, SIGFPE): for pager threads, so that no application signal handler runs on them. */
+void cuswap_block_async_signals(void);
+/* A spin-wait hint to the CPU (x86 PAUSE, arm64 YIELD). */
+void cuswap_cpu_relax(void);
+
 /* Monotonic clock in nanoseconds (async-signal-safe). */
 uint64_t cuswap_now_ns(void);
 /* A cheap per-thread number (pthread_self), for sharding per-thread counters. */
