@@ -55,6 +55,13 @@ enum SystemMemory {
         return Int(now.tv_sec)
     }
 
+    /// Nanoseconds since an arbitrary fixed point (CLOCK_MONOTONIC), for measuring costs.
+    static func monotonicNanoseconds() -> Int {
+        var now = timespec()
+        _ = clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int(now.tv_sec) * 1_000_000_000 + Int(now.tv_nsec)
+    }
+
     /// A small number identifying the calling thread, to spread threads over codec streams.
     static func threadHint() -> Int {
         #if os(Linux)

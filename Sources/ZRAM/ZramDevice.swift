@@ -47,6 +47,10 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     let counters = ZramCounters()
     let epoch: Int
     let compactionLock = SpinLock()
+    /// The file tier, when the configuration has a backing device.
+    let writebackTier: WritebackTier?
+    /// bd_stat's 4 KiB units per page.
+    let unitsPerPage: Int
 
     /// Makes a device, allocating its slot table, streams and pool reservation.
     ///
@@ -102,6 +106,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         self.pool = pool
         hugeClassSize = classes.hugeClassSize
         epoch = SystemMemory.monotonicSeconds()
+        unitsPerPage = max(1, page / 4096)
+        if let backing = configuration.backingDevice {
+            writebackTier = WritebackTier(backing, automatic: configuration.automaticWriteback, pageSize: page)
+        } else {
+            writebackTier = nil
+        }
     }
 
     /// Memory of the slot table (16 bytes per slot), reported on its own, not in mem_used_total.
@@ -129,7 +139,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// Stores one page at `slot`, replacing its old contents only on success.
     ///
     /// A same-filled page costs no pool memory; a page that does not compress below
-    /// ``hugeClassSize`` is stored raw.
+    /// ``hugeClassSize`` is stored raw. A written-back old page's block is freed and punched.
+    ///
+    /// With ``ZramConfiguration/automaticWriteback``, a write that leaves `mem_used_total` at
+    /// or above the high watermark then writes idle pages back (see
+    /// ``ZramAutomaticWriteback``), and a write refused by `mem_limit` waits for a writeback
+    /// round and tries once more.
     /// - Throws: ``PageStoreError/slotOutOfRange(slot:slotCount:)``,
     ///   ``PageStoreError/wrongPageSize(expected:actual:)``, or
     ///   ``PageStoreError/memoryLimitExceeded(limit:needed:)`` (the slot keeps its old page).
@@ -138,13 +153,29 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         guard page.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: page.count) }
         let index = streams.acquire()
         defer { streams.release(index) }
-        try store(page, at: slot, using: streams.stream(index))
+        let stream = streams.stream(index)
+        if let tier = writebackTier, let automatic = tier.automatic {
+            do throws(PageStoreError) {
+                try store(page, at: slot, using: stream, countingFailure: false)
+            } catch {
+                guard case .memoryLimitExceeded = error else { throw error }
+                runAutomaticWriteback(tier: tier, automatic: automatic, stream: stream, wait: true)
+                try store(page, at: slot, using: stream)
+            }
+            writeBackIfAboveHighWatermark(using: stream)
+        } else {
+            try store(page, at: slot, using: stream)
+        }
     }
 
-    /// Reads the page at `slot` into `buffer`. Never frees; marks the slot accessed (not idle).
+    /// Reads the page at `slot` into `buffer`. Never frees; marks the slot accessed (not idle,
+    /// and a writeback in flight for it keeps the page in memory). A written-back page is read
+    /// from the backing file (and its checksum verified) under the slot's lock.
     ///
     /// - Throws: ``PageStoreError/emptySlot(slot:)`` for a slot that holds nothing,
-    ///   ``PageStoreError/corrupt(slot:reason:)`` when the object fails to decompress.
+    ///   ``PageStoreError/corrupt(slot:reason:)`` when the object fails to decompress or a
+    ///   written-back page fails its checksum, `PageStoreError.io` when the file read fails.
+    ///   A failed read frees nothing and counts `failed_reads`; a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
         try check(slot)
         guard buffer.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: buffer.count) }
@@ -192,6 +223,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         s.failedWrites = io.failedWrites
         s.notifyFree = io.notifyFree
         s.missFree = counters.missFree.load(ordering: .relaxed)
+        s.writtenBack = counters.bdWrites.load(ordering: .relaxed)
+        s.fileReads = counters.bdReads.load(ordering: .relaxed)
         return s
     }
 
@@ -219,8 +252,14 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             notifyFree: counters.notifyFree.load(ordering: .relaxed))
     }
 
-    /// bd_stat: all zero until the device gets a backing file.
-    public var bdStat: ZramBDStat { ZramBDStat(count: 0, reads: 0, writes: 0) }
+    /// bd_stat, in 4 KiB units: pages now in the backing file, pages read from it, pages
+    /// written to it. All zero without a backing file.
+    public var bdStat: ZramBDStat {
+        ZramBDStat(
+            count: counters.bdCount.load(ordering: .relaxed) * unitsPerPage,
+            reads: counters.bdReads.load(ordering: .relaxed) * unitsPerPage,
+            writes: counters.bdWrites.load(ordering: .relaxed) * unitsPerPage)
+    }
 
     /// debug_stat.
     public var debugStat: ZramDebugStat { ZramDebugStat(missFree: counters.missFree.load(ordering: .relaxed)) }
@@ -228,8 +267,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// Sets mem_used_max to the current mem_used_total (writing 0 to mem_used_max).
     public func resetMemUsedMax() { pool.resetMemUsedMax() }
 
-    /// Frees every slot and zeroes every counter, as writing 1 to `reset` does. Safe to call
-    /// while other threads use the device, though their pages then vanish too.
+    /// Frees every slot and zeroes every counter, as writing 1 to `reset` does: written-back
+    /// blocks are freed and punched, bd_stat restarts, the writeback limit is disabled and set
+    /// to 0. Safe to call while other threads use the device, though their pages then vanish too.
     public func reset() {
         for slot in 0..<slotCount {
             table.lock(slot)
@@ -262,7 +302,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
 
     // MARK: Store and load
 
-    /// What a slot held before it was cleared: a pool object to free after the slot unlocks.
+    /// What a slot held before it was cleared: a pool object (or, with `classIndex` -1, a
+    /// backing-file block in `handle`) to free after the slot unlocks.
     struct Detached {
         var handle: UInt64
         var classIndex: Int
@@ -284,7 +325,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         }
         if word & ZramSlotFlags.writtenBack.rawValue != 0 {
             counters.pagesStored.subtract(1, ordering: .relaxed)
-            return nil
+            counters.bdCount.subtract(1, ordering: .relaxed)
+            return Detached(handle: handle, classIndex: -1)
         }
         let size = Int(word & ZramSlotFlags.sizeMask)
         guard size != 0 else { return nil }
@@ -294,15 +336,24 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         return Detached(handle: handle, classIndex: pool.classes.classIndex(forSize: size))
     }
 
-    /// Frees a detached object (no slot lock held).
+    /// Frees a detached object or file block (no slot lock held).
     @inline(__always)
     func release(_ old: Detached?) {
-        if let old { pool.free(old.handle, inClass: old.classIndex) }
+        guard let old else { return }
+        if old.classIndex >= 0 {
+            pool.free(old.handle, inClass: old.classIndex)
+        } else if let tier = writebackTier {
+            releaseBlock(Int(old.handle), tier: tier)
+        }
     }
 
     /// zram_write_page: same-filled check, compress into the stream's scratch, allocate, copy,
     /// then lock the slot only to swap the new object in; the old one is freed afterwards.
-    func store(_ page: UnsafeRawBufferPointer, at slot: Int, using stream: CodecStream) throws(PageStoreError) {
+    /// `countingFailure` false leaves a refused allocation out of failed_writes (the caller
+    /// retries after writeback and counts the retry).
+    func store(
+        _ page: UnsafeRawBufferPointer, at slot: Int, using stream: CodecStream, countingFailure: Bool = true
+    ) throws(PageStoreError) {
         let time = now
         if let word = SameFilled.word(of: page) {
             table.lock(slot)
@@ -327,7 +378,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         let huge = size == pageSize
         let classIndex = pool.classes.classIndex(forSize: size)
         guard let handle = pool.allocate(inClass: classIndex) else {
-            counters.failedWrites.add(1, ordering: .relaxed)
+            if countingFailure { counters.failedWrites.add(1, ordering: .relaxed) }
             throw .memoryLimitExceeded(
                 limit: configuration.memLimit, needed: pool.memUsed + pageSize)
         }
@@ -347,50 +398,64 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         release(old)
     }
 
-    /// zram_read_page: under the slot lock, fill, copy or decompress into `buffer` (one page).
-    /// An empty slot throws, or reads as zeros when `emptyIsError` is false (block semantics).
+    /// zram_read_page: under the slot lock, fill, copy, decompress or read from the backing
+    /// file into `buffer` (one page), then mark the slot accessed: IDLE and PP_SLOT cleared (a
+    /// writeback in flight then keeps the page in memory), access time set. An empty slot
+    /// throws, or reads as zeros when `emptyIsError` is false (block semantics). A failed read
+    /// changes nothing but failed_reads.
     func load(
         _ slot: Int, into buffer: UnsafeMutableRawBufferPointer, using stream: CodecStream, emptyIsError: Bool
     ) throws(PageStoreError) {
         let time = now
         table.lock(slot)
         let word = table.word(slot)
-        let size = Int(word & ZramSlotFlags.sizeMask)
         if word & ZramSlotFlags.same.rawValue != 0 {
             SameFilled.fill(buffer, with: table.handle(slot))
-        } else if size == 0 {
+        } else if word & ZramSlotFlags.writtenBack.rawValue != 0 {
+            if let error = readWrittenBackLocked(slot, into: buffer) {
+                table.unlock(slot)
+                throw error
+            }
+        } else if word & ZramSlotFlags.sizeMask == 0 {
             table.unlock(slot)
             if emptyIsError { throw .emptySlot(slot: slot) }
             buffer.initializeMemory(as: UInt8.self, repeating: 0)
             return
-        } else {
-            let classIndex = pool.classes.classIndex(forSize: size)
-            let object = UnsafeRawPointer(pool.address(of: table.handle(slot), inClass: classIndex))
-            if word & ZramSlotFlags.huge.rawValue != 0 {
-                buffer.baseAddress!.copyMemory(from: object, byteCount: pageSize)
-            } else {
-                let priority = Int((word >> ZramSlotFlags.priorityShift) & 3)
-                var failure: String? = nil
-                if let codec = stream.codec(priority: priority) {
-                    do {
-                        let produced = try codec.decompress(UnsafeRawBufferPointer(start: object, count: size), into: buffer)
-                        if produced != pageSize { failure = "decompressed to \(produced) bytes, not \(pageSize)" }
-                    } catch {
-                        failure = error.description
-                    }
-                } else {
-                    failure = "stored with codec priority \(priority), which this device has no codec for"
-                }
-                if let failure {
-                    table.unlock(slot)
-                    counters.failedReads.add(1, ordering: .relaxed)
-                    throw .corrupt(slot: slot, reason: failure)
-                }
-            }
+        } else if let failure = decodeLocked(slot, word: word, into: buffer, using: stream) {
+            table.unlock(slot)
+            counters.failedReads.add(1, ordering: .relaxed)
+            throw .corrupt(slot: slot, reason: failure)
         }
-        table.setWord(slot, word & ~ZramSlotFlags.idle.rawValue)
+        table.setWord(slot, word & ~(ZramSlotFlags.idle.rawValue | ZramSlotFlags.postProcessing.rawValue))
         table.setAccessTime(slot, time)
         table.unlock(slot)
+    }
+
+    /// Copies (huge) or decompresses the pool object of `slot`, whose flag word is `word`,
+    /// into `buffer` (one page). The caller holds the slot's lock and has checked that the slot
+    /// holds a pool object. Returns why it failed, or `nil`.
+    @inline(__always)
+    func decodeLocked(
+        _ slot: Int, word: UInt32, into buffer: UnsafeMutableRawBufferPointer, using stream: CodecStream
+    ) -> String? {
+        let size = Int(word & ZramSlotFlags.sizeMask)
+        let classIndex = pool.classes.classIndex(forSize: size)
+        let object = UnsafeRawPointer(pool.address(of: table.handle(slot), inClass: classIndex))
+        if word & ZramSlotFlags.huge.rawValue != 0 {
+            buffer.baseAddress!.copyMemory(from: object, byteCount: pageSize)
+            return nil
+        }
+        let priority = Int((word >> ZramSlotFlags.priorityShift) & 3)
+        guard let codec = stream.codec(priority: priority) else {
+            return "stored with codec priority \(priority), which this device has no codec for"
+        }
+        do {
+            let produced = try codec.decompress(UnsafeRawBufferPointer(start: object, count: size), into: buffer)
+            if produced != pageSize { return "decompressed to \(produced) bytes, not \(pageSize)" }
+        } catch {
+            return error.description
+        }
+        return nil
     }
 
     #if DEBUG
@@ -400,12 +465,21 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         table.checkInvariants()
         pool.checkInvariants()
         streams.checkInvariants()
-        var stored = 0, same = 0, huge = 0, compressed = 0, objects = 0
+        var stored = 0, same = 0, huge = 0, compressed = 0, objects = 0, writtenBack = 0
         for slot in 0..<slotCount {
             let word = table.word(slot)
             guard word != 0 else { continue }
             stored += 1
+            precondition(word & ZramSlotFlags.postProcessing.rawValue == 0, "slot \(slot) still marked for post-processing")
             if word & ZramSlotFlags.same.rawValue != 0 { same += 1; continue }
+            if word & ZramSlotFlags.writtenBack.rawValue != 0 {
+                writtenBack += 1
+                precondition(word & ZramSlotFlags.sizeMask == 0, "written-back slot \(slot) has a size")
+                precondition(
+                    writebackTier?.blocks.isAllocated(Int(table.handle(slot))) == true,
+                    "written-back slot \(slot) names block \(table.handle(slot)), which is not allocated")
+                continue
+            }
             let size = Int(word & ZramSlotFlags.sizeMask)
             if word & ZramSlotFlags.huge.rawValue != 0 {
                 huge += 1
@@ -419,6 +493,11 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         precondition(huge == counters.hugePages.load(ordering: .relaxed), "huge_pages counter != \(huge) slots")
         precondition(compressed == counters.comprDataSize.load(ordering: .relaxed), "compr_data_size counter != \(compressed)")
         precondition(objects == pool.objectCount, "\(objects) slots hold objects, pool has \(pool.objectCount)")
+        precondition(writtenBack == counters.bdCount.load(ordering: .relaxed), "bd_count counter != \(writtenBack) slots")
+        if let tier = writebackTier {
+            tier.blocks.checkInvariants()
+            precondition(tier.blocks.allocatedCount == writtenBack, "\(tier.blocks.allocatedCount) blocks allocated for \(writtenBack) written-back slots")
+        }
     }
     #endif
 }

@@ -17,6 +17,16 @@ public enum ZramError: Error, Sendable, Equatable, CustomStringConvertible {
     case noSecondaryCodec
     /// A page operation failed; the wrapped error says which and why.
     case page(PageStoreError)
+    /// Writeback was asked for but the device has no backing file.
+    case noBackingDevice
+    /// Writeback wrote nothing because the writeback limit is enabled and used up
+    /// (`writeback_limit` is below one page, in 4 KiB units).
+    case writebackLimitReached(limit: Int)
+    /// Writeback wrote nothing because every block of the backing file is in use.
+    case backingFileFull(blocks: Int)
+    /// Some block writes failed: `written` pages went to the file, `failures` pages stayed in
+    /// the pool (readable); `last` is the last write error.
+    case writebackFailed(written: Int, failures: Int, last: PageStoreError)
 
     public var description: String {
         switch self {
@@ -32,6 +42,14 @@ public enum ZramError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSecondaryCodec:
             "recompression needs a secondary codec: set ZramConfiguration.secondaryCodec"
         case .page(let error): error.description
+        case .noBackingDevice:
+            "writeback needs a backing file: set ZramConfiguration.backingDevice when making the device"
+        case .writebackLimitReached(let limit):
+            "writeback limit used up (\(limit) 4 KiB units left): raise writebackLimit or disable writebackLimitEnabled"
+        case .backingFileFull(let blocks):
+            "all \(blocks) blocks of the backing file are in use: free written-back slots or use a larger file"
+        case .writebackFailed(let written, let failures, let last):
+            "\(failures) writeback writes failed (\(written) pages were written; the others stay in memory): \(last.description); check the backing file's disk"
         }
     }
 }

@@ -74,13 +74,16 @@ public struct ZramIOStat: Sendable, Equatable {
     }
 }
 
-/// zram's `bd_stat`: the backing-device counters, in 4 KiB units. Zero until writeback exists.
+/// zram's `bd_stat`: the backing-device counters, in 4 KiB units (a 16 KiB page counts 4), as
+/// ``ZramDevice/bdStat`` reports them. All zero for a device without a backing file.
 public struct ZramBDStat: Sendable, Equatable {
-    /// bd_count: pages currently on the backing device.
+    /// bd_count: pages currently on the backing device (written-back slots).
     public var count: Int
-    /// bd_reads: pages read from it.
+    /// bd_reads: pages read from it (every read of a written-back slot, failed ones included,
+    /// as the kernel counts them when it issues the read).
     public var reads: Int
-    /// bd_writes: pages written to it.
+    /// bd_writes: pages written to it (successful block writes, including those whose slot
+    /// changed meanwhile so the page stayed in memory).
     public var writes: Int
 
     /// Makes a record from its fields.
@@ -125,6 +128,24 @@ final class ZramCounters: Sendable {
     let notifyFree = Atomic<Int>(0)
     let missFree = Atomic<Int>(0)
     let recompressed = Atomic<Int>(0)
+    /// bd_count, bd_reads, bd_writes, in pages.
+    let bdCount = Atomic<Int>(0)
+    let bdReads = Atomic<Int>(0)
+    let bdWrites = Atomic<Int>(0)
+    /// writeback_limit_enable and writeback_limit (4 KiB units); reset with the device.
+    let writebackLimitEnabled = Atomic<Bool>(false)
+    let writebackLimit = Atomic<Int>(0)
+    let writebackFailedWrites = Atomic<Int>(0)
+    let writebackCancelled = Atomic<Int>(0)
+    let failedPunches = Atomic<Int>(0)
+    let automaticRounds = Atomic<Int>(0)
+    let automaticPages = Atomic<Int>(0)
+    let automaticNanoseconds = Atomic<Int>(0)
+    let automaticBusy = Atomic<Int>(0)
+    let automaticIdleMarkings = Atomic<Int>(0)
+    let automaticFileFull = Atomic<Int>(0)
+    let automaticLimitStops = Atomic<Int>(0)
+    let automaticCompactions = Atomic<Int>(0)
 
     /// Sets every counter to zero (device reset).
     func reset() {
@@ -139,5 +160,21 @@ final class ZramCounters: Sendable {
         notifyFree.store(0, ordering: .relaxed)
         missFree.store(0, ordering: .relaxed)
         recompressed.store(0, ordering: .relaxed)
+        // bd_count follows the slots as they are freed; the rest restart from zero.
+        bdReads.store(0, ordering: .relaxed)
+        bdWrites.store(0, ordering: .relaxed)
+        writebackLimitEnabled.store(false, ordering: .relaxed)
+        writebackLimit.store(0, ordering: .relaxed)
+        writebackFailedWrites.store(0, ordering: .relaxed)
+        writebackCancelled.store(0, ordering: .relaxed)
+        failedPunches.store(0, ordering: .relaxed)
+        automaticRounds.store(0, ordering: .relaxed)
+        automaticPages.store(0, ordering: .relaxed)
+        automaticNanoseconds.store(0, ordering: .relaxed)
+        automaticBusy.store(0, ordering: .relaxed)
+        automaticIdleMarkings.store(0, ordering: .relaxed)
+        automaticFileFull.store(0, ordering: .relaxed)
+        automaticLimitStops.store(0, ordering: .relaxed)
+        automaticCompactions.store(0, ordering: .relaxed)
     }
 }
