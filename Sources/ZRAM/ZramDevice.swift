@@ -7,9 +7,10 @@ import Synchronization
 /// A device has a fixed number of page slots (`disksize / pageSize`). Each slot is empty,
 /// same-filled (one repeated word, kept in the slot table: no pool memory), compressed (an
 /// object in the device's size-class pool), huge (stored raw, when compression does not get
-/// below ``hugeClassSize``) or written back (reserved for the file tier). Pages go in and out
-/// by slot (``writePage(_:at:)``, ``readPage(at:into:)``) or by 512-byte sectors
-/// (``write(_:at:)``, ``read(into:at:)``), so the device can also serve as a block image.
+/// below ``hugeClassSize``) or written back (WB: the page is in a block of the backing file,
+/// ``ZramConfiguration/backingDevice``, and costs no pool memory). Pages go in and out by slot
+/// (``writePage(_:at:)``, ``readPage(at:into:)``) or by 512-byte sectors (``write(_:at:)``,
+/// ``read(into:at:)``), so the device can also serve as a block image.
 ///
 /// ```swift
 /// let device = try ZramDevice(ZramConfiguration(disksize: 64 << 20))
@@ -17,6 +18,27 @@ import Synchronization
 /// try device.readPage(at: 7, into: buffer)
 /// print(device.mmStat.line, terminator: "")
 /// ```
+///
+/// **Writeback** (zram's `backing_dev`, `idle`, `writeback`, `writeback_limit`, `bd_stat`):
+///
+/// ```swift
+/// let file = try BackingFile.temporary(in: "/var/tmp", blockCount: 16_384)   // 64 MiB
+/// var configuration = ZramConfiguration(disksize: 256 << 20)
+/// configuration.backingDevice = ZramBackingDevice(file: file, blockCount: 16_384, checksums: true)
+/// let device = try ZramDevice(configuration)
+/// // ... store pages ...
+/// device.markIdle(.all)                        // echo all > idle
+/// // ... the pages still in use get read or written, which clears their IDLE mark ...
+/// let moved = try device.writeback(.idle)      // echo idle > writeback
+/// try device.readPage(at: 7, into: buffer)     // a WB slot is read from the file
+/// print(device.bdStat.line, terminator: "")    // bd_count bd_reads bd_writes (4 KiB units)
+/// ```
+///
+/// For swap use, ``ZramConfiguration/automaticWriteback`` makes writes that take the pool over
+/// a high watermark write idle pages back until it is below a low one
+/// (``ZramAutomaticWriteback``). Freeing a WB slot (discard, notify, overwrite, reset) frees
+/// and punches its block. A failed or corrupt file read frees nothing, counts `failed_reads`
+/// and throws; a retry can succeed.
 ///
 /// **Memory and ownership.** The device owns its slot table (16 bytes per slot, one buffer,
 /// ``slotTableBytes``), its pool (``ZsPool``: one reserved address range, spans returned to the
@@ -28,6 +50,11 @@ import Synchronization
 /// classes by a spin lock each (``SpinLock``), codec streams by an atomic busy flag each, counters are atomics.
 /// Operations on different slots run in parallel; operations on one slot are serialized.
 /// Compression runs before the slot lock is taken, so a slot is locked only to swap handles.
+/// A read of a WB slot holds the slot's lock during the file read (the block cannot be freed
+/// and reused under it); writeback drops the slot's lock while it writes the block and commits
+/// only if the slot was not touched meanwhile. One writeback runs at a time (a mutex around
+/// its scratch page, taken with no slot lock held and after the codec stream), so it cannot
+/// deadlock with slot locks, the pool's locks or the streams.
 public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// The configuration the device was made with.
     public let configuration: ZramConfiguration

@@ -449,6 +449,24 @@ func expectReadsBack(_ device: ZramDevice, _ slot: Int, _ fill: (PageBuffer) -> 
         device.checkInvariants()
     }
 
+    @Test func automaticWritebackStopsAndCountsWhenTheFileIsFull() throws {
+        let (device, file) = try makeWritebackDevice(
+            slots: 1024, blocks: 64,
+            automatic: ZramAutomaticWriteback(highWatermark: 64 << 10, lowWatermark: 32 << 10, batchSize: 32))
+        defer { file.close() }
+        let page = PageBuffer()
+        for slot in 0..<1024 {
+            page.fillPrefix(1200, seed: UInt64(slot))
+            try device.writePage(page.raw, at: slot)
+        }
+        #expect(device.bdStat.count == 64, "every block is used")
+        #expect(device.writebackStatistics.automaticFileFull > 0)
+        #expect(device.mmStat.memUsedTotal > 64 << 10, "the pool grows once the file is full")
+        #expect(device.ioStat.failedWrites == 0)
+        for slot in 0..<1024 { expectReadsBack(device, slot) { $0.fillPrefix(1200, seed: UInt64(slot)) } }
+        device.checkInvariants()
+    }
+
     @Test func aWriteRefusedByMemLimitWaitsForWritebackAndSucceeds() throws {
         let (device, file) = try makeWritebackDevice(
             slots: 2048, blocks: 2048, memLimit: 128 << 10,
