@@ -464,13 +464,28 @@ final class KernelSwapSession: Sendable {
 
     /// The child's zswap figures completed with what the parent knows: the vmstat deltas since
     /// the session was set up, the compressor and max_pool_percent.
+    ///
+    /// - Throws: ``KernelSwapError/failed(_:)`` when a swap other than the session's file is on
+    ///   now: vmstat's counters are system-wide, so they would mix that swap's traffic in.
     func completeZswapReport(_ childReport: KernelZswapReport) throws(KernelSwapError) -> KernelZswapReport {
+        if let zswap, let problem = Self.swapChangeProblem(activeSwaps: SwapSystemCalls.activeSwaps(root: root), swapFile: zswap.swapFilePath) {
+            throw .failed(problem)
+        }
         var report = childReport
         report.counters = try zswapCountersSinceStart()
         report.compressor = zswap?.compressor ?? ""
         report.compressorNote = zswap?.compressorNote ?? ""
         report.maxPoolPercent = zswap?.maxPoolPercent ?? 0
         return report
+    }
+
+    /// Why counters read now would not be the run's alone (nil: the session's swap file is the
+    /// only swap, as at the start).
+    static func swapChangeProblem(activeSwaps: [String], swapFile: String) -> String? {
+        guard activeSwaps != [swapFile] else { return nil }
+        let now = activeSwaps.isEmpty ? "none" : activeSwaps.joined(separator: ", ")
+        return "the swaps changed during the run (now: \(now); expected only \(swapFile)): zswap's counters are "
+            + "system-wide, so they would not be this run's alone; run again when nothing else swaps"
     }
 
     private func remember(_ token: CleanupToken) {

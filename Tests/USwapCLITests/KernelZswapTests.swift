@@ -293,6 +293,13 @@ private final class SwapSwitchSpy: Sendable {
         #expect(try KernelSwapBacking.zswapPoolPercent(holding: 256 << 20, root: machine.root) == 2)
     }
 
+    @Test func countersAreRefusedWhenTheSwapsChangedDuringTheRun() {
+        let file = "/var/tmp/uswap-kzswap-1-a.swap"
+        #expect(KernelSwapSession.swapChangeProblem(activeSwaps: [file], swapFile: file) == nil)
+        #expect(KernelSwapSession.swapChangeProblem(activeSwaps: [file, "/dev/zram0"], swapFile: file)?.contains("now: \(file), /dev/zram0") == true)
+        #expect(KernelSwapSession.swapChangeProblem(activeSwaps: [], swapFile: file)?.contains("now: none") == true)
+    }
+
     // MARK: Setup decisions
 
     @Test func theCompressorIsLZ4OnlyWhenTheCryptoAPIHasIt() throws {
@@ -535,3 +542,4 @@ extension RealZram0Tests {
         }
     }
 }
+
