@@ -429,7 +429,13 @@ final class KernelSwapSession: Sendable {
     private func startZswap(_ setup: KernelZswapSetup) throws(KernelSwapError) {
         let path = setup.swapFilePath
         try SwapFile.create(path)
+        let root = self.root
         remember(registry.register("rm \(path)") {
+            // A file still in use as swap stays, so `swapoff PATH` can still find it.
+            if SwapSystemCalls.activeSwaps(root: root).contains(path) {
+                StandardError.line("uswap: \(path) is still swap; left in place: run `swapoff \(path) && rm \(path)`")
+                return
+            }
             do { try SwapFile.remove(path) } catch { StandardError.line("uswap: \(error)") }
         })
         try SwapFile.prepare(path, bytes: setup.swapFileBytes)
@@ -598,6 +604,7 @@ final class KernelSwapSession: Sendable {
         if cluster != pageCluster { problems.append("page-cluster is \(cluster), was \(pageCluster)") }
         return problems
     }
+
     /// What is not as it was: swap still on, zram0 initialised, the cgroup still there,
     /// page-cluster changed. Empty when the machine is restored.
     static func leftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String) -> [String] {

@@ -98,8 +98,13 @@ private final class SwapSwitchSpy: Sendable {
     }
     let calls = Mutex<[Call]>([])
     let failOn: Bool
+    /// When set, swapoff fails and leaves the path listed in this fake /proc/swaps.
+    let failOffListingIn: String?
 
-    init(failOn: Bool = false) { self.failOn = failOn }
+    init(failOn: Bool = false, failOffListingIn: String? = nil) {
+        self.failOn = failOn
+        self.failOffListingIn = failOffListingIn
+    }
 
     var swapSwitch: SwapSwitch {
         SwapSwitch(
@@ -109,7 +114,9 @@ private final class SwapSwitchSpy: Sendable {
             },
             off: { [self] path in
                 record(on: false, path)
-                return nil
+                guard let procSwaps = failOffListingIn else { return nil }
+                try? "Filename Type Size Used Priority\n\(path) file 8188 0 -2\n".write(toFile: procSwaps, atomically: false, encoding: .utf8)
+                return .restoreFailed("swapoff \(path): Device or resource busy (injected)")
             })
     }
 
@@ -370,6 +377,24 @@ private final class SwapSwitchSpy: Sendable {
         #expect(machine.swapDirectoryEntries == [])
         #expect(machine.parameters.snapshot() == FakeMachine.defaults)
         #expect(SysfsFile.readTrimmed(machine.directory + "/proc/sys/vm/page-cluster") == "3")
+    }
+
+    @Test func aSwapFileThatCouldNotBeSwappedOffIsLeftForSwapoff() throws {
+        let machine = try FakeMachine()
+        defer { machine.remove() }
+        let spy = SwapSwitchSpy(failOffListingIn: machine.directory + "/proc/swaps")
+        #expect(throws: KernelSwapError.self) {
+            _ = try KernelSwapSession.start(
+                sizeBytes: 4 << 20, limitBytes: 2 << 20, backing: .zswap(maxPoolPercent: 7), root: machine.root,
+                cgroupRoot: machine.cgroupRoot, registry: CleanupRegistry(), isRoot: true, swapSwitch: spy.swapSwitch)
+        }
+        let calls = spy.calls.withLock { $0 }
+        #expect(calls.map(\.on) == [true, false])
+        // Still swap: the file stays (removing it would leave a swap no one can name); the
+        // parameters were put back all the same.
+        let entries = machine.swapDirectoryEntries
+        #expect(entries.count == 1 && calls.first.map { $0.path.hasSuffix("/" + entries[0]) } == true)
+        #expect(machine.parameters.snapshot() == FakeMachine.defaults)
     }
 
     @Test func leftoversNameEveryChangeStillInPlace() throws {
