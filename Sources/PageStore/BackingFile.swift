@@ -104,16 +104,19 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         /// a page moved to the file really leaves memory: reads go through a second `O_DIRECT`
         /// descriptor (when the file system takes it and the buffer is aligned; otherwise a
         /// buffered read whose cached copy is dropped), and written blocks are dropped from the
-        /// cache once written (`POSIX_FADV_DONTNEED` over the file every
-        /// ``BackingFile/cacheDropInterval`` writes, which also starts their writeback).
-        /// Writes stay buffered, so a store never waits for the disk.
+        /// cache once written: a small thread of the file's own calls `POSIX_FADV_DONTNEED`
+        /// over the file every ``BackingFile/cacheDropPeriodMicroseconds`` while writes come
+        /// in (which starts their writeback and drops the ones already written). Writes stay
+        /// buffered, so a store waits neither for the disk nor for submitting I/O, like the
+        /// kernel's asynchronous swap writes.
         public static let uncached = Options(rawValue: 1 << 4)
     }
 
-    /// With ``Options/uncached``: how many writes go by between two drops of the file's
-    /// cached pages. Bounds the page cache the file holds to about this many dirty blocks plus
-    /// those still under writeback.
-    public static let cacheDropInterval = 64
+    /// With ``Options/uncached``: how often the file's written pages are sent to disk and
+    /// dropped from the page cache while writes come in. Bounds the cache the file holds to
+    /// the blocks written in about this long plus those still under writeback
+    /// (``cachedBytes()`` reports it).
+    public static let cacheDropPeriodMicroseconds: UInt32 = 1000
 
     /// The path the file was opened at.
     public let path: String
@@ -125,7 +128,8 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     private let descriptor: Atomic<Int32>
     /// The `O_DIRECT` descriptor for reads with ``Options/uncached``, or -1.
     private let directDescriptor: Atomic<Int32>
-    private let writesSinceDrop = Atomic<Int>(0)
+    /// With ``Options/uncached`` on Linux: the thread that drops written pages from the cache.
+    private let dropper: CacheDropper?
     private let reads = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
     private let punches = Atomic<Int>(0)
@@ -163,6 +167,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         let direct = options.contains(.uncached) && pageSize >= 4096
             ? Self.retrying { open(path, O_RDONLY | O_CLOEXEC | Self.directFlag) } : -1
         directDescriptor = Atomic(direct)
+        dropper = options.contains(.uncached) ? CacheDropper.start(fd: fd) : nil
         if let blockCount {
             do throws(PageStoreError) { try truncate(toBlocks: blockCount) } catch {
                 close()
@@ -198,6 +203,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Closes the descriptor (and unlinks the path with ``Options/removeOnClose``). Safe to call
     /// twice; must not race with other operations on this file.
     public func close() {
+        dropper?.stop()
         let direct = directDescriptor.exchange(-1, ordering: .acquiringAndReleasing)
         if direct >= 0 { _ = systemClose(direct) }
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
@@ -247,7 +253,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         switch outcome {
         case .done:
             writes.add(1, ordering: .relaxed)
-            if options.contains(.uncached) { dropCachedPagesNowAndThen(fd) }
+            dropper?.noteWrite()
         case .failed(let code, let done):
             failedWrites.add(1, ordering: .relaxed)
             throw .io(errno: code, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
@@ -276,6 +282,29 @@ public final class BackingFile: PageFile, @unchecked Sendable {
             throw .io(errno: code, operation: "punch a hole of \(count) blocks at block \(index)")
         }
         punches.add(1, ordering: .relaxed)
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// Allocates disk space for blocks `0..<blockCount` (`fallocate` mode 0; the file grows to
+    /// at least that size), as `fallocate -l` does for a swap file: later writes then never
+    /// wait for block allocation. Returns `false` where the system or file system cannot.
+    @discardableResult
+    public func preallocate(blocks blockCount: Int) throws(PageStoreError) -> Bool {
+        guard blockCount >= 0, blockCount <= Int.max / pageSize else {
+            throw .invalidConfiguration("block count \(blockCount) is out of range: give 0 or more blocks")
+        }
+        guard blockCount > 0 else { return true }
+        #if os(Linux)
+        guard let fallocate = Self.fallocate else { return false }
+        let fd = fileDescriptor
+        if Self.retrying({ fallocate(fd, 0, 0, Int64(blockCount * pageSize)) }) != 0 {
+            let code = errno
+            if code == EOPNOTSUPP { return false }
+            throw .io(errno: code, operation: "allocate \(blockCount) blocks for \(path)")
+        }
         return true
         #else
         return false
@@ -342,19 +371,10 @@ public final class BackingFile: PageFile, @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// With ``Options/uncached``: every ``cacheDropInterval`` writes, asks the kernel to write
-    /// the file's dirty pages and drop its clean ones.
-    @inline(__always)
-    private func dropCachedPagesNowAndThen(_ fd: Int32) {
-        let n = writesSinceDrop.add(1, ordering: .relaxed).newValue
-        guard n % Self.cacheDropInterval == 0 else { return }
-        Self.dropCache(fd, offset: 0, length: 0)
-    }
-
     /// `posix_fadvise(POSIX_FADV_DONTNEED)` over `length` bytes at `offset` (0: to the end);
     /// nothing where the system has no such call.
     @inline(__always)
-    private static func dropCache(_ fd: Int32, offset: Int, length: Int) {
+    static func dropCache(_ fd: Int32, offset: Int, length: Int) {
         #if os(Linux)
         _ = posix_fadvise(fd, off_t(offset), off_t(length), 4)  // POSIX_FADV_DONTNEED
         #endif
@@ -447,4 +467,72 @@ private func systemClose(_ fd: Int32) -> Int32 {
     #else
     Darwin.close(fd)
     #endif
+}
+
+/// The thread behind ``BackingFile/Options/uncached``: while writes come in, it sends the
+/// file's dirty pages to disk and drops its clean ones every
+/// ``BackingFile/cacheDropPeriodMicroseconds``, off the writers' path.
+///
+/// `@unchecked Sendable`: `writes`, `seen` and `running` are atomics; the thread handle is
+/// set once in ``start(fd:)`` and read only by ``stop()``, which the owning file calls once.
+final class CacheDropper: @unchecked Sendable {
+    let fd: Int32
+    private let writes = Atomic<Int>(0)
+    private let running = Atomic<Bool>(true)
+    #if os(Linux)
+    private var thread = pthread_t()
+    #endif
+
+    /// Rounds that still drop pages after the last write.
+    static let roundsAfterLastWrite = 100
+
+    private init(fd: Int32) { self.fd = fd }
+
+    /// Starts the thread for `fd`; nil where the system has no page-cache advice or the
+    /// thread cannot start (the file then keeps whatever the kernel caches).
+    static func start(fd: Int32) -> CacheDropper? {
+        #if os(Linux)
+        let dropper = CacheDropper(fd: fd)
+        let context = Unmanaged.passRetained(dropper).toOpaque()
+        let rc = pthread_create(&dropper.thread, nil, { raw in
+            let me = Unmanaged<CacheDropper>.fromOpaque(raw!).takeRetainedValue()
+            me.loop()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<CacheDropper>.fromOpaque(context).release()
+            return nil
+        }
+        return dropper
+        #else
+        return nil
+        #endif
+    }
+
+    /// A block was written: the next round drops it.
+    @inline(__always)
+    func noteWrite() { writes.add(1, ordering: .relaxed) }
+
+    /// Stops the thread (after a last drop) and waits for it. Call once.
+    func stop() {
+        #if os(Linux)
+        running.store(false, ordering: .releasing)
+        pthread_join(thread, nil)
+        #endif
+    }
+
+    private func loop() {
+        var seen = 0
+        var quietRounds = Self.roundsAfterLastWrite
+        while running.load(ordering: .acquiring) {
+            usleep(BackingFile.cacheDropPeriodMicroseconds)
+            let now = writes.load(ordering: .relaxed)
+            quietRounds = now == seen ? quietRounds + 1 : 0
+            seen = now
+            // Rounds go on a while after the last write: pages still under writeback at one
+            // round are clean, and dropped, at a later one. An idle file costs one wake-up.
+            if quietRounds <= Self.roundsAfterLastWrite { BackingFile.dropCache(fd, offset: 0, length: 0) }
+        }
+        BackingFile.dropCache(fd, offset: 0, length: 0)
+    }
 }

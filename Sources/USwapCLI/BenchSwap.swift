@@ -193,6 +193,7 @@ struct SwapBench: Sendable {
         let fillSeconds = monotonicSeconds() - f0
         fill.finish()
         let touchProgress = SendableProgress("uswap touches", total: workload.touches, enabled: progress)
+        let filesBefore = store.fileFigures
         let touched = workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: { touchProgress.update($0) })
         touchProgress.finish()
         // Read right after the touch phase, while the pages are still swapped out (as the kernel side).
@@ -200,6 +201,11 @@ struct SwapBench: Sendable {
         let memUsedTotal = store.memUsedTotal
         let mmStatLine = store.mmStatLine
         let fileCacheBytes = store.fileCacheBytes
+        // The touch phase's own second-tier figures: not the fill's, nor verification's reads.
+        let filesAfter = store.fileFigures
+        let files = (writtenBack: filesAfter.writtenBack - filesBefore.writtenBack,
+                     fileReads: filesAfter.fileReads - filesBefore.fileReads,
+                     fileStores: filesAfter.fileStores - filesBefore.fileStores)
         let writes = workload.writeModel()
         let verifying = Progress("uswap verify", total: workload.pageCount)
         let verification = try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes) {
@@ -215,8 +221,8 @@ struct SwapBench: Sendable {
             backendMemUsedTotal: memUsedTotal, mmStatLine: mmStatLine,
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
             fillSeconds: fillSeconds, touchSeconds: touched.seconds,
-            backendLabel: store.label, writtenBack: store.writtenBack, fileReads: store.fileReads,
-            fileStores: store.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
+            backendLabel: store.label, writtenBack: files.writtenBack, fileReads: files.fileReads,
+            fileStores: files.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
             secondTierExpected: store.file != nil && store.poolReachedLimit, detail: store.detailLines))
     }
 
