@@ -51,7 +51,9 @@ extension ZramDevice {
     /// replaced only when its write succeeds; on an error, pages before it stay written.
     ///
     /// Concurrent partial writes to the same page must be ordered by the caller, as a block
-    /// device's users do.
+    /// device's users do. With ``ZramConfiguration/automaticWriteback`` a write that leaves the
+    /// pool at or above the high watermark then writes idle pages back, as
+    /// ``writePage(_:at:)`` does.
     /// - Throws: ``ZramError/unalignedIO(offset:length:)``, ``ZramError/outOfRange(offset:length:disksize:)``,
     ///   or ``ZramError/page(_:)`` (e.g. the memory limit; that page keeps its old contents).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(ZramError) {
@@ -77,6 +79,7 @@ extension ZramDevice {
             } catch { throw .page(error) }
             done += chunk
         }
+        writeBackIfAboveHighWatermark(using: stream)
     }
 
     /// Discards `length` bytes at `offset`: frees every whole page inside the range; partial
