@@ -19,10 +19,21 @@ import SystemPackage
 ///   the slot's use count (so never under another reader), and the page is then dirty;
 /// - a page installed with `UFFDIO_ZEROPAGE` is dirty (it is writable without a fault);
 /// - a lazily swapped-in page is mapped write-protected and its first write frees the stale
-///   copy before the write proceeds.
+///   copy before the write proceeds;
+/// - a read that fails (after ``readRetries`` retries of an I/O error or checksum mismatch)
+///   frees nothing, is counted, and the fault fails: SIGBUS on the faulting thread, or
+///   `UFFDIO_POISON` + wake from a handler thread; never a zero or stale page.
+///
+/// File-tier reads (``SwapRegionConfiguration/FileReads/ioThreads(_:)``): when the backend says
+/// a slot's read needs file I/O, the fault submits it to ``queue`` (a preallocated request, no
+/// allocation), charges the page while the read is in flight (the charge may evict a page),
+/// then waits on the request's futex in SIGBUS mode; a handler thread instead leaves the
+/// completion (install, free, wake, or poison and wake) to whichever of it and the I/O thread
+/// finishes last, and serves other faults meanwhile. The page stays locked and the slot keeps
+/// the reader's reference until the completion, so the rules above hold unchanged.
 final class FaultHandler: @unchecked Sendable {
     // @unchecked Sendable: all mutable state is atomics or owned by page locks; the handler
-    // thread handle is touched only by start/stop on the owning region's thread.
+    // and I/O thread handles are touched only by start/stop on the owning region's thread.
     let base: UInt
     let size: Int
     let pageSize: Int
@@ -113,9 +124,10 @@ final class FaultHandler: @unchecked Sendable {
         let page = Int((address - base) >> UInt(pageShift))
         let pageAddress = base + UInt(page << pageShift)
         if queueing, let queue, table.load(page).isLocked, queue.isInFlight(page: page) {
-            // A second fault on a page whose read is in flight: its completion wakes every
-            // thread waiting on the page, so the handler thread neither serves nor waits.
-            return .handled
+            // A second fault on a page whose read is in flight: the faulting thread already
+            // sleeps on the page, and the completion's UFFDIO_WAKE wakes every thread sleeping
+            // on it. Nothing to serve, no wake now (it would only fault again), no waiting.
+            return .queued
         }
         counters.faults.add(1, ordering: .relaxed)
         let state = table.lock(page)

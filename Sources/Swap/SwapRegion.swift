@@ -164,7 +164,10 @@ public final class SwapRegion: @unchecked Sendable {
         let latency = LatencyHistogram()
         let fileLatency = LatencyHistogram()
         // Half the swap cache's frames at most are held by file reads in flight.
-        let queue: FileReadQueue? = if case .ioThreads = configuration.fileReads { FileReadQueue(capacity: 32) } else { nil }
+        let queue: FileReadQueue? = if case .ioThreads = configuration.fileReads {
+            FileReadQueue(capacity: 32, idleSpinNanoseconds: FileReadQueue.defaultIdleSpin,
+                          waitSpinNanoseconds: FileReadQueue.defaultWaitSpin)
+        } else { nil }
         let reclaimer = Reclaimer(
             base: base, pageSize: pageSize, table: table, slots: slots, backend: backend, uffd: uffd, counters: counters,
             limitPages: limitPages, selection: configuration.victimSelection, mode: configuration.reclaimMode,

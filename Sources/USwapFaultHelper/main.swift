@@ -297,11 +297,11 @@ func benchFileReads() -> Int32 {
     }
     let wall = Double(cuswap_now_ns() - start) / 1e3
     let cpu = Double(cuswap_process_cpu_ns() - cpuStart) / 1e3
-    var bad = shared.bad.reduce(0, +)
-    // Every page, at the end, in its latest version.
-    for p in 0..<pages where !verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
     let s = region.statistics
     let z = cache.frontswapStatistics
+    var bad = shared.bad.reduce(0, +)
+    // Every page, at the end, in its latest version (not part of the figures).
+    for p in 0..<pages where !verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
     let done = perThread * threads
     func f(_ v: Double) -> String { String(Int((v * 100).rounded()) / 100) + "." + String(format2(Int((v * 100).rounded()) % 100)) }
     func format2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func aWaiterSleepsUntilTheIOThreadCompletesAndSeesItsOutcome() {
-        let queue = FileReadQueue(capacity: 4, idleSpins: 0, waitSpins: 0)
+        let queue = FileReadQueue(capacity: 4, idleSpinNanoseconds: 0, waitSpinNanoseconds: 0)
         let taken = Atomic<Int>(-1)
         let io = Thread {
             guard let index = queue.next() else { return }
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func aCompletedRequestIsNotWaitedFor() {
-        let queue = FileReadQueue(capacity: 2, idleSpins: 0, waitSpins: 10)
+        let queue = FileReadQueue(capacity: 2, waitSpinNanoseconds: 10_000)
         let index = try! #require(queue.reserve())
         queue.submit(index, request(page: 1, slot: 1))
         let taken = queue.next()
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func afterStopIOThreadsTakeWhatWasSubmittedThenLeave() {
-        let queue = FileReadQueue(capacity: 8, idleSpins: 0)
+        let queue = FileReadQueue(capacity: 8, idleSpinNanoseconds: 0)
         // Three I/O threads asleep on an empty queue.
         let exits = Atomic<Int>(0)
         let taken = Atomic<Int>(0)

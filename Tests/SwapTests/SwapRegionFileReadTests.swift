@@ -200,6 +200,70 @@ import ZSwap
         tier.cache.checkInvariants()
     }
 
+    /// Four threads touch the same page while its (slow) read is in flight: one read, one
+    /// install, all four see the data; with a handler thread, the later faults are neither
+    /// served again nor woken early.
+    @Test(arguments: readModes, FaultMode.allCases)
+    func threadsTouchingAPageWhoseReadIsInFlightAllSeeItAfterOneRead(reads: FileReads, mode: FaultMode) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 96
+        let tier = try makeTier(pages: pages, limit: 16, reads: reads, mode: mode)
+        defer { tier.close() }
+        for p in 0..<pages { fill(tier.region, page: p) }
+        let (target, slot) = try #require(pageInFile(tier, pages: pages))
+        tier.region.resetStatistics()
+        tier.file.inject(.delay(microseconds: 100_000), on: .read, when: .block(slot), times: 1)
+        let region = tier.region
+        let right = Atomic<Int>(0)
+        onThreads(4) { [self] _ in
+            if matches(region, page: target) { right.add(1, ordering: .relaxed) }
+        }
+        #expect(right.load(ordering: .relaxed) == 4)
+        let s = region.statistics
+        #expect(s.swapIns == 1)
+        #expect(s.fileReads + s.inlineFileReads == 1)
+        #expect(tier.file.calls(.read) >= 1)
+        #expect(tier.cache.frontswapStatistics.fileLoads == 1)
+        #expect(s.notifyFree == 1)
+        #expect(tier.cache.location(of: slot) == .empty)
+        region.checkInvariants()
+        tier.cache.checkInvariants()
+    }
+
+    /// Four threads, each on its own pages, touch and rewrite them at random over a file tier;
+    /// every value read is the last one written.
+    @Test(arguments: [FileReads.inline, .ioThreads(2)], FaultMode.allCases)
+    func concurrentTouchesOverTheFileTierNeverSeeAStalePage(reads: FileReads, mode: FaultMode) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 512
+        let tier = try makeTier(pages: pages, limit: 64, reads: reads, mode: mode)
+        defer { tier.close() }
+        let region = tier.region
+        for p in 0..<pages { fill(region, page: p) }
+        let wrong = Atomic<Int>(0)
+        onThreads(4) { [self] t in
+            var random = TestRandom(state: 0x9E37_79B9_7F4A_7C15 &+ UInt64(t))
+            var versions = [UInt64](repeating: 1, count: pages / 4)
+            for _ in 0..<3000 {
+                let k = Int(random.next() % UInt64(pages / 4))
+                let p = k * 4 + t
+                if !matches(region, page: p, version: versions[k]) { wrong.add(1, ordering: .relaxed) }
+                if random.next() % 4 == 0 {
+                    versions[k] += 1
+                    fill(region, page: p, version: versions[k])
+                }
+            }
+        }
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        let s = region.statistics
+        #expect(s.failedFaults == 0 && s.failedReads == 0)
+        #expect(tier.cache.frontswapStatistics.fileLoads > 1000)
+        if case .ioThreads = reads { #expect(s.fileReads > 1000) }
+        #expect(s.residentMaxPages <= 64)
+        region.checkInvariants()
+        tier.cache.checkInvariants()
+    }
+
     @Test func fileReadSettingsOutOfRangeAreRefusedWithWhatToChange() throws {
         guard userfaultfdAvailable() else { return }
         let backend = MemoryBackend(slotCount: 64)
