@@ -111,13 +111,35 @@ struct BenchBackend: Sendable {
     private let zram: ZramDevice?
     private let cache: FrontswapCache?
 
-    /// A ZramDevice of `sizeBytes` (with `memLimit` if given).
-    static func zram(sizeBytes: Int, memLimitBytes: Int?) throws(ZramError) -> BenchBackend {
+    /// A ZramDevice of `sizeBytes` (with `memLimit` if given); with `writebackPath`, a backing
+    /// file there and automatic writeback of idle slots once `mem_used_total` reaches the pool
+    /// limit (down to 90% of it, like zswap's accept threshold).
+    static func zram(
+        sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: BenchPoolLimit? = nil
+    ) throws -> BenchBackend {
         var configuration = ZramConfiguration(disksize: sizeBytes)
         if let memLimitBytes { configuration.memLimit = memLimitBytes }
-        let device = try ZramDevice(configuration)
-        return BenchBackend(
-            backend: device, file: nil, label: "ZramDevice lz4", poolLimitBytes: memLimitBytes, zram: device, cache: nil)
+        var file: BackingFile?
+        var limit = memLimitBytes
+        var label = "ZramDevice lz4"
+        if let writebackPath {
+            let blocks = sizeBytes / 4096
+            let backing = try openBenchFile(writebackPath, blockCount: blocks)
+            file = backing
+            let high = (poolLimit ?? .percent(1)).bytes(memTotal: MemoryInfo.totalBytes())
+            var device = ZramBackingDevice(file: backing, blockCount: blocks)
+            device.punchFreedBlocks = false  // a preallocated file: blocks are reused
+            configuration.backingDevice = device
+            configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9)
+            limit = high
+            label += ", automatic writeback of idle slots above \(high >> 20) MiB (\(poolLimit ?? .percent(1))) to \(writebackPath)"
+        }
+        let device: ZramDevice
+        do { device = try ZramDevice(configuration) } catch {
+            file?.close()
+            throw error
+        }
+        return BenchBackend(backend: device, file: file, label: label, poolLimitBytes: limit, zram: device, cache: nil)
     }
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
@@ -164,14 +186,19 @@ struct BenchBackend: Sendable {
     /// The second tier's counters now, to take right after a phase.
     var fileFigures: (writtenBack: Int, fileReads: Int, fileStores: Int) { (writtenBack, fileReads, fileStores) }
 
-    /// Whether the pool reached its limit at least once (so a second tier had work to do).
-    var poolReachedLimit: Bool {
+    /// Whether a second tier had work to do: zram writeback was asked for, or a zswap pool
+    /// reached its limit (a zswap pool that never fills rightly leaves its file alone).
+    var secondTierExpected: Bool {
         if let cache { return cache.frontswapStatistics.poolLimitHit > 0 || cache.frontswapStatistics.rejectPoolFull > 0 }
-        return false
+        return zram?.hasBackingDevice ?? false
     }
 
-    /// zswap's counters, for the human report.
-    var detailLines: String? { cache.map { trimmedLine($0.frontswapStatistics.lines) } }
+    /// zswap's counters, or zram's bd_stat with a backing file, for the human report.
+    var detailLines: String? {
+        if let cache { return trimmedLine(cache.frontswapStatistics.lines) }
+        if let zram, zram.hasBackingDevice { return "bd_stat " + trimmedLine(zram.bdStat.line) }
+        return nil
+    }
 
     /// Bytes of the backing file in the page cache now.
     var fileCacheBytes: Int { file?.cachedBytes() ?? 0 }

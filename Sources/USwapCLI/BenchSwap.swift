@@ -66,6 +66,9 @@ struct BenchSwap: ParsableCommand {
     @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE, created or truncated and removed afterwards).")
     var backend: String = "zram"
 
+    @Option(help: "With --backend zram: give the ZramDevice a backing file FILE (created or truncated, removed afterwards) and write idle slots back to it automatically once the pool reaches --pool-percent/--pool-limit (default 1% of RAM).")
+    var writeback: String?
+
     @Option(name: .customLong("pool-percent"), help: "Pool limit as a percentage of RAM, like zswap's max_pool_percent (zswap default 20).")
     var poolPercent: Int?
 
@@ -92,9 +95,11 @@ struct BenchSwap: ParsableCommand {
         if let poolPercent, !(1...100).contains(poolPercent) { throw ValidationError("--pool-percent must be 1...100") }
         if let poolLimit, poolLimit <= 0 { throw ValidationError("--pool-limit must be a positive number of MiB") }
         if poolPercent != nil && poolLimit != nil { throw ValidationError("give --pool-percent or --pool-limit, not both") }
-        if kind == .zram, poolPercent != nil || poolLimit != nil {
-            throw ValidationError("--pool-percent and --pool-limit apply to --backend zswap:FILE (zram's limit is --mem-limit)")
+        if kind == .zram, writeback == nil, poolPercent != nil || poolLimit != nil {
+            throw ValidationError("--pool-percent and --pool-limit apply to --backend zswap:FILE or to zram with --writeback FILE (zram's hard limit is --mem-limit)")
         }
+        if kind != .zram, writeback != nil { throw ValidationError("--writeback applies to --backend zram (zswap writes back to its own FILE)") }
+        if let writeback, writeback.isEmpty { throw ValidationError("--writeback needs a file path") }
         if kind != .zram, memLimit != nil { throw ValidationError("--mem-limit applies to --backend zram; zswap's pool limit is --pool-percent or --pool-limit") }
         if let policy, SwapBench.policyNames.contains(policy) == false {
             throw ValidationError("--policy must be one of \(SwapBench.policyNames.joined(separator: ", "))")
@@ -107,7 +112,8 @@ struct BenchSwap: ParsableCommand {
             writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit,
             reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
-            poolLimit: poolLimit.map(BenchPoolLimit.mebibytes) ?? poolPercent.map(BenchPoolLimit.percent))
+            poolLimit: poolLimit.map(BenchPoolLimit.mebibytes) ?? poolPercent.map(BenchPoolLimit.percent),
+            writebackFile: writeback)
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.json.rendered)
@@ -141,8 +147,11 @@ struct SwapBench: Sendable {
     var reclaim: SwapRegionConfiguration.ReclaimMode? = nil
     /// What the region swaps to.
     var backend: BenchBackendKind = .zram
-    /// The pool limit of a zswap backend (nil: zswap's default, 20% of RAM).
+    /// The pool limit of a zswap backend (nil: zswap's default, 20% of RAM), or where a zram
+    /// backend with a writeback file starts writing back (nil: 1% of RAM).
     var poolLimit: BenchPoolLimit? = nil
+    /// A writeback file for a zram backend.
+    var writebackFile: String? = nil
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -201,6 +210,7 @@ struct SwapBench: Sendable {
         let memUsedTotal = store.memUsedTotal
         let mmStatLine = store.mmStatLine
         let fileCacheBytes = store.fileCacheBytes
+        let detail = store.detailLines
         // The touch phase's own second-tier figures: not the fill's, nor verification's reads.
         let filesAfter = store.fileFigures
         let files = (writtenBack: filesAfter.writtenBack - filesBefore.writtenBack,
@@ -223,14 +233,16 @@ struct SwapBench: Sendable {
             fillSeconds: fillSeconds, touchSeconds: touched.seconds,
             backendLabel: store.label, writtenBack: files.writtenBack, fileReads: files.fileReads,
             fileStores: files.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
-            secondTierExpected: store.file != nil && store.poolReachedLimit, detail: store.detailLines))
+            secondTierExpected: store.secondTierExpected, detail: detail))
     }
 
     /// The store the region swaps to, as `--backend` says.
     func makeBackend(sizeBytes: Int) throws -> BenchBackend {
         switch backend {
         case .zram:
-            return try BenchBackend.zram(sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 })
+            return try BenchBackend.zram(
+                sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: writebackFile,
+                poolLimit: poolLimit)
         case .zswap(let file):
             return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percent(20))
         }

@@ -10,7 +10,7 @@ private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true"
 
 /// Writes a small synthetic corpus (`pages` pages of heap-like words and some zero pages) to a
 /// temporary file; the caller removes it.
-private func writeCorpus(pages: Int) throws -> String {
+private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
     var template = Array("/tmp/uswap-benchswap-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     try #require(fd >= 0)
@@ -18,6 +18,14 @@ private func writeCorpus(pages: Int) throws -> String {
     var page = [UInt64](repeating: 0, count: 512)
     for p in 0..<pages {
         for i in 0..<512 { page[i] = p % 5 == 4 ? 0 : UInt64(0x7F00_0000_0000) &+ UInt64(p * 512 + i % 37) }
+        if noisy {
+            // Half of every page pseudo-random: pages compress about 2:1, so a small pool fills.
+            var x = UInt64(p + 1) &* 0x9E37_79B9_7F4A_7C15
+            for i in stride(from: 0, to: 512, by: 2) {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                page[i] = x
+            }
+        }
         _ = page.withUnsafeBytes { write(fd, $0.baseAddress, 4096) }
     }
     return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -104,6 +112,13 @@ private func writeCorpus(pages: Int) throws -> String {
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--write-pct", "101"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--policy", "eager"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "0"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "disk:/tmp/x"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--pool-percent", "5"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--pool-percent", "0"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--pool-percent", "5", "--pool-limit", "5"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--writeback", "/tmp/y"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--mem-limit", "4"],
     ])
     func badOptionsAreRejectedBeforeAnythingRuns(arguments: [String]) {
         #expect(throws: (any Error).self) { _ = try BenchSwap.parse(arguments) }
@@ -115,5 +130,117 @@ private func writeCorpus(pages: Int) throws -> String {
             corpusPath: "/nonexistent/corpus.bin", sizeMiB: 4, residentMiB: 1, touches: 10, writePercent: 0, zipf: 0,
             policy: nil, threads: 1, memLimitMiB: nil)
         #expect(throws: CorpusError.self) { _ = try bench.run(vsKernel: false, progress: false) }
+    }
+}
+
+/// The second tier in the bench: `--backend zswap:FILE`, `--writeback FILE`, pool limits.
+@Suite(.serialized) struct BenchSwapSecondTierTests {
+    /// A path for a backing file that does not exist yet.
+    func freshPath(_ name: String) -> String { "/var/tmp/uswap-benchswap-\(getpid())-\(name)" }
+
+    func run(_ bench: SwapBench) throws -> (SwapBenchResult, UserSpaceFigures)? {
+        if case .failure(let error) = SwapRegion.probe() {
+            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
+            print("skipped: userfaultfd unavailable: \(error)")
+            return nil
+        }
+        let result = try bench.run(vsKernel: false, progress: false)
+        guard case .measured(let ours) = result.ours else {
+            Issue.record("our side was not measured: \(result.ours)")
+            return nil
+        }
+        return (result, ours)
+    }
+
+    func smallBench(corpus: String, backend: BenchBackendKind, poolLimit: BenchPoolLimit?, writeback: String? = nil) -> SwapBench {
+        var bench = SwapBench(
+            corpusPath: corpus, sizeMiB: 12, residentMiB: 3, touches: 10000, writePercent: 30, zipf: 0,
+            policy: nil, threads: 1, memLimitMiB: nil)
+        bench.backend = backend
+        bench.poolLimit = poolLimit
+        bench.writebackFile = writeback
+        return bench
+    }
+
+    @Test func aSmallZswapPoolSendsPagesToTheFileAndReadsThemBack() throws {
+        let corpus = try writeCorpus(pages: 64, noisy: true)
+        defer { unlink(corpus) }
+        let file = freshPath("zswap")
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .mebibytes(1))) else { return }
+        #expect(ours.verified && ours.mismatches == 0)
+        #expect(ours.writtenBack + ours.fileStores > 0, "pages went to the file")
+        #expect(ours.fileReads > 0, "pages came back from the file")
+        #expect(ours.secondTierExpected && ours.secondTierProblem == nil)
+        #expect(ours.backendMemUsedTotal <= 1 << 20)
+        #expect(result.clean)
+        #expect(access(file, F_OK) != 0, "the bench removes its backing file")
+        guard case .object(let json) = result.json else { Issue.record("JSON is not an object"); return }
+        #expect(json["backend"] == .string("zswap:\(file)"))
+        #expect(json["written_back"] == .int(ours.writtenBack))
+        #expect(json["file_reads"] == .int(ours.fileReads))
+        #expect(json["pool_limit_bytes"] == .int(1 << 20))
+        #expect(result.humanReport.contains("pages read from the file"))
+    }
+
+    @Test func aZswapPoolThatNeverFillsLeavesItsFileAloneAndStillPasses() throws {
+        let corpus = try writeCorpus(pages: 64)
+        defer { unlink(corpus) }
+        let file = freshPath("roomy")
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .mebibytes(64))) else { return }
+        #expect(ours.verified)
+        #expect(ours.writtenBack == 0 && ours.fileReads == 0 && ours.fileStores == 0)
+        #expect(!ours.secondTierExpected)
+        #expect(result.clean)
+        #expect(access(file, F_OK) != 0)
+    }
+
+    @Test func zramWithAWritebackFileWritesIdlePagesBackAndReadsThemBack() throws {
+        let corpus = try writeCorpus(pages: 64, noisy: true)
+        defer { unlink(corpus) }
+        let file = freshPath("wb")
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zram, poolLimit: .mebibytes(1), writeback: file)) else { return }
+        #expect(ours.verified && ours.mismatches == 0)
+        #expect(ours.writtenBack > 0, "automatic writeback ran")
+        #expect(ours.fileReads > 0, "written-back pages were read back")
+        #expect(result.clean)
+        #expect(access(file, F_OK) != 0, "the bench removes its writeback file")
+        #expect(ours.detail?.hasPrefix("bd_stat") == true)
+    }
+
+    @Test func aSecondTierThatHadWorkAndDidNoneFailsTheRun() {
+        var figures = UserSpaceFigures(
+            usPerTouch: 1, cpuUsPerTouch: 1, swapIns: 10, p50: 1, p99: 1, p999: 1, policy: "free-on-swapin",
+            verified: true, mismatches: 0, residentMaxBytes: 0, backendMemUsedTotal: 0, mmStatLine: "",
+            peakRSSBytes: 0, swapOuts: 10, fillSeconds: 0, touchSeconds: 1)
+        figures.secondTierExpected = true
+        #expect(figures.secondTierProblem != nil)
+        let bench = SwapBench(
+            corpusPath: "c", sizeMiB: 8, residentMiB: 2, touches: 10, writePercent: 0, zipf: 0, policy: nil, threads: 1,
+            memLimitMiB: nil)
+        #expect(!SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .notRequested).clean)
+        figures.writtenBack = 3
+        #expect(figures.secondTierProblem?.contains("none was read back") == true)
+        figures.fileReads = 2
+        #expect(figures.secondTierProblem == nil)
+        #expect(SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .notRequested).clean)
+    }
+
+    @Test func aPathThatIsNotARegularFileIsRefusedAndLeftAlone() throws {
+        #expect(throws: BenchBackendError.self) {
+            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/dev/null", poolLimit: .mebibytes(1))
+        }
+        #expect(access("/dev/null", F_OK) == 0)
+        #expect(throws: BenchBackendError.self) {
+            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/nonexistent-dir/x.swap", poolLimit: .mebibytes(1))
+        }
+    }
+
+    @Test func backendArgumentsParse() {
+        #expect(BenchBackendKind(argument: "zram") == .zram)
+        #expect(BenchBackendKind(argument: "zswap:/var/tmp/s") == .zswap(file: "/var/tmp/s"))
+        #expect(BenchBackendKind(argument: "zswap:") == nil)
+        #expect(BenchBackendKind(argument: "zswap") == nil)
+        #expect(BenchPoolLimit.percent(1).bytes(memTotal: 200 << 20) == 2 << 20)
+        #expect(BenchPoolLimit.mebibytes(3).bytes(memTotal: 1) == 3 << 20)
     }
 }
