@@ -166,7 +166,27 @@ struct SwapBench: Sendable {
             "--zipf", String(zipf), "--threads", String(threads), "--kernel-child-cgroup", cgroupPath,
         ]
         if let policy { arguments += ["--policy", policy] }
+        // The child runs on plain memory; the backend tells it which kernel figures to report.
+        arguments += ["--backend", backend.description]
+        if case .zswap = backend {
+            switch poolLimit {
+            case .percent(let p)?: arguments += ["--pool-percent", String(p)]
+            case .mebibytes(let m)?: arguments += ["--pool-limit", String(m)]
+            case nil: break
+            }
+        }
         return arguments
+    }
+
+    /// The kernel's swap for `--vs-kernel`: zram0, or zswap with our pool limit as its
+    /// max_pool_percent (a limit in MiB becomes the smallest percent that holds it).
+    var kernelBacking: KernelSwapBacking {
+        guard case .zswap = backend else { return .zram }
+        switch poolLimit ?? .percent(20) {
+        case .percent(let p): return .zswap(maxPoolPercent: p)
+        case .mebibytes(let m):
+            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: m << 20, memTotalBytes: MemoryInfo.totalBytes()))
+        }
     }
 
     // MARK: Both sides
@@ -250,14 +270,27 @@ struct SwapBench: Sendable {
 
     /// The kernel's side: start the session, run a child `uswap` in the cgroup, restore.
     func runKernel(progress: Bool, executable: String? = nil) -> KernelOutcome {
-        KernelSwapSession.measure(
-            sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20, executable: executable,
+        let backing = kernelBacking
+        return KernelSwapSession.measure(
+            sizeBytes: sizeMiB << 20, limitBytes: residentMiB << 20, backing: backing, executable: executable,
             arguments: { childArguments(cgroupPath: $0) },
             started: { session in
-                if progress { StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB") }
+                guard progress else { return }
+                switch backing {
+                case .zram:
+                    StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB")
+                case .zswap(let percent):
+                    StandardError.line("kernel run: zswap (max_pool_percent \(percent); its compressor here is lzo: this kernel's crypto API has no lz4) in front of a swap file, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB")
+                }
             },
             restored: { session in
-                if progress { StandardError.line("kernel run: machine restored (swap off, zram0 reset, page-cluster \(session.originalPageCluster), cgroup removed)") }
+                guard progress else { return }
+                switch backing {
+                case .zram:
+                    StandardError.line("kernel run: machine restored (swap off, zram0 reset, page-cluster \(session.originalPageCluster), cgroup removed)")
+                case .zswap:
+                    StandardError.line("kernel run: machine restored (swap off, swap file removed, zswap parameters put back, page-cluster \(session.originalPageCluster), cgroup removed)")
+                }
             })
     }
 
@@ -280,8 +313,9 @@ struct SwapBench: Sendable {
         let touched = workload.touch(region.base, progress: { touchProgress.update($0) })
         touchProgress.finish()
         let device = KernelZramDevice(name: "zram0", root: .live)
-        let mmStat = try? device.mmStat()
-        let line = (try? device.read("mm_stat")) ?? ""
+        let zswapFigures: KernelZswapFigures? = if case .zswap = backend { try KernelZswapFigures.read() } else { nil }
+        let mmStat = zswapFigures == nil ? try? device.mmStat() : nil
+        let line = zswapFigures == nil ? (try? device.read("mm_stat")) ?? "" : ""
         let writes = workload.writeModel()
         let corpus = try MappedCorpus(path: corpusPath)
         let verifying = Progress("kernel verify", total: workload.pageCount)
@@ -290,11 +324,13 @@ struct SwapBench: Sendable {
         }
         verifying.finish()
         let n = Double(max(workload.touches, 1))
-        return KernelChildReport(
+        var report = KernelChildReport(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
             majorFaults: touched.majorFaults, touchSeconds: touched.seconds, fillSeconds: fillSeconds,
             mmStat: mmStat, mmStatLine: line, verified: verification.verified, mismatches: verification.mismatches,
             extra: ["sink": Double(touched.sink % 1_000_000)])
+        report.zswap = zswapFigures.map(KernelZswapReport.init(figures:))
+        return report
     }
 }
 
@@ -465,7 +501,15 @@ struct SwapBenchResult: Sendable {
                 "us_per_major_fault": k.majorFaults > 0 ? .double(k.touchSeconds * 1e6 / Double(k.majorFaults)) : .null,
                 "zram_mem_used_total": .int(k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
                 "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
+                "compressed_bytes": .int(k.compressedBytes),
+                "memory_bytes": .int((bench.residentMiB << 20) + k.compressedBytes),
             ]
+            if let z = k.zswap, case .object(var kernelObject)? = object["kernel"] {
+                kernelObject.merge(z.jsonMembers) { _, new in new }
+                kernelObject["written_back"] = .int(z.writtenBackPages)
+                kernelObject["file_reads"] = .int(z.counters.deviceReads)
+                object["kernel"] = .object(kernelObject)
+            }
         case .notRequested, .unavailable, .failed:
             object["kernel"] = ["unavailable": .string(kernel.summary)]
         }
@@ -499,8 +543,9 @@ struct SwapBenchResult: Sendable {
         let usPerSwapIn = o.swapIns > 0 ? o.touchSeconds * 1e6 / Double(o.swapIns) : .nan
         let kUsPerFault = k.map { $0.majorFaults > 0 ? $0.touchSeconds * 1e6 / Double($0.majorFaults) : .nan }
         let ourMemory = o.residentMaxBytes + o.backendMemUsedTotal
-        let kernelMemory = k.map { (b.residentMiB << 20) + $0.zramMemUsedTotal }
-        var table = TextTable(headers: ["", "uswap (\(o.policy))", k == nil ? "kernel" : "kernel zram0", "uswap/kernel"])
+        let kernelMemory = k.map { (b.residentMiB << 20) + $0.compressedBytes }
+        let kernelName = k == nil ? "kernel" : k?.zswap != nil ? "kernel zswap" : "kernel zram0"
+        var table = TextTable(headers: ["", "uswap (\(o.policy))", kernelName, "uswap/kernel"])
         table.append(["time per touch", formatted(o.usPerTouch, digits: 2) + " us",
                       k.map { formatted($0.usPerTouch, digits: 2) + " us" } ?? "-", ratio(o.usPerTouch, k?.usPerTouch)])
         table.append(["CPU per touch", formatted(o.cpuUsPerTouch, digits: 2) + " us",
@@ -511,15 +556,16 @@ struct SwapBenchResult: Sendable {
                       kUsPerFault.map { formatted($0, digits: 2) + " us" } ?? "-", ratio(usPerSwapIn, kUsPerFault)])
         table.append(["fault latency p50/p99/p99.9",
                       "\(formatted(o.p50, digits: 1))/\(formatted(o.p99, digits: 1))/\(formatted(o.p999, digits: 1)) us", "-", ""])
-        table.append(["compressed memory (mem_used_total)", mib(o.backendMemUsedTotal), k.map { mib($0.zramMemUsedTotal) } ?? "-",
-                      ratio(Double(o.backendMemUsedTotal), k.map { Double($0.zramMemUsedTotal) })])
+        table.append(["compressed memory (pool)", mib(o.backendMemUsedTotal), k.map { mib($0.compressedBytes) } ?? "-",
+                      ratio(Double(o.backendMemUsedTotal), k.map { Double($0.compressedBytes) })])
         table.append(["resident (max) + compressed", mib(ourMemory), kernelMemory.map { mib($0) } ?? "-",
                       ratio(Double(ourMemory), kernelMemory.map(Double.init))])
         table.append(["verified", o.verified ? "yes" : "NO (\(o.mismatches) pages differ)",
                       k.map { $0.verified ? "yes" : "NO (\($0.mismatches) pages differ)" } ?? "-", ""])
         if o.poolLimitBytes != nil || o.pagesToFile > 0 || o.fileReads > 0 {
-            table.append(["pages to the file (written back + stored)", "\(o.writtenBack) + \(o.fileStores)", "-", ""])
-            table.append(["pages read from the file", String(o.fileReads), "-", ""])
+            let kw = k?.zswap.map { "\($0.writtenBackPages) + \(max(0, $0.counters.deviceWrites - $0.writtenBackPages))" } ?? "-"
+            table.append(["pages to the file (written back + stored)", "\(o.writtenBack) + \(o.fileStores)", kw, ""])
+            table.append(["pages read from the file", String(o.fileReads), k?.zswap.map { String($0.counters.deviceReads) } ?? "-", ""])
             table.append(["backing file in the page cache", mib(o.fileCacheBytes), "-", ""])
         }
         lines.append(table.rendered)
@@ -528,7 +574,9 @@ struct SwapBenchResult: Sendable {
         if let detail = o.detail { lines.append(detail.split(separator: "\n").joined(separator: "; ")) }
         if let problem = o.secondTierProblem { lines.append("FAILED: second tier asked for but unused: \(problem)") }
         lines.append("uswap mm_stat: \(o.mmStatLine)")
-        if let k { lines.append("zram0 mm_stat: \(k.zramMMStatLine)") }
+        if let k {
+            if let z = k.zswap { lines.append(z.summaryLine) } else { lines.append("zram0 mm_stat: \(k.zramMMStatLine)") }
+        }
         lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts)); "
             + "fill \(formatted(o.fillSeconds, digits: 2)) s, touches \(formatted(o.touchSeconds, digits: 2)) s")
         if k == nil { lines.append("kernel: unavailable (\(kernel.summary))") }
@@ -546,3 +594,9 @@ func trimmedLine(_ text: String) -> String {
 
 /// `bytes` as MiB with one decimal.
 func mib(_ bytes: Int) -> String { formatted(Double(bytes) / 1_048_576, digits: 1) + " MiB" }
+
+extension KernelChildReport {
+    /// The kernel's compressed memory: zswap's pool (`Zswap:` in /proc/meminfo) or zram0's
+    /// mem_used_total.
+    var compressedBytes: Int { zswap?.poolBytes ?? zramMemUsedTotal }
+}
