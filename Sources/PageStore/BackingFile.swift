@@ -189,7 +189,12 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         guard fd >= 0 else { throw .io(errno: errno, operation: "mkstemp in \(directory)") }
         _ = systemClose(fd)
         let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: options.union(.removeOnClose))
+        do {
+            return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: options.union(.removeOnClose))
+        } catch {
+            _ = unlink(path)  // the file mkstemp made must not outlive a failed open
+            throw error
+        }
     }
 
     deinit { close() }

@@ -263,3 +263,15 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
         #expect(throws: PageStoreError.self) { try file.preallocate(blocks: -1) }
     }
 }
+
+@Suite struct BackingFileTemporaryTests {
+    @Test func aTemporaryFileThatCannotBeSetUpLeavesNothingBehind() throws {
+        let directory = "/var/tmp/uswap-temporary-test-\(getpid())"
+        #expect(mkdir(directory, 0o700) == 0)
+        defer { rmdir(directory) }
+        #expect(throws: PageStoreError.self) { _ = try BackingFile.temporary(in: directory, pageSize: 3000) }
+        #expect(throws: PageStoreError.self) { _ = try BackingFile.temporary(in: directory, blockCount: -1) }
+        #expect(rmdir(directory) == 0, "the directory is empty again")
+        #expect(mkdir(directory, 0o700) == 0)
+    }
+}
