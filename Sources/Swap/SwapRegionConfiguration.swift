@@ -109,7 +109,14 @@ public struct SwapRegionConfiguration: Sendable {
             self = .ioThreads(n)
         }
 
-        /// ``inline`` until the figures say otherwise (see the report in the Swap catalog).
+        /// ``inline``: on a page-cached backing file it costs 30.3-31.0 us of CPU per touch
+        /// against 43.3-60.2 with one I/O thread (SIGBUS mode; handler thread 37.0-37.6 against
+        /// 42.5-63.5), wall time likewise: handing a 3 us read to another thread and back costs
+        /// more than it overlaps. With an uncached file (`O_DIRECT` reads of ~300-500 us) one I/O
+        /// thread cut SIGBUS-mode wall time per touch by ~27% (mean of 3 runs 374 against 515 us)
+        /// for ~30% more CPU (137 against 104 us): choose ``ioThreads(_:)`` there when a second
+        /// core is free (`USwapFaultHelper bench-file-reads`, 256 MiB region, 64 MiB resident,
+        /// 8 MiB pool, on 2 loaded vCPUs).
         public static var `default`: FileReads { .inline }
     }
 
