@@ -292,9 +292,13 @@ struct KernelZswapReport: Sendable, Equatable {
     var poolBytes: Int
     /// `Zswapped:` after the touch phase, bytes (read by the child).
     var storedBytes: Int
-    /// zswap and swap-file events while the child ran (the parent's vmstat deltas; zero until
-    /// the parent fills them in).
+    /// zswap and swap-file events over the whole child: fill, touches and verification (the
+    /// parent's vmstat deltas; zero until the parent fills them in).
     var counters = KernelZswapCounters()
+    /// zswap and swap-file events of the touch phase alone (the child's vmstat deltas around
+    /// its touches, comparable with a touch-phase figure of the user-space side), or nil when
+    /// the child did not count them.
+    var touchCounters: KernelZswapCounters? = nil
     /// The compressor zswap used (empty until the parent fills it in).
     var compressor = ""
     /// Why the compressor is not the user-space side's lz4, or empty when it is.
@@ -302,10 +306,17 @@ struct KernelZswapReport: Sendable, Equatable {
     /// max_pool_percent during the run (0 until the parent fills it in).
     var maxPoolPercent = 0
 
-    /// What the child knows: the pool figures.
-    init(figures: KernelZswapFigures) {
+    /// What the child knows: the pool figures after its touch phase, and (when it read
+    /// ``KernelZswapCounters/read(root:)`` before and after the touches) the touch phase's events.
+    init(figures: KernelZswapFigures, touchCounters: KernelZswapCounters?) {
         poolBytes = figures.poolBytes
         storedBytes = figures.storedBytes
+        self.touchCounters = touchCounters
+    }
+
+    /// What the child knows when it did not count its touch phase: the pool figures.
+    init(figures: KernelZswapFigures) {
+        self.init(figures: figures, touchCounters: nil)
     }
 
     /// Pages written back to the swap file during the run (`zswpwb` delta).
@@ -313,13 +324,28 @@ struct KernelZswapReport: Sendable, Equatable {
 
     /// The members this report adds to a JSON object (the child's line and a bench report).
     var jsonMembers: [String: JSONValue] {
-        [
+        var members: [String: JSONValue] = [
             "zswap_pool_bytes": .int(poolBytes), "zswapped_bytes": .int(storedBytes),
-            "zswap_written_back_pages": .int(counters.writtenBack), "zswap_stores": .int(counters.stores),
-            "zswap_loads": .int(counters.loads), "swap_file_reads": .int(counters.deviceReads),
-            "swap_file_writes": .int(counters.deviceWrites), "zswap_compressor": .string(compressor),
-            "zswap_compressor_note": .string(compressorNote), "zswap_max_pool_percent": .int(maxPoolPercent),
+            "zswap_compressor": .string(compressor), "zswap_compressor_note": .string(compressorNote),
+            "zswap_max_pool_percent": .int(maxPoolPercent),
         ]
+        members.merge(Self.members(counters, phase: "")) { _, new in new }
+        if let touchCounters { members.merge(Self.members(touchCounters, phase: "touch_")) { _, new in new } }
+        return members
+    }
+
+    /// The counters' JSON keys: `zswap_<phase>stores`, `zswap_<phase>loads`,
+    /// `zswap_<phase>written_back_pages`, `swap_file_<phase>reads`, `swap_file_<phase>writes`.
+    private static func keys(phase: String) -> [String] {
+        [
+            "zswap_\(phase)stores", "zswap_\(phase)loads", "zswap_\(phase)written_back_pages", "swap_file_\(phase)reads",
+            "swap_file_\(phase)writes",
+        ]
+    }
+
+    private static func members(_ c: KernelZswapCounters, phase: String) -> [String: JSONValue] {
+        let values = [c.stores, c.loads, c.writtenBack, c.deviceReads, c.deviceWrites]
+        return Dictionary(uniqueKeysWithValues: zip(keys(phase: phase), values.map(JSONValue.int)))
     }
 
     /// Reads the members ``jsonMembers`` writes; nil when `zswap_pool_bytes` or
@@ -333,12 +359,15 @@ struct KernelZswapReport: Sendable, Equatable {
             if case .string(let value)? = fields[key] { return value }
             return ""
         }
+        func counters(phase: String) -> KernelZswapCounters? {
+            let values = Self.keys(phase: phase).map(int)
+            guard values.contains(where: { $0 != nil }) else { return nil }
+            let v = values.map { $0 ?? 0 }
+            return KernelZswapCounters(stores: v[0], loads: v[1], writtenBack: v[2], deviceReads: v[3], deviceWrites: v[4])
+        }
         guard let pool = int("zswap_pool_bytes"), let stored = int("zswapped_bytes") else { return nil }
-        self.init(figures: KernelZswapFigures(poolBytes: pool, storedBytes: stored))
-        counters = KernelZswapCounters(
-            stores: int("zswap_stores") ?? 0, loads: int("zswap_loads") ?? 0,
-            writtenBack: int("zswap_written_back_pages") ?? 0, deviceReads: int("swap_file_reads") ?? 0,
-            deviceWrites: int("swap_file_writes") ?? 0)
+        self.init(figures: KernelZswapFigures(poolBytes: pool, storedBytes: stored), touchCounters: counters(phase: "touch_"))
+        self.counters = counters(phase: "") ?? KernelZswapCounters()
         compressor = string("zswap_compressor")
         compressorNote = string("zswap_compressor_note")
         maxPoolPercent = int("zswap_max_pool_percent") ?? 0

@@ -209,6 +209,28 @@ private final class SwapSwitchSpy: Sendable {
         #expect(zram.json.rendered.contains("zswap") == false)
     }
 
+    @Test func touchPhaseCountersTravelApartFromTheWholeRunsCounters() throws {
+        let touch = KernelZswapCounters(stores: 300, loads: 200, writtenBack: 5, deviceReads: 7, deviceWrites: 11)
+        var zswap = KernelZswapReport(figures: KernelZswapFigures(poolBytes: 1 << 20, storedBytes: 4 << 20), touchCounters: touch)
+        let members = zswap.jsonMembers
+        #expect(members["zswap_touch_stores"] == .int(300) && members["swap_file_touch_writes"] == .int(11))
+        #expect(members["zswap_stores"] == .int(0))
+        zswap.counters = KernelZswapCounters(stores: 900, loads: 800, writtenBack: 9, deviceReads: 70, deviceWrites: 110)
+        let report = KernelChildReport(
+            usPerTouch: 1, cpuUsPerTouch: 1, majorFaults: 1, touchSeconds: 1, fillSeconds: 1, mmStat: nil,
+            mmStatLine: "", verified: true, mismatches: 0)
+        var withZswap = report
+        withZswap.zswap = zswap
+        let parsed = try KernelChildReport(parsing: withZswap.json.rendered)
+        #expect(parsed.zswap?.touchCounters == touch)
+        #expect(parsed.zswap?.counters.deviceReads == 70)
+        #expect(parsed == withZswap)
+        // A child that did not count its touch phase: no touch counters, not zeros.
+        var untimed = report
+        untimed.zswap = KernelZswapReport(figures: KernelZswapFigures(poolBytes: 1, storedBytes: 2))
+        #expect(try KernelChildReport(parsing: untimed.json.rendered).zswap?.touchCounters == nil)
+    }
+
     // MARK: Unavailable, without changing anything
 
     @Test func aMachineWithZswapAndNoSwapIsAvailable() throws {
