@@ -280,7 +280,8 @@ struct SwapBench: Sendable {
                 case .zram:
                     StandardError.line("kernel run: zram0 lz4 \(sizeMiB) MiB as swap, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB")
                 case .zswap(let percent):
-                    StandardError.line("kernel run: zswap (max_pool_percent \(percent); its compressor here is lzo: this kernel's crypto API has no lz4) in front of a swap file, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB")
+                    let compressor = session.zswap.map { $0.compressorNote.isEmpty ? $0.compressor : "\($0.compressor): \($0.compressorNote)" } ?? "?"
+                    StandardError.line("kernel run: zswap (max_pool_percent \(percent), compressor \(compressor)) in front of a swap file, cgroup \(session.cgroup.path) limited to \(residentMiB) MiB")
                 }
             },
             restored: { session in
@@ -310,10 +311,13 @@ struct SwapBench: Sendable {
         let fillSeconds = monotonicSeconds() - f0
         fill.finish()
         let touchProgress = SendableProgress("kernel touches", total: workload.touches, enabled: progress)
+        let isZswap = if case .zswap = backend { true } else { false }
+        let countersBefore = isZswap ? try KernelZswapCounters.read() : nil
         let touched = workload.touch(region.base, progress: { touchProgress.update($0) })
         touchProgress.finish()
         let device = KernelZramDevice(name: "zram0", root: .live)
-        let zswapFigures: KernelZswapFigures? = if case .zswap = backend { try KernelZswapFigures.read() } else { nil }
+        let zswapFigures: KernelZswapFigures? = isZswap ? try KernelZswapFigures.read() : nil
+        let touchCounters = try countersBefore.map { try KernelZswapCounters.read().since($0) }
         let mmStat = zswapFigures == nil ? try? device.mmStat() : nil
         let line = zswapFigures == nil ? (try? device.read("mm_stat")) ?? "" : ""
         let writes = workload.writeModel()
@@ -329,7 +333,7 @@ struct SwapBench: Sendable {
             majorFaults: touched.majorFaults, touchSeconds: touched.seconds, fillSeconds: fillSeconds,
             mmStat: mmStat, mmStatLine: line, verified: verification.verified, mismatches: verification.mismatches,
             extra: ["sink": Double(touched.sink % 1_000_000)])
-        report.zswap = zswapFigures.map(KernelZswapReport.init(figures:))
+        report.zswap = zswapFigures.map { KernelZswapReport(figures: $0, touchCounters: touchCounters) }
         return report
     }
 }
@@ -506,8 +510,9 @@ struct SwapBenchResult: Sendable {
             ]
             if let z = k.zswap, case .object(var kernelObject)? = object["kernel"] {
                 kernelObject.merge(z.jsonMembers) { _, new in new }
-                kernelObject["written_back"] = .int(z.writtenBackPages)
-                kernelObject["file_reads"] = .int(z.counters.deviceReads)
+                let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
+                kernelObject["written_back"] = .int(touch.writtenBack)
+                kernelObject["file_reads"] = .int(touch.deviceReads)
                 object["kernel"] = .object(kernelObject)
             }
         case .notRequested, .unavailable, .failed:
@@ -563,9 +568,11 @@ struct SwapBenchResult: Sendable {
         table.append(["verified", o.verified ? "yes" : "NO (\(o.mismatches) pages differ)",
                       k.map { $0.verified ? "yes" : "NO (\($0.mismatches) pages differ)" } ?? "-", ""])
         if o.poolLimitBytes != nil || o.pagesToFile > 0 || o.fileReads > 0 {
-            let kw = k?.zswap.map { "\($0.writtenBackPages) + \(max(0, $0.counters.deviceWrites - $0.writtenBackPages))" } ?? "-"
+            // The touch phase's counts on both sides (the kernel child counts its own).
+            let kc = k?.zswap.map { $0.touchCounters ?? $0.counters }
+            let kw = kc.map { "\($0.writtenBack) + \(max(0, $0.deviceWrites - $0.writtenBack))" } ?? "-"
             table.append(["pages to the file (written back + stored)", "\(o.writtenBack) + \(o.fileStores)", kw, ""])
-            table.append(["pages read from the file", String(o.fileReads), k?.zswap.map { String($0.counters.deviceReads) } ?? "-", ""])
+            table.append(["pages read from the file", String(o.fileReads), kc.map { String($0.deviceReads) } ?? "-", ""])
             table.append(["backing file in the page cache", mib(o.fileCacheBytes), "-", ""])
         }
         lines.append(table.rendered)
