@@ -103,20 +103,16 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         /// Keep the file's pages out of the page cache, as the kernel's swap I/O does, so that
         /// a page moved to the file really leaves memory: reads go through a second `O_DIRECT`
         /// descriptor (when the file system takes it and the buffer is aligned; otherwise a
-        /// buffered read whose cached copy is dropped), and written blocks are dropped from the
-        /// cache once written: a small thread of the file's own calls `POSIX_FADV_DONTNEED`
-        /// over the file every ``BackingFile/cacheDropPeriodMicroseconds`` while writes come
-        /// in (which starts their writeback and drops the ones already written). Writes stay
-        /// buffered, so a store waits neither for the disk nor for submitting I/O, like the
-        /// kernel's asynchronous swap writes.
+        /// buffered read whose cached copy is dropped), and writes stay buffered but start
+        /// their writeback at once and are dropped from the cache
+        /// ``BackingFile/uncachedWriteDepth`` writes later. A store never waits for the disk,
+        /// like the kernel's asynchronous swap writes, and the cache holds at most that many
+        /// of the file's blocks (``cachedBytes()`` reports it).
         public static let uncached = Options(rawValue: 1 << 4)
     }
 
-    /// With ``Options/uncached``: how often the file's written pages are sent to disk and
-    /// dropped from the page cache while writes come in. Bounds the cache the file holds to
-    /// the blocks written in about this long plus those still under writeback
-    /// (``cachedBytes()`` reports it).
-    public static let cacheDropPeriodMicroseconds: UInt32 = 1000
+    /// With ``Options/uncached``: how many recently written blocks may stay in the page cache.
+    public static var uncachedWriteDepth: Int { CacheDropper.depth }
 
     /// The path the file was opened at.
     public let path: String
@@ -128,7 +124,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     private let descriptor: Atomic<Int32>
     /// The `O_DIRECT` descriptor for reads with ``Options/uncached``, or -1.
     private let directDescriptor: Atomic<Int32>
-    /// With ``Options/uncached`` on Linux: the thread that drops written pages from the cache.
+    /// With ``Options/uncached`` on Linux: what drops written pages from the cache.
     private let dropper: CacheDropper?
     private let reads = Atomic<Int>(0)
     private let writes = Atomic<Int>(0)
@@ -258,7 +254,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         switch outcome {
         case .done:
             writes.add(1, ordering: .relaxed)
-            dropper?.noteWrite()
+            dropper?.noteWrite(block: index, pageSize: pageSize)
         case .failed(let code, let done):
             failedWrites.add(1, ordering: .relaxed)
             throw .io(errno: code, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
@@ -474,70 +470,79 @@ private func systemClose(_ fd: Int32) -> Int32 {
     #endif
 }
 
-/// The thread behind ``BackingFile/Options/uncached``: while writes come in, it sends the
-/// file's dirty pages to disk and drops its clean ones every
-/// ``BackingFile/cacheDropPeriodMicroseconds``, off the writers' path.
+/// What keeps an ``BackingFile/Options/uncached`` file's written pages out of the page cache,
+/// on the writers' own path and without a thread (a second thread of the process would make
+/// every TLB shootdown of a swap region an inter-processor interrupt): every
+/// ``submitEvery`` writes, one `sync_file_range(SYNC_FILE_RANGE_WRITE)` over the file starts
+/// the writeback of everything dirty in it (one plug, one device kick, instead of one per
+/// page); and each write drops from the cache the block written ``depth`` writes earlier, by
+/// then on disk (`POSIX_FADV_DONTNEED` on that block alone, after waiting for its writeback
+/// should it still run, so the advice never falls back to draining every CPU's LRU lists).
 ///
-/// `@unchecked Sendable`: `writes`, `seen` and `running` are atomics; the thread handle is
-/// set once in ``start(fd:)`` and read only by ``stop()``, which the owning file calls once.
+/// **Memory.** A ring of ``depth`` atomic block indices (-1: empty), allocated in `init` and
+/// freed in `deinit`. **Invariant**: an index in the ring is a block written since it was last
+/// dropped; a block may sit in the ring twice, which only drops it twice.
 final class CacheDropper: @unchecked Sendable {
+    // @unchecked Sendable: the ring's slots and the ticket are atomics; the pointer never
+    // changes after init.
+    /// How many recently written blocks stay in the cache (dirty or under writeback).
+    static let depth = 128
+    /// Writes between two submissions of the file's dirty pages.
+    static let submitEvery = 32
     let fd: Int32
-    private let writes = Atomic<Int>(0)
-    private let running = Atomic<Bool>(true)
-    #if os(Linux)
-    private var thread = pthread_t()
-    #endif
+    private let ring: UnsafeMutablePointer<Atomic<Int>>
+    private let ticket = Atomic<Int>(0)
 
-    /// Rounds that still drop pages after the last write.
-    static let roundsAfterLastWrite = 100
+    private init(fd: Int32) {
+        self.fd = fd
+        ring = .allocate(capacity: Self.depth)
+        for i in 0..<Self.depth { (ring + i).initialize(to: Atomic(-1)) }
+    }
 
-    private init(fd: Int32) { self.fd = fd }
+    deinit {
+        ring.deinitialize(count: Self.depth)
+        ring.deallocate()
+    }
 
-    /// Starts the thread for `fd`; nil where the system has no page-cache advice or the
-    /// thread cannot start (the file then keeps whatever the kernel caches).
+    /// A dropper for `fd`; nil where the system lacks the calls (the file then keeps whatever
+    /// the kernel caches).
     static func start(fd: Int32) -> CacheDropper? {
         #if os(Linux)
-        let dropper = CacheDropper(fd: fd)
-        let context = Unmanaged.passRetained(dropper).toOpaque()
-        let rc = pthread_create(&dropper.thread, nil, { raw in
-            let me = Unmanaged<CacheDropper>.fromOpaque(raw!).takeRetainedValue()
-            me.loop()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<CacheDropper>.fromOpaque(context).release()
-            return nil
-        }
-        return dropper
+        guard syncFileRange != nil else { return nil }
+        return CacheDropper(fd: fd)
         #else
         return nil
         #endif
     }
 
-    /// A block was written: the next round drops it.
+    /// `block` (of `pageSize` bytes) was written: drop an older block, and now and then
+    /// start the writeback of the newer ones.
     @inline(__always)
-    func noteWrite() { writes.add(1, ordering: .relaxed) }
-
-    /// Stops the thread (after a last drop) and waits for it. Call once.
-    func stop() {
+    func noteWrite(block: Int, pageSize: Int) {
         #if os(Linux)
-        running.store(false, ordering: .releasing)
-        pthread_join(thread, nil)
+        guard let syncFileRange = Self.syncFileRange else { return }
+        let t = ticket.add(1, ordering: .relaxed).oldValue
+        let old = ring[t % Self.depth].exchange(block, ordering: .relaxed)
+        if old >= 0 {
+            _ = syncFileRange(fd, Int64(old * pageSize), Int64(pageSize), Self.waitBefore | Self.write | Self.waitAfter)
+            BackingFile.dropCache(fd, offset: old * pageSize, length: pageSize)
+        }
+        if (t + 1) % Self.submitEvery == 0 { _ = syncFileRange(fd, 0, 0, Self.write) }
         #endif
     }
 
-    private func loop() {
-        var seen = 0
-        var quietRounds = Self.roundsAfterLastWrite
-        while running.load(ordering: .acquiring) {
-            usleep(BackingFile.cacheDropPeriodMicroseconds)
-            let now = writes.load(ordering: .relaxed)
-            quietRounds = now == seen ? quietRounds + 1 : 0
-            seen = now
-            // Rounds go on a while after the last write: pages still under writeback at one
-            // round are clean, and dropped, at a later one. An idle file costs one wake-up.
-            if quietRounds <= Self.roundsAfterLastWrite { BackingFile.dropCache(fd, offset: 0, length: 0) }
-        }
-        BackingFile.dropCache(fd, offset: 0, length: 0)
-    }
+    /// Nothing to stop: the dropper has no thread.
+    func stop() {}
+
+    #if os(Linux)
+    private static let waitBefore: UInt32 = 1  // SYNC_FILE_RANGE_WAIT_BEFORE
+    private static let write: UInt32 = 2  // SYNC_FILE_RANGE_WRITE
+    private static let waitAfter: UInt32 = 4  // SYNC_FILE_RANGE_WAIT_AFTER
+    /// `sync_file_range(2)`, looked up at run time (declared only with `_GNU_SOURCE`).
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let syncFileRange: SyncFileRange? = {
+        guard let symbol = dlsym(nil, "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+    }()
+    #endif
 }

@@ -75,6 +75,9 @@ struct BenchSwap: ParsableCommand {
     @Option(name: .customLong("pool-limit"), help: "Pool limit in MiB (instead of --pool-percent).")
     var poolLimit: Int?
 
+    @Option(name: .customLong("file-reads"), help: "How swap-ins from a file tier are read: inline (on the faulting thread) or io-threads:N (default: the library's).")
+    var fileReads: String?
+
     @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
     var kernelChildCgroup: String?
 
@@ -101,6 +104,9 @@ struct BenchSwap: ParsableCommand {
         if kind != .zram, writeback != nil { throw ValidationError("--writeback applies to --backend zram (zswap writes back to its own FILE)") }
         if let writeback, writeback.isEmpty { throw ValidationError("--writeback needs a file path") }
         if kind != .zram, memLimit != nil { throw ValidationError("--mem-limit applies to --backend zram; zswap's pool limit is --pool-percent or --pool-limit") }
+        if let fileReads, SwapRegionConfiguration.FileReads(fileReads) == nil {
+            throw ValidationError("--file-reads must be inline or io-threads:N with N in 1...16")
+        }
         if let policy, SwapBench.policyNames.contains(policy) == false {
             throw ValidationError("--policy must be one of \(SwapBench.policyNames.joined(separator: ", "))")
         }
@@ -113,7 +119,7 @@ struct BenchSwap: ParsableCommand {
             reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
             poolLimit: poolLimit.map(BenchPoolLimit.mebibytes) ?? poolPercent.map(BenchPoolLimit.percent),
-            writebackFile: writeback)
+            writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.json.rendered)
@@ -152,6 +158,8 @@ struct SwapBench: Sendable {
     var poolLimit: BenchPoolLimit? = nil
     /// A writeback file for a zram backend.
     var writebackFile: String? = nil
+    /// How file-tier swap-ins are read; nil for the library's default.
+    var fileReads: SwapRegionConfiguration.FileReads? = nil
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -211,10 +219,11 @@ struct SwapBench: Sendable {
         defer { store.close() }
         var regionConfiguration = SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy)
         if let reclaim { regionConfiguration.reclaimMode = reclaim }
+        if let fileReads { regionConfiguration.fileReads = fileReads }
         let region = try SwapRegion(regionConfiguration, backend: store.backend)
         defer { region.close() }
         if progress {
-            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), \(store.label)")
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), file reads \(regionConfiguration.fileReads), \(store.label)")
         }
         let fill = Progress("uswap fill", total: workload.pageCount)
         let f0 = monotonicSeconds()
