@@ -143,12 +143,16 @@ struct BenchBackend: Sendable {
     }
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
-    static func zswap(sizeBytes: Int, path: String, poolLimit: BenchPoolLimit) throws(BenchBackendError) -> BenchBackend {
+    static func zswap(
+        sizeBytes: Int, path: String, poolLimit: BenchPoolLimit,
+        limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest
+    ) throws(BenchBackendError) -> BenchBackend {
         let slots = sizeBytes / 4096
         let file = try openBenchFile(path, blockCount: slots)
         let memTotal = MemoryInfo.totalBytes()
         var configuration = FrontswapConfiguration(slotCount: slots)
         configuration.punchFreedBlocks = false  // a preallocated swap file: blocks are reused
+        configuration.limitPolicy = limitPolicy
         switch poolLimit {
         case .percent(let p): configuration.poolLimit = .percentOfRAM(p)
         case .mebibytes(let m): configuration.poolLimit = .bytes(m << 20)

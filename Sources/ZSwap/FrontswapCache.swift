@@ -46,7 +46,11 @@ import ZRAM
 /// ``FrontswapConfiguration/acceptThresholdPercent`` of the limit (zswap's hysteresis). With
 /// ``FrontswapConfiguration/shrinkOnLimit`` the refusing thread first writes back up to
 /// ``FrontswapConfiguration/writebackBatch`` entries from the LRU tail and tries again;
-/// ``shrink(maxPages:)`` does the same on demand (for a reclaim thread). An entry loaded since
+/// ``shrink(maxPages:)`` does the same on demand (for a reclaim thread). With
+/// ``FrontswapConfiguration/limitPolicy`` `.rejectNewest` (zswap's way) only the store that
+/// finds the pool at its limit writes back a batch; later stores go to the file until the pool
+/// drains below the threshold, compacting it every ``compactEvery`` refusals so that the holes
+/// loads leave in its spans do not keep its footprint above the threshold for ever. An entry loaded since
 /// the shrinker last looked at it is rotated to the head instead (second chance). A writeback
 /// whose file write fails leaves the entry in the pool, readable (`reject_reclaim_fail`).
 ///
@@ -241,6 +245,10 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         states.setLocation(slot, .file)
     }
 
+    /// With ``FrontswapConfiguration/LimitPolicy/rejectNewest``: refused stores between two
+    /// compactions of the pool.
+    static let compactEvery = 256
+
     /// zswap_check_limits with the accept-threshold hysteresis; with `shrinkOnLimit` a refused
     /// store first writes back a batch and asks again. Returns whether the pool takes a store.
     @inline(__always)
@@ -248,6 +256,20 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         if checkLimits() { return true }
         guard configuration.shrinkOnLimit else {
             counters.rejectPoolFull.add(1, ordering: .relaxed)
+            return false
+        }
+        if configuration.limitPolicy == .rejectNewest {
+            // The kernel's way: a store that finds the pool at its limit starts one batch of
+            // writeback (zswap queues its shrink worker), and stores go to the file until the
+            // pool drains below the accept threshold: the newest pages leave, not the oldest.
+            // Loads free objects but leave holes in the pool's spans, so its footprint would
+            // never fall below the threshold: compact first (zsmalloc's shrinker does the same).
+            let refused = counters.rejectPoolFull.add(1, ordering: .relaxed).newValue
+            if refused % Self.compactEvery == 0 {
+                _ = pool.compact()
+                if checkLimits() { return true }
+            }
+            if poolBytes >= poolLimitBytes { shrink(maxPages: configuration.writebackBatch) }
             return false
         }
         shrink(maxPages: configuration.writebackBatch)

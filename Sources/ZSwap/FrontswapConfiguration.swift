@@ -42,6 +42,22 @@ public struct FrontswapConfiguration: Sendable {
     public var shrinkOnLimit: Bool = true
     /// Entries a store writes back at most when it finds the pool full.
     public var writebackBatch: Int = 32
+    /// Which pages leave for the file once the pool is full (with ``shrinkOnLimit``).
+    public var limitPolicy: LimitPolicy = .writeBackOldest
+
+    /// Which pages go to the file when the pool is full.
+    public enum LimitPolicy: Sendable, Hashable {
+        /// Every store refused while the pool is above the accept threshold first writes back
+        /// up to ``FrontswapConfiguration/writebackBatch`` least recently used entries, then
+        /// is stored in the pool once it is below: the pool keeps the newest pages (right when
+        /// recently swapped-out pages are the ones touched next).
+        case writeBackOldest
+        /// zswap's way: a store that finds the pool at its limit writes back one batch (the
+        /// kernel queues its shrink worker), and stores go straight to the file until the pool
+        /// has drained below the accept threshold: the pool keeps the older pages (right when
+        /// pages untouched for long are the ones touched next, as under a uniform scan).
+        case rejectNewest
+    }
     /// Punch freed file blocks out of the file (`fallocate`), so the file takes no disk space
     /// for slots that hold nothing.
     public var punchFreedBlocks: Bool = true

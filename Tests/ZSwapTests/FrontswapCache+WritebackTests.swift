@@ -135,3 +135,58 @@ import Glibc
         cache.checkInvariants()
     }
 }
+
+/// ``FrontswapConfiguration/LimitPolicy/rejectNewest``: zswap's way of handling a full pool.
+@Suite struct FrontswapRejectNewestTests {
+    @Test func aFullPoolWritesBackOneBatchThenSendsNewStoresToTheFile() throws {
+        let limit = 128 << 10
+        // An accept threshold one batch of writeback cannot reach: refusals go on.
+        let (cache, _) = try makeCache(slots: 2048, limit: .bytes(limit), threshold: 50, limitPolicy: .rejectNewest)
+        var slot = 0
+        while cache.frontswapStatistics.rejectPoolFull == 0 {
+            try cache.store(TestPage.make(slot), at: slot)
+            slot += 1
+        }
+        let firstRefused = slot - 1
+        for _ in 0..<16 {
+            try cache.store(TestPage.make(slot), at: slot)
+            slot += 1
+        }
+        let s = cache.frontswapStatistics
+        #expect(s.poolTotalSize <= limit)
+        #expect(s.writtenBackPages > 0, "hitting the limit starts a batch of writeback")
+        #expect(s.writtenBackPages <= cache.configuration.writebackBatch, "one batch, not one per refused store")
+        // The newest pages went to the file; the older ones not written back stayed in memory.
+        for refused in firstRefused..<slot { #expect(cache.location(of: refused) == .file) }
+        #expect(cache.location(of: firstRefused - 1) == .pool)
+        #expect(cache.location(of: 0) == .file, "the batch wrote back the least recently stored")
+        for each in 0..<slot { #expect(try cache.load(each) == TestPage.make(each)) }
+        cache.checkInvariants()
+    }
+
+    @Test func loadsThatDrainTheFragmentedPoolLetItAcceptAgainAfterCompaction() throws {
+        let limit = 128 << 10
+        let (cache, _) = try makeCache(slots: 2048, limit: .bytes(limit), limitPolicy: .rejectNewest)
+        var slot = 0
+        while cache.frontswapStatistics.rejectPoolFull == 0 {
+            try cache.store(TestPage.make(slot), at: slot)
+            slot += 1
+        }
+        // Free every other pooled page (exclusive loads): holes in every span, footprint unchanged.
+        let pooled = (0..<slot).filter { cache.location(of: $0) == .pool }
+        for s in pooled where s % 2 == 0 {
+            _ = try cache.load(s)
+            cache.slotFreeNotify(s)
+        }
+        // Refused stores compact the pool now and then; it then takes stores again.
+        var accepted = false
+        for extra in 0..<(FrontswapCache.compactEvery + 8) {
+            let s = slot + extra
+            try cache.store(TestPage.make(s), at: s)
+            if cache.location(of: s) == .pool { accepted = true; break }
+        }
+        #expect(accepted, "after compaction the pool is below its accept threshold again")
+        for s in pooled where s % 2 == 1 { #expect(try cache.load(s) == TestPage.make(s)) }
+        cache.checkInvariants()
+    }
+}

@@ -45,7 +45,8 @@ extension FrontswapCache {
 /// A cache over a temporary file wrapped in a fault injector.
 func makeCache(
     slots: Int = 256, limit: PoolLimit = .bytes(64 << 20), shrinkOnLimit: Bool = true,
-    threshold: Int = 90, storeIncompressible: Bool = true, checksums: Bool = false
+    threshold: Int = 90, storeIncompressible: Bool = true, checksums: Bool = false,
+    limitPolicy: FrontswapConfiguration.LimitPolicy = .writeBackOldest
 ) throws -> (FrontswapCache, FaultInjectingBackingFile) {
     let file = FaultInjectingBackingFile(wrapping: try BackingFile.temporary(blockCount: slots))
     var configuration = FrontswapConfiguration(slotCount: slots, poolLimit: limit)
@@ -53,5 +54,6 @@ func makeCache(
     configuration.acceptThresholdPercent = threshold
     configuration.storeIncompressible = storeIncompressible
     configuration.checksums = checksums
+    configuration.limitPolicy = limitPolicy
     return (try FrontswapCache(configuration, file: file), file)
 }
