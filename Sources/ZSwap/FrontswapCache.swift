@@ -247,7 +247,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
 
     /// With ``FrontswapConfiguration/LimitPolicy/rejectNewest``: refused stores between two
     /// compactions of the pool.
-    static let compactEvery = 256
+    static let compactEvery = 1024
 
     /// zswap_check_limits with the accept-threshold hysteresis; with `shrinkOnLimit` a refused
     /// store first writes back a batch and asks again. Returns whether the pool takes a store.
