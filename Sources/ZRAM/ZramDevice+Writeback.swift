@@ -26,6 +26,10 @@ final class WritebackTier: Sendable {
     let punchFreedBlocks: Bool
     let automatic: ZramAutomaticWriteback?
     let exclusive: Mutex<Scratch>
+    /// Taken inside ``exclusive`` for the same reason as ``blocksLock``: ThreadSanitizer does
+    /// not see `Mutex` on Linux and reported the scratch as racing between two writebacks; it
+    /// sees this lock's atomics. Never contended (the mutex is already held).
+    let exclusiveOrder = SpinLock()
 
     /// The page a writeback decompresses into before writing it out, and the automatic clock
     /// hand (the next slot the automatic scan looks at).
@@ -136,24 +140,26 @@ extension ZramDevice {
         let stream = streams.stream(index)
         let required = mode.required
         let run = tier.exclusive.withLock { scratch -> WritebackRun in
-            var run = WritebackRun()
-            var block = -1
-            for slot in range where run.written < maxPages {
-                switch writeBackSlot(slot, required: required, tier: tier, stream: stream, page: scratch.page, block: &block) {
-                case .written: run.written += 1
-                case .skipped, .cancelled: break
-                case .writeFailed(let error):
-                    run.failures += 1
-                    run.lastFailure = error
-                case .fileFull:
-                    run.stoppedByFullFile = true
-                case .limitReached:
-                    run.stoppedByLimit = true
+            tier.exclusiveOrder.withLock { () -> WritebackRun in
+                var run = WritebackRun()
+                var block = -1
+                for slot in range where run.written < maxPages {
+                    switch writeBackSlot(slot, required: required, tier: tier, stream: stream, page: scratch.page, block: &block) {
+                    case .written: run.written += 1
+                    case .skipped, .cancelled: break
+                    case .writeFailed(let error):
+                        run.failures += 1
+                        run.lastFailure = error
+                    case .fileFull:
+                        run.stoppedByFullFile = true
+                    case .limitReached:
+                        run.stoppedByLimit = true
+                    }
+                    if run.stoppedByLimit || run.stoppedByFullFile { break }
                 }
-                if run.stoppedByLimit || run.stoppedByFullFile { break }
+                releaseUnused(block, tier: tier)
+                return run
             }
-            releaseUnused(block, tier: tier)
-            return run
         }
         if let last = run.lastFailure {
             throw .writebackFailed(written: run.written, failures: run.failures, last: last)
@@ -377,11 +383,15 @@ extension ZramDevice {
     ) -> Int {
         if wait {
             return tier.exclusive.withLock { scratch in
-                automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+                tier.exclusiveOrder.withLock {
+                    automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+                }
             }
         }
         let written = tier.exclusive.withLockIfAvailable { scratch in
-            automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+            tier.exclusiveOrder.withLock {
+                automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+            }
         }
         guard let written else {
             counters.automaticBusy.add(1, ordering: .relaxed)
