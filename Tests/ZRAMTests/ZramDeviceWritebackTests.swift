@@ -52,6 +52,23 @@ func expectReadsBack(_ device: ZramDevice, _ slot: Int, _ fill: (PageBuffer) -> 
     }
 }
 
+/// A writeback device over a fault-injecting file with slots `0..<storing` holding
+/// compressible test pages ("c"); the caller closes the file.
+func makeFaultyDevice(slots: Int, storing: Int) throws -> (ZramDevice, BackingFile, FaultInjectingBackingFile) {
+    var faulty: FaultInjectingBackingFile? = nil
+    let (device, file) = try makeWritebackDevice(slots: slots, blocks: slots) { base in
+        let wrapper = FaultInjectingBackingFile(wrapping: base)
+        faulty = wrapper
+        return wrapper
+    }
+    let page = PageBuffer()
+    for slot in 0..<storing {
+        writebackTestPage(page, slot: slot, kind: "c")
+        try device.writePage(page.raw, at: slot)
+    }
+    return (device, file, try #require(faulty))
+}
+
 @Suite struct ZramDeviceWritebackTests {
     /// Slots 0-3 small idle, 4-7 huge incompressible idle, 8-11 huge busy, 12-13 same-filled
     /// idle, 14 small busy, 15 empty.
@@ -260,23 +277,13 @@ func expectReadsBack(_ device: ZramDevice, _ slot: Int, _ fill: (PageBuffer) -> 
     }
 
     @Test func aFailedFileReadFreesNothingAndARetryReturnsThePage() throws {
-        var faulty: FaultInjectingBackingFile? = nil
-        let (device, file) = try makeWritebackDevice(slots: 8, blocks: 8) { base in
-            let wrapper = FaultInjectingBackingFile(wrapping: base)
-            faulty = wrapper
-            return wrapper
-        }
+        let (device, file, faulty) = try makeFaultyDevice(slots: 8, storing: 4)
         defer { file.close() }
-        let page = PageBuffer()
-        for slot in 0..<4 {
-            writebackTestPage(page, slot: slot, kind: "c")
-            try device.writePage(page.raw, at: slot)
-        }
         device.markIdle()
         #expect(try device.writeback(.idle) == 4)
         let block = try #require(try device.writtenBackBlock(of: 2))
-        faulty?.inject(.error(errno: EIO), on: .read, when: .block(block), times: 1)
-        faulty?.inject(.short, on: .read, when: .block(block), times: 1)
+        faulty.inject(.error(errno: EIO), on: .read, when: .block(block), times: 1)
+        faulty.inject(.short, on: .read, when: .block(block), times: 1)
 
         let buffer = PageBuffer()
         for attempt in 1...2 {
@@ -298,20 +305,10 @@ func expectReadsBack(_ device: ZramDevice, _ slot: Int, _ fill: (PageBuffer) -> 
     }
 
     @Test func aFailedBlockWriteKeepsThePageInMemory() throws {
-        var faulty: FaultInjectingBackingFile? = nil
-        let (device, file) = try makeWritebackDevice(slots: 8, blocks: 8) { base in
-            let wrapper = FaultInjectingBackingFile(wrapping: base)
-            faulty = wrapper
-            return wrapper
-        }
+        let (device, file, faulty) = try makeFaultyDevice(slots: 8, storing: 4)
         defer { file.close() }
-        let page = PageBuffer()
-        for slot in 0..<4 {
-            writebackTestPage(page, slot: slot, kind: "c")
-            try device.writePage(page.raw, at: slot)
-        }
         device.markIdle()
-        faulty?.inject(.error(errno: ENOSPC), on: .write, when: .call(2), times: 1)
+        faulty.inject(.error(errno: ENOSPC), on: .write, when: .call(2), times: 1)
         #expect(throws: ZramError.writebackFailed(written: 3, failures: 1, last: .io(errno: ENOSPC, operation: "write of block 1 (injected fault)"))) {
             try device.writeback(.idle)
         }
@@ -358,17 +355,9 @@ func expectReadsBack(_ device: ZramDevice, _ slot: Int, _ fill: (PageBuffer) -> 
     @Test func aReadDuringWritebackKeepsThePageInMemory() throws {
         // The block write is slow; a reader touches the slot meanwhile: the writeback is
         // cancelled (the slot lost its PP_SLOT mark), the block freed, the page kept.
-        var faulty: FaultInjectingBackingFile? = nil
-        let (device, file) = try makeWritebackDevice(slots: 4, blocks: 4) { base in
-            let wrapper = FaultInjectingBackingFile(wrapping: base)
-            faulty = wrapper
-            return wrapper
-        }
+        let (device, file, faulty) = try makeFaultyDevice(slots: 4, storing: 1)
         defer { file.close() }
-        let page = PageBuffer()
-        writebackTestPage(page, slot: 0, kind: "c")
-        try device.writePage(page.raw, at: 0)
-        faulty?.inject(.delay(microseconds: 200_000), on: .write, when: .always, times: 1)
+        faulty.inject(.delay(microseconds: 200_000), on: .write, when: .always, times: 1)
         let started = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let result = Mutex<Int>(-1)
