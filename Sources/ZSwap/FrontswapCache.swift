@@ -103,6 +103,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     let checksums: PageChecksums?
     let counters = FrontswapCounters()
     let reachedFull = Atomic<Bool>(false)
+    /// With `.rejectNewest`: stores refused by a full pool, counting toward the next compaction.
+    let refusalsTowardCompaction = Atomic<Int>(0)
     let shrinker: Mutex<WritebackScratch>
 
     /// The one page the shrinker decompresses into before writing it to the file.
@@ -254,26 +256,24 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     @inline(__always)
     func admit() -> Bool {
         if checkLimits() { return true }
-        guard configuration.shrinkOnLimit else {
-            counters.rejectPoolFull.add(1, ordering: .relaxed)
-            return false
-        }
-        if configuration.limitPolicy == .rejectNewest {
-            // The kernel's way: a store that finds the pool at its limit starts one batch of
-            // writeback (zswap queues its shrink worker), and stores go to the file until the
-            // pool drains below the accept threshold: the newest pages leave, not the oldest.
-            // Loads free objects but leave holes in the pool's spans, so its footprint would
-            // never fall below the threshold: compact first (zsmalloc's shrinker does the same).
-            let refused = counters.rejectPoolFull.add(1, ordering: .relaxed).newValue
-            if refused % Self.compactEvery == 0 {
-                _ = pool.compact()
+        if configuration.shrinkOnLimit {
+            switch configuration.limitPolicy {
+            case .writeBackOldest:
+                shrink(maxPages: configuration.writebackBatch)
                 if checkLimits() { return true }
+            case .rejectNewest:
+                // The kernel's way: a store that finds the pool at its limit starts one batch of
+                // writeback (zswap queues its shrink worker), and stores go to the file until the
+                // pool drains below the accept threshold: the newest pages leave, not the oldest.
+                // Loads free objects but leave holes in the pool's spans, so its footprint would
+                // never fall below the threshold: compact now and then (zsmalloc's shrinker does).
+                if refusalsTowardCompaction.add(1, ordering: .relaxed).newValue % Self.compactEvery == 0 {
+                    _ = pool.compact()
+                    if checkLimits() { return true }
+                }
+                if poolBytes >= poolLimitBytes { shrink(maxPages: configuration.writebackBatch) }
             }
-            if poolBytes >= poolLimitBytes { shrink(maxPages: configuration.writebackBatch) }
-            return false
         }
-        shrink(maxPages: configuration.writebackBatch)
-        if checkLimits() { return true }
         counters.rejectPoolFull.add(1, ordering: .relaxed)
         return false
     }
