@@ -163,7 +163,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         let direct = options.contains(.uncached) && pageSize >= 4096
             ? Self.retrying { open(path, O_RDONLY | O_CLOEXEC | Self.directFlag) } : -1
         directDescriptor = Atomic(direct)
-        dropper = options.contains(.uncached) ? CacheDropper.start(fd: fd) : nil
+        dropper = options.contains(.uncached) ? CacheDropper.make(fd: fd) : nil
         if let blockCount {
             do throws(PageStoreError) { try truncate(toBlocks: blockCount) } catch {
                 close()
@@ -204,7 +204,6 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Closes the descriptor (and unlinks the path with ``Options/removeOnClose``). Safe to call
     /// twice; must not race with other operations on this file.
     public func close() {
-        dropper?.stop()
         let direct = directDescriptor.exchange(-1, ordering: .acquiringAndReleasing)
         if direct >= 0 { _ = systemClose(direct) }
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
@@ -506,7 +505,7 @@ final class CacheDropper: @unchecked Sendable {
 
     /// A dropper for `fd`; nil where the system lacks the calls (the file then keeps whatever
     /// the kernel caches).
-    static func start(fd: Int32) -> CacheDropper? {
+    static func make(fd: Int32) -> CacheDropper? {
         #if os(Linux)
         guard syncFileRange != nil else { return nil }
         return CacheDropper(fd: fd)
@@ -530,9 +529,6 @@ final class CacheDropper: @unchecked Sendable {
         if (t + 1) % Self.submitEvery == 0 { _ = syncFileRange(fd, 0, 0, Self.write) }
         #endif
     }
-
-    /// Nothing to stop: the dropper has no thread.
-    func stop() {}
 
     #if os(Linux)
     private static let waitBefore: UInt32 = 1  // SYNC_FILE_RANGE_WAIT_BEFORE
