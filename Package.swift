@@ -59,7 +59,7 @@ let package = Package(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
-            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "PageCodecs"],
+            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
             swiftSettings: strict),
     ]
 )

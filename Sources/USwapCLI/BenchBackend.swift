@@ -30,34 +30,6 @@ enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
         case .zswap(let file): "zswap:\(file)"
         }
     }
-
-    /// The file a second tier uses, if any.
-    var file: String? {
-        if case .zswap(let file) = self { return file }
-        return nil
-    }
-}
-
-/// How big the compressed pool may grow: `--pool-percent P` (of MemTotal, like zswap's
-/// max_pool_percent) or `--pool-limit MIB`.
-enum BenchPoolLimit: Sendable, Equatable, CustomStringConvertible {
-    case percent(Int)
-    case mebibytes(Int)
-
-    /// Bytes on a machine with `memTotal` bytes of RAM.
-    func bytes(memTotal: Int) -> Int {
-        switch self {
-        case .percent(let p): memTotal / 100 * p
-        case .mebibytes(let m): m << 20
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .percent(let p): "\(p)% of RAM"
-        case .mebibytes(let m): "\(m) MiB"
-        }
-    }
 }
 
 /// Errors in setting up a bench backend's file.
@@ -115,7 +87,7 @@ struct BenchBackend: Sendable {
     /// file there and automatic writeback of idle slots once `mem_used_total` reaches the pool
     /// limit (down to 90% of it, like zswap's accept threshold).
     static func zram(
-        sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: BenchPoolLimit? = nil
+        sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: PoolLimit? = nil
     ) throws -> BenchBackend {
         var configuration = ZramConfiguration(disksize: sizeBytes)
         if let memLimitBytes { configuration.memLimit = memLimitBytes }
@@ -126,13 +98,14 @@ struct BenchBackend: Sendable {
             let blocks = sizeBytes / 4096
             let backing = try openBenchFile(writebackPath, blockCount: blocks)
             file = backing
-            let high = (poolLimit ?? .percent(1)).bytes(memTotal: MemoryInfo.totalBytes())
+            let asked = poolLimit ?? .percentOfRAM(1)
+            let high = asked.bytes(memTotal: MemoryInfo.totalBytes())
             var device = ZramBackingDevice(file: backing, blockCount: blocks)
             device.punchFreedBlocks = false  // a preallocated file: blocks are reused
             configuration.backingDevice = device
             configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9)
             limit = high
-            label += ", automatic writeback of idle slots above \(high >> 20) MiB (\(poolLimit ?? .percent(1))) to \(writebackPath)"
+            label += ", automatic writeback of idle slots above \(high >> 20) MiB (\(asked)) to \(writebackPath)"
         }
         let device: ZramDevice
         do { device = try ZramDevice(configuration) } catch {
@@ -144,7 +117,7 @@ struct BenchBackend: Sendable {
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
     static func zswap(
-        sizeBytes: Int, path: String, poolLimit: BenchPoolLimit,
+        sizeBytes: Int, path: String, poolLimit: PoolLimit,
         limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest
     ) throws(BenchBackendError) -> BenchBackend {
         let slots = sizeBytes / 4096
@@ -153,10 +126,7 @@ struct BenchBackend: Sendable {
         var configuration = FrontswapConfiguration(slotCount: slots)
         configuration.punchFreedBlocks = false  // a preallocated swap file: blocks are reused
         configuration.limitPolicy = limitPolicy
-        switch poolLimit {
-        case .percent(let p): configuration.poolLimit = .percentOfRAM(p)
-        case .mebibytes(let m): configuration.poolLimit = .bytes(m << 20)
-        }
+        configuration.poolLimit = poolLimit
         let cache: FrontswapCache
         do { cache = try FrontswapCache(configuration, file: file, memTotal: memTotal) } catch {
             file.close()

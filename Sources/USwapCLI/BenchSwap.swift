@@ -118,7 +118,7 @@ struct BenchSwap: ParsableCommand {
             writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit,
             reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
-            poolLimit: poolLimit.map(BenchPoolLimit.mebibytes) ?? poolPercent.map(BenchPoolLimit.percent),
+            poolLimit: poolLimit.map { PoolLimit.bytes($0 << 20) } ?? poolPercent.map(PoolLimit.percentOfRAM),
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
@@ -155,7 +155,7 @@ struct SwapBench: Sendable {
     var backend: BenchBackendKind = .zram
     /// The pool limit of a zswap backend (nil: zswap's default, 20% of RAM), or where a zram
     /// backend with a writeback file starts writing back (nil: 1% of RAM).
-    var poolLimit: BenchPoolLimit? = nil
+    var poolLimit: PoolLimit? = nil
     /// A writeback file for a zram backend.
     var writebackFile: String? = nil
     /// How file-tier swap-ins are read; nil for the library's default.
@@ -178,8 +178,8 @@ struct SwapBench: Sendable {
         arguments += ["--backend", backend.description]
         if case .zswap = backend {
             switch poolLimit {
-            case .percent(let p)?: arguments += ["--pool-percent", String(p)]
-            case .mebibytes(let m)?: arguments += ["--pool-limit", String(m)]
+            case .percentOfRAM(let p)?: arguments += ["--pool-percent", String(p)]
+            case .bytes(let b)?: arguments += ["--pool-limit", String(b >> 20)]
             case nil: break
             }
         }
@@ -190,10 +190,10 @@ struct SwapBench: Sendable {
     /// max_pool_percent (a limit in MiB becomes the smallest percent that holds it).
     var kernelBacking: KernelSwapBacking {
         guard case .zswap = backend else { return .zram }
-        switch poolLimit ?? .percent(20) {
-        case .percent(let p): return .zswap(maxPoolPercent: p)
-        case .mebibytes(let m):
-            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: m << 20, memTotalBytes: MemoryInfo.totalBytes()))
+        switch poolLimit ?? .percentOfRAM(20) {
+        case .percentOfRAM(let p): return .zswap(maxPoolPercent: p)
+        case .bytes(let b):
+            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: b, memTotalBytes: MemoryInfo.totalBytes()))
         }
     }
 
@@ -273,7 +273,7 @@ struct SwapBench: Sendable {
                 sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: writebackFile,
                 poolLimit: poolLimit)
         case .zswap(let file):
-            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percent(20))
+            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20))
         }
     }
 

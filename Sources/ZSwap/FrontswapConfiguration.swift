@@ -7,6 +7,14 @@ public enum PoolLimit: Sendable, Hashable, CustomStringConvertible {
     /// A number of bytes.
     case bytes(Int)
 
+    /// The limit in bytes on a machine with `memTotal` bytes of RAM.
+    public func bytes(memTotal: Int) -> Int {
+        switch self {
+        case .percentOfRAM(let percent): memTotal / 100 * percent
+        case .bytes(let bytes): bytes
+        }
+    }
+
     /// `20% of RAM`, `1048576 bytes`.
     public var description: String {
         switch self {
@@ -71,12 +79,7 @@ public struct FrontswapConfiguration: Sendable {
 
     /// The pool limit in bytes for a machine of `memTotal` bytes, rounded down to whole pages.
     public func poolLimitBytes(memTotal: Int) -> Int {
-        let bytes: Int
-        switch poolLimit {
-        case .percentOfRAM(let percent): bytes = memTotal / 100 * percent
-        case .bytes(let b): bytes = b
-        }
-        return bytes / pageSize * pageSize
+        poolLimit.bytes(memTotal: memTotal) / pageSize * pageSize
     }
 
     /// Why this configuration cannot make a cache, or `nil` when it can.

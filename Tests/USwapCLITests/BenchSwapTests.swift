@@ -5,6 +5,7 @@ import ArgumentParser
 import Swap
 import Testing
 @testable import USwapCLI
+import ZSwap
 
 private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }
 
@@ -152,7 +153,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         return (result, ours)
     }
 
-    func smallBench(corpus: String, backend: BenchBackendKind, poolLimit: BenchPoolLimit?, writeback: String? = nil) -> SwapBench {
+    func smallBench(corpus: String, backend: BenchBackendKind, poolLimit: PoolLimit?, writeback: String? = nil) -> SwapBench {
         var bench = SwapBench(
             corpusPath: corpus, sizeMiB: 12, residentMiB: 3, touches: 10000, writePercent: 30, zipf: 0,
             policy: nil, threads: 1, memLimitMiB: nil)
@@ -166,7 +167,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         let corpus = try writeCorpus(pages: 64, noisy: true)
         defer { unlink(corpus) }
         let file = freshPath("zswap")
-        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .mebibytes(1))) else { return }
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .bytes(1 << 20))) else { return }
         #expect(ours.verified && ours.mismatches == 0)
         #expect(ours.writtenBack + ours.fileStores > 0, "pages went to the file")
         #expect(ours.fileReads > 0, "pages came back from the file")
@@ -186,7 +187,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         let corpus = try writeCorpus(pages: 64)
         defer { unlink(corpus) }
         let file = freshPath("roomy")
-        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .mebibytes(64))) else { return }
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .bytes(64 << 20))) else { return }
         #expect(ours.verified)
         #expect(ours.writtenBack == 0 && ours.fileReads == 0 && ours.fileStores == 0)
         #expect(!ours.secondTierExpected)
@@ -198,7 +199,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         let corpus = try writeCorpus(pages: 64, noisy: true)
         defer { unlink(corpus) }
         let file = freshPath("wb")
-        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zram, poolLimit: .mebibytes(1), writeback: file)) else { return }
+        guard let (result, ours) = try run(smallBench(corpus: corpus, backend: .zram, poolLimit: .bytes(1 << 20), writeback: file)) else { return }
         #expect(ours.verified && ours.mismatches == 0)
         #expect(ours.writtenBack > 0, "automatic writeback ran")
         #expect(ours.fileReads > 0, "written-back pages were read back")
@@ -227,11 +228,11 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
 
     @Test func aPathThatIsNotARegularFileIsRefusedAndLeftAlone() throws {
         #expect(throws: BenchBackendError.self) {
-            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/dev/null", poolLimit: .mebibytes(1))
+            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/dev/null", poolLimit: .bytes(1 << 20))
         }
         #expect(access("/dev/null", F_OK) == 0)
         #expect(throws: BenchBackendError.self) {
-            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/nonexistent-dir/x.swap", poolLimit: .mebibytes(1))
+            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/nonexistent-dir/x.swap", poolLimit: .bytes(1 << 20))
         }
     }
 
@@ -240,8 +241,8 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(BenchBackendKind(argument: "zswap:/var/tmp/s") == .zswap(file: "/var/tmp/s"))
         #expect(BenchBackendKind(argument: "zswap:") == nil)
         #expect(BenchBackendKind(argument: "zswap") == nil)
-        #expect(BenchPoolLimit.percent(1).bytes(memTotal: 200 << 20) == 2 << 20)
-        #expect(BenchPoolLimit.mebibytes(3).bytes(memTotal: 1) == 3 << 20)
+        #expect(PoolLimit.percentOfRAM(1).bytes(memTotal: 200 << 20) == 2 << 20)
+        #expect(PoolLimit.bytes(3 << 20).bytes(memTotal: 1) == 3 << 20)
     }
 }
 
@@ -265,7 +266,7 @@ extension RealZram0Tests {
             defer { unlink(corpus) }
             let tier = BenchSwapSecondTierTests()
             let file = tier.freshPath("vs")
-            var bench = tier.smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .percent(1))
+            var bench = tier.smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .percentOfRAM(1))
             bench.touches = 3000
             #expect(bench.kernelBacking == .zswap(maxPoolPercent: 1))
             let result = try bench.run(vsKernel: true, progress: false, executable: BuiltProducts.path(of: "uswap"))
