@@ -22,12 +22,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
+        // Clocks, threads, the one lock word, procfs readers, mappings, EINTR retries: the
+        // system support every other target builds on (swift-system's FileDescriptor and Errno).
+        .target(
+            name: "SystemSupport", dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection.
         .target(name: "PageCodecs", swiftSettings: strict),
         // The vocabulary every store shares: SwapBackend, slots, errors, BackingFile.
         .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
         // The in-process zram device.
-        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore"], swiftSettings: strict),
+        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "SystemSupport"], swiftSettings: strict),
         // A zswap-style compressed cache in front of a backing swap file.
         .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZRAM"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
@@ -51,6 +56,7 @@ let package = Package(
         .executableTarget(
             name: "USwapFaultHelper", dependencies: ["Swap", "ZSwap", "ZRAM", "PageStore", "CUSwap"],
             swiftSettings: strict),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),

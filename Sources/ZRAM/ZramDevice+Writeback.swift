@@ -1,3 +1,4 @@
+import SystemSupport
 import PageCodecs
 import PageStore
 import Synchronization

@@ -1,3 +1,4 @@
+import SystemSupport
 import Synchronization
 
 /// One span's bookkeeping (zsmalloc's `struct zspage`), kept in a preallocated array.

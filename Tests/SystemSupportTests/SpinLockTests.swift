@@ -1,7 +1,6 @@
-import Foundation
 import Testing
 
-@testable import ZRAM
+@testable import SystemSupport
 
 /// Memory only ever touched under a SpinLock, so lost updates would show.
 final class GuardedTotal: @unchecked Sendable {
@@ -12,14 +11,9 @@ final class GuardedTotal: @unchecked Sendable {
 @Suite struct SpinLockTests {
     @Test func threadsIncrementingUnderTheLockLoseNoUpdates() {
         let guarded = GuardedTotal()
-        let done = DispatchSemaphore(value: 0)
-        for _ in 0..<4 {
-            Thread {
-                for _ in 0..<20_000 { guarded.lock.withLock { guarded.total += 1 } }
-                done.signal()
-            }.start()
+        NativeThread.runAll(4) { _ in
+            for _ in 0..<20_000 { guarded.lock.withLock { guarded.total += 1 } }
         }
-        for _ in 0..<4 { done.wait() }
         #expect(guarded.lock.withLock { guarded.total } == 80_000)
     }
 

@@ -1,0 +1,74 @@
+import SystemPackage
+
+/// A POSIX thread running a Swift closure: the one place the package starts threads.
+///
+/// Swap's fault handler, reclaimer and I/O threads, the benchmarks' application threads and the
+/// CLI's signal watcher need real threads (a thread per fault loop, a known identity for
+/// signal masks), not tasks on a cooperative pool. The closure is retained by the thread
+/// and released when it returns.
+public struct NativeThread: Sendable {
+    /// The thread's handle; valid until ``join()`` or ``detach()``.
+    public let handle: pthread_t
+
+    private final class Start: @unchecked Sendable {  // handed to exactly one new thread
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// Starts a thread running `body`; throws the error `pthread_create` returned (EAGAIN when
+    /// the process is at its thread limit).
+    public static func start(_ body: @escaping @Sendable () -> Void) throws(Errno) -> NativeThread {
+        let context = Unmanaged.passRetained(Start(body)).toOpaque()
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { raw in
+            #if canImport(Darwin)
+            let start = Unmanaged<Start>.fromOpaque(raw).takeRetainedValue()
+            #else
+            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+            #endif
+            start.body()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<Start>.fromOpaque(context).release()
+            throw Errno(rawValue: rc)
+        }
+        return NativeThread(handle: handle)
+    }
+
+    /// Waits for the thread to return. Call once, and never from the thread itself.
+    public func join() { _ = pthread_join(handle, nil) }
+
+    /// Lets the thread's resources go when it returns, without a join.
+    public func detach() { _ = pthread_detach(handle) }
+
+    /// Runs `body(i)` for `i` in `0..<count`, each on a thread of its own, and waits for all of
+    /// them. A thread that cannot be started runs its share on the calling thread instead, so no
+    /// work is lost.
+    public static func runAll(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        var threads: [NativeThread] = []
+        threads.reserveCapacity(count)
+        for i in 0..<count {
+            if let thread = try? start({ body(i) }) { threads.append(thread) } else { body(i) }
+        }
+        for thread in threads { thread.join() }
+    }
+
+    /// Lets another runnable thread have the processor (`sched_yield`). Async-signal-safe.
+    @inlinable @inline(__always)
+    public static func yield() { _ = sched_yield() }
+
+    /// Processors online, at least 1.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// A number identifying the calling thread (its `pthread_self`), to spread threads over
+    /// per-thread resources such as codec streams. Async-signal-safe.
+    @inlinable @inline(__always)
+    public static func currentHint() -> Int {
+        #if canImport(Darwin)
+        return Int(bitPattern: pthread_self())
+        #else
+        return Int(bitPattern: UInt(pthread_self()))
+        #endif
+    }
+}
