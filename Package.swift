@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
     dependencies: [
@@ -43,15 +44,27 @@ let package = Package(
             name: "Swap",
             dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
+        // The work run on memory and checked afterwards: swapbench.c's workload and access
+        // patterns, page corpora, the demo's table, the test helpers' page contents.
+        .target(
+            name: "Workloads",
+            dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
-        .executableTarget(name: "USwapTestHelper", swiftSettings: strict),
+        .executableTarget(
+            name: "USwapTestHelper",
+            dependencies: [
+                "SystemSupport", "Workloads", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
         // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
         // a failed swap-in): fork is unsafe in a multithreaded test runner.
         .executableTarget(
@@ -67,6 +80,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),

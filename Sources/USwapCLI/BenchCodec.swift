@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import SystemSupport
+import Workloads
 import PageCodecs
 
 /// `uswap bench codec`: every page of a corpus through each codec, side by side with liblz4.
@@ -357,9 +359,9 @@ enum CodecBenchmark {
         var sameFilled = 0
         var bestScan = Double.infinity
         for _ in 0..<options.passes {
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             sameFilled = corpus.sameFilledPageCount()
-            bestScan = min(bestScan, monotonicSeconds() - start)
+            bestScan = min(bestScan, MonotonicClock.seconds() - start)
         }
         return CodecBenchReport(
             outcomes: outcomes, sameFilledPages: sameFilled, sameFilledSeconds: bestScan, pageSize: corpus.pageSize,
@@ -422,7 +424,7 @@ enum CodecBenchmark {
         for _ in 0..<passes {
             var total = 0
             var failedPage = -1
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             for i in 0..<pageCount {
                 let page = UnsafeRawBufferPointer(start: source + i &* pageSize, count: pageSize)
                 let offset = i &* stride
@@ -432,7 +434,7 @@ enum CodecBenchmark {
                 lengths[i] = n
                 total &+= n
             }
-            let elapsed = monotonicSeconds() - start
+            let elapsed = MonotonicClock.seconds() - start
             guard failedPage < 0 else {
                 return .failed(name: name, reason: "compressing page \(failedPage) failed with a worst-case (\(capacity)-byte) destination")
             }
@@ -474,14 +476,14 @@ enum CodecBenchmark {
         var bestDecompress = Double.infinity
         for _ in 0..<passes {
             var badPage = -1
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             for i in 0..<pageCount {
                 let input = UnsafeRawBufferPointer(start: compressed + offsets[i], count: lengths[i])
                 let output = UnsafeMutableRawBufferPointer(start: decoded + i &* pageSize, count: pageSize)
                 let n = (try? codec.decompress(input, into: output)) ?? -1
                 if n != pageSize { badPage = i; break }
             }
-            let elapsed = monotonicSeconds() - start
+            let elapsed = MonotonicClock.seconds() - start
             guard badPage < 0 else {
                 return .failed(name: name, reason: "page \(badPage) failed to decode in a timed pass after decoding correctly before")
             }

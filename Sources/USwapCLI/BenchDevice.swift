@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import SystemSupport
+import Workloads
 import PageCodecs
 import PageStore
 import Synchronization
@@ -293,7 +295,7 @@ enum DeviceBenchmark {
         return DeviceBenchReport(
             corpusPath: corpus.path, pages: corpus.pageCount, pageSize: corpus.pageSize, remainderBytes: corpus.remainderBytes,
             codec: options.codec.description, threads: options.threads, runs: options.runs, ours: ours,
-            maxRSSBytes: peakResidentBytes(), kernel: kernel, problems: problems)
+            maxRSSBytes: ResourceUsage.now().maxResidentBytes, kernel: kernel, problems: problems)
     }
 
     /// Best-of-`runs` figures of our ZramDevice over `corpus`; `progress` gets the runs done.
@@ -425,17 +427,6 @@ enum DeviceBenchmark {
             mmStat: mmStat, slotTableBytes: disksize / 4096 * 16, disksize: disksize, writeMiBps: mib / best.write,
             readMiBps: mib / best.read, mismatches: mismatches, algorithm: algorithm.name))
     }
-
-    /// The process's peak resident set size in bytes (`getrusage` ru_maxrss).
-    static func peakResidentBytes() -> Int {
-        var usage = rusage()
-        #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        return Int(usage.ru_maxrss) * 1024
-    }
 }
 
 /// Thread `index`'s contiguous share of `pages` pages split `count` ways.
@@ -487,34 +478,31 @@ final class PageBuffers: @unchecked Sendable {
 /// until the last one finishes: thread creation is not timed.
 func timedOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
     if count <= 1 {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         body(0)
-        return monotonicSeconds() - start
+        return MonotonicClock.seconds() - start
     }
-    let gate = StartGate(body: body)
-    var threads: [pthread_t] = []
+    let gate = StartGate()
+    var threads: [NativeThread] = []
     threads.reserveCapacity(count)
     for index in 0..<count {
-        let context = Unmanaged.passRetained(ThreadContext(gate: gate, index: index)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.gate.ready.add(1, ordering: .releasing)
-            while !context.gate.open.load(ordering: .acquiring) { sched_yield() }
-            context.gate.body(context.index)
-            return nil
-        }, context)
-        if created != 0 {
-            Unmanaged<ThreadContext>.fromOpaque(context).release()
-            fatalError("cannot create benchmark thread \(index): \(String(cString: strerror(created)))")
+        do {
+            threads.append(try NativeThread.start {
+                gate.ready.add(1, ordering: .releasing)
+                var wait = SpinWait(yieldAfter: 1)
+                while !gate.open.load(ordering: .acquiring) { wait.spin() }
+                body(index)
+            })
+        } catch {
+            fatalError("cannot create benchmark thread \(index): \(error)")
         }
-        threads.append(thread)
     }
-    while gate.ready.load(ordering: .acquiring) < count { sched_yield() }
-    let start = monotonicSeconds()
+    var wait = SpinWait(yieldAfter: 1)
+    while gate.ready.load(ordering: .acquiring) < count { wait.spin() }
+    let start = MonotonicClock.seconds()
     gate.open.store(true, ordering: .releasing)
-    for thread in threads { pthread_join(thread, nil) }
-    return monotonicSeconds() - start
+    for thread in threads { thread.join() }
+    return MonotonicClock.seconds() - start
 }
 
 /// The first page error any benchmark thread hit.
@@ -526,20 +514,9 @@ private final class FirstFailure: Sendable {
     var first: PageStoreError? { error.withLock { $0 } }
 }
 
-/// What the benchmark threads share: the work and a start gate.
+/// The start gate of ``timedOnThreads(_:_:)``: threads count themselves ready, then wait for
+/// the gate to open.
 private final class StartGate: Sendable {
-    let body: @Sendable (Int) -> Void
     let ready = Atomic<Int>(0)
     let open = Atomic<Bool>(false)
-    init(body: @escaping @Sendable (Int) -> Void) { self.body = body }
-}
-
-/// One thread's start-up argument.
-private final class ThreadContext: Sendable {
-    let gate: StartGate
-    let index: Int
-    init(gate: StartGate, index: Int) {
-        self.gate = gate
-        self.index = index
-    }
 }

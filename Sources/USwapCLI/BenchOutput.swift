@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemSupport
 
 // Output helpers shared by the `uswap` commands: JSON for scripts (exactly one object on
 // stdout), aligned tables for people, and progress and warnings on stderr.
@@ -107,13 +103,6 @@ enum StandardError {
     static var isTerminal: Bool { isatty(2) == 1 }
 }
 
-/// Seconds on the monotonic clock (`CLOCK_MONOTONIC`), for timing benchmark passes.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
 /// Progress of a long task on stderr, shown only once the task has run for `delay` (1 s by
 /// default), so quick runs print nothing.
 ///
@@ -136,12 +125,12 @@ final class Progress {
         self.total = max(total, 1)
         self.delay = delay
         self.terminal = terminal
-        self.start = monotonicSeconds()
+        self.start = MonotonicClock.seconds()
     }
 
     /// Reports that `done` units are complete; draws when it is time to.
     func update(_ done: Int, detail: String = "") {
-        let now = monotonicSeconds()
+        let now = MonotonicClock.seconds()
         guard now - start >= delay, now - lastDraw >= (terminal ? 0.1 : 5.0) else { return }
         lastDraw = now
         let percent = min(100, done * 100 / total)

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import SystemSupport
+import Workloads
 import PageStore
 import Swap
 import ZRAM
@@ -226,9 +228,9 @@ struct SwapBench: Sendable {
             StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), file reads \(regionConfiguration.fileReads), \(store.label)")
         }
         let fill = Progress("uswap fill", total: workload.pageCount)
-        let f0 = monotonicSeconds()
+        let f0 = MonotonicClock.seconds()
         try workload.fill(region.baseAddress, corpus: corpus.bytes) { if progress { fill.update($0) } }
-        let fillSeconds = monotonicSeconds() - f0
+        let fillSeconds = MonotonicClock.seconds() - f0
         fill.finish()
         let touchProgress = SendableProgress("uswap touches", total: workload.touches, enabled: progress)
         let filesBefore = store.fileFigures
@@ -312,12 +314,12 @@ struct SwapBench: Sendable {
         defer { region.unmap() }
         // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
         let fill = Progress("kernel fill", total: workload.pageCount)
-        let f0 = monotonicSeconds()
+        let f0 = MonotonicClock.seconds()
         do {
             let corpus = try MappedCorpus(path: corpusPath)
             try workload.fill(region.base, corpus: corpus.bytes) { if progress { fill.update($0) } }
         }
-        let fillSeconds = monotonicSeconds() - f0
+        let fillSeconds = MonotonicClock.seconds() - f0
         fill.finish()
         let touchProgress = SendableProgress("kernel touches", total: workload.touches, enabled: progress)
         let isZswap = if case .zswap = backend { true } else { false }

@@ -841,31 +841,6 @@ final class AnonymousRegion {
     }
 }
 
-/// A read-only private mapping of a corpus file's whole pages (what swapbench.c maps): file
-/// pages, not charged to the child's cgroup when the page cache already holds them.
-/// Owned by this object until `deinit`.
-final class MappedCorpus {
-    /// The whole pages of the file.
-    let bytes: UnsafeRawBufferPointer
-    private let length: Int
-
-    /// Maps `path`.
-    init(path: String) throws(KernelSwapError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .failed("open \(path): \(errnoText())") }
-        defer { close(fd) }
-        let size = Int(lseek(fd, 0, SEEK_END))
-        let pages = size / 4096
-        guard pages > 0 else { throw .failed("\(path) holds less than one 4 KiB page") }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else { throw .failed("mmap \(path): \(errnoText())") }
-        length = size
-        bytes = UnsafeRawBufferPointer(start: p, count: pages * 4096)
-    }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), length) }
-}
-
 /// The text of `errno`.
 func errnoText() -> String { String(cString: strerror(errno)) }
 

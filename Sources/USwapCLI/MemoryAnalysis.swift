@@ -1,6 +1,4 @@
-#if os(Linux)
-import Glibc
-#endif
+import SystemSupport
 import PageCodecs
 import PageStore
 import ZRAM
@@ -319,7 +317,7 @@ struct MemoryAnalysis {
     ///   pool fails, or the dump cannot be written.
     func run() throws(MemoryAnalysisError) -> MemoryAnalysisReport {
         guard samplePercent > 0, samplePercent <= 100 else { throw .invalidSample(samplePercent) }
-        let started = monotonicSeconds()
+        let started = MonotonicClock.seconds()
         let pageSize = Self.systemPageSize
         let batchPages = max(1, self.batchPages)
 
@@ -447,7 +445,7 @@ struct MemoryAnalysis {
                     rawPages: sink.rawPages))
         }
         try dump?.close()
-        report.seconds = monotonicSeconds() - started
+        report.seconds = MonotonicClock.seconds() - started
         return report
     }
 }

@@ -2,23 +2,12 @@ import Foundation
 import PageCodecs
 import Testing
 @testable import USwapCLI
-
-/// A deterministic pseudo-random generator (SplitMix64) so generated corpora reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Workloads
 
 /// A small corpus of 4 KiB pages of known kinds: 3 same-filled (zero, a repeated word, a
 /// repeated byte), noise, text, and a zero page with one byte set, then `remainder` extra bytes.
 private func generatedCorpus(remainder: Int = 0) -> [UInt8] {
-    var rng = SplitMix64(state: 42)
+    var rng = SplitMix64(seed: 42)
     var bytes = [UInt8](repeating: 0, count: 4096)
     for _ in 0..<512 { withUnsafeBytes(of: UInt64(0x0000_7F12_3456_7000)) { bytes += $0 } }
     bytes += [UInt8](repeating: 0x55, count: 4096)

@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import USwapCLI
+import Workloads
 
 /// A generated corpus file: zero pages, same-filled pages, text-like pages and random pages.
 struct GeneratedCorpus {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Swap
 import Testing
 @testable import USwapCLI
+import Workloads
 import ZSwap
 
 private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }

@@ -5,6 +5,7 @@ import Testing
 import ZRAM
 
 @testable import USwapCLI
+import Workloads
 
 #if os(Linux)
 import Glibc

@@ -1,31 +1,27 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+import SystemSupport
 
 /// The work of `../shared/tools/swapbench.c` on any page-addressable memory (a SwapRegion's
 /// region, or plain anonymous memory under the kernel's swap): fill with corpus pages, touch,
 /// then verify every page against a model of what the touches wrote. `uswap bench swap` and its
 /// kernel child run exactly this code, so both sides do the same work.
-struct SwapWorkload: Sendable {
+public struct SwapWorkload: Sendable {
     /// swapbench.c's page size: pages of the region and of the corpus are 4 KiB.
-    static let pageSize = AccessPattern.touchPageSize
+    public static let pageSize = AccessPattern.touchPageSize
 
     /// Pages in the region.
-    let pageCount: Int
+    public let pageCount: Int
     /// Touches in total (split between threads).
-    let touches: Int
+    public let touches: Int
     /// Percentage of touches that write (increment one byte).
-    let writePercent: Int
+    public let writePercent: Int
     /// The Zipf exponent (0 = uniform).
-    let zipf: Double
+    public let zipf: Double
     /// Application threads, each running its own stream (seed + thread index).
-    let threads: Int
+    public let threads: Int
 
     /// A workload; `sizeBytes` must be a positive multiple of 4 KiB.
-    init(sizeBytes: Int, touches: Int, writePercent: Int, zipf: Double, threads: Int = 1)
+    public init(sizeBytes: Int, touches: Int, writePercent: Int, zipf: Double, threads: Int = 1)
         throws(SwapWorkloadError)
     {
         guard sizeBytes > 0, sizeBytes % Self.pageSize == 0 else { throw .invalid("size \(sizeBytes) bytes is not a positive multiple of 4096") }
@@ -41,10 +37,10 @@ struct SwapWorkload: Sendable {
     }
 
     /// The region size in bytes.
-    var sizeBytes: Int { pageCount * Self.pageSize }
+    public var sizeBytes: Int { pageCount * Self.pageSize }
 
     /// How many touches thread `thread` makes: an even share, the remainder to the first threads.
-    func touches(ofThread thread: Int) -> Int {
+    public func touches(ofThread thread: Int) -> Int {
         touches / threads + (thread < touches % threads ? 1 : 0)
     }
 
@@ -52,7 +48,7 @@ struct SwapWorkload: Sendable {
 
     /// Copies corpus page `i % corpusPages` into region page `i` for every page, as swapbench.c
     /// does; `progress` is called now and then with the pages done.
-    func fill(
+    public func fill(
         _ region: UnsafeMutableRawPointer, corpus: UnsafeRawBufferPointer,
         progress: (Int) -> Void = { _ in }
     ) throws(SwapWorkloadError) {
@@ -71,22 +67,22 @@ struct SwapWorkload: Sendable {
     // MARK: Touch
 
     /// What the touch phase measured.
-    struct TouchResult: Sendable {
+    public struct TouchResult: Sendable {
         /// Wall time of the phase, seconds.
-        var seconds: Double
+        public var seconds: Double
         /// User + system CPU of the whole process over the phase, seconds.
-        var cpuSeconds: Double
+        public var cpuSeconds: Double
         /// `ru_majflt` over the phase (the kernel's swap-ins when it is the kernel's memory).
-        var majorFaults: Int
+        public var majorFaults: Int
         /// The sum of the bytes read (kept so that no read can be optimised away).
-        var sink: UInt64
+        public var sink: UInt64
     }
 
     /// Makes the touches on `region` (``pageCount`` pages) and times them: the law is built
     /// first (as swapbench.c builds it before its clock starts), `beforeTiming` runs just before
     /// the clock starts (reset counters there), `progress` is called from thread 0 with an
     /// estimate of the touches done.
-    func touch(
+    public func touch(
         _ region: UnsafeMutableRawPointer, beforeTiming: () -> Void = {},
         progress: @escaping @Sendable (Int) -> Void = { _ in }
     ) -> TouchResult {
@@ -103,7 +99,7 @@ struct SwapWorkload: Sendable {
         } else {
             let counts = (0..<threads).map { touches(ofThread: $0) }
             let writePercent = writePercent
-            runThreads(threads) { thread in
+            NativeThread.runAll(threads) { thread in
                 let s = Self.touchStream(
                     base.pointer, law: law, writePercent: writePercent, thread: thread,
                     count: counts[thread], atomicWrites: true,
@@ -149,21 +145,28 @@ struct SwapWorkload: Sendable {
     // MARK: Model and verification
 
     /// What verification found.
-    struct Verification: Sendable, Equatable {
+    public struct Verification: Sendable, Equatable {
         /// Pages compared.
-        var pages: Int
+        public var pages: Int
         /// Pages that differ from the model.
-        var mismatches: Int
+        public var mismatches: Int
         /// The first page that differs, if any.
-        var firstMismatch: Int?
+        public var firstMismatch: Int?
+
+        /// A verification of `pages` pages, `mismatches` of which differ, the first at `firstMismatch`.
+        public init(pages: Int, mismatches: Int, firstMismatch: Int?) {
+            self.pages = pages
+            self.mismatches = mismatches
+            self.firstMismatch = firstMismatch
+        }
         /// Whether every byte matched.
-        var verified: Bool { mismatches == 0 }
+        public var verified: Bool { mismatches == 0 }
     }
 
     /// The model of what the touch phase wrote, rebuilt by replaying the generators (so the model
     /// does not depend on the loop it checks): one entry per write, `page << 12 | offset`, sorted.
     /// A compact model: 8 bytes per write instead of a copy of the region.
-    func writeModel() -> [UInt64] {
+    public func writeModel() -> [UInt64] {
         let law = PageLaw(pageCount: pageCount, zipf: zipf)
         var writes: [UInt64] = []
         writes.reserveCapacity(touches * writePercent / 100 + touches / 50 + 16)
@@ -181,7 +184,7 @@ struct SwapWorkload: Sendable {
     /// Compares every page of `region` with the model: corpus page `i % corpusPages` plus one
     /// (wrapping) per write to each byte. Reads region memory only (on a SwapRegion that faults
     /// pages in, which frees nothing it should not); `progress` gets the pages done.
-    func verify(
+    public func verify(
         _ region: UnsafeRawPointer, corpus: UnsafeRawBufferPointer, writes: [UInt64],
         progress: (Int) -> Void = { _ in }
     ) throws(SwapWorkloadError) -> Verification {
@@ -221,83 +224,11 @@ struct SwapWorkload: Sendable {
     }
 }
 
-/// What went wrong setting up or running the swap workload.
-enum SwapWorkloadError: Error, CustomStringConvertible, Equatable {
-    /// A parameter or input is unusable; the message says which and why.
-    case invalid(String)
-
-    var description: String {
-        switch self {
-        case .invalid(let message): message
-        }
-    }
-}
-
 /// A raw pointer that threads of one workload share; the workload's caller owns the memory and
 /// keeps it mapped until ``SwapWorkload/touch(_:beforeTiming:progress:)`` returns.
-struct UnsafeMutableRawPointerBox: @unchecked Sendable {
+private struct UnsafeMutableRawPointerBox: @unchecked Sendable {
     /// The shared pointer.
     let pointer: UnsafeMutableRawPointer
     /// Wraps `pointer`.
     init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
-}
-
-/// `CLOCK_MONOTONIC` in seconds.
-enum MonotonicClock {
-    /// Now, in seconds since an arbitrary start.
-    static func seconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-}
-
-/// The fields of `getrusage(RUSAGE_SELF)` the benches use.
-struct ResourceUsage {
-    /// User + system CPU seconds of the process (all threads).
-    var cpuSeconds: Double
-    /// Major page faults so far.
-    var majorFaults: Int
-    /// Peak resident set size, bytes.
-    var maxResidentBytes: Int
-
-    /// The process's usage now.
-    static func now() -> ResourceUsage {
-        var r = rusage()
-        #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &r)
-        #else
-        getrusage(RUSAGE_SELF, &r)
-        #endif
-        let cpu = Double(r.ru_utime.tv_sec + r.ru_stime.tv_sec)
-            + Double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6
-        return ResourceUsage(cpuSeconds: cpu, majorFaults: Int(r.ru_majflt), maxResidentBytes: Int(r.ru_maxrss) * 1024)
-    }
-}
-
-/// Runs `body(i)` for `i` in `0..<count` on `count` new POSIX threads and waits for all of them.
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Job: @unchecked Sendable {
-        let index: Int
-        let body: @Sendable (Int) -> Void
-        init(index: Int, body: @escaping @Sendable (Int) -> Void) { self.index = index; self.body = body }
-    }
-    var threads: [pthread_t] = []
-    for i in 0..<count {
-        let job = Unmanaged.passRetained(Job(index: i, body: body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
-            job.body(job.index)
-            return nil
-        }, job)
-        if rc != 0 {
-            // Could not start a thread: run its share here instead, so no work is lost.
-            let job = Unmanaged<Job>.fromOpaque(job).takeRetainedValue()
-            job.body(job.index)
-        } else {
-            threads.append(thread)
-        }
-    }
-    for thread in threads { pthread_join(thread, nil) }
 }

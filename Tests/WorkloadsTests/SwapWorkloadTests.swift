@@ -1,5 +1,5 @@
 import Testing
-@testable import USwapCLI
+import Workloads
 
 /// A page-aligned buffer owned by the test for the duration of one test.
 private final class TestMemory {

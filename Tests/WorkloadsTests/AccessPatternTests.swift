@@ -1,5 +1,5 @@
 import Testing
-@testable import USwapCLI
+import Workloads
 
 /// Fixtures of the external reference: computed by compiling the generator of
 /// ../shared/tools/swapbench.c (its touch loop and Zipf set-up, copied verbatim into a small C
@@ -71,21 +71,6 @@ let swapbenchFixtures: [SwapbenchFixture] = [
         #expect(first == fixture.first)
         #expect(checksum == fixture.checksum)
         #expect(writes == fixture.writes)
-    }
-
-    /// swapbench.c's Fisher-Yates permutation (same C program): perm[0], perm[1], perm[n-1].
-    @Test(arguments: [(262_144, 0.99, [117_421, 11708, 216_493]), (16384, 0.99, [11771, 10070, 3501]), (1000, 1.2, [792, 689, 989])])
-    func permutationMatchesSwapbench(pages: Int, zipf: Double, expected: [Int]) {
-        let law = PageLaw(pageCount: pages, zipf: zipf)
-        #expect([law.page(ofRank: 0), law.page(ofRank: 1), law.page(ofRank: pages - 1)] == expected)
-    }
-
-    @Test func generatorFollowsXorshift64WithShifts13_7_17() {
-        var g = XorShift64(seed: 1)
-        var x: UInt64 = 1
-        x ^= x << 13; x ^= x >> 7; x ^= x << 17
-        #expect(g.next() == x)
-        #expect(XorShift64(seed: 0).state == XorShift64.swapbenchSeed)
     }
 
     @Test func zipfConcentratesTouchesOnTheTopRanks() {
