@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
         .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "KernelSwap", targets: ["KernelSwap"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
     dependencies: [
@@ -50,10 +51,17 @@ let package = Package(
             name: "Workloads",
             dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
+        // The kernel's side, for measuring a machine: zram devices, swap files and swapon/off,
+        // memory cgroups, zswap, the kernel-swap session and its child, direct I/O, and putting
+        // the machine back on signals.
+        .target(
+            name: "KernelSwap",
+            dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -80,6 +88,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        // The kernel's side; its live tests run the built `uswap` and USwapTestHelper as the
+        // session's child.
+        .testTarget(
+            name: "KernelSwapTests",
+            dependencies: [
+                "KernelSwap", "SystemSupport", "TestSupport", "USwapCLI", "USwapTestHelper",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
@@ -89,7 +106,11 @@ let package = Package(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
-            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
+            name: "USwapCLITests",
+            dependencies: [
+                "USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs", "KernelSwap", "Workloads", "SystemSupport",
+                "TestSupport",
+            ],
             swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PageCodecs
+import SystemSupport
 
 #if os(Linux)
 import Glibc

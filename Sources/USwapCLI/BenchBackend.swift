@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import PageStore
+import SystemSupport
 import ZRAM
 import ZSwap
 
@@ -99,7 +100,7 @@ struct BenchBackend: Sendable {
             let backing = try openBenchFile(writebackPath, blockCount: blocks)
             file = backing
             let asked = poolLimit ?? .percentOfRAM(1)
-            let high = asked.bytes(memTotal: MemoryInfo.totalBytes())
+            let high = asked.bytes(memTotal: MemInfo.totalBytes())
             var device = ZramBackingDevice(file: backing, blockCount: blocks)
             device.punchFreedBlocks = false  // a preallocated file: blocks are reused
             configuration.backingDevice = device
@@ -122,7 +123,7 @@ struct BenchBackend: Sendable {
     ) throws(BenchBackendError) -> BenchBackend {
         let slots = sizeBytes / 4096
         let file = try openBenchFile(path, blockCount: slots)
-        let memTotal = MemoryInfo.totalBytes()
+        let memTotal = MemInfo.totalBytes()
         var configuration = FrontswapConfiguration(slotCount: slots)
         configuration.punchFreedBlocks = false  // a preallocated swap file: blocks are reused
         configuration.limitPolicy = limitPolicy

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import KernelSwap
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -380,52 +381,25 @@ enum DeviceBenchmark {
     }
 
     /// Best-of-`runs` figures of the kernel's zram device over `corpus`, done as kzram.sh does
-    /// (see ``BenchDevice``), or why they cannot be had. The device is restored before this
-    /// returns, and on SIGINT/SIGTERM if ``SignalCleanup/installHandlers()`` was called.
+    /// (see ``BenchDevice`` and KernelSwap's ``KernelZramBenchmark``), or why they cannot be
+    /// had. The device is restored before this returns, and on SIGINT/SIGTERM if
+    /// ``SignalCleanup/installHandlers()`` was called.
     static func measureKernel(
         corpus: CorpusFile, options: DeviceBenchOptions, registry: CleanupRegistry = SignalCleanup.shared,
         progress: (Int) -> Void = { _ in }
     ) -> KernelDeviceOutcome {
-        let session: KernelZramSession
-        do {
-            session = try KernelZramSession.acquire(options.kernelDevice, root: options.root, registry: registry)
-        } catch {
-            return .unavailable(error.description)
-        }
         let algorithm = kernelAlgorithm(for: options.codec)
-        let data = corpus.bytes
-        let disksize = KernelZram.benchmarkDisksize(for: data.count)
-        var best = (write: Double.infinity, read: Double.infinity)
-        var mismatches = 0
-        var mmStat = KernelMMStat()
-        var failure: String?
-        for run in 0..<max(1, options.runs) {
-            do {
-                try session.configure(algorithm: algorithm.name, parameters: algorithm.parameters, disksize: disksize)
-                let io = try session.openBlockDevice()
-                defer { session.closeBlockDevice(io) }
-                let write = try io.write(data)
-                let read = try io.read(byteCount: data.count)
-                mismatches += try io.mismatchedPages(comparing: data, pageSize: corpus.pageSize)
-                mmStat = try session.device.mmStat()
-                best.write = min(best.write, write.seconds)
-                best.read = min(best.read, read.seconds)
-            } catch {
-                failure = "\(error)"
-                break
-            }
-            progress(run + 1)
+        let outcome = KernelZramBenchmark.run(
+            data: corpus.bytes, pageSize: corpus.pageSize, algorithm: algorithm.name, parameters: algorithm.parameters,
+            runs: options.runs, device: options.kernelDevice, root: options.root, registry: registry, progress: progress)
+        switch outcome {
+        case .unavailable(let reason): return .unavailable(reason)
+        case .measured(let k):
+            let mib = Double(corpus.bytes.count) / Double(1 << 20)
+            return .measured(DeviceFigures(
+                mmStat: k.mmStat, slotTableBytes: k.slotTableBytes, disksize: k.disksize, writeMiBps: mib / k.writeSeconds,
+                readMiBps: mib / k.readSeconds, mismatches: k.mismatches, algorithm: k.algorithm))
         }
-        do {
-            try session.restore()
-        } catch {
-            return .unavailable(error.description)
-        }
-        if let failure { return .unavailable("\(options.kernelDevice): \(failure)") }
-        let mib = Double(data.count) / Double(1 << 20)
-        return .measured(DeviceFigures(
-            mmStat: mmStat, slotTableBytes: disksize / 4096 * 16, disksize: disksize, writeMiBps: mib / best.write,
-            readMiBps: mib / best.read, mismatches: mismatches, algorithm: algorithm.name))
     }
 }
 
@@ -439,11 +413,12 @@ func pageRange(_ index: Int, of count: Int, pages: Int) -> Range<Int> {
 
 /// Page-sized scratch buffers, one per thread, in one allocation.
 ///
-/// Memory: one allocation of `count * pageSize` bytes made in `init`, owned by this object and
-/// freed in `deinit`. Invariant: ``page(_:)`` returns disjoint, page-aligned buffers for
-/// `0..<count`, so threads using different indices never share bytes.
+/// Memory: one anonymous mapping of `count * pageSize` bytes (rounded up to whole pages) made in
+/// `init`, owned by this object and unmapped in `deinit`. Invariant: ``page(_:)`` returns
+/// disjoint, page-aligned buffers for `0..<count`, so threads using different indices never
+/// share bytes.
 final class PageBuffers: @unchecked Sendable {
-    private let storage: AlignedBuffer
+    private let storage: AnonymousMapping
     /// The number of buffers.
     let count: Int
     /// Bytes per buffer.
@@ -451,8 +426,8 @@ final class PageBuffers: @unchecked Sendable {
 
     /// `count` buffers of `pageSize` bytes.
     init(count: Int, pageSize: Int) throws(DeviceBenchError) {
-        do { storage = try AlignedBuffer(byteCount: count * pageSize, alignment: 4096) } catch {
-            throw .invalidOptions("\(error)")
+        do { storage = try AnonymousMapping(size: count * pageSize, reserveOnly: false) } catch {
+            throw .invalidOptions("cannot map \(count) page buffers of \(pageSize) bytes: \(error)")
         }
         self.count = count
         self.pageSize = pageSize
@@ -461,14 +436,13 @@ final class PageBuffers: @unchecked Sendable {
     /// Buffer `index`.
     func page(_ index: Int) -> UnsafeMutableRawBufferPointer {
         precondition(index >= 0 && index < count, "page buffer \(index) outside 0..<\(count)")
-        return UnsafeMutableRawBufferPointer(start: storage.bytes.baseAddress! + index * pageSize, count: pageSize)
+        return UnsafeMutableRawBufferPointer(start: storage.base + index * pageSize, count: pageSize)
     }
 
     /// Checks the invariants (debug builds only).
     func checkInvariants() {
-        storage.checkInvariants()
         #if DEBUG
-        precondition(storage.byteCount == count * pageSize, "PageBuffers size drifted")
+        precondition(storage.size >= count * pageSize && Int(bitPattern: storage.base) % 4096 == 0, "PageBuffers size drifted")
         #endif
     }
 }

@@ -1,3 +1,4 @@
+import KernelSwap
 import SystemSupport
 
 // Output helpers shared by the `uswap` commands: JSON for scripts (exactly one object on
@@ -75,32 +76,6 @@ enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIn
         }
         out += "\""
     }
-}
-
-/// `write(2)`, under a name the ``StandardError/write(_:)`` method does not hide.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
-
-/// Writing to the standard error stream (progress, warnings), never mixed into stdout.
-enum StandardError {
-    /// Writes `text` to stderr as is.
-    static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = systemWrite(2, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return }
-                done += n
-            }
-        }
-    }
-
-    /// Writes one line (a newline is added).
-    static func line(_ text: String) { write(text + "\n") }
-
-    /// Whether stderr is a terminal (progress redraws in place only there).
-    static var isTerminal: Bool { isatty(2) == 1 }
 }
 
 /// Progress of a long task on stderr, shown only once the task has run for `delay` (1 s by

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import KernelSwap
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -124,7 +125,7 @@ struct BenchSwap: ParsableCommand {
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
-            print(report.json.rendered)
+            print(report.jsonLine)
             throw ExitCode(report.verified ? 0 : 1)
         }
         let result = try bench.run(vsKernel: vsKernel, progress: true)
@@ -195,7 +196,7 @@ struct SwapBench: Sendable {
         switch poolLimit ?? .percentOfRAM(20) {
         case .percentOfRAM(let p): return .zswap(maxPoolPercent: p)
         case .bytes(let b):
-            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: b, memTotalBytes: MemoryInfo.totalBytes()))
+            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: b, memTotalBytes: MemInfo.totalBytes()))
         }
     }
 
@@ -308,10 +309,9 @@ struct SwapBench: Sendable {
 
     /// The kernel child: join the cgroup, then do exactly what our side does on plain memory.
     func runKernelChild(cgroupPath: String, progress: Bool) throws -> KernelChildReport {
-        try joinCgroup(path: cgroupPath)
+        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
         let workload = try workload()
-        let region = try AnonymousRegion(byteCount: workload.sizeBytes)
-        defer { region.unmap() }
+        let region = try AnonymousMapping(size: workload.sizeBytes, reserveOnly: false)
         // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
         let fill = Progress("kernel fill", total: workload.pageCount)
         let f0 = MonotonicClock.seconds()
@@ -347,15 +347,6 @@ struct SwapBench: Sendable {
         report.zswap = zswapFigures.map { KernelZswapReport(figures: $0, touchCounters: touchCounters) }
         return report
     }
-}
-
-/// Moves this process into the cgroup directory `path` (the kernel child's first act).
-func joinCgroup(path: String) throws(KernelSwapError) {
-    let components = path.split(separator: "/", omittingEmptySubsequences: true)
-    guard let name = components.last else { throw .failed("cgroup path \"\(path)\" has no name") }
-    let root = "/" + components.dropLast().joined(separator: "/")
-    let cgroup = try MemoryCgroup(root: root, name: String(name))
-    try cgroup.join(pid: getpid())
 }
 
 /// `path` made absolute against the current directory.
@@ -442,21 +433,11 @@ enum UserSpaceOutcome: Sendable {
     case unavailable(String)
 }
 
-/// The kernel's side: measured, not asked for, not measurable here, or failed.
-enum KernelOutcome: Sendable {
-    case measured(KernelChildReport)
-    case notRequested
-    case unavailable(String)
-    case failed(String)
-
-    /// One line for messages.
+extension KernelOutcome {
+    /// One line for messages (the kernel's side not asked for names the flag that asks).
     var summary: String {
-        switch self {
-        case .measured(let r): "measured (\(formatted(r.usPerTouch, digits: 2)) us/touch)"
-        case .notRequested: "not requested (--vs-kernel)"
-        case .unavailable(let reason): reason
-        case .failed(let reason): reason
-        }
+        if case .notRequested = self { return "not requested (--vs-kernel)" }
+        return description
     }
 }
 
@@ -613,8 +594,19 @@ func trimmedLine(_ text: String) -> String {
 /// `bytes` as MiB with one decimal.
 func mib(_ bytes: Int) -> String { formatted(Double(bytes) / 1_048_576, digits: 1) + " MiB" }
 
-extension KernelChildReport {
-    /// The kernel's compressed memory: zswap's pool (`Zswap:` in /proc/meminfo) or zram0's
-    /// mem_used_total.
-    var compressedBytes: Int { zswap?.poolBytes ?? zramMemUsedTotal }
+extension KernelZswapReport {
+    /// The members this report adds to a JSON object.
+    var jsonMembers: [String: JSONValue] {
+        var members: [String: JSONValue] = [
+            "zswap_pool_bytes": .int(poolBytes), "zswapped_bytes": .int(storedBytes),
+            "zswap_compressor": .string(compressor), "zswap_compressor_note": .string(compressorNote),
+            "zswap_max_pool_percent": .int(maxPoolPercent),
+        ]
+        for (phase, c) in [("", counters), ("touch_", touchCounters)] {
+            guard let c else { continue }
+            let keys = ["zswap_\(phase)stores", "zswap_\(phase)loads", "zswap_\(phase)written_back_pages", "swap_file_\(phase)reads", "swap_file_\(phase)writes"]
+            for (key, value) in zip(keys, [c.stores, c.loads, c.writtenBack, c.deviceReads, c.deviceWrites]) { members[key] = .int(value) }
+        }
+        return members
+    }
 }

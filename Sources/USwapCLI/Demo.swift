@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import KernelSwap
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -61,7 +62,7 @@ struct Demo: ParsableCommand {
         let demo = DemoRun(sizeMiB: size, residentMiB: resident, operations: operations, updatePercent: updatePercent)
         if let kernelChildCgroup {
             let report = try demo.runKernelChild(cgroupPath: kernelChildCgroup)
-            print(report.json.rendered)
+            print(report.jsonLine)
             throw ExitCode(report.verified ? 0 : 1)
         }
         let start = MonotonicClock.seconds()
@@ -203,10 +204,9 @@ struct DemoRun: Sendable {
 
     /// The kernel child: join the cgroup, then the same work on plain anonymous memory.
     func runKernelChild(cgroupPath: String) throws -> KernelChildReport {
-        try joinCgroup(path: cgroupPath)
+        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
         let work = workload
-        let region = try AnonymousRegion(byteCount: sizeMiB << 20)
-        defer { region.unmap() }
+        let region = try AnonymousMapping(size: sizeMiB << 20, reserveOnly: false)
         let b0 = MonotonicClock.seconds()
         work.build(region.base) { _ in }
         let buildSeconds = MonotonicClock.seconds() - b0

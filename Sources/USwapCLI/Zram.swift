@@ -1,3 +1,4 @@
+import KernelSwap
 import ArgumentParser
 
 /// `uswap zram`: the kernel's zram devices and their statistics, as zramctl shows them.

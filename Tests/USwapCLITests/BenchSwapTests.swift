@@ -3,12 +3,12 @@ import Glibc
 #endif
 import ArgumentParser
 import Swap
+import TestSupport
 import Testing
 @testable import USwapCLI
 import Workloads
 import ZSwap
 
-private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }
 
 /// Writes a small synthetic corpus (`pages` pages of heap-like words and some zero pages) to a
 /// temporary file; the caller removes it.
@@ -37,8 +37,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
     @Test(arguments: [nil, "lazy"] as [String?])
     func smallRunThroughTheLibraryCallPathVerifies(policy: String?) throws {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return
         }
         let corpus = try writeCorpus(pages: 40)
@@ -78,8 +77,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
 
     @Test func oneThreadAndSeveralThreadsCountTheSameTouches() throws {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return
         }
         let corpus = try writeCorpus(pages: 16)
@@ -142,8 +140,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
 
     func run(_ bench: SwapBench) throws -> (SwapBenchResult, UserSpaceFigures)? {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return nil
         }
         let result = try bench.run(vsKernel: false, progress: false)
@@ -244,56 +241,5 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(BenchBackendKind(argument: "zswap") == nil)
         #expect(PoolLimit.percentOfRAM(1).bytes(memTotal: 200 << 20) == 2 << 20)
         #expect(PoolLimit.bytes(3 << 20).bytes(memTotal: 1) == 3 << 20)
-    }
-}
-
-/// Nested in ``RealZram0Tests`` (serialized): it turns swap on, which no other test may see.
-extension RealZram0Tests {
-    @Suite struct BenchSwapKernelZswapTests {
-        @Test func theKernelsZswapRunsBesideAndTheMachineIsPutBack() throws {
-            if let reason = KernelSwapSession.unavailableReason(backing: .zswap(maxPoolPercent: 1)) {
-                if runningInCI { Issue.record("the kernel's zswap is not measurable under CI: \(reason)") }
-                print("skipped: kernel zswap unavailable: \(reason)")
-                return
-            }
-            if case .failure(let error) = SwapRegion.probe() {
-                if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-                print("skipped: userfaultfd unavailable: \(error)")
-                return
-            }
-            let enabledBefore = SysfsFile.readTrimmed("/sys/module/zswap/parameters/enabled")
-            let percentBefore = SysfsFile.readTrimmed("/sys/module/zswap/parameters/max_pool_percent")
-            let corpus = try writeCorpus(pages: 64, noisy: true)
-            defer { unlink(corpus) }
-            let tier = BenchSwapSecondTierTests()
-            let file = tier.freshPath("vs")
-            var bench = tier.smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .percentOfRAM(1))
-            bench.touches = 3000
-            #expect(bench.kernelBacking == .zswap(maxPoolPercent: 1))
-            let result = try bench.run(vsKernel: true, progress: false, executable: BuiltProducts.path(of: "uswap"))
-            guard case .measured(let kernel) = result.kernel else {
-                Issue.record("the kernel side was not measured: \(result.kernel.summary)")
-                return
-            }
-            let zswap = try #require(kernel.zswap, "a zswap run reports zswap's figures")
-            #expect(zswap.touchCounters != nil, "the child counts its touch phase apart")
-            #expect(zswap.maxPoolPercent == 1)
-            #expect(!zswap.compressor.isEmpty)
-            #expect(zswap.poolBytes > 0 && kernel.compressedBytes == zswap.poolBytes)
-            #expect(kernel.verified)
-            #expect(result.clean)
-            guard case .object(let json) = result.json, case .object(let k)? = json["kernel"] else {
-                Issue.record("no kernel object in the JSON")
-                return
-            }
-            #expect(k["zswap_pool_bytes"] == .int(zswap.poolBytes))
-            #expect(k["written_back"] != nil && k["file_reads"] != nil)
-            #expect(result.humanReport.contains("kernel zswap"))
-            // Put back as found.
-            #expect(SysfsFile.readTrimmed("/sys/module/zswap/parameters/enabled") == enabledBefore)
-            #expect(SysfsFile.readTrimmed("/sys/module/zswap/parameters/max_pool_percent") == percentBefore)
-            #expect(SwapSystemCalls.activeSwaps().isEmpty)
-            #expect(access(file, F_OK) != 0)
-        }
     }
 }

@@ -2,16 +2,15 @@
 import Glibc
 #endif
 import Swap
+import TestSupport
 import Testing
 @testable import USwapCLI
 
-private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }
 
 @Suite struct DemoTests {
     @Test func tinyDemoVerifiesEveryRecord() throws {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped the region demo: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd, for the region demo: \(error)")
             return
         }
         let demo = DemoRun(sizeMiB: 4, residentMiB: 1, operations: 5000, updatePercent: 30)

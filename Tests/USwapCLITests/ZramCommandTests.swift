@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import USwapCLI
+import KernelSwap
 
 @Suite struct ZramCommandTests {
     /// zram0: initialized lz4 swap; zram1: initialized, mounted, with max_comp_streams;

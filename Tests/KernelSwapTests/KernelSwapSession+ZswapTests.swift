@@ -1,238 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
-import Synchronization
+import SystemPackage
+import SystemSupport
 import Testing
-@testable import USwapCLI
 
-/// Whether the environment asks tests to fail instead of skipping (CI=true).
-private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }
+@testable import KernelSwap
 
-/// /proc/meminfo as this machine's kernel (6.18) prints it, zswap holding pages.
-private let meminfoText = """
-    MemTotal:       24684112 kB
-    MemFree:        22801436 kB
-    MemAvailable:   24148340 kB
-    Buffers:           48820 kB
-    Cached:          1498236 kB
-    SwapCached:         1024 kB
-    Active:           663208 kB
-    Inactive:         897856 kB
-    SwapTotal:         65532 kB
-    SwapFree:          12288 kB
-    Zswap:             10532 kB
-    Zswapped:          40960 kB
-    Dirty:               124 kB
-    AnonHugePages:         0 kB
-    HugePages_Total:       0
-    HugePages_Free:        0
-    Hugepagesize:       2048 kB
-
-    """
-
-/// /proc/vmstat lines around zswap's counters, as this kernel prints them.
-private let vmstatText = """
-    nr_free_pages 5700359
-    nr_zone_inactive_anon 12040
-    pswpin 412
-    pswpout 9101
-    zswpin 344100
-    zswpout 647898
-    zswpwb 8670
-    thp_fault_alloc 0
-
-    """
-
-/// A fake machine for the zswap session: zswap's parameters, /proc files, /var/tmp and a
-/// cgroup v1 memory controller root, in a temporary directory. Nothing in it is the kernel's:
-/// the cgroup root has the controller's files but a new cgroup gets none, so creating one fails
-/// (the last step of a session), which is how the tests drive a full rollback.
-private struct FakeMachine {
-    let directory: String
-    var root: SystemRoot { SystemRoot(prefix: directory) }
-    var cgroupRoot: String { directory + "/cgroup/memory" }
-    var parameters: ZswapParameters { ZswapParameters(root: root) }
-
-    static let defaults = [
-        "enabled": "N", "compressor": "lzo", "max_pool_percent": "20", "accept_threshold_percent": "90",
-        "shrinker_enabled": "N",
-    ]
-
-    init(crypto: [String] = ["lzo", "lzo-rle", "deflate"], swaps: [String] = []) throws {
-        var template = Array("/tmp/uswap-kzswap-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        directory = String(cString: try #require(made))
-        for path in ["/sys/module/zswap/parameters", "/proc/sys/vm", "/var/tmp", "/cgroup/memory"] {
-            try FileManager.default.createDirectory(atPath: directory + path, withIntermediateDirectories: true)
-        }
-        for (name, value) in Self.defaults { try write(value + "\n", to: "/sys/module/zswap/parameters/\(name)") }
-        try write("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n" + swaps.map { "\($0) file 65532 0 -2\n" }.joined(), to: "/proc/swaps")
-        try write(crypto.map { "name         : \($0)\ndriver       : \($0)-generic\nmodule       : kernel\n\n" }.joined(), to: "/proc/crypto")
-        try write("3\n", to: "/proc/sys/vm/page-cluster")
-        try write(vmstatText, to: "/proc/vmstat")
-        try write(meminfoText, to: "/proc/meminfo")
-        try write("9223372036854771712\n", to: "/cgroup/memory/memory.limit_in_bytes")
-        try write("", to: "/cgroup/memory/cgroup.procs")
-    }
-
-    func write(_ text: String, to path: String) throws {
-        try text.write(toFile: directory + path, atomically: false, encoding: .utf8)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: directory) }
-
-    /// Files in the fake /var/tmp.
-    var swapDirectoryEntries: [String] { SysfsFile.list(directory + "/var/tmp") }
-}
-
-/// Records the swap switch's calls, and lets a test fail swapon.
-private final class SwapSwitchSpy: Sendable {
-    struct Call: Equatable {
-        var on: Bool
-        var path: String
-        /// Size and mode of the file, and whether it ends with the swap signature, when swapon ran.
-        var size: Int
-        var mode: UInt32
-        var signed: Bool
-    }
-    let calls = Mutex<[Call]>([])
-    let failOn: Bool
-    /// When set, swapoff fails and leaves the path listed in this fake /proc/swaps.
-    let failOffListingIn: String?
-
-    init(failOn: Bool = false, failOffListingIn: String? = nil) {
-        self.failOn = failOn
-        self.failOffListingIn = failOffListingIn
-    }
-
-    var swapSwitch: SwapSwitch {
-        SwapSwitch(
-            on: { [self] path in
-                record(on: true, path)
-                return failOn ? .failed("swapon \(path): Invalid argument (injected)") : nil
-            },
-            off: { [self] path in
-                record(on: false, path)
-                guard let procSwaps = failOffListingIn else { return nil }
-                try? "Filename Type Size Used Priority\n\(path) file 8188 0 -2\n".write(toFile: procSwaps, atomically: false, encoding: .utf8)
-                return .restoreFailed("swapoff \(path): Device or resource busy (injected)")
-            })
-    }
-
-    private func record(on: Bool, _ path: String) {
-        var info = stat()
-        let found = stat(path, &info) == 0
-        var signed = false
-        if found, let handle = FileHandle(forReadingAtPath: path) {
-            let page = handle.readData(ofLength: 4096)
-            signed = page.count == 4096 && Array(page.suffix(10)) == Array("SWAPSPACE2".utf8)
-            try? handle.close()
-        }
-        calls.withLock {
-            $0.append(Call(on: on, path: path, size: found ? Int(info.st_size) : -1, mode: found ? info.st_mode & 0o777 : 0, signed: signed))
-        }
-    }
-}
-
-@Suite struct KernelZswapTests {
-    // MARK: /proc parsers
-
-    @Test func meminfoGivesZswapsPoolAndStoredBytes() throws {
-        let figures = try #require(KernelZswapFigures.parse(meminfo: meminfoText))
-        #expect(figures == KernelZswapFigures(poolBytes: 10532 * 1024, storedBytes: 40960 * 1024))
-        let fields = KernelProcText.meminfo(meminfoText)
-        #expect(fields["HugePages_Total"] == 0)  // no unit: the number as printed
-        #expect(fields["Hugepagesize"] == 2048 * 1024)
-        #expect(fields["SwapFree"] == 12288 * 1024)
-    }
-
-    @Test func meminfoWithoutZswapLinesGivesNothing() {
-        let withoutZswap = meminfoText.split(separator: "\n").filter { !$0.hasPrefix("Zswap") }.joined(separator: "\n")
-        #expect(KernelZswapFigures.parse(meminfo: withoutZswap) == nil)
-        #expect(KernelZswapFigures.parse(meminfo: "Zswap: lots kB\nZswapped: 1 kB\n") == nil)
-        #expect(KernelZswapFigures.parse(meminfo: "") == nil)
-    }
-
-    @Test func vmstatGivesZswapAndSwapCountersAndTheirDelta() throws {
-        let before = try #require(KernelZswapCounters.parse(vmstat: vmstatText))
-        #expect(before == KernelZswapCounters(stores: 647_898, loads: 344_100, writtenBack: 8670, deviceReads: 412, deviceWrites: 9101))
-        let laterText = vmstatText.replacingOccurrences(of: "zswpwb 8670", with: "zswpwb 9000")
-            .replacingOccurrences(of: "zswpout 647898", with: "zswpout 650000")
-        let later = try #require(KernelZswapCounters.parse(vmstat: laterText))
-        #expect(later.since(before) == KernelZswapCounters(stores: 2102, loads: 0, writtenBack: 330, deviceReads: 0, deviceWrites: 0))
-        #expect(KernelZswapCounters.parse(vmstat: "pswpin 1\npswpout 2\n") == nil)  // a kernel without zswap
-        #expect(KernelProcText.vmstat("zswpwb\nzswpin x\nzswpout 3 4\npswpin 5\n") == ["pswpin": 5])
-    }
-
-    @Test func proceduresReadTheFilesOfTheirRoot() throws {
-        let machine = try FakeMachine()
-        defer { machine.remove() }
-        #expect(try KernelZswapFigures.read(root: machine.root).storedBytes == 40960 * 1024)
-        #expect(try KernelZswapCounters.read(root: machine.root).writtenBack == 8670)
-        try machine.write("MemTotal: 1 kB\n", to: "/proc/meminfo")
-        #expect(throws: KernelSwapError.self) { _ = try KernelZswapFigures.read(root: machine.root) }
-        #expect(throws: KernelSwapError.self) { _ = try KernelZswapCounters.read(root: SystemRoot(prefix: machine.directory + "/missing")) }
-    }
-
-    @Test func cryptoAlgorithmsAreTheNameLines() {
-        let text = "name         : lzo\ndriver       : lzo-generic\n\nname         : deflate\ntype : acomp\n"
-        #expect(ZswapParameters.cryptoAlgorithms(text) == ["lzo", "deflate"])
-    }
-
-    // MARK: The child's report
-
-    @Test func zswapChildReportSurvivesItsJSONLineAndZramReportsHaveNoZswap() throws {
-        var report = KernelChildReport(
-            usPerTouch: 30.5, cpuUsPerTouch: 20.25, majorFaults: 1200, touchSeconds: 2, fillSeconds: 1,
-            mmStat: nil, mmStatLine: "", verified: true, mismatches: 0,
-            zswap: KernelZswapFigures(poolBytes: 10 << 20, storedBytes: 40 << 20))
-        let childLine = try KernelChildReport(parsing: report.json.rendered)
-        #expect(childLine == report)
-        #expect(childLine.zswap?.storedBytes == 40 << 20 && childLine.zswap?.counters == KernelZswapCounters())
-        // What the parent adds survives too.
-        report.zswap?.counters = KernelZswapCounters(stores: 9000, loads: 7000, writtenBack: 12, deviceReads: 12, deviceWrites: 30)
-        report.zswap?.compressor = "lzo"
-        report.zswap?.compressorNote = "lz4 is not in this kernel's crypto API, so zswap compresses with lzo"
-        report.zswap?.maxPoolPercent = 7
-        let parsed = try KernelChildReport(parsing: "noise\n" + report.json.rendered + "\n")
-        #expect(parsed == report)
-        #expect(parsed.zswap?.writtenBackPages == 12)
-        let summary = try #require(parsed.zswap?.summaryLine)
-        #expect(summary.contains("compressor lzo (lz4 is not in this kernel's crypto API"))
-        #expect(summary.contains("max_pool_percent 7") && summary.contains("12 pages written back"))
-        // A zram child's line: no zswap figures.
-        let zram = KernelChildReport(
-            usPerTouch: 1, cpuUsPerTouch: 1, majorFaults: 1, touchSeconds: 1, fillSeconds: 1, mmStat: nil,
-            mmStatLine: "1 2 3 0 3 0 0 0 0", verified: true, mismatches: 0)
-        #expect(try KernelChildReport(parsing: zram.json.rendered).zswap == nil)
-        #expect(zram.json.rendered.contains("zswap") == false)
-    }
-
-    @Test func touchPhaseCountersTravelApartFromTheWholeRunsCounters() throws {
-        let touch = KernelZswapCounters(stores: 300, loads: 200, writtenBack: 5, deviceReads: 7, deviceWrites: 11)
-        var zswap = KernelZswapReport(figures: KernelZswapFigures(poolBytes: 1 << 20, storedBytes: 4 << 20), touchCounters: touch)
-        let members = zswap.jsonMembers
-        #expect(members["zswap_touch_stores"] == .int(300) && members["swap_file_touch_writes"] == .int(11))
-        #expect(members["zswap_stores"] == .int(0))
-        zswap.counters = KernelZswapCounters(stores: 900, loads: 800, writtenBack: 9, deviceReads: 70, deviceWrites: 110)
-        let report = KernelChildReport(
-            usPerTouch: 1, cpuUsPerTouch: 1, majorFaults: 1, touchSeconds: 1, fillSeconds: 1, mmStat: nil,
-            mmStatLine: "", verified: true, mismatches: 0)
-        var withZswap = report
-        withZswap.zswap = zswap
-        let parsed = try KernelChildReport(parsing: withZswap.json.rendered)
-        #expect(parsed.zswap?.touchCounters == touch)
-        #expect(parsed.zswap?.counters.deviceReads == 70)
-        #expect(parsed == withZswap)
-        // A child that did not count its touch phase: no touch counters, not zeros.
-        var untimed = report
-        untimed.zswap = KernelZswapReport(figures: KernelZswapFigures(poolBytes: 1, storedBytes: 2))
-        #expect(try KernelChildReport(parsing: untimed.json.rendered).zswap?.touchCounters == nil)
-    }
-
-    // MARK: Unavailable, without changing anything
-
+@Suite struct KernelSwapSessionZswapTests {
     @Test func aMachineWithZswapAndNoSwapIsAvailable() throws {
         let machine = try FakeMachine()
         defer { machine.remove() }
@@ -278,7 +51,7 @@ private final class SwapSwitchSpy: Sendable {
         for fake in [machine, swapping, noLZO, noParameter] {
             #expect(fake.parameters.snapshot().filter { $0.value != FakeMachine.defaults[$0.key] } == [:])
             #expect(fake.swapDirectoryEntries == [])
-            #expect(SysfsFile.list(fake.cgroupRoot) == ["cgroup.procs", "memory.limit_in_bytes"])
+            #expect(Sysfs.list(fake.cgroupRoot) == ["cgroup.procs", "memory.limit_in_bytes"])
         }
     }
 
@@ -294,32 +67,6 @@ private final class SwapSwitchSpy: Sendable {
         }
         #expect(spy.calls.withLock { $0 } == [])
         #expect(machine.swapDirectoryEntries == [])
-    }
-
-    @Test func aSwapFileThatCannotFitIsUnavailable() {
-        #expect(SwapFile.spaceProblem(directory: "/tmp", bytes: Int.max / 4)?.contains("MiB free") == true)
-        #expect(SwapFile.spaceProblem(directory: "/nonexistent-uswap-dir", bytes: 4096)?.contains("cannot inspect") == true)
-        #expect(SwapFile.spaceProblem(directory: "/tmp", bytes: 1 << 20) == nil)
-    }
-
-    @Test func swapFileNamesAreUniqueAndInTheirDirectory() {
-        let a = SwapFile.uniquePath(in: "/var/tmp/", pid: 42)
-        let b = SwapFile.uniquePath(in: "/var/tmp", pid: 42)
-        #expect(a.hasPrefix("/var/tmp/uswap-kzswap-42-") && a.hasSuffix(".swap"))
-        #expect(a != b)
-    }
-
-    @Test func aPoolLimitInBytesBecomesTheSmallestPercentHoldingIt() throws {
-        let gib = 1 << 30
-        #expect(KernelSwapBacking.zswapPoolPercent(holding: gib, memTotalBytes: 10 * gib) == 10)
-        #expect(KernelSwapBacking.zswapPoolPercent(holding: gib + 1, memTotalBytes: 10 * gib) == 11)
-        #expect(KernelSwapBacking.zswapPoolPercent(holding: 1, memTotalBytes: 10 * gib) == 1)
-        #expect(KernelSwapBacking.zswapPoolPercent(holding: 0, memTotalBytes: 10 * gib) == 1)
-        #expect(KernelSwapBacking.zswapPoolPercent(holding: 20 * gib, memTotalBytes: 10 * gib) == 100)
-        let machine = try FakeMachine()
-        defer { machine.remove() }
-        // MemTotal 24684112 kB: 256 MiB is 1.06%, so 2.
-        #expect(try KernelSwapBacking.zswapPoolPercent(holding: 256 << 20, root: machine.root) == 2)
     }
 
     @Test func countersAreRefusedWhenTheSwapsChangedDuringTheRun() {
@@ -379,9 +126,9 @@ private final class SwapSwitchSpy: Sendable {
         #expect(calls[0].size == 8 << 20 && calls[0].mode == 0o600 && calls[0].signed)
         // Put back: parameters, page-cluster, the file, the cgroup, the registry.
         #expect(machine.parameters.snapshot() == FakeMachine.defaults)
-        #expect(SysfsFile.readTrimmed(machine.directory + "/proc/sys/vm/page-cluster") == "3")
+        #expect(Sysfs.readValue(machine.directory + "/proc/sys/vm/page-cluster") == "3")
         #expect(machine.swapDirectoryEntries == [])
-        #expect(SysfsFile.list(machine.cgroupRoot) == ["cgroup.procs", "memory.limit_in_bytes"])
+        #expect(Sysfs.list(machine.cgroupRoot) == ["cgroup.procs", "memory.limit_in_bytes"])
         #expect(registry.pendingNames == [])
     }
 
@@ -398,7 +145,7 @@ private final class SwapSwitchSpy: Sendable {
         #expect(calls.count == 1 && calls.first?.on == true)  // no swapoff for a swapon that failed
         #expect(machine.swapDirectoryEntries == [])
         #expect(machine.parameters.snapshot() == FakeMachine.defaults)
-        #expect(SysfsFile.readTrimmed(machine.directory + "/proc/sys/vm/page-cluster") == "3")
+        #expect(Sysfs.readValue(machine.directory + "/proc/sys/vm/page-cluster") == "3")
     }
 
     @Test func aSwapFileThatCouldNotBeSwappedOffIsLeftForSwapoff() throws {
@@ -439,19 +186,12 @@ private final class SwapSwitchSpy: Sendable {
     }
 }
 
-// MARK: - On the live machine
-
-/// The live zswap tests nest in ``RealZram0Tests`` so they never overlap another test that
+/// The live zswap tests nest in ``RealMachineTests`` so they never overlap another test that
 /// swaps (zram0 as swap) or touches zram0.
-extension RealZram0Tests {
+extension RealMachineTests {
     @Suite struct KernelZswapLiveTests {
         /// Skips (printing why) or, under CI=true, fails when the live machine cannot run zswap.
-        static func available(_ backing: KernelSwapBacking) -> Bool {
-            guard let reason = KernelSwapSession.unavailableReason(backing: backing) else { return true }
-            if runningInCI { Issue.record("kernel zswap unavailable under CI: \(reason)") }
-            print("skipped: kernel zswap unavailable: \(reason)")
-            return false
-        }
+        static func available(_ backing: KernelSwapBacking) -> Bool { RealMachineTests.kernelSwapAvailable(backing) }
 
         /// The machine state a zswap session must put back.
         struct MachineState: Equatable {
@@ -463,15 +203,15 @@ extension RealZram0Tests {
             static func now() -> MachineState {
                 MachineState(
                     parameters: ZswapParameters(root: .live).snapshot(),
-                    pageCluster: SysfsFile.readTrimmed("/proc/sys/vm/page-cluster"),
+                    pageCluster: Sysfs.readValue("/proc/sys/vm/page-cluster"),
                     swaps: SwapSystemCalls.activeSwaps(),
-                    ourSwapFiles: SysfsFile.list("/var/tmp").filter { $0.hasPrefix("uswap-kzswap-\(getpid())-") })
+                    ourSwapFiles: Sysfs.list("/var/tmp").filter { $0.hasPrefix("uswap-kzswap-\(getpid())-") })
             }
         }
 
         /// A max_pool_percent different from the one found, so the test sees it change.
         static func otherPoolPercent() -> Int {
-            SysfsFile.readTrimmed("/sys/module/zswap/parameters/max_pool_percent") == "7" ? 9 : 7
+            Sysfs.readValue("/sys/module/zswap/parameters/max_pool_percent") == "7" ? 9 : 7
         }
 
         @Test func zswapSessionEnablesZswapOnASwapFileAndPutsEverythingBack() throws {
@@ -484,7 +224,7 @@ extension RealZram0Tests {
             let during = MachineState.now()
             var info = stat()
             let found = stat(setup.swapFilePath, &info) == 0
-            let limit = SysfsFile.readTrimmed(session.cgroup.limitPath)
+            let limit = Sysfs.readValue(session.cgroup.limitPath)
             let restored = Result { () throws(KernelSwapError) in try session.restore() }
             // While it ran: zswap on with the asked pool, the file the only swap, page-cluster 0.
             #expect(during.parameters["enabled"] == "Y")
@@ -537,11 +277,7 @@ extension RealZram0Tests {
         @Test func measureCountsZswapTrafficOfAChildInTheCgroup() throws {
             let percent = Self.otherPoolPercent()
             guard Self.available(.zswap(maxPoolPercent: percent)) else { return }
-            guard let helper = BuiltProducts.path(of: "USwapTestHelper") else {
-                if runningInCI { Issue.record("USwapTestHelper was not found beside the test binary") }
-                print("skipped: USwapTestHelper was not found beside the test binary")
-                return
-            }
+            guard let helper = RealMachineTests.builtProduct("USwapTestHelper") else { return }
             let before = MachineState.now()
             let pages = 12_288
             let keys = [
@@ -566,11 +302,11 @@ extension RealZram0Tests {
                 },
                 started: { session in
                     swapFile = session.zswap?.swapFilePath ?? ""
-                    duringCompressor = SysfsFile.readTrimmed("/sys/module/zswap/parameters/compressor") ?? ""
+                    duringCompressor = Sysfs.readValue("/sys/module/zswap/parameters/compressor") ?? ""
                 },
                 restored: { session in leftovers = session.leftovers() })
             guard case .measured(let report) = outcome else {
-                Issue.record("zswap measurement failed: \(outcome.summary)")
+                Issue.record("zswap measurement failed: \(outcome)")
                 return
             }
             let zswap = try #require(report.zswap)
@@ -584,9 +320,8 @@ extension RealZram0Tests {
             #expect(zswap.compressor == duringCompressor && !zswap.compressor.isEmpty)
             #expect(zswap.compressor == ZswapParameters.preferredCompressor || zswap.compressorNote.contains(zswap.compressor))
             #expect(leftovers == [])
-            #expect(!swapFile.isEmpty && !SysfsFile.exists(swapFile))
+            #expect(!swapFile.isEmpty && !Sysfs.exists(swapFile))
             #expect(MachineState.now() == before)
         }
     }
 }
-

@@ -1,11 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+import SystemPackage
+import SystemSupport
 import Testing
-@testable import USwapCLI
 
-@Suite struct DirectIOTests {
+@testable import KernelSwap
+
+@Suite struct DirectIODeviceTests {
     /// A temporary regular file of `size` bytes (zeros).
     static func temporaryFile(size: Int) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-directio-\(UUID().uuidString)").path
@@ -13,20 +13,11 @@ import Testing
         return path
     }
 
-    @Test(arguments: [4096, 1 << 20, 3 << 20])
-    func alignedBuffersAreAlignedAndZeroed(size: Int) throws {
-        let buffer = try AlignedBuffer(byteCount: size, alignment: 4096)
-        buffer.checkInvariants()
-        #expect(Int(bitPattern: buffer.bytes.baseAddress) % 4096 == 0)
-        #expect(buffer.byteCount == size)
-        #expect(buffer.bytes.allSatisfy { $0 == 0 })
-    }
-
     @Test func aFileRoundTripsAndAChangedPageIsCounted() throws {
         let path = try Self.temporaryFile(size: 3 << 20)
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard let device = try? DirectIODevice(path: path, chunkSize: 1 << 20) else {
-            print("skipped: the temporary directory's file system does not support O_DIRECT")
+            print("skip: the temporary directory's file system does not support O_DIRECT")
             return
         }
         device.checkInvariants()
@@ -45,7 +36,7 @@ import Testing
         #expect(try device.mismatchedPages(comparing: bytes, pageSize: 4096) == 2)
         device.close()
         #expect(!device.isOpen)
-        #expect(throws: DirectIOError.io(path: path, operation: "write", offset: 0, errno: EBADF)) {
+        #expect(throws: DirectIOError.io(path: path, operation: "write", offset: 0, errno: .badFileDescriptor)) {
             try device.write(bytes)
         }
     }
@@ -54,7 +45,7 @@ import Testing
         let path = try Self.temporaryFile(size: 1 << 20)
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard let device = try? DirectIODevice(path: path) else {
-            print("skipped: the temporary directory's file system does not support O_DIRECT")
+            print("skip: the temporary directory's file system does not support O_DIRECT")
             return
         }
         let odd = try AlignedBuffer(byteCount: 4096 + 512, alignment: 4096)
@@ -70,7 +61,7 @@ import Testing
         let path = try Self.temporaryFile(size: 8192)
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard let device = try? DirectIODevice(path: path) else {
-            print("skipped: the temporary directory's file system does not support O_DIRECT")
+            print("skip: the temporary directory's file system does not support O_DIRECT")
             return
         }
         #expect(throws: DirectIOError.endOfDevice(path: path, operation: "read", offset: 8192)) {
@@ -82,7 +73,7 @@ import Testing
         let path = try Self.temporaryFile(size: 8192)
         defer { try? FileManager.default.removeItem(atPath: path) }
         guard let device = try? DirectIODevice(path: path) else {
-            print("skipped: the temporary directory's file system does not support O_DIRECT")
+            print("skip: the temporary directory's file system does not support O_DIRECT")
             return
         }
         device.detachToDevNull()
@@ -94,7 +85,7 @@ import Testing
     }
 
     @Test func openingAMissingDeviceNamesIt() {
-        #expect(throws: DirectIOError.open(path: "/nonexistent/zram9", errno: ENOENT)) {
+        #expect(throws: DirectIOError.open(path: "/nonexistent/zram9", errno: .noSuchFileOrDirectory)) {
             try DirectIODevice(path: "/nonexistent/zram9")
         }
     }

@@ -1,12 +1,12 @@
 import Dispatch
 import Synchronization
 import Testing
-@testable import USwapCLI
+@testable import KernelSwap
 
 // The registry logic is tested here on private registries. Signal delivery itself is not tested
 // in-process (the tests never fork and must not kill the test runner); the manual check is in
 // the doc comment of `SignalCleanup`.
-@Suite struct SignalCleanupTests {
+@Suite struct CleanupRegistryTests {
     /// A thread-safe log of what ran.
     final class Log: Sendable {
         let entries = Mutex<[String]>([])
