@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Swap", targets: ["Swap"]),
         .library(name: "Workloads", targets: ["Workloads"]),
         .library(name: "KernelSwap", targets: ["KernelSwap"]),
+        .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
     dependencies: [
@@ -58,10 +59,18 @@ let package = Package(
             name: "KernelSwap",
             dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
+        // What compressed swap would save for a running process: its maps, pagemap and pages
+        // (process_vm_readv, /proc/PID/mem), stored in a pool per codec.
+        .target(
+            name: "ProcessAnalysis",
+            dependencies: [
+                "PageCodecs", "PageStore", "ZRAM", "SystemSupport", .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -97,6 +106,14 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
+        // Reads the memory of a running USwapTestHelper.
+        .testTarget(
+            name: "ProcessAnalysisTests",
+            dependencies: [
+                "ProcessAnalysis", "PageCodecs", "PageStore", "ZRAM", "Workloads", "SystemSupport", "TestSupport",
+                "USwapTestHelper", .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
@@ -109,7 +126,7 @@ let package = Package(
             name: "USwapCLITests",
             dependencies: [
                 "USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs", "KernelSwap", "Workloads", "SystemSupport",
-                "TestSupport",
+                "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
     ]

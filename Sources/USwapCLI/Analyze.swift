@@ -1,5 +1,6 @@
 import ArgumentParser
 import PageCodecs
+import ProcessAnalysis
 import SystemSupport
 
 #if os(Linux)
@@ -40,7 +41,7 @@ struct Analyze: ParsableCommand {
     static func parseCodecs(_ text: String) throws(ValidationError) -> [PageCodecFactory] {
         var result: [PageCodecFactory] = []
         for name in text.split(separator: ",") {
-            let trimmed = name.trimmingSpaces()
+            let trimmed = ProcFile.trimmed(name)
             guard let factory = PageCodecFactory(name: trimmed) else {
                 throw ValidationError("unknown codec \"\(trimmed)\": use lz4, zstd, or zstd-LEVEL (-7...22)")
             }
@@ -75,7 +76,7 @@ struct Analyze: ParsableCommand {
             throw AnalyzeFailure(error: error)
         }
         bar?.finish()
-        let command = (try? readProcFile("/proc/\(pid)/comm"))?.trimmingSpaces()
+        let command = try? ProcFile.readValue("/proc/\(pid)/comm")
         if report.processExited {
             StandardError.line(
                 "warning: process \(pid) exited during the scan; the figures cover the \(report.scannedPages) pages read until then")
@@ -272,12 +273,5 @@ enum AnalyzeOutput {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         return (value * scale).rounded() / scale
-    }
-}
-
-extension StringProtocol {
-    /// The text without leading and trailing whitespace.
-    fileprivate func trimmingSpaces() -> String {
-        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }

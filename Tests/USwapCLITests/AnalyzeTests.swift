@@ -4,6 +4,9 @@ import PageCodecs
 import Testing
 
 @testable import USwapCLI
+import ProcessAnalysis
+import TestSupport
+import Workloads
 
 #if os(Linux)
 import Glibc
@@ -80,7 +83,7 @@ struct AnalyzeTests {
 
     @Test("JSON: the lz4 entry's first memory figure is the kernel-equivalent footprint, as the scoreboard reads it; the device's own mem_used_total is beside it")
     func jsonMemoryKeyFirst() throws {
-        let helper = try HelperProcess(["text": 8, "random": 4, "zero": 2])
+        let helper = try PatternHelper([.text: 8, .random: 4, .zero: 2])
         defer { helper.stop() }
         let report = try MemoryAnalysis(pid: helper.pid, codecs: [.lz4, try #require(PageCodecFactory(name: "zstd-1"))], pool: .zram).run()
         let json = AnalyzeOutput.json(report, command: "helper", dump: nil)
@@ -104,7 +107,7 @@ struct AnalyzeTests {
 
     @Test("the human report names the skipped pages, the sample and an exit mid-scan")
     func humanReport() throws {
-        let helper = try HelperProcess(["text": 8, "untouched": 3])
+        let helper = try PatternHelper([.text: 8, .untouched: 3])
         defer { helper.stop() }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.samplePercent = 50
@@ -130,10 +133,10 @@ struct AnalyzeTests {
     @Test("the built uswap analyzes the helper: one JSON object, a dump, exit status 0")
     func commandEndToEnd() throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
-        let helper = try HelperProcess(["text": 8, "same": 3])
+        let helper = try PatternHelper([.text: 8, .same: 3])
         defer { helper.stop() }
         let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-cmd-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: dump) }
@@ -149,10 +152,10 @@ struct AnalyzeTests {
     @Test("uswap bench device accepts the dump and its ZramDevice uses what the analysis reported")
     func benchDeviceAcceptsTheDump() throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
-        let helper = try HelperProcess(["text": 20, "random": 10, "zero": 5, "same": 5])
+        let helper = try PatternHelper([.text: 20, .random: 10, .zero: 5, .same: 5])
         defer { helper.stop() }
         let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-bench-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: dump) }
@@ -177,7 +180,7 @@ struct AnalyzeTests {
     @Test("the built uswap says clearly when there is no such process")
     func commandNoSuchProcess() throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
         let pid = try unusedPid()
@@ -195,30 +198,21 @@ struct AnalyzeTests {
         }
         guard let uswap = BuiltProducts.path(of: "uswap"), FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
         else {
-            try skipOrFail("needs the uswap executable and /usr/bin/setpriv")
+            CIGate.unavailable("needs the uswap executable and /usr/bin/setpriv")
             return
         }
-        let helper = try HelperProcess(["text": 2])
+        let helper = try PatternHelper([.text: 2])
         defer { helper.stop() }
         let (status, _, err) = try runTool(
             uswap, ["analyze", "--pid", "\(helper.pid)"],
             prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         if err.contains("Permission denied") && !err.contains("ptrace") {
             // nobody cannot execute the build directory: the environment, not the code.
-            try skipOrFail("user nobody cannot run \(uswap): \(err)")
+            CIGate.unavailable("user nobody cannot run \(uswap): \(err)")
             return
         }
         #expect(status != 0)
         #expect(err.contains("permission denied reading process \(helper.pid)"))
         #expect(err.contains("CAP_SYS_PTRACE"))
-    }
-}
-
-/// Prints why a test is skipped; fails instead when CI=true.
-func skipOrFail(_ reason: String) throws {
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-        Issue.record("required in CI: \(reason)")
-    } else {
-        print("skipped: \(reason)")
     }
 }

@@ -1,57 +1,30 @@
 import Foundation
 import PageCodecs
 import PageStore
+import SystemPackage
+import SystemSupport
 import Testing
+import Workloads
 import ZRAM
 
-@testable import USwapCLI
-import Workloads
-
-#if os(Linux)
-import Glibc
-#endif
+@testable import ProcessAnalysis
 
 /// The helper's pattern counts used throughout: distinct so a mix-up shows.
-private let patternCounts = ["zero": 16, "same": 24, "random": 32, "text": 40, "untouched": 8]
+private let patternCounts: [MemoryPattern: Int] = [.zero: 16, .same: 24, .random: 32, .text: 40, .untouched: 8]
 
-/// The report's figures for the helper mapping `name`.
-private func figures(_ name: String, in report: MemoryAnalysisReport, helper: HelperProcess) throws -> MappingAnalysis {
-    let area = try #require(helper.areas[name])
-    return try #require(report.mappings.first { $0.mapping.start == area.address }, "no mapping for \(name)")
-}
-
-/// The bytes the helper writes into page `page` of pattern `name` (SplitMix64 for random).
-private func expectedPage(_ name: String, page: Int, pageSize: Int) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: pageSize)
-    switch name {
-    case "same":
-        let word = (0x0101_0101_0101_0101 &* UInt64(page % 255 + 1)) ^ 0x00F0_0000_0000_0000
-        bytes.withUnsafeMutableBytes { SameFilled.fill($0, with: word) }
-    case "text":
-        for i in 0..<pageSize { bytes[i] = helperSentence[(page * pageSize + i) % helperSentence.count] }
-    case "random":
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(page * pageSize / 8 + 1)
-        bytes.withUnsafeMutableBytes { buffer in
-            for offset in stride(from: 0, to: pageSize, by: 8) {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                buffer.storeBytes(of: z ^ (z >> 31), toByteOffset: offset, as: UInt64.self)
-            }
-        }
-    default: break
-    }
-    return bytes
+/// The report's figures for the helper mapping of `pattern`.
+private func figures(_ pattern: MemoryPattern, in report: MemoryAnalysisReport, helper: PatternHelper) throws -> MappingAnalysis {
+    let area = try #require(helper.areas[pattern])
+    return try #require(report.mappings.first { $0.mapping.start == area.address }, "no mapping for \(pattern)")
 }
 
 /// Reads pages through another reader, and kills the helper after the first batch: the
 /// process exits in the middle of the scan.
 private final class KillingReader: ProcessPageReader {
     let inner: any ProcessPageReader
-    let helper: HelperProcess
+    let helper: PatternHelper
     var batches = 0
-    init(inner: any ProcessPageReader, helper: HelperProcess) {
+    init(inner: any ProcessPageReader, helper: PatternHelper) {
         self.inner = inner
         self.helper = helper
     }
@@ -79,20 +52,20 @@ struct MemoryAnalysisTests {
 
     @Test("counts of zero, same-filled, random, text and untouched pages are exact", arguments: ["lz4", "zstd-1"])
     func countsAreExact(codec: String) throws {
-        let helper = try HelperProcess(patternCounts)
+        let helper = try PatternHelper(patternCounts)
         defer { helper.stop() }
         let factory = try #require(PageCodecFactory(name: codec))
         let report = try MemoryAnalysis(pid: helper.pid, codecs: [factory], pool: .zram).run()
 
-        let zero = try figures("zero", in: report, helper: helper)
+        let zero = try figures(.zero, in: report, helper: helper)
         #expect(zero.scannedPages == 16 && zero.zeroPages == 16 && zero.sameFilledPages == 0)
-        let same = try figures("same", in: report, helper: helper)
+        let same = try figures(.same, in: report, helper: helper)
         #expect(same.scannedPages == 24 && same.sameFilledPages == 24 && same.zeroPages == 0)
-        let random = try figures("random", in: report, helper: helper)
+        let random = try figures(.random, in: report, helper: helper)
         #expect(random.scannedPages == 32 && random.zeroPages == 0 && random.sameFilledPages == 0)
-        let text = try figures("text", in: report, helper: helper)
+        let text = try figures(.text, in: report, helper: helper)
         #expect(text.scannedPages == 40 && text.zeroPages == 0 && text.sameFilledPages == 0)
-        let untouched = try figures("untouched", in: report, helper: helper)
+        let untouched = try figures(.untouched, in: report, helper: helper)
         #expect(untouched.scannedPages == 0 && untouched.notPresentPages == 8 && untouched.presentPages == 0)
 
         // Totals hold the helper's pages and agree with each other.
@@ -117,28 +90,28 @@ struct MemoryAnalysisTests {
 
     @Test("mappings rank by ratio: same-filled first, the text above the random, the random worst")
     func mappingOrder() throws {
-        let helper = try HelperProcess(patternCounts)
+        let helper = try PatternHelper(patternCounts)
         defer { helper.stop() }
         let report = try MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram).run()
         let ranked = report.bestMappings(codec: 0, count: .max)
-        func rank(_ name: String) throws -> Int {
+        func rank(_ name: MemoryPattern) throws -> Int {
             let area = try #require(helper.areas[name])
             return try #require(ranked.firstIndex { $0.mapping.start == area.address })
         }
-        #expect(try figures("zero", in: report, helper: helper).ratio(codec: 0, pageSize: pageSize) == .infinity)
-        #expect(try figures("same", in: report, helper: helper).ratio(codec: 0, pageSize: pageSize) == .infinity)
-        #expect(try rank("same") < rank("text") && rank("zero") < rank("text"))
-        #expect(try rank("text") < rank("random"))
-        let random = try figures("random", in: report, helper: helper)
+        #expect(try figures(.zero, in: report, helper: helper).ratio(codec: 0, pageSize: pageSize) == .infinity)
+        #expect(try figures(.same, in: report, helper: helper).ratio(codec: 0, pageSize: pageSize) == .infinity)
+        #expect(try rank(.same) < rank(.text) && rank(.zero) < rank(.text))
+        #expect(try rank(.text) < rank(.random))
+        let random = try figures(.random, in: report, helper: helper)
         #expect(report.worstMappings(codec: 0).first?.mapping == random.mapping, "random compresses worst of all")
         #expect(report.bestMappings(codec: 0).count <= 5 && report.worstMappings(codec: 0).count <= 5)
-        let text = try figures("text", in: report, helper: helper)
+        let text = try figures(.text, in: report, helper: helper)
         #expect(try #require(text.ratio(codec: 0, pageSize: pageSize)) > 10)
     }
 
     @Test("the dump holds exactly the scanned pages, bench device reads it, and a ZramDevice given it agrees")
     func dumpRoundTrips() throws {
-        let helper = try HelperProcess(patternCounts)
+        let helper = try PatternHelper(patternCounts)
         defer { helper.stop() }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-analyze-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -149,13 +122,13 @@ struct MemoryAnalysisTests {
         let data = try #require(FileManager.default.contents(atPath: path))
         #expect(data.count == report.scannedPages * pageSize)
         // Pages are in address order: a mapping's pages start after the earlier mappings' pages.
-        for name in ["zero", "same", "random", "text"] {
+        for name in [MemoryPattern.zero, .same, .random, .text] {
             let area = try #require(helper.areas[name])
             let index = try #require(report.mappings.firstIndex { $0.mapping.start == area.address })
             let first = report.mappings[..<index].reduce(0) { $0 + $1.scannedPages }
             for page in 0..<area.pages {
                 let start = (first + page) * pageSize
-                if Array(data[start..<start + pageSize]) != expectedPage(name, page: page, pageSize: pageSize) {
+                if Array(data[start..<start + pageSize]) != name.expectedPage(page, pageSize: pageSize) {
                     Issue.record("dump page \(page) of \(name) differs from what the helper wrote")
                     break
                 }
@@ -175,7 +148,7 @@ struct MemoryAnalysisTests {
 
     @Test("sampling reads an evenly spread share of the present pages", arguments: [50.0, 10.0])
     func sampling(percent: Double) throws {
-        let helper = try HelperProcess(["random": 200, "text": 100])
+        let helper = try PatternHelper([.random: 200, .text: 100])
         defer { helper.stop() }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.samplePercent = percent
@@ -184,7 +157,7 @@ struct MemoryAnalysisTests {
         #expect(abs(Double(report.selectedPages) - expected) <= 1)
         #expect(report.scannedPages == report.selectedPages)
         #expect(report.samplePercent == percent)
-        let random = try figures("random", in: report, helper: helper)
+        let random = try figures(.random, in: report, helper: helper)
         #expect(abs(Double(random.scannedPages) - 200 * percent / 100) <= 1, "spread evenly, not the first pages only")
         #expect(random.presentPages == 200)
         #expect(report.codecs[0].pool.origDataSize == report.scannedPages * pageSize)
@@ -192,7 +165,7 @@ struct MemoryAnalysisTests {
 
     @Test("a process that exits mid-scan gives the report of what was read, and a dump of it")
     func exitMidScan() throws {
-        let helper = try HelperProcess(patternCounts)
+        let helper = try PatternHelper(patternCounts)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-exit-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
@@ -210,9 +183,9 @@ struct MemoryAnalysisTests {
 
     @Test(
         "access refused while reading is a permission error, whoever runs the test",
-        arguments: [EPERM, EACCES])
-    func injectedPermissionError(code: Int32) throws {
-        let helper = try HelperProcess(["text": 4])
+        arguments: [Errno.notPermitted, .permissionDenied])
+    func injectedPermissionError(code: Errno) throws {
+        let helper = try PatternHelper([.text: 4])
         defer { helper.stop() }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.reader = FailingReader(
@@ -250,26 +223,9 @@ struct MemoryAnalysisTests {
         }
     }
 
-    @Test("a codec sink sorts pages into quarters, counts raw pages, and stores every page in its pool")
-    func codecSink() throws {
-        let device = try ZramDevice(ZramConfiguration(disksize: 4 * pageSize, codec: .lz4))
-        let sink = CodecSink(codec: .lz4, stream: try PageCodecFactory.lz4.makeStream(), pool: device, pageSize: pageSize, mappings: 2)
-        sink.checkInvariants()
-        for (slot, (name, mapping, same)) in [("text", 0, false), ("random", 1, false), ("zero", 1, true), ("same", 0, true)].enumerated() {
-            let page = expectedPage(name, page: 0, pageSize: pageSize)
-            try page.withUnsafeBytes { try sink.add($0, slot: slot, mapping: mapping, isSame: same) }
-        }
-        sink.checkInvariants()
-        #expect(sink.histogram == [1, 0, 0, 1])
-        #expect(sink.rawPages == 1)
-        #expect(sink.compressedBytes[1] == pageSize)
-        #expect(sink.compressedBytes[0] > 0 && sink.compressedBytes[0] <= pageSize / 4)
-        #expect(device.mmStat.origDataSize == 4 * pageSize && device.mmStat.samePages == 2 && device.mmStat.hugePages == 1)
-    }
-
     @Test("a pool that cannot be made stops the analysis with its reason")
     func poolFailure() throws {
-        let helper = try HelperProcess(["text": 2])
+        let helper = try PatternHelper([.text: 2])
         defer { helper.stop() }
         let failing = AnalysisPoolFactory(make: { codec, _, _ in .failure(.pool(codec: codec.description, reason: "no room")) })
         let error = try #require(throws: MemoryAnalysisError.self) {
