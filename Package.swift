@@ -127,6 +127,7 @@ let package = Package(
             dependencies: [
                 "USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs", "KernelSwap", "Workloads", "SystemSupport",
                 "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: strict),
     ]

@@ -79,7 +79,7 @@ struct BenchDevice: ParsableCommand {
             StandardError.line("error: \(error)")
             throw ExitCode.failure
         }
-        print(json ? report.json.rendered : report.table)
+        print(json ? try JSONOutput.render(report) : report.table)
         for problem in report.problems { StandardError.line("error: \(problem)") }
         if !report.problems.isEmpty { throw ExitCode.failure }
     }
@@ -124,8 +124,10 @@ enum DeviceBenchError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One device's figures over a corpus.
-struct DeviceFigures: Equatable, Sendable {
+/// One device's figures over a corpus; coded as `mm_stat` (by the kernel's field names),
+/// `slot_table_bytes`, `disksize`, `write_mibps`, `read_mibps`, `verified`, `mismatches`,
+/// `algorithm`.
+struct DeviceFigures: Equatable, Sendable, Encodable {
     /// mm_stat after the last run.
     var mmStat: KernelMMStat
     /// Slot table memory (measured for ours; 16 B per slot of disksize, computed, for the kernel).
@@ -143,6 +145,24 @@ struct DeviceFigures: Equatable, Sendable {
 
     /// Whether every page of every run read back equal.
     var verified: Bool { mismatches == 0 }
+
+    private enum CodingKeys: String, CodingKey {
+        case disksize, verified, mismatches, algorithm
+        case mmStat = "mm_stat", slotTableBytes = "slot_table_bytes", writeMiBps = "write_mibps", readMiBps = "read_mibps"
+    }
+
+    /// The figures' members.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(mmStat, forKey: .mmStat)
+        try container.encode(slotTableBytes, forKey: .slotTableBytes)
+        try container.encode(disksize, forKey: .disksize)
+        try container.encode(writeMiBps, forKey: .writeMiBps)
+        try container.encode(readMiBps, forKey: .readMiBps)
+        try container.encode(verified, forKey: .verified)
+        try container.encode(mismatches, forKey: .mismatches)
+        try container.encode(algorithm, forKey: .algorithm)
+    }
 }
 
 /// The kernel side of the comparison: figures, or why there are none.
@@ -180,44 +200,6 @@ struct DeviceBenchReport: Sendable {
 
     /// Our figure over the kernel's, when both exist and the kernel's is not zero.
     func ratio(_ ours: Double, _ kernel: Double) -> Double? { kernel != 0 ? ours / kernel : nil }
-
-    /// The report as one JSON object (see the command's documentation for the keys).
-    var json: JSONValue {
-        var object: [String: JSONValue] = figuresJSON(ours)
-        object["max_rss_bytes"] = .int(maxRSSBytes)
-        object["corpus"] = .string(corpusPath)
-        object["pages"] = .int(pages)
-        object["page_size"] = .int(pageSize)
-        object["remainder_bytes"] = .int(remainderBytes)
-        object["codec"] = .string(codec)
-        object["threads"] = .int(threads)
-        object["runs"] = .int(runs)
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = .object(figuresJSON(k))
-            var ratios: [String: JSONValue] = [:]
-            for (name, o, kv) in ratioRows(k) {
-                if let r = ratio(o, kv) { ratios[name] = .double(r) }
-            }
-            object["ratios"] = .object(ratios)
-        case .unavailable(let reason):
-            object["kernel"] = .object(["unavailable": .string(reason)])
-        }
-        return .object(object)
-    }
-
-    private func figuresJSON(_ f: DeviceFigures) -> [String: JSONValue] {
-        [
-            "mm_stat": mmStatJSON(f.mmStat),
-            "slot_table_bytes": .int(f.slotTableBytes),
-            "disksize": .int(f.disksize),
-            "write_mibps": .double(f.writeMiBps),
-            "read_mibps": .double(f.readMiBps),
-            "verified": .bool(f.verified),
-            "mismatches": .int(f.mismatches),
-            "algorithm": .string(f.algorithm),
-        ]
-    }
 
     /// (name, ours, kernel) for the figures whose ratio means something.
     private func ratioRows(_ k: DeviceFigures) -> [(String, Double, Double)] {
@@ -270,6 +252,38 @@ struct DeviceBenchReport: Sendable {
 
     private func verifiedText(_ f: DeviceFigures) -> String {
         f.verified ? "yes" : "NO (\(f.mismatches) mismatched pages)"
+    }
+}
+
+extension DeviceBenchReport: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case corpus, pages, codec, threads, runs, kernel, ratios
+        case maxRSSBytes = "max_rss_bytes", pageSize = "page_size", remainderBytes = "remainder_bytes"
+    }
+
+    /// The `--json` object: our figures (``DeviceFigures``' members at the top level), the
+    /// run's settings, `kernel` (the kernel's figures, or `unavailable` and why) and, when the
+    /// kernel was measured, `ratios` (ours over the kernel's, where the kernel's is not zero).
+    func encode(to encoder: any Encoder) throws {
+        try ours.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(maxRSSBytes, forKey: .maxRSSBytes)
+        try container.encode(corpusPath, forKey: .corpus)
+        try container.encode(pages, forKey: .pages)
+        try container.encode(pageSize, forKey: .pageSize)
+        try container.encode(remainderBytes, forKey: .remainderBytes)
+        try container.encode(codec, forKey: .codec)
+        try container.encode(threads, forKey: .threads)
+        try container.encode(runs, forKey: .runs)
+        switch kernel {
+        case .measured(let k):
+            try container.encode(k, forKey: .kernel)
+            var ratios: [String: Double] = [:]
+            for (name, o, kv) in ratioRows(k) { ratios[name] = ratio(o, kv) }
+            try container.encode(ratios, forKey: .ratios)
+        case .unavailable(let reason):
+            try container.encode(Unavailable(reason), forKey: .kernel)
+        }
     }
 }
 

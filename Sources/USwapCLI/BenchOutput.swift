@@ -1,81 +1,60 @@
-import KernelSwap
+import FoundationEssentials
 import SystemSupport
 
 // Output helpers shared by the `uswap` commands: JSON for scripts (exactly one object on
 // stdout), aligned tables for people, and progress and warnings on stderr.
 
-/// A JSON value, rendered compactly with object keys sorted so output is stable between runs.
-enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral,
-    ExpressibleByDictionaryLiteral
-{
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(stringLiteral value: String) { self = .string(value) }
-    init(integerLiteral value: Int) { self = .int(value) }
-    init(floatLiteral value: Double) { self = .double(value) }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+/// The `--json` output: every report is `Encodable`, and this renders it as one compact object
+/// with its members sorted, so output is stable between runs (and the scoreboard, which reads
+/// the first memory figure of an entry, finds the same one every time).
+enum JSONOutput {
+    /// `value` as compact JSON text (no newline). A number that is not finite, which no report
+    /// should hold, is written as a string rather than failing the command.
+    static func render(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
+}
 
-    /// The value as compact JSON text (no newline). Non-finite doubles become `null`.
-    var rendered: String {
-        var out = ""
-        render(into: &out)
-        return out
-    }
+/// A member name of a report's JSON object, written as a string literal where it is encoded.
+struct JSONKey: CodingKey, ExpressibleByStringLiteral {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+    init(stringLiteral value: String) { stringValue = value }
+}
 
-    private func render(into out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += d.isFinite ? String(d) : "null"
-        case .string(let s): Self.quote(s, into: &out)
-        case .array(let values):
-            out += "["
-            for (i, v) in values.enumerated() {
-                if i > 0 { out += "," }
-                v.render(into: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, key) in members.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                Self.quote(key, into: &out)
-                out += ":"
-                members[key]!.render(into: &out)
-            }
-            out += "}"
-        }
-    }
+/// A member that is written as `null` when it has no value (a ratio with nothing to divide
+/// by, a figure not measured), where a synthesized encoder would leave the member out.
+struct Nullable<Wrapped: Encodable & Sendable>: Encodable, Sendable {
+    /// The value, if any.
+    var value: Wrapped?
 
-    private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+    /// `value`, or null.
+    init(_ value: Wrapped?) { self.value = value }
+
+    /// The value, or `null`.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value { try container.encode(value) } else { try container.encodeNil() }
     }
+}
+
+/// The object `{"unavailable": reason}`: a side of a comparison that was not measured.
+struct Unavailable: Encodable, Sendable {
+    /// Why.
+    var unavailable: String
+
+    /// The reason.
+    init(_ reason: String) { unavailable = reason }
+}
+
+extension Nullable where Wrapped == Double {
+    /// `value` when it is a finite number, else null.
+    init(finite value: Double?) { self.value = value.flatMap { $0.isFinite ? $0 : nil } }
 }
 
 /// Progress of a long task on stderr, shown only once the task has run for `delay` (1 s by

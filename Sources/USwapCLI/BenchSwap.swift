@@ -129,11 +129,7 @@ struct BenchSwap: ParsableCommand {
             throw ExitCode(report.verified ? 0 : 1)
         }
         let result = try bench.run(vsKernel: vsKernel, progress: true)
-        if json {
-            print(result.json.rendered)
-        } else {
-            print(result.humanReport)
-        }
+        print(json ? try JSONOutput.render(result) : result.humanReport)
         if !result.clean { throw ExitCode(1) }
     }
 }
@@ -455,64 +451,6 @@ struct SwapBenchResult: Sendable {
         return true
     }
 
-    /// The JSON object the scoreboard reads.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "size_mib": .int(bench.sizeMiB), "resident_mib": .int(bench.residentMiB), "touches": .int(bench.touches),
-            "write_pct": .int(bench.writePercent), "zipf": .double(bench.zipf), "threads": .int(bench.threads),
-        ]
-        switch ours {
-        case .measured(let o):
-            object["us_per_touch"] = .double(o.usPerTouch)
-            object["cpu_us_per_touch"] = .double(o.cpuUsPerTouch)
-            object["swap_ins"] = .int(o.swapIns)
-            object["us_per_swap_in"] = o.swapIns > 0 ? .double(o.touchSeconds * 1e6 / Double(o.swapIns)) : .null
-            object["p50_us"] = .double(o.p50)
-            object["p99_us"] = .double(o.p99)
-            object["p999_us"] = .double(o.p999)
-            object["policy"] = .string(o.policy)
-            object["verified"] = .bool(o.verified)
-            object["mismatches"] = .int(o.mismatches)
-            object["swap_outs"] = .int(o.swapOuts)
-            object["mm_stat"] = .string(o.mmStatLine)
-            object["memory"] = [
-                "resident_max_bytes": .int(o.residentMaxBytes), "backend_mem_used_total": .int(o.backendMemUsedTotal),
-                "peak_rss_bytes": .int(o.peakRSSBytes), "file_cache_bytes": .int(o.fileCacheBytes),
-            ]
-            object["backend"] = .string(bench.backend.description)
-            object["written_back"] = .int(o.writtenBack)
-            object["file_reads"] = .int(o.fileReads)
-            object["file_stores"] = .int(o.fileStores)
-            object["pool_limit_bytes"] = o.poolLimitBytes.map { .int($0) } ?? .null
-            if let problem = o.secondTierProblem { object["second_tier_problem"] = .string(problem) }
-        case .unavailable(let reason):
-            object["unavailable"] = .string(reason)
-            object["verified"] = false
-        }
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = [
-                "us_per_touch": .double(k.usPerTouch), "cpu_us_per_touch": .double(k.cpuUsPerTouch),
-                "major_faults": .int(k.majorFaults),
-                "us_per_major_fault": k.majorFaults > 0 ? .double(k.touchSeconds * 1e6 / Double(k.majorFaults)) : .null,
-                "zram_mem_used_total": .int(k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
-                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
-                "compressed_bytes": .int(k.compressedBytes),
-                "memory_bytes": .int((bench.residentMiB << 20) + k.compressedBytes),
-            ]
-            if let z = k.zswap, case .object(var kernelObject)? = object["kernel"] {
-                kernelObject.merge(z.jsonMembers) { _, new in new }
-                let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
-                kernelObject["written_back"] = .int(touch.writtenBack)
-                kernelObject["file_reads"] = .int(touch.deviceReads)
-                object["kernel"] = .object(kernelObject)
-            }
-        case .notRequested, .unavailable, .failed:
-            object["kernel"] = ["unavailable": .string(kernel.summary)]
-        }
-        return .object(object)
-    }
-
     /// The side-by-side table for people.
     var humanReport: String {
         let b = bench
@@ -594,19 +532,83 @@ func trimmedLine(_ text: String) -> String {
 /// `bytes` as MiB with one decimal.
 func mib(_ bytes: Int) -> String { formatted(Double(bytes) / 1_048_576, digits: 1) + " MiB" }
 
-extension KernelZswapReport {
-    /// The members this report adds to a JSON object.
-    var jsonMembers: [String: JSONValue] {
-        var members: [String: JSONValue] = [
-            "zswap_pool_bytes": .int(poolBytes), "zswapped_bytes": .int(storedBytes),
-            "zswap_compressor": .string(compressor), "zswap_compressor_note": .string(compressorNote),
-            "zswap_max_pool_percent": .int(maxPoolPercent),
-        ]
-        for (phase, c) in [("", counters), ("touch_", touchCounters)] {
-            guard let c else { continue }
-            let keys = ["zswap_\(phase)stores", "zswap_\(phase)loads", "zswap_\(phase)written_back_pages", "swap_file_\(phase)reads", "swap_file_\(phase)writes"]
-            for (key, value) in zip(keys, [c.stores, c.loads, c.writtenBack, c.deviceReads, c.deviceWrites]) { members[key] = .int(value) }
+extension SwapBenchResult: Encodable {
+    /// The `--json` object the scoreboard reads: the run's settings; our figures at the top
+    /// level (`us_per_touch`, `swap_ins`, `memory` {...}, the second tier's counts) or
+    /// `unavailable`; `kernel`, the kernel's figures or `unavailable` and why.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(bench.sizeMiB, forKey: "size_mib")
+        try container.encode(bench.residentMiB, forKey: "resident_mib")
+        try container.encode(bench.touches, forKey: "touches")
+        try container.encode(bench.writePercent, forKey: "write_pct")
+        try container.encode(bench.zipf, forKey: "zipf")
+        try container.encode(bench.threads, forKey: "threads")
+        switch ours {
+        case .measured(let o):
+            try container.encode(o.usPerTouch, forKey: "us_per_touch")
+            try container.encode(o.cpuUsPerTouch, forKey: "cpu_us_per_touch")
+            try container.encode(o.swapIns, forKey: "swap_ins")
+            try container.encode(Nullable(finite: o.swapIns > 0 ? o.touchSeconds * 1e6 / Double(o.swapIns) : nil), forKey: "us_per_swap_in")
+            try container.encode(o.p50, forKey: "p50_us")
+            try container.encode(o.p99, forKey: "p99_us")
+            try container.encode(o.p999, forKey: "p999_us")
+            try container.encode(o.policy, forKey: "policy")
+            try container.encode(o.verified, forKey: "verified")
+            try container.encode(o.mismatches, forKey: "mismatches")
+            try container.encode(o.swapOuts, forKey: "swap_outs")
+            try container.encode(o.mmStatLine, forKey: "mm_stat")
+            try container.encode(
+                [
+                    "resident_max_bytes": o.residentMaxBytes, "backend_mem_used_total": o.backendMemUsedTotal,
+                    "peak_rss_bytes": o.peakRSSBytes, "file_cache_bytes": o.fileCacheBytes,
+                ], forKey: "memory")
+            try container.encode(bench.backend.description, forKey: "backend")
+            try container.encode(o.writtenBack, forKey: "written_back")
+            try container.encode(o.fileReads, forKey: "file_reads")
+            try container.encode(o.fileStores, forKey: "file_stores")
+            try container.encode(Nullable(o.poolLimitBytes), forKey: "pool_limit_bytes")
+            try container.encodeIfPresent(o.secondTierProblem, forKey: "second_tier_problem")
+        case .unavailable(let reason):
+            try container.encode(reason, forKey: "unavailable")
+            try container.encode(false, forKey: "verified")
         }
-        return members
+        switch kernel {
+        case .measured(let k):
+            try container.encode(KernelTouchFigures(report: k, residentBytes: bench.residentMiB << 20), forKey: "kernel")
+        case .notRequested, .unavailable, .failed:
+            try container.encode(Unavailable(kernel.summary), forKey: "kernel")
+        }
+    }
+}
+
+/// The `kernel` object of `bench swap --json`: the child's touch-phase figures, the kernel's
+/// compressed memory (zram0's mem_used_total or zswap's pool) and the memory both sides are
+/// compared on, and for zswap ``KernelZswapReport``'s members with the touch phase's
+/// written-back pages and file reads beside ours.
+private struct KernelTouchFigures: Encodable {
+    let report: KernelChildReport
+    /// The cgroup's limit: the kernel's resident memory.
+    let residentBytes: Int
+
+    func encode(to encoder: any Encoder) throws {
+        let k = report
+        try k.zswap?.encode(to: encoder)
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(k.usPerTouch, forKey: "us_per_touch")
+        try container.encode(k.cpuUsPerTouch, forKey: "cpu_us_per_touch")
+        try container.encode(k.majorFaults, forKey: "major_faults")
+        try container.encode(Nullable(finite: k.majorFaults > 0 ? k.touchSeconds * 1e6 / Double(k.majorFaults) : nil), forKey: "us_per_major_fault")
+        try container.encode(k.zramMemUsedTotal, forKey: "zram_mem_used_total")
+        try container.encode(k.zramMMStatLine, forKey: "zram_mm_stat")
+        try container.encode(k.verified, forKey: "verified")
+        try container.encode(k.mismatches, forKey: "mismatches")
+        try container.encode(k.compressedBytes, forKey: "compressed_bytes")
+        try container.encode(residentBytes + k.compressedBytes, forKey: "memory_bytes")
+        if let z = k.zswap {
+            let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
+            try container.encode(touch.writtenBack, forKey: "written_back")
+            try container.encode(touch.deviceReads, forKey: "file_reads")
+        }
     }
 }

@@ -73,7 +73,7 @@ struct Demo: ParsableCommand {
             result.kernel = .notRequested
         }
         result.totalSeconds = MonotonicClock.seconds() - start
-        print(json ? result.json.rendered : result.report)
+        print(json ? try JSONOutput.render(result) : result.report)
         if !result.clean { throw ExitCode(1) }
     }
 }
@@ -271,41 +271,8 @@ struct DemoResult: Sendable {
         return true
     }
 
-    private var logicalBytes: Int { run.sizeMiB << 20 }
-    private var ramBytes: Int { residentMaxBytes + poolBytes }
-
-    /// The one JSON object for scripts.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "logical_bytes": .int(logicalBytes), "resident_limit_bytes": .int(run.residentMiB << 20),
-            "resident_max_bytes": .int(residentMaxBytes), "pool_mem_used_total": .int(poolBytes),
-            "ram_used_bytes": .int(ramBytes),
-            "compression_ratio": comprBytes > 0 ? .double(Double(origBytes) / Double(comprBytes)) : .null,
-            "orig_data_size": .int(origBytes), "compr_data_size": .int(comprBytes), "same_pages": .int(samePages),
-            "mm_stat": .string(mmStatLine), "swap_ins": .int(swapIns), "p50_us": .double(p50), "p99_us": .double(p99),
-            "records": .int(records), "operations": .int(run.operations), "lookups": .int(operations.lookups),
-            "updates": .int(operations.updates), "us_per_operation": .double(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0),
-            "verified": .bool(clean), "mismatches": .int(mismatches), "seconds": .double(totalSeconds),
-        ]
-        switch mode {
-        case .region: object["mode"] = "swap-region"
-        case .device(let reason):
-            object["mode"] = "zram-device"
-            object["userfaultfd_unavailable"] = .string(reason)
-        }
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = [
-                "us_per_operation": .double(k.usPerTouch), "cpu_us_per_operation": .double(k.cpuUsPerTouch),
-                "major_faults": .int(k.majorFaults), "zram_mem_used_total": .int(k.zramMemUsedTotal),
-                "ram_used_bytes": .int((run.residentMiB << 20) + k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
-                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
-            ]
-        default:
-            object["kernel"] = ["unavailable": .string(kernel.summary)]
-        }
-        return .object(object)
-    }
+    var logicalBytes: Int { run.sizeMiB << 20 }
+    var ramBytes: Int { residentMaxBytes + poolBytes }
 
     /// The readable report.
     var report: String {
@@ -361,6 +328,68 @@ struct DemoResult: Sendable {
         }
         if totalSeconds > 0 { lines.append("done in \(formatted(totalSeconds, digits: 1)) s") }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension DemoResult: Encodable {
+    /// The one JSON object for scripts: memory (`logical_bytes`, `ram_used_bytes`, the pool's
+    /// mm_stat figures), the work and its latency, `verified`, `mode` (and why userfaultfd was
+    /// unusable), and `kernel`: the kernel's figures on the same work, or `unavailable` and why.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(logicalBytes, forKey: "logical_bytes")
+        try container.encode(run.residentMiB << 20, forKey: "resident_limit_bytes")
+        try container.encode(residentMaxBytes, forKey: "resident_max_bytes")
+        try container.encode(poolBytes, forKey: "pool_mem_used_total")
+        try container.encode(ramBytes, forKey: "ram_used_bytes")
+        try container.encode(Nullable(finite: comprBytes > 0 ? Double(origBytes) / Double(comprBytes) : nil), forKey: "compression_ratio")
+        try container.encode(origBytes, forKey: "orig_data_size")
+        try container.encode(comprBytes, forKey: "compr_data_size")
+        try container.encode(samePages, forKey: "same_pages")
+        try container.encode(mmStatLine, forKey: "mm_stat")
+        try container.encode(swapIns, forKey: "swap_ins")
+        try container.encode(p50, forKey: "p50_us")
+        try container.encode(p99, forKey: "p99_us")
+        try container.encode(records, forKey: "records")
+        try container.encode(run.operations, forKey: "operations")
+        try container.encode(operations.lookups, forKey: "lookups")
+        try container.encode(operations.updates, forKey: "updates")
+        try container.encode(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0, forKey: "us_per_operation")
+        try container.encode(clean, forKey: "verified")
+        try container.encode(mismatches, forKey: "mismatches")
+        try container.encode(totalSeconds, forKey: "seconds")
+        switch mode {
+        case .region:
+            try container.encode("swap-region", forKey: "mode")
+        case .device(let reason):
+            try container.encode("zram-device", forKey: "mode")
+            try container.encode(reason, forKey: "userfaultfd_unavailable")
+        }
+        if case .measured(let k) = kernel {
+            try container.encode(
+                KernelDemoFigures(report: k, ramUsedBytes: (run.residentMiB << 20) + k.zramMemUsedTotal), forKey: "kernel")
+        } else {
+            try container.encode(Unavailable(kernel.summary), forKey: "kernel")
+        }
+    }
+}
+
+/// The `kernel` object of `demo --json`: the kernel child's figures per operation and its RAM.
+private struct KernelDemoFigures: Encodable {
+    let report: KernelChildReport
+    /// The cgroup's limit plus zram0's mem_used_total.
+    let ramUsedBytes: Int
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(report.usPerTouch, forKey: "us_per_operation")
+        try container.encode(report.cpuUsPerTouch, forKey: "cpu_us_per_operation")
+        try container.encode(report.majorFaults, forKey: "major_faults")
+        try container.encode(report.zramMemUsedTotal, forKey: "zram_mem_used_total")
+        try container.encode(ramUsedBytes, forKey: "ram_used_bytes")
+        try container.encode(report.zramMMStatLine, forKey: "zram_mm_stat")
+        try container.encode(report.verified, forKey: "verified")
+        try container.encode(report.mismatches, forKey: "mismatches")
     }
 }
 

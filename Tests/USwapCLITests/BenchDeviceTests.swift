@@ -68,7 +68,7 @@ struct GeneratedCorpus {
         let report = try DeviceBenchmark.run(DeviceBenchOptions(corpusPath: corpus.path, runs: 1))
         #expect(report.problems.isEmpty)
         #expect(report.remainderBytes == 100)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.rendered.utf8)) as? [String: Any])
+        let object = try jsonObject(report)
         for key in ["mm_stat", "slot_table_bytes", "write_mibps", "read_mibps", "max_rss_bytes", "verified", "mismatches", "kernel"] {
             #expect(object[key] != nil, "missing \(key)")
         }
@@ -94,7 +94,7 @@ struct GeneratedCorpus {
         kernel.mmStat.memUsedTotal = report.ours.mmStat.memUsedTotal * 2
         kernel.writeMiBps = report.ours.writeMiBps / 4
         report.kernel = .measured(kernel)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.rendered.utf8)) as? [String: Any])
+        let object = try jsonObject(report)
         let k = try #require(object["kernel"] as? [String: Any])
         for key in ["mm_stat", "slot_table_bytes", "write_mibps", "read_mibps", "verified", "mismatches"] {
             #expect(k[key] != nil, "kernel lacks \(key)")

@@ -5,6 +5,7 @@ import ArgumentParser
 import Swap
 import TestSupport
 import Testing
+import KernelSwap
 @testable import USwapCLI
 import Workloads
 import ZSwap
@@ -58,19 +59,16 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(ours.policy == (policy ?? SlotPolicy.default.rawValue))
         #expect(result.clean)
         // The JSON carries every field the scoreboard reads.
-        guard case .object(let json) = result.json, case .object(let memory)? = json["memory"],
-            case .object(let kernel)? = json["kernel"]
-        else {
-            Issue.record("JSON is not an object with memory and kernel objects")
-            return
-        }
+        let json = try jsonObject(result)
+        let memory = try #require(json["memory"] as? [String: Int])
+        let kernel = try #require(json["kernel"] as? [String: Any])
         for key in ["us_per_touch", "cpu_us_per_touch", "swap_ins", "us_per_swap_in", "p50_us", "p99_us", "p999_us", "policy", "verified", "mismatches"] {
             #expect(json[key] != nil, "missing \(key)")
         }
-        #expect(json["verified"] == .bool(true))
-        #expect(json["swap_ins"] == .int(ours.swapIns))
-        #expect(memory["resident_max_bytes"] == .int(ours.residentMaxBytes))
-        #expect(memory["backend_mem_used_total"] == .int(ours.backendMemUsedTotal))
+        #expect(json["verified"] as? Bool == true)
+        #expect(json["swap_ins"] as? Int == ours.swapIns)
+        #expect(memory["resident_max_bytes"] == ours.residentMaxBytes)
+        #expect(memory["backend_mem_used_total"] == ours.backendMemUsedTotal)
         #expect(kernel["unavailable"] != nil)
         #expect(result.humanReport.contains("verified"))
     }
@@ -173,11 +171,11 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(ours.backendMemUsedTotal <= 1 << 20)
         #expect(result.clean)
         #expect(access(file, F_OK) != 0, "the bench removes its backing file")
-        guard case .object(let json) = result.json else { Issue.record("JSON is not an object"); return }
-        #expect(json["backend"] == .string("zswap:\(file)"))
-        #expect(json["written_back"] == .int(ours.writtenBack))
-        #expect(json["file_reads"] == .int(ours.fileReads))
-        #expect(json["pool_limit_bytes"] == .int(1 << 20))
+        let json = try jsonObject(result)
+        #expect(json["backend"] as? String == "zswap:\(file)")
+        #expect(json["written_back"] as? Int == ours.writtenBack)
+        #expect(json["file_reads"] as? Int == ours.fileReads)
+        #expect(json["pool_limit_bytes"] as? Int == 1 << 20)
         #expect(result.humanReport.contains("pages read from the file"))
     }
 
@@ -222,6 +220,44 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         figures.fileReads = 2
         #expect(figures.secondTierProblem == nil)
         #expect(SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .notRequested).clean)
+    }
+
+    @Test func theKernelsZswapFiguresSitBesideOursInTheJSONAndTheTable() throws {
+        var figures = UserSpaceFigures(
+            usPerTouch: 40, cpuUsPerTouch: 30, swapIns: 1000, p50: 20, p99: 90, p999: 200, policy: "free-on-swapin",
+            verified: true, mismatches: 0, residentMaxBytes: 3 << 20, backendMemUsedTotal: 1 << 20, mmStatLine: "1 2 3",
+            peakRSSBytes: 9 << 20, swapOuts: 1200, fillSeconds: 0.5, touchSeconds: 0.04)
+        figures.poolLimitBytes = 1 << 20
+        var zswap = KernelZswapReport(
+            figures: KernelZswapFigures(poolBytes: 2 << 20, storedBytes: 8 << 20),
+            touchCounters: KernelZswapCounters(stores: 50, loads: 40, writtenBack: 7, deviceReads: 9, deviceWrites: 11))
+        zswap.counters = KernelZswapCounters(stores: 500, loads: 400, writtenBack: 70, deviceReads: 90, deviceWrites: 110)
+        zswap.compressor = "lzo"
+        zswap.maxPoolPercent = 1
+        let kernel = KernelChildReport(
+            usPerTouch: 50, cpuUsPerTouch: 35, majorFaults: 800, touchSeconds: 0.05, fillSeconds: 1, mmStat: nil, mmStatLine: "",
+            verified: true, mismatches: 0, zswap: zswap)
+        let bench = smallBench(corpus: "c", backend: .zswap(file: "/var/tmp/f"), poolLimit: .percentOfRAM(1))
+        let result = SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .measured(kernel))
+        #expect(result.clean)
+        let json = try jsonObject(result)
+        let k = try #require(json["kernel"] as? [String: Any])
+        #expect(k["zswap_pool_bytes"] as? Int == 2 << 20 && k["compressed_bytes"] as? Int == 2 << 20)
+        #expect(k["memory_bytes"] as? Int == (3 << 20) + (2 << 20))
+        #expect(k["zswap_stores"] as? Int == 500 && k["zswap_touch_stores"] as? Int == 50)
+        #expect(k["written_back"] as? Int == 7 && k["file_reads"] as? Int == 9, "the touch phase's, as ours")
+        #expect(k["us_per_major_fault"] as? Double == 62.5)
+        #expect(json["us_per_swap_in"] as? Double == 40)
+        let table = result.humanReport
+        #expect(table.contains("kernel zswap") && table.contains("zswap: compressor lzo"))
+        #expect(table.contains("pages read from the file"))
+    }
+
+    @Test func aKernelSideNotMeasuredSaysWhyInTheJSON() throws {
+        let bench = smallBench(corpus: "c", backend: .zram, poolLimit: nil)
+        let json = try jsonObject(SwapBenchResult(bench: bench, ours: .unavailable("userfaultfd: EPERM"), kernel: .notRequested))
+        #expect(json["unavailable"] as? String == "userfaultfd: EPERM" && json["verified"] as? Bool == false)
+        #expect((json["kernel"] as? [String: String])?["unavailable"] == "not requested (--vs-kernel)")
     }
 
     @Test func aPathThatIsNotARegularFileIsRefusedAndLeftAlone() throws {

@@ -21,7 +21,7 @@ import Testing
         #expect(result.operations.updates > 0 && result.swapIns > 0)
         #expect(result.poolBytes > 0 && result.residentMaxBytes <= 1 << 20)
         #expect(result.report.contains("verified: all"))
-        #expect(result.json.rendered.contains("\"verified\":true"))
+        #expect(try jsonText(result).contains("\"verified\":true"))
     }
 
     @Test func withoutARegionTheDeviceAloneStoresAndVerifiesTheTable() throws {
