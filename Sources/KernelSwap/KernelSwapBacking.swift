@@ -27,10 +27,7 @@ public enum KernelSwapBacking: Sendable, Equatable, CustomStringConvertible {
 
     /// ``zswapPoolPercent(holding:memTotalBytes:)`` with MemTotal from /proc/meminfo under `root`.
     public static func zswapPoolPercent(holding bytes: Int, root: SystemRoot = .live) throws(KernelSwapError) -> Int {
-        let path = root.path("/proc/meminfo")
-        let text: String
-        do { text = try ProcFile.read(path) } catch { throw .failed("cannot read \(path): \(error)") }
-        guard let total = MemInfo.parse(text)["MemTotal"] else { throw .failed("\(path) has no MemTotal line") }
+        let total = try root.readProc("/proc/meminfo", missing: "has no MemTotal line") { MemInfo.parse($0)["MemTotal"] }
         return zswapPoolPercent(holding: bytes, memTotalBytes: total)
     }
 }

@@ -45,13 +45,9 @@ public struct KernelZswapCounters: Sendable, Equatable {
 
     /// Reads /proc/vmstat under `root`.
     public static func read(root: SystemRoot = .live) throws(KernelSwapError) -> KernelZswapCounters {
-        let path = root.path("/proc/vmstat")
-        let text: String
-        do { text = try ProcFile.read(path) } catch { throw .failed("cannot read \(path): \(error)") }
-        guard let counters = parse(vmstat: text) else {
-            throw .failed("\(path) has no zswpout/zswpin/zswpwb counters: this kernel does not count zswap events")
+        try root.readProc("/proc/vmstat", missing: "has no zswpout/zswpin/zswpwb counters: this kernel does not count zswap events") {
+            parse(vmstat: $0)
         }
-        return counters
     }
 
     /// What happened between `earlier` and these counters.

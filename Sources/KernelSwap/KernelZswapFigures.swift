@@ -24,12 +24,8 @@ public struct KernelZswapFigures: Sendable, Equatable {
 
     /// Reads /proc/meminfo under `root`.
     public static func read(root: SystemRoot = .live) throws(KernelSwapError) -> KernelZswapFigures {
-        let path = root.path("/proc/meminfo")
-        let text: String
-        do { text = try ProcFile.read(path) } catch { throw .failed("cannot read \(path): \(error)") }
-        guard let figures = parse(meminfo: text) else {
-            throw .failed("\(path) has no Zswap/Zswapped lines: this kernel does not report zswap")
+        try root.readProc("/proc/meminfo", missing: "has no Zswap/Zswapped lines: this kernel does not report zswap") {
+            parse(meminfo: $0)
         }
-        return figures
     }
 }

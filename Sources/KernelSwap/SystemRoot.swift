@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Where the kernel's files are: the live system (`""`), or a fixture tree in tests whose
 /// layout mirrors `/sys/block`, `/sys/class/zram-control`, `/sys/module`, `/proc` and `/dev`.
 public struct SystemRoot: Sendable, Equatable {
@@ -12,4 +14,15 @@ public struct SystemRoot: Sendable, Equatable {
 
     /// `absolutePath` under this root.
     public func path(_ absolutePath: String) -> String { prefix + absolutePath }
+
+    /// The /proc file `absolutePath` under this root, read and parsed by `parse`.
+    /// - Throws: ``KernelSwapError/failed(_:)`` when the file cannot be read, or with
+    ///   `missing` (after the path) when `parse` finds nothing in it.
+    func readProc<T>(_ absolutePath: String, missing: String, _ parse: (String) -> T?) throws(KernelSwapError) -> T {
+        let file = path(absolutePath)
+        let text: String
+        do { text = try ProcFile.read(file) } catch { throw .failed("cannot read \(file): \(error)") }
+        guard let value = parse(text) else { throw .failed("\(file) \(missing)") }
+        return value
+    }
 }

@@ -3,10 +3,6 @@ import PageCodecs
 import ProcessAnalysis
 import SystemSupport
 
-#if os(Linux)
-import Glibc
-#endif
-
 /// `uswap analyze --pid PID`: what compressed swap would save for a running process.
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PageStore
 import SystemSupport
 import ZRAM
@@ -144,8 +141,8 @@ struct BenchBackend: Sendable {
 
     /// The pool's mm_stat line (trimmed).
     var mmStatLine: String {
-        if let zram { return trimmedLine(zram.mmStat.line) }
-        if let cache { return trimmedLine(cache.pool.mmStat.line) }
+        if let zram { return ProcFile.trimmed(zram.mmStat.line) }
+        if let cache { return ProcFile.trimmed(cache.pool.mmStat.line) }
         return ""
     }
 
@@ -170,8 +167,8 @@ struct BenchBackend: Sendable {
 
     /// zswap's counters, or zram's bd_stat with a backing file, for the human report.
     var detailLines: String? {
-        if let cache { return trimmedLine(cache.frontswapStatistics.lines) }
-        if let zram, zram.hasBackingDevice { return "bd_stat " + trimmedLine(zram.bdStat.line) }
+        if let cache { return ProcFile.trimmed(cache.frontswapStatistics.lines) }
+        if let zram, zram.hasBackingDevice { return "bd_stat " + ProcFile.trimmed(zram.bdStat.line) }
         return nil
     }
 

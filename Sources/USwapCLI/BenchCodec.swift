@@ -1,12 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import PageCodecs
 import SystemSupport
 import Workloads
-import PageCodecs
 
 /// `uswap bench codec`: every page of a corpus through each codec, side by side with liblz4.
 struct BenchCodec: ParsableCommand {

@@ -1,15 +1,10 @@
-#if canImport(Glibc)
-import KernelSwap
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
-import SystemSupport
-import Workloads
+import KernelSwap
 import PageCodecs
 import PageStore
 import Synchronization
+import SystemSupport
+import Workloads
 import ZRAM
 
 /// `uswap bench device`: every page of a corpus written to a fresh in-process zram device and

@@ -64,7 +64,10 @@ extension Nullable where Wrapped == Double {
 /// ``finish()``; otherwise (a log file) a plain line is written at most every five seconds.
 /// Call ``update(_:detail:)`` as often as convenient, but not per page inside a timed loop:
 /// it reads the clock.
-final class Progress {
+///
+/// Safety of `@unchecked Sendable`: one thread updates it at a time (a workload's thread 0
+/// during the touches, then the caller's thread for ``finish()``), never two at once.
+final class Progress: @unchecked Sendable {
     private let label: String
     private let total: Int
     private let start: Double
@@ -73,11 +76,12 @@ final class Progress {
     private var lastDraw = -Double.infinity
     private var drawn = false
 
-    /// Starts timing a task of `total` units (passes, pages, ...).
-    init(_ label: String, total: Int, delay: Double = 1.0, terminal: Bool = StandardError.isTerminal) {
+    /// Starts timing a task of `total` units (passes, pages, ...); draws nothing unless
+    /// `enabled`.
+    init(_ label: String, total: Int, enabled: Bool = true, delay: Double = 1.0, terminal: Bool = StandardError.isTerminal) {
         self.label = label
         self.total = max(total, 1)
-        self.delay = delay
+        self.delay = enabled ? delay : .infinity
         self.terminal = terminal
         self.start = MonotonicClock.seconds()
     }
@@ -101,6 +105,19 @@ final class Progress {
     func finish() {
         if drawn && terminal { StandardError.write("\r\u{1B}[K") }
         drawn = false
+    }
+
+    /// Runs `body` under a progress line of `total` units (drawn only when `enabled`), giving
+    /// it the function to report its units done with; returns what it returns and its wall
+    /// time in seconds (the line's drawing included, as little as it is).
+    static func timed<R, E: Error>(
+        _ label: String, total: Int, enabled: Bool, _ body: (@escaping @Sendable (Int) -> Void) throws(E) -> R
+    ) throws(E) -> (result: R, seconds: Double) {
+        let progress = Progress(label, total: total, enabled: enabled)
+        defer { progress.finish() }
+        let start = MonotonicClock.seconds()
+        let result = try body { progress.update($0) }
+        return (result, MonotonicClock.seconds() - start)
     }
 }
 

@@ -1,14 +1,9 @@
-#if canImport(Glibc)
-import KernelSwap
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
-import SystemSupport
-import Workloads
+import KernelSwap
 import PageStore
 import Swap
+import SystemSupport
+import Workloads
 import ZRAM
 import ZSwap
 
@@ -224,15 +219,13 @@ struct SwapBench: Sendable {
         if progress {
             StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), file reads \(regionConfiguration.fileReads), \(store.label)")
         }
-        let fill = Progress("uswap fill", total: workload.pageCount)
-        let f0 = MonotonicClock.seconds()
-        try workload.fill(region.baseAddress, corpus: corpus.bytes) { if progress { fill.update($0) } }
-        let fillSeconds = MonotonicClock.seconds() - f0
-        fill.finish()
-        let touchProgress = SendableProgress("uswap touches", total: workload.touches, enabled: progress)
+        let fillSeconds = try Progress.timed("uswap fill", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.fill(region.baseAddress, corpus: corpus.bytes, progress: update)
+        }.seconds
         let filesBefore = store.fileFigures
-        let touched = workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: { touchProgress.update($0) })
-        touchProgress.finish()
+        let touched = Progress.timed("uswap touches", total: workload.touches, enabled: progress) { update in
+            workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: update)
+        }.result
         // Read right after the touch phase, while the pages are still swapped out (as the kernel side).
         let statistics = region.statistics
         let memUsedTotal = store.memUsedTotal
@@ -245,11 +238,9 @@ struct SwapBench: Sendable {
                      fileReads: filesAfter.fileReads - filesBefore.fileReads,
                      fileStores: filesAfter.fileStores - filesBefore.fileStores)
         let writes = workload.writeModel()
-        let verifying = Progress("uswap verify", total: workload.pageCount)
-        let verification = try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes) {
-            if progress { verifying.update($0) }
-        }
-        verifying.finish()
+        let verification = try Progress.timed("uswap verify", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes, progress: update)
+        }.result
         let n = Double(max(workload.touches, 1))
         return .measured(UserSpaceFigures(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
@@ -309,19 +300,15 @@ struct SwapBench: Sendable {
         let workload = try workload()
         let region = try AnonymousMapping(size: workload.sizeBytes, reserveOnly: false)
         // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
-        let fill = Progress("kernel fill", total: workload.pageCount)
-        let f0 = MonotonicClock.seconds()
-        do {
+        let fillSeconds = try Progress.timed("kernel fill", total: workload.pageCount, enabled: progress) { update in
             let corpus = try MappedCorpus(path: corpusPath)
-            try workload.fill(region.base, corpus: corpus.bytes) { if progress { fill.update($0) } }
-        }
-        let fillSeconds = MonotonicClock.seconds() - f0
-        fill.finish()
-        let touchProgress = SendableProgress("kernel touches", total: workload.touches, enabled: progress)
+            try withExtendedLifetime(corpus) { try workload.fill(region.base, corpus: corpus.bytes, progress: update) }
+        }.seconds
         let isZswap = if case .zswap = backend { true } else { false }
         let countersBefore = isZswap ? try KernelZswapCounters.read() : nil
-        let touched = workload.touch(region.base, progress: { touchProgress.update($0) })
-        touchProgress.finish()
+        let touched = Progress.timed("kernel touches", total: workload.touches, enabled: progress) { update in
+            workload.touch(region.base, progress: update)
+        }.result
         let device = KernelZramDevice(name: "zram0", root: .live)
         let zswapFigures: KernelZswapFigures? = isZswap ? try KernelZswapFigures.read() : nil
         let touchCounters = try countersBefore.map { try KernelZswapCounters.read().since($0) }
@@ -329,11 +316,9 @@ struct SwapBench: Sendable {
         let line = zswapFigures == nil ? (try? device.read("mm_stat")) ?? "" : ""
         let writes = workload.writeModel()
         let corpus = try MappedCorpus(path: corpusPath)
-        let verifying = Progress("kernel verify", total: workload.pageCount)
-        let verification = try workload.verify(region.base, corpus: corpus.bytes, writes: writes) {
-            if progress { verifying.update($0) }
-        }
-        verifying.finish()
+        let verification = try Progress.timed("kernel verify", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.verify(region.base, corpus: corpus.bytes, writes: writes, progress: update)
+        }.result
         let n = Double(max(workload.touches, 1))
         var report = KernelChildReport(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
@@ -352,26 +337,6 @@ func absolutePath(_ path: String) -> String {
     guard getcwd(&buffer, buffer.count) != nil else { return path }
     let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     return cwd == "/" ? "/" + path : cwd + "/" + path
-}
-
-/// A ``Progress`` that the touch loop's thread 0 can update through a `@Sendable` closure.
-/// Only one thread updates it at a time (thread 0 of the workload, then the caller's thread
-/// for ``finish()``), which is what makes the unchecked `Sendable` safe.
-final class SendableProgress: @unchecked Sendable {
-    private let progress: Progress
-    private let enabled: Bool
-
-    /// A progress line for `total` units, drawn only when `enabled`.
-    init(_ label: String, total: Int, enabled: Bool) {
-        progress = Progress(label, total: total)
-        self.enabled = enabled
-    }
-
-    /// Reports `done` units.
-    func update(_ done: Int) { if enabled { progress.update(done) } }
-
-    /// Erases the line.
-    func finish() { progress.finish() }
 }
 
 // MARK: - Results
@@ -519,14 +484,6 @@ struct SwapBenchResult: Sendable {
         if k == nil { lines.append("kernel: unavailable (\(kernel.summary))") }
         return lines.joined(separator: "\n")
     }
-}
-
-/// `text` without leading and trailing whitespace and newlines.
-func trimmedLine(_ text: String) -> String {
-    var s = Substring(text)
-    while let c = s.first, c.isWhitespace { s.removeFirst() }
-    while let c = s.last, c.isWhitespace { s.removeLast() }
-    return String(s)
 }
 
 /// `bytes` as MiB with one decimal.

@@ -1,10 +1,5 @@
-#if canImport(Glibc)
-import KernelSwap
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import KernelSwap
 import PageStore
 import Swap
 import SystemSupport
@@ -118,37 +113,22 @@ struct DemoRun: Sendable {
             SwapRegionConfiguration(size: bytes, residentLimit: residentMiB << 20), backend: zram)
         defer { region.close() }
         var result = DemoResult(run: self, mode: .region)
-        let building = Progress("building the table", total: work.table.pageCount, enabled: progress)
-        let b0 = MonotonicClock.seconds()
-        work.build(region.baseAddress) { building.update($0) }
-        result.buildSeconds = MonotonicClock.seconds() - b0
-        building.finish()
+        result.buildSeconds = Progress.timed("building the table", total: work.table.pageCount, enabled: progress) { update in
+            work.build(region.baseAddress, progress: update)
+        }.seconds
         if progress { StandardError.line("operating: \(operations) lookups and updates...") }
         let ops = work.operate(region.baseAddress, beforeTiming: { region.resetStatistics() })
         let statistics = region.statistics
-        let mm = zram.mmStat
+        result.record(pool: zram.mmStat)
         result.operations = ops
         result.swapIns = statistics.swapIns
         result.p50 = statistics.faultLatency.p50
         result.p99 = statistics.faultLatency.p99
         result.residentBytes = statistics.residentPages * region.pageSize
         result.residentMaxBytes = statistics.residentMaxPages * region.pageSize
-        result.poolBytes = mm.memUsedTotal
-        result.origBytes = mm.origDataSize
-        result.comprBytes = mm.comprDataSize
-        result.samePages = mm.samePages
-        result.mmStatLine = trimmedLine(mm.line)
-        let verifying = Progress("verifying every record", total: work.table.pageCount, enabled: progress)
-        let v0 = MonotonicClock.seconds()
-        let base = region.baseAddress
-        let check = work.verify({ page, buffer in
-            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
-            return true
-        }, progress: { verifying.update($0) })
-        result.verifySeconds = MonotonicClock.seconds() - v0
-        verifying.finish()
-        result.records = check.records
-        result.mismatches = check.mismatches
+        result.record(verification: Progress.timed("verifying every record", total: work.table.pageCount, enabled: progress) { update in
+            work.verify(memory: region.baseAddress, progress: update)
+        })
         return result
     }
 
@@ -158,32 +138,21 @@ struct DemoRun: Sendable {
         var result = DemoResult(run: self, mode: .device(userfaultfdProblem))
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
         defer { page.deallocate() }
-        let building = Progress("storing the table's pages", total: work.table.pageCount, enabled: progress)
-        let b0 = MonotonicClock.seconds()
-        for p in 0..<work.table.pageCount {
-            work.table.writePage(p, into: page.baseAddress!)
-            try zram.writePage(UnsafeRawBufferPointer(page), at: p)
-            if p & 0x3FFF == 0 { building.update(p) }
-        }
-        result.buildSeconds = MonotonicClock.seconds() - b0
-        building.finish()
-        let mm = zram.mmStat
-        result.poolBytes = mm.memUsedTotal
-        result.origBytes = mm.origDataSize
-        result.comprBytes = mm.comprDataSize
-        result.samePages = mm.samePages
-        result.mmStatLine = trimmedLine(mm.line)
+        result.buildSeconds = try Progress.timed("storing the table's pages", total: work.table.pageCount, enabled: progress) { update in
+            for p in 0..<work.table.pageCount {
+                work.table.writePage(p, into: page.baseAddress!)
+                try zram.writePage(UnsafeRawBufferPointer(page), at: p)
+                if p & 0x3FFF == 0 { update(p) }
+            }
+        }.seconds
+        result.record(pool: zram.mmStat)
         // No operations without a region: load every page back and verify it.
-        let verifying = Progress("loading and verifying every page", total: work.table.pageCount, enabled: progress)
-        let v0 = MonotonicClock.seconds()
         let noUpdates = DemoWorkload(table: work.table, operations: 0, updatePercent: 0)
-        let check = noUpdates.verify({ p, buffer in
-            (try? zram.readPage(at: p, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))) != nil
-        }, progress: { verifying.update($0) })
-        result.verifySeconds = MonotonicClock.seconds() - v0
-        verifying.finish()
-        result.records = check.records
-        result.mismatches = check.mismatches
+        result.record(verification: Progress.timed("loading and verifying every page", total: work.table.pageCount, enabled: progress) { update in
+            noUpdates.verify({ p, buffer in
+                (try? zram.readPage(at: p, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))) != nil
+            }, progress: update)
+        })
         return result
     }
 
@@ -214,15 +183,11 @@ struct DemoRun: Sendable {
         let device = KernelZramDevice(name: "zram0", root: .live)
         let mm = try? device.mmStat()
         let line = (try? device.read("mm_stat")) ?? ""
-        let base = region.base
-        let check = work.verify({ page, buffer in
-            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
-            return true
-        }, progress: { _ in })
+        let check = work.verify(memory: region.base, progress: { _ in })
         let n = Double(max(operations, 1))
         return KernelChildReport(
             usPerTouch: ops.seconds * 1e6 / n, cpuUsPerTouch: ops.cpuSeconds * 1e6 / n, majorFaults: ops.majorFaults,
-            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: trimmedLine(line),
+            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: ProcFile.trimmed(line),
             verified: check.mismatches == 0, mismatches: check.mismatches,
             extra: ["bad_records": Double(ops.badRecords), "zram_same_pages": Double(mm?.samePages ?? 0)])
     }
@@ -261,6 +226,22 @@ struct DemoResult: Sendable {
     init(run: DemoRun, mode: Mode) {
         self.run = run
         self.mode = mode
+    }
+
+    /// Takes the pool's figures from its mm_stat.
+    mutating func record(pool mm: ZramMMStat) {
+        poolBytes = mm.memUsedTotal
+        origBytes = mm.origDataSize
+        comprBytes = mm.comprDataSize
+        samePages = mm.samePages
+        mmStatLine = ProcFile.trimmed(mm.line)
+    }
+
+    /// Takes a timed verification's records, mismatches and time.
+    mutating func record(verification: (result: (records: Int, mismatches: Int), seconds: Double)) {
+        records = verification.result.records
+        mismatches = verification.result.mismatches
+        verifySeconds = verification.seconds
     }
 
     /// Every record matched, no lookup saw a bad record, and a measured kernel side verified.
@@ -416,11 +397,4 @@ func grouped(_ value: Int) -> String {
         out.append(c)
     }
     return value < 0 ? "-" + out : out
-}
-
-extension Progress {
-    /// A progress line that draws nothing unless `enabled`.
-    convenience init(_ label: String, total: Int, enabled: Bool) {
-        self.init(label, total: total, delay: enabled ? 1.0 : .infinity)
-    }
 }

@@ -1,5 +1,5 @@
-import KernelSwap
 import ArgumentParser
+import KernelSwap
 
 /// `uswap zram`: the kernel's zram devices and their statistics, as zramctl shows them.
 ///

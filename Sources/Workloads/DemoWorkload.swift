@@ -112,6 +112,14 @@ public struct DemoWorkload: Sendable {
         return updated
     }
 
+    /// ``verify(_:progress:)`` of the table in memory at `base` (the memory it was built in).
+    public func verify(memory base: UnsafeRawPointer, progress: (Int) -> Void) -> (records: Int, mismatches: Int) {
+        verify({ page, buffer in
+            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
+            return true
+        }, progress: progress)
+    }
+
     /// Compares every page with the model: the number of records that differ.
     public func verify(_ page: (Int, UnsafeMutableRawPointer) -> Bool, progress: (Int) -> Void) -> (records: Int, mismatches: Int) {
         let updated = updateModel()
