@@ -22,7 +22,7 @@ public final class DirectIODevice: @unchecked Sendable {
     private let descriptor: Mutex<Int32>
     private let buffer: AlignedBuffer
 
-    /// Opens `path` read-write with `O_DIRECT` (SystemSupport's ``DirectIOFlag``).
+    /// Opens `path` read-write with `O_DIRECT` (SystemSupport's `DirectIOFlag`).
     public init(path: String, chunkSize: Int = 1 << 20, blockSize: Int = 4096) throws(DirectIOError) {
         guard chunkSize > 0, chunkSize % blockSize == 0 else {
             throw .misaligned(what: "the chunk size", value: chunkSize, alignment: blockSize)

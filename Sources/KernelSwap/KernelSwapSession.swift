@@ -99,9 +99,15 @@ public final class KernelSwapSession: Sendable {
     /// did if a step fails.
     ///
     /// - Parameters:
+    ///   - sizeBytes: the region the workload swaps (a positive multiple of 4096).
+    ///   - limitBytes: the cgroup's memory limit.
     ///   - backing: zram0, or zswap in front of a swap file of `2 * sizeBytes` in `swapDirectory`.
-    ///   - root, cgroupRoot, isRoot, swapDirectory, swapSwitch: the live machine unless a test
-    ///     injects a fake tree (`swapDirectory` nil means `root`'s /var/tmp).
+    ///   - root: where the kernel's files are (the live machine unless a test injects a tree).
+    ///   - cgroupRoot: the cgroup v1 memory controller's mount point.
+    ///   - registry: where each change registers its undo (the signal handlers' by default).
+    ///   - isRoot: whether the process may change the machine.
+    ///   - swapDirectory: where zswap's swap file goes (nil: `root`'s /var/tmp).
+    ///   - swapSwitch: swapon/swapoff (the real system calls unless a test injects a spy).
     /// - Throws: ``KernelSwapError/unavailable(_:)`` when the machine does not allow it (nothing
     ///   changed), ``KernelSwapError/failed(_:)`` when a step failed (everything put back).
     public static func start(

@@ -23,7 +23,7 @@ public struct AnalysisPoolFigures: Sendable, Equatable {
 }
 
 extension AnalysisPoolFigures {
-    /// The figures from any pool's ``SwapBackend/statistics`` (no slot table, no kernel
+    /// The figures from any pool's `SwapBackend.statistics` (no slot table, no kernel
     /// equivalent).
     public init(statisticsOf backend: any SwapBackend) {
         let s = backend.statistics

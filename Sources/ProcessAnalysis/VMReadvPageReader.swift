@@ -48,7 +48,7 @@ public final class VMReadvPageReader: ProcessPageReader {
         #endif
     }
 
-    /// Reads the segments in batches of ``maxSegments``, one system call each; see
+    /// Reads the segments in batches of `maxSegments`, one system call each; see
     /// ``ProcessPageReader/read(_:into:)``.
     public func read(_ segments: UnsafeBufferPointer<RemoteSegment>, into buffer: UnsafeMutableRawBufferPointer)
         throws(ProcessMemoryError) -> Int

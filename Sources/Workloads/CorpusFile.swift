@@ -67,7 +67,7 @@ public final class CorpusFile {
         return UnsafeRawBufferPointer(start: storage + index * pageSize, count: pageSize)
     }
 
-    /// How many pages are one 8-byte word repeated (``SameFilled``), as zram counts `same_pages`.
+    /// How many pages are one 8-byte word repeated (PageCodecs' `SameFilled`), as zram counts `same_pages`.
     public func sameFilledPageCount() -> Int {
         var count = 0
         for index in 0..<pageCount where SameFilled.word(of: page(index)) != nil { count += 1 }
