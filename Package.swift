@@ -41,7 +41,7 @@ let package = Package(
         // userfaultfd swap regions.
         .target(
             name: "Swap",
-            dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PageStore", "CUSwap", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
@@ -72,7 +72,8 @@ let package = Package(
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
         .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(
-            name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            name: "SwapTests",
+            dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
