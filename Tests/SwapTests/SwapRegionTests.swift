@@ -1,22 +1,16 @@
-#if os(Linux)
-import CUSwap
-import Glibc
-#endif
 import PageStore
 import Synchronization
+import SystemSupport
+import TestSupport
 import Testing
-@testable import Swap
+@_spi(Testing) @testable import Swap
 
 /// Whether userfaultfd works here; prints why not (and records a failure under CI=true).
-func userfaultfdAvailable() -> Bool {
+func userfaultfdAvailable(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
     switch SwapRegion.probe() {
     case .success: return true
     case .failure(let error):
-        if getenv("CI").map({ String(cString: $0) }) == "true" {
-            Issue.record("userfaultfd is required under CI=true: \(error)")
-        } else {
-            print("skipping: userfaultfd unavailable: \(error)")
-        }
+        CIGate.unavailable("userfaultfd: \(error)", sourceLocation: sourceLocation)
         return false
     }
 }
@@ -25,24 +19,7 @@ let page = 4096
 
 /// Runs `body` on `count` threads at once and waits for all.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable (Int) -> Void
-        let index: Int
-        init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
-    }
-    var threads: [pthread_t] = []
-    for i in 0..<count {
-        var t = pthread_t()
-        let box = Unmanaged.passRetained(Box(body, i)).toOpaque()
-        let rc = pthread_create(&t, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body(box.index)
-            return nil
-        }, box)
-        precondition(rc == 0)
-        threads.append(t)
-    }
-    for t in threads { pthread_join(t, nil) }
+    NativeThread.runAll(count, body)
 }
 
 /// Present pages of a range according to /proc/self/pagemap (bit 63).
@@ -170,8 +147,10 @@ struct TestRandom {
         let region = try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page), backend: backend)
         for p in 0..<64 { (region.baseAddress + p * page).storeBytes(of: UInt64(p), as: UInt64.self) }
         #expect(backend.stored.load(ordering: .relaxed) > 0)
+        #expect(!region.isClosed)
         region.close()
         region.close()
+        #expect(region.isClosed)
         #expect(backend.stored.load(ordering: .relaxed) == 0, "closing frees every slot")
         #expect(throws: SwapError.closed) { try region.prefault(0..<1) }
     }
@@ -272,16 +251,11 @@ struct TestRandom {
     }
 }
 
-/// A joinable thread running a closure (tests only).
-final class Thread: @unchecked Sendable {
-    private var handle = pthread_t()
+/// A joinable thread running a closure (tests only): a started NativeThread, or a failed test.
+struct Thread {
+    private let thread: NativeThread
     init(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        pthread_create(&handle, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
+        thread = try! NativeThread.start(body)
     }
-    func join() { pthread_join(handle, nil) }
+    func join() { thread.join() }
 }
