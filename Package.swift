@@ -53,9 +53,14 @@ let package = Package(
         // A small process the tests run instead of forking: fills known memory patterns and waits.
         .executableTarget(name: "USwapTestHelper", swiftSettings: strict),
         // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
-        // a failed swap-in): fork is unsafe in a multithreaded test runner.
+        // a failed swap-in, a trap) or that count the process's descriptors and mappings: fork
+        // is unsafe in a multithreaded test runner.
         .executableTarget(
-            name: "USwapFaultHelper", dependencies: ["Swap", "ZSwap", "ZRAM", "PageStore", "CUSwap"],
+            name: "USwapFaultHelper",
+            dependencies: [
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         // What the test targets share: finding and running the helper executables, the CI gate.
         .target(

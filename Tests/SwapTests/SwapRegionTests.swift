@@ -141,6 +141,22 @@ struct TestRandom {
         #expect(throws: SwapError.rangeOutOfBounds(0..<(65 * page), size: 64 * page)) { try region.prefault(0..<(65 * page)) }
     }
 
+    /// Each step of a setup that can fail after the mapping and the descriptor exist, in every
+    /// mode; counted in a process of its own (other tests open descriptors and map memory).
+    @Test(arguments: SwapRegion.SetupFault.allCases, [["--mode", "signal"], ["--mode", "handler-thread", "--reads", "io-threads:2", "--background"]])
+    func aFailedSetupLeavesNoDescriptorMappingThreadOrSignalHandlerBehind(fault: SwapRegion.SetupFault, options: [String]) async throws {
+        guard userfaultfdAvailable() else { return }
+        let run = try await HelperProcess.run("USwapFaultHelper", ["failed-setup", "--fault", fault.rawValue] + options)
+        #expect(run.exitCode == 0, "\(run.output)")
+        let before = try #require(run.fields(of: "before:"), "\(run.output)")
+        let after = try #require(run.fields(of: "after:"), "\(run.output)")
+        #expect(before == after, "\(run.output)")
+        #expect(Int(after["largest_mib"] ?? "") ?? 777 < 777, "no region-sized mapping is left")
+        #expect(run.fields(of: "failed-setup:")?["same"] == "1")
+        let expected = fault == .handshake ? "userfaultfd handshake failed" : "injected by a test"
+        #expect(run.output.contains(expected), "\(run.output)")
+    }
+
     @Test func closeIsIdempotentAndLaterCallsReportClosed() throws {
         guard userfaultfdAvailable() else { return }
         let backend = MemoryBackend(slotCount: 64)
