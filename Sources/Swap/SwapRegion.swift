@@ -22,6 +22,9 @@ import SystemSupport
 /// Memory: the region owns an anonymous mapping of ``size`` bytes, registered with its own
 /// userfaultfd, from init until ``close()`` (or deinit). The application may read and write it
 /// through ``baseAddress`` from any thread until then; pointers into it are invalid after.
+/// ``withBytes(_:)`` and ``withMutableBytes(_:)`` give the same memory as spans that cannot
+/// outlive the call, and ``SwapArray`` gives typed, bounds-checked elements in a region of
+/// their own.
 ///
 /// Kernel-mode accesses: the descriptor is user-mode-only (no privilege needed), so a system
 /// call that reads or writes an evicted page from the kernel (`read(2)` into it, `write(2)` from

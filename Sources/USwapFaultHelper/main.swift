@@ -14,6 +14,7 @@
 //                     prints one line of key=value figures; exits 1 when a page fails to verify.
 //   failed-setup      Makes region setups fail at a chosen step and prints the process's
 //                     descriptors, mappings, threads and SIGBUS action before and after.
+//   array-index       Reads one element of a SwapArray (a bad index traps).
 import ArgumentParser
 import PageStore
 @_spi(Testing) import Swap
@@ -437,11 +438,36 @@ struct FailedSetup: ParsableCommand {
     }
 }
 
+// MARK: array-index
+
+struct ArrayIndex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "array-index", abstract: "Read one element of a SwapArray through its subscript.")
+
+    @Option(help: "Elements in the array.")
+    var count = 100_000
+
+    @Option(help: "The index to read (outside 0..<count: the subscript traps).")
+    var index: Int
+
+    func run() throws {
+        let array: SwapArray<UInt64>
+        do {
+            let zram = try ZramDevice(ZramConfiguration(disksize: 64 << 20))
+            array = try SwapArray(repeating: 7, count: count, residentLimit: 1 << 20, backend: zram)
+        } catch {
+            throw setupFailed("the array: \(error)")
+        }
+        say("array: count=\(array.count) index=\(index)")
+        say("value: \(array[index])")
+    }
+}
+
 struct FaultHelper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "USwapFaultHelper",
         abstract: "Swap region scenarios that run in a process of their own.",
-        subcommands: [FailRead.self, BenchFileReads.self, FailedSetup.self])
+        subcommands: [FailRead.self, BenchFileReads.self, FailedSetup.self, ArrayIndex.self])
 }
 
 // No core file, whatever the machine's settings: a death by a signal is an expected outcome.
