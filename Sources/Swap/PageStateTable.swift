@@ -41,10 +41,13 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         @inline(__always) static var slot: Field { Field(shift: 32, width: 32) }
     }
 
+    /// The word as stored in the table.
     var raw: UInt64
 
+    /// The state a table word holds.
     init(raw: UInt64) { self.raw = raw }
 
+    /// A page never touched: every field zero.
     static var empty: PageState { PageState(raw: 0) }
 
     /// The lock bit in place, for the table's compare-and-swap loops.
@@ -68,6 +71,7 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         set { self[field] = newValue ? 1 : 0 }
     }
 
+    /// Where the page's contents are.
     var kind: Kind {
         get { Kind(rawValue: self[Layout.kind]) ?? .empty }
         set { self[Layout.kind] = newValue.rawValue }
@@ -104,6 +108,7 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         return s
     }
 
+    /// The kind and the fields that are set, for failure messages.
     var description: String {
         "\(kind)\(isLocked ? " locked" : "")\(isDirty ? " dirty" : "")\(isWriteProtected ? " wp" : "")"
             + (hasSlot ? " slot \(slot)" : "") + " credit \(credit)"

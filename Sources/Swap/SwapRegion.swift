@@ -51,7 +51,9 @@ public final class SwapRegion: @unchecked Sendable {
 
     /// What the fault handler, the reclaimer and the region share.
     let context: RegionContext
+    /// Evicts to keep the region within its limit (and runs the background thread).
     let reclaimer: Reclaimer
+    /// Serves the region's faults (and runs the handler and I/O threads).
     let handler: FaultHandler
 
     // What the region owns, released by close() in this order (each type releases itself if
