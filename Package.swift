@@ -44,7 +44,7 @@ let package = Package(
         // userfaultfd swap regions.
         .target(
             name: "Swap",
-            dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PageStore", "CUSwap", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         // The work run on memory and checked afterwards: swapbench.c's workload and access
         // patterns, page corpora, the demo's table, the test helpers' page contents.
@@ -83,9 +83,14 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
-        // a failed swap-in): fork is unsafe in a multithreaded test runner.
+        // a failed swap-in, a trap) or that count the process's descriptors and mappings: fork
+        // is unsafe in a multithreaded test runner.
         .executableTarget(
-            name: "USwapFaultHelper", dependencies: ["Swap", "ZSwap", "ZRAM", "PageStore", "CUSwap"],
+            name: "USwapFaultHelper",
+            dependencies: [
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         // What the test targets share: finding and running the helper executables, the CI gate.
         .target(
@@ -120,7 +125,8 @@ let package = Package(
         .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
         .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(
-            name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            name: "SwapTests",
+            dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",
