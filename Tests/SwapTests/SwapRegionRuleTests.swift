@@ -21,22 +21,48 @@ import Testing
         (region.baseAddress + p * page).assumingMemoryBound(to: UInt64.self)
     }
 
+    /// Every policy: each swap-in either frees its copy (notify, after the install) or keeps it
+    /// for a clean, write-protected page; free-on-swap-in keeps none. So a resident page owns a
+    /// slot only when it is clean and mapped write-protected, and the backend holds exactly the
+    /// swapped pages plus the kept copies.
     @Test(arguments: SlotPolicy.allCases)
-    func freeOnSwapInHappensOnlyAfterInstallAndLeavesNoSlotBehindAResidentPage(policy: SlotPolicy) throws {
+    func aSwapInFreesItsCopyAfterTheInstallOrKeepsItOnlyForACleanProtectedPage(policy: SlotPolicy) throws {
         guard userfaultfdAvailable() else { return }
-        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: .freeOnSwapIn)
+        // Four slots per page: lazy and adaptive keep copies (the backend is never half full).
+        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: policy, slots: 1024)
         defer { region.close() }
         for p in 0..<256 { word(region, p).pointee = UInt64(p) + 1 }
         for p in 0..<256 { #expect(word(region, p).pointee == UInt64(p) + 1) }
         let s = region.statistics
-        #expect(s.notifyFree == s.swapIns)
-        #expect(backend.notifies.load(ordering: .relaxed) == s.swapIns)
+        #expect(s.swapIns > 0)
+        #expect(backend.notifies.load(ordering: .relaxed) == s.notifyFree)
+        var kept = 0
         for p in 0..<256 where region.state(ofPage: p).kind == .resident {
             let state = region.state(ofPage: p)
-            #expect(!state.hasSlot && state.isDirty)
+            if state.hasSlot {
+                kept += 1
+                #expect(!state.isDirty && state.isWriteProtected, "page \(p) keeps a slot but is \(state)")
+                #expect(backend.holds(state.slot))
+            } else {
+                #expect(state.isDirty)
+            }
         }
-        // The backend holds exactly the swapped pages: no copy of a resident page.
-        #expect(backend.stored.load(ordering: .relaxed) == s.swappedPages)
+        #expect(kept == s.keptCopies)
+        switch policy {
+        case .freeOnSwapIn:
+            #expect(s.notifyFree == s.swapIns, "every swap-in freed its copy")
+            #expect(kept == 0)
+        case .lazy:
+            #expect(s.notifyFree == 0, "with room, lazy never frees on swap-in")
+            #expect(kept > 0)
+        case .adaptive:
+            #expect(kept > 0 && kept <= SwapTuning.adaptiveKeptCopyLimit(limitPages: 32))
+        }
+        // Each swap-in (all in the read pass) freed its copy, or kept it: still kept, or
+        // dropped clean since.
+        #expect(s.notifyFree + s.cleanDrops + kept == s.swapIns)
+        // The backend holds exactly the swapped pages and the kept copies: nothing leaked.
+        #expect(backend.stored.load(ordering: .relaxed) == s.swappedPages + kept)
         #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
         region.checkInvariants()
     }
