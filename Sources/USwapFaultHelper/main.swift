@@ -19,6 +19,7 @@ import ArgumentParser
 import PageStore
 @_spi(Testing) import Swap
 import SystemSupport
+import Workloads
 import ZRAM
 import ZSwap
 
@@ -84,26 +85,6 @@ func unlinkedFile(in directory: String, blocks: Int, uncached: Bool) throws(Exit
     } catch {
         throw setupFailed("cannot make a backing file in \(directory): \(error)")
     }
-}
-
-/// Page `p`'s contents in version `v`: half distinct words, half a repeated one (compresses ~2x).
-@inline(__always)
-func expectedWord(page p: Int, version v: UInt32, index i: Int) -> UInt64 {
-    if i & 1 == 0 { return UInt64(p) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(v) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(i) }
-    return UInt64(p) | UInt64(v) << 40
-}
-
-@inline(__always)
-func fill(_ base: UnsafeMutableRawPointer, page p: Int, version v: UInt32, pageSize: Int) {
-    let words = (base + p * pageSize).assumingMemoryBound(to: UInt64.self)
-    for i in 0..<(pageSize / 8) { words[i] = expectedWord(page: p, version: v, index: i) }
-}
-
-@inline(__always)
-func verify(_ base: UnsafeMutableRawPointer, page p: Int, version v: UInt32, pageSize: Int) -> Bool {
-    let words = (base + p * pageSize).assumingMemoryBound(to: UInt64.self)
-    for i in 0..<(pageSize / 8) where words[i] != expectedWord(page: p, version: v, index: i) { return false }
-    return true
 }
 
 /// `value` with two decimals.
@@ -195,7 +176,7 @@ struct FailRead: ParsableCommand {
             $0.readRetryPauseMicroseconds = 100
         }
         let configuration = region.configuration
-        for p in 0..<pages { fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
         // A page whose copy is in the file.
         guard let (page, slot) = (0..<pages).lazy.compactMap({ p -> (Int, Int)? in
             guard let s = region.swapSlot(ofPage: p), cache.location(of: s) == .file else { return nil }
@@ -216,7 +197,7 @@ struct FailRead: ParsableCommand {
         let s = region.statistics
         say("before: page=\(page) slot=\(slot) location=\(cache.location(of: slot)) held=\(region.swapSlot(ofPage: page) == slot ? 1 : 0) failed_reads=\(s.failedReads) mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads)")
         // The touch: SIGBUS here when the reads keep failing.
-        let ok = verify(region.baseAddress, page: page, version: 1, pageSize: pageSize)
+        let ok = VersionedPage.verify(region.baseAddress, page: page, version: 1, pageSize: pageSize)
         let after = region.statistics
         say("after: value=\(ok ? "ok" : "wrong") retries=\(after.readRetries) failed_reads=\(after.failedReads) failed_faults=\(after.failedFaults) slot_freed=\(cache.location(of: slot) == .empty ? 1 : 0) file_reads=\(after.fileReads) inline_file_reads=\(after.inlineFileReads)")
         region.close()
@@ -278,7 +259,7 @@ struct BenchFileReads: ParsableCommand {
         defer { versions.deallocate() }
         versions.initialize(repeating: 1, count: pages)
         let fillStart = MonotonicClock.seconds()
-        for p in 0..<pages { fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
         let fillSeconds = MonotonicClock.seconds() - fillStart
         region.resetStatistics()
         let fileLoadsBefore = cache.frontswapStatistics.fileLoads
@@ -303,17 +284,17 @@ struct BenchFileReads: ParsableCommand {
         let cpuStart = ResourceUsage.now().cpuSeconds
         let start = MonotonicClock.seconds()
         NativeThread.runAll(threads) { t in
-            var x: UInt64 = 0x2545_F491_4F6C_DD1D &+ UInt64(t) &* 0x9E37_79B9
+            var random = XorShift64(seed: 0x2545_F491_4F6C_DD1D &+ UInt64(t) &* 0x9E37_79B9)
             var bad = 0
             let mine = (pages - t + threads - 1) / threads
             for _ in 0..<perThread {
-                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                let x = random.next()
                 let p = Int(x % UInt64(mine)) * threads + t
                 let v = shared.versions[p]
-                if !verify(shared.region.baseAddress, page: p, version: v, pageSize: pageSize) { bad += 1 }
+                if !VersionedPage.verify(shared.region.baseAddress, page: p, version: v, pageSize: pageSize) { bad += 1 }
                 if Int((x >> 32) % 100) < writePct {
                     shared.versions[p] = v &+ 1
-                    fill(shared.region.baseAddress, page: p, version: v &+ 1, pageSize: pageSize)
+                    VersionedPage.fill(shared.region.baseAddress, page: p, version: v &+ 1, pageSize: pageSize)
                 }
             }
             shared.bad[t] = bad
@@ -324,7 +305,7 @@ struct BenchFileReads: ParsableCommand {
         let z = cache.frontswapStatistics
         var bad = (0..<threads).reduce(0) { $0 + shared.bad[$1] }
         // Every page, at the end, in its latest version (not part of the figures).
-        for p in 0..<pages where !verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
+        for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
         let done = Double(perThread * threads)
         say("bench-file-reads mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads) threads=\(threads) "
             + "size_mib=\(sizeMib) resident_mib=\(residentMib) pool_mib=\(poolMib) uncached=\(uncached ? 1 : 0) "

@@ -3,6 +3,7 @@ import Synchronization
 import SystemSupport
 import TestSupport
 import Testing
+import Workloads
 @_spi(Testing) @testable import Swap
 
 /// Whether userfaultfd works here; prints why not (and records a failure under CI=true).
@@ -32,15 +33,6 @@ func presentPages(_ base: UnsafeMutableRawPointer, pages: Int) -> Int? {
     let n = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
     guard n == pages * 8 else { return nil }
     return entries.reduce(0) { $0 + ($1 >> 63 != 0 ? 1 : 0) }
-}
-
-/// A small deterministic generator for tests.
-struct TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return state
-    }
 }
 
 @Suite(.serialized) struct SwapRegionTests {
@@ -213,7 +205,7 @@ struct TestRandom {
         onThreads(threads) { t in
             let words = UnsafeMutablePointer<UInt64>(bitPattern: base)!
             let model = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: modelAddress)!
-            var random = TestRandom(state: 0x1234_5678 &+ UInt64(t) &* 0x9E37_79B9_7F4A_7C15)
+            var random = XorShift64(seed: 0x1234_5678 &+ UInt64(t) &* 0x9E37_79B9_7F4A_7C15)
             for _ in 0..<operationsPerThread {
                 let r = random.next()
                 let p = Int(r % UInt64(pages))
