@@ -199,6 +199,54 @@ import Testing
         region.checkInvariants()
     }
 
+    /// A snapshot reads a swapped page's slot slowly; meanwhile the page is swapped in (its
+    /// copy freed: on swap-in, or by the write that follows), rewritten and evicted again. The
+    /// snapshot's reference keeps the slot and its contents until its read is done: it copies
+    /// the old contents, and the slot is freed (exactly once) when the snapshot lets it go.
+    /// Without that reference the swap-in frees the slot under the read, which then fails.
+    @Test(arguments: SlotPolicy.allCases)
+    func aSnapshotRacingASwapInKeepsTheSlotUntilItsReadIsDone(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy, slots: 256)
+        defer { region.close() }
+        for p in 0..<64 { word(region, p).pointee = 500 + UInt64(p) }
+        let target = 3
+        #expect(region.evict(page: target) || region.state(ofPage: target).kind == .swapped)
+        let slot = try #require(region.swapSlot(ofPage: target))
+        backend.gatedReadMicroseconds.store(300_000, ordering: .relaxed)
+        backend.gatedReadSlot.store(slot, ordering: .releasing)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: region.size, alignment: page)
+        defer { copy.deallocate() }
+        let copyAddress = UInt(bitPattern: copy.baseAddress)
+        let failure = Atomic<Bool>(false)
+        let snapshotter = Thread { [region] in
+            let buffer = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: copyAddress), count: region.size)
+            do { try region.snapshot(into: buffer) } catch { failure.store(true, ordering: .relaxed) }
+        }
+        let start = MonotonicClock.nanoseconds()
+        while !backend.gatedReadStarted.load(ordering: .acquiring) && MonotonicClock.nanoseconds() - start < 5_000_000_000 { usleep(500) }
+        let began = backend.gatedReadStarted.load(ordering: .acquiring)
+        #expect(began, "the snapshot's read of the slot began")
+        // While the snapshot reads the slot: swap the page in, dirty it, evict it again.
+        #expect(word(region, target).pointee == 500 + UInt64(target))
+        word(region, target).pointee = 900
+        #expect(region.swapSlot(ofPage: target) == nil)
+        #expect(region.slots.useCount(slot) == 1, "only the snapshot's reference is left")
+        #expect(backend.holds(slot), "the copy under the snapshot's read survives the swap-in")
+        #expect(region.evict(page: target))
+        #expect(region.swapSlot(ofPage: target) != slot, "a slot under a read is never reused")
+        snapshotter.join()
+        let failed = failure.load(ordering: .relaxed)
+        #expect(!failed, "the snapshot's read found its slot")
+        let words = copy.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        #expect(words[target * 512] == 500 + UInt64(target), "the snapshot copied the contents it found")
+        #expect(region.slots.useCount(slot) == 0, "freed when the snapshot let it go")
+        #expect(!backend.holds(slot))
+        #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
+        #expect(word(region, target).pointee == 900)
+        region.checkInvariants()
+    }
+
     /// A thread keeps writing a counter into a page while other faults evict it; the backend
     /// is slow, so writes land while the page is being compressed. None may be lost.
     @Test(arguments: SlotPolicy.allCases, SwapRegionConfiguration.EvictionMethod.allCases)
