@@ -37,6 +37,16 @@ final class Reclaimer: Sendable {
     /// Evictions so far: the clock that eviction stamps and refault distances are measured in.
     let evictions = Atomic<UInt64>(0)
 
+    // A backend that refuses pages.
+    /// Slots freed so far (a clock for "has room come back since the refusal").
+    private let slotFrees = Atomic<Int>(0)
+    /// ``slotFrees`` + 1 when the backend last refused a page; 0 when it takes pages.
+    private let refusedAtFree = Atomic<Int>(0)
+    /// Charges that found the backend still refusing (for the periodic retry).
+    private let refusedChecks = Atomic<Int>(0)
+    /// Whether the charge ever went beyond the limit (never reset: for the invariant check).
+    let hasOverrun = Atomic<Bool>(false)
+
     // Background reclaim.
     /// Reclaim starts when the charge exceeds this many pages...
     let highWatermark: Int
@@ -58,12 +68,22 @@ final class Reclaimer: Sendable {
     // MARK: Charge
 
     /// Charges one page against the limit, evicting while the region is at it. Returns false
-    /// when nothing could be evicted for a long time (every other page locked, or the backend
-    /// full).
+    /// only when nothing could be evicted for a long time because every other page stayed
+    /// locked.
+    ///
+    /// When the backend refuses a page (full: no slot, its pool at its limit, its file out of
+    /// space, its writeback budget spent) the charge goes beyond the limit instead of failing a
+    /// fault that could be served: the page stays resident, nothing is lost, and the overrun is
+    /// counted (``SwapStatistics/limitOverruns``) and shown (``SwapStatistics/overLimitPages``).
+    /// Until a slot is freed, further charges overrun without trying again (every
+    /// ``SwapTuning/refusedRetryInterval``-th one tries); once the backend takes pages again,
+    /// each charge above the limit evicts up to ``SwapTuning/overLimitEvictionsPerCharge``
+    /// pages, so the region comes back under its limit.
     @inline(__always)
     func charge() -> Bool {
         let limitPages = region.limitPages
         var failures = 0
+        var evicted = 0
         var wait = SpinWait(yieldAfter: SwapTuning.chargeSweepsBeforeYield)
         while true {
             let current = region.counters.charged.load(ordering: .relaxed)
@@ -84,14 +104,51 @@ final class Reclaimer: Sendable {
                 continue
             }
             if region.reclaimMode == .background { requestBackgroundReclaim() }
-            if reclaimOne() {
+            // Above the limit (after overruns): a share of the way back per charge.
+            if (current > limitPages && evicted >= SwapTuning.overLimitEvictionsPerCharge) || backendStillRefuses() {
+                return overrun()
+            }
+            switch reclaimOne() {
+            case .evicted:
+                evicted += 1
                 failures = 0
-            } else {
+                // The backend took a page: it has room again.
+                if refusedAtFree.load(ordering: .relaxed) != 0 { refusedAtFree.store(0, ordering: .relaxed) }
+            case .refused:
+                return overrun()
+            case .kept:
                 failures += 1
                 if failures > SwapTuning.chargeAttempts { return false }
                 wait.spin()
             }
         }
+    }
+
+    /// Charges one page beyond the limit (the backend refused evictions, or this charge already
+    /// evicted its share while the region is over its limit) and counts the overrun.
+    @inline(__always)
+    private func overrun() -> Bool {
+        let now = region.counters.charged.add(1, ordering: .relaxed).newValue
+        if now > region.counters.chargedMax.load(ordering: .relaxed) { region.counters.chargedMax.max(now, ordering: .relaxed) }
+        if now > region.limitPages {
+            region.counters.count(.limitOverruns)
+            hasOverrun.store(true, ordering: .relaxed)
+        }
+        return true
+    }
+
+    /// Whether the backend refused a page and no slot was freed since (so trying again would
+    /// compress a page only to be refused again); every ``SwapTuning/refusedRetryInterval``-th
+    /// call says no anyway, for backends whose room comes back without a free.
+    @inline(__always)
+    private func backendStillRefuses() -> Bool {
+        let refusal = refusedAtFree.load(ordering: .relaxed)
+        guard refusal != 0 else { return false }
+        if refusal - 1 != slotFrees.load(ordering: .relaxed) {
+            refusedAtFree.store(0, ordering: .relaxed)
+            return false
+        }
+        return refusedChecks.add(1, ordering: .relaxed).newValue % SwapTuning.refusedRetryInterval != 0
     }
 
     /// Returns `pages` pages' charge.
@@ -107,8 +164,19 @@ final class Reclaimer: Sendable {
 
     // MARK: Victims
 
-    /// Finds a victim and evicts it. Returns false when a sweep found none.
-    func reclaimOne() -> Bool {
+    /// What one eviction, or one search for a victim, came to.
+    enum Eviction: Equatable {
+        /// A page left memory.
+        case evicted
+        /// Nothing left memory: no unlocked victim was found, or a system call failed; the
+        /// page (if any) stays resident.
+        case kept
+        /// The backend refused the page (full, or its write failed): the page stays resident.
+        case refused
+    }
+
+    /// Finds a victim and evicts it. Stops at the first page the backend refuses.
+    func reclaimOne() -> Eviction {
         let pageCount = region.table.pageCount
         for _ in 0..<(SwapTuning.sweepPasses * pageCount) {
             let i = hand.add(1, ordering: .relaxed).oldValue % pageCount
@@ -121,16 +189,20 @@ final class Reclaimer: Sendable {
                 continue
             }
             guard let locked = region.table.tryLock(i, if: { $0.kind == .resident }) else { continue }
-            if evict(i, locked) { return true }
+            switch evict(i, locked) {
+            case .evicted: return .evicted
+            case .refused: return .refused
+            case .kept: continue
+            }
         }
-        return false
+        return .kept
     }
 
     // MARK: Eviction
 
     /// Evicts a resident page whose lock the caller holds (`state` without the lock bit).
-    /// Always releases the lock. Returns whether the page left memory.
-    func evict(_ page: Int, _ state: PageState) -> Bool {
+    /// Always releases the lock.
+    func evict(_ page: Int, _ state: PageState) -> Eviction {
         let stamp = evictions.add(1, ordering: .relaxed).oldValue
         if !state.isDirty && state.hasSlot {
             // Clean: the slot still holds these contents. Drop the page.
@@ -147,7 +219,7 @@ final class Reclaimer: Sendable {
             region.counters.keptCopies.subtract(1, ordering: .relaxed)
             region.counters.count(.cleanDrops)
             uncharge()
-            return true
+            return .evicted
         }
         if region.usesMove {
             var staging = region.cache.acquireStaging(hint: page)
@@ -165,9 +237,10 @@ final class Reclaimer: Sendable {
 
     /// An eviction that cannot proceed: the page keeps `state` (its write protection lifted
     /// first when `unprotecting`, since the page stays resident and dirty), the failure is
-    /// counted. Returns false, the eviction's outcome.
+    /// counted. Returns `outcome`: ``Eviction/refused`` when the backend refused the page
+    /// (recorded, so that charges stop asking it until a slot is freed), else ``Eviction/kept``.
     @inline(__always)
-    private func abandon(_ page: Int, _ state: PageState, unprotecting: Bool = false) -> Bool {
+    private func abandon(_ page: Int, _ state: PageState, unprotecting: Bool = false, outcome: Eviction = .kept) -> Eviction {
         var kept = state
         if unprotecting {
             _ = region.uffd.writeProtect(region.address(ofPage: page), length: region.pageSize, enable: false)
@@ -175,7 +248,8 @@ final class Reclaimer: Sendable {
         }
         region.table.unlock(page, to: kept)
         region.counters.count(.failedEvictions)
-        return false
+        if outcome == .refused { refusedAtFree.store(slotFrees.load(ordering: .relaxed) + 1, ordering: .relaxed) }
+        return outcome
     }
 
     /// Allocates a slot and writes `contents` to it. Returns the slot, or nil (with nothing
@@ -194,7 +268,7 @@ final class Reclaimer: Sendable {
 
     /// Moves a dirty page out into a staging slot and compresses it from there. Returns nil
     /// (with the page untouched and still locked) when the kernel refused the move.
-    private func evictByMove(_ page: Int, _ state: PageState, staging: Int, stamp: UInt64) -> Bool? {
+    private func evictByMove(_ page: Int, _ state: PageState, staging: Int, stamp: UInt64) -> Eviction? {
         let address = region.address(ofPage: page), pageSize = region.pageSize
         let uffd = region.uffd
         let staged = region.cache.stagingAddress(staging)
@@ -211,16 +285,16 @@ final class Reclaimer: Sendable {
                 _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: staged), pageSize, MADV_DONTNEED)
             }
             region.cache.releaseStaging(staging)
-            return abandon(page, state)
+            return abandon(page, state, outcome: .refused)
         }
         publishSwapped(page, was: state, slot: slot, stamp: stamp)
         // The staged copy stays charged until the batch is flushed.
         if region.cache.markStagingDone(staging) >= region.cache.stagingBatch { flushStaging() }
-        return true
+        return .evicted
     }
 
     /// Write-protects a dirty page, compresses it in place, and drops it.
-    private func evictByWriteProtect(_ page: Int, _ state: PageState, stamp: UInt64) -> Bool {
+    private func evictByWriteProtect(_ page: Int, _ state: PageState, stamp: UInt64) -> Eviction {
         let address = region.address(ofPage: page), pageSize = region.pageSize
         // Dirty: write-protect BEFORE reading it, so a concurrent write either lands first or
         // traps and waits for this page's lock.
@@ -228,12 +302,12 @@ final class Reclaimer: Sendable {
             return abandon(page, state)
         }
         guard let slot = store(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: pageSize)) else {
-            return abandon(page, state, unprotecting: true)
+            return abandon(page, state, unprotecting: true, outcome: .refused)
         }
         _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: address), pageSize, MADV_DONTNEED)
         publishSwapped(page, was: state, slot: slot, stamp: stamp)
         uncharge()
-        return true
+        return .evicted
     }
 
     /// The last step of every eviction, with the page's lock held and its contents stored in
@@ -273,6 +347,7 @@ final class Reclaimer: Sendable {
             region.counters.count(.slotsDiscarded)
         }
         region.slots.finishFree(slot)
+        slotFrees.add(1, ordering: .relaxed)
     }
 
     // MARK: Background thread
@@ -301,10 +376,13 @@ final class Reclaimer: Sendable {
             guard thread.isRunning else { break }
             if region.counters.charged.load(ordering: .relaxed) < highWatermark { continue }
             var misses = 0
-            while thread.isRunning && region.counters.charged.load(ordering: .relaxed) > lowWatermark {
-                if !reclaimOne() {
+            rounds: while thread.isRunning && region.counters.charged.load(ordering: .relaxed) > lowWatermark {
+                switch reclaimOne() {
+                case .evicted: continue
+                case .refused: break rounds  // the backend is full: the faults overrun
+                case .kept:
                     misses += 1
-                    if misses > SwapTuning.backgroundSweepMisses { break }
+                    if misses > SwapTuning.backgroundSweepMisses { break rounds }
                 }
             }
             flushStaging()

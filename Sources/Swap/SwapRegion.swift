@@ -274,6 +274,7 @@ public final class SwapRegion: @unchecked Sendable {
         let census = context.table.census()
         s.residentPages = census.resident
         s.swappedPages = census.swapped
+        s.overLimitPages = max(0, s.residentPages + s.stagedPages - context.limitPages)
         s.faultLatency = context.latency.summary()
         s.fileSwapInLatency = context.fileLatency.summary()
         return s
@@ -374,7 +375,7 @@ public final class SwapRegion: @unchecked Sendable {
     @discardableResult
     func evict(page: Int) -> Bool {
         guard let state = context.table.tryLock(page, if: { $0.kind == .resident }) else { return false }
-        return reclaimer.evict(page, state)
+        return reclaimer.evict(page, state) == .evicted
     }
 
     /// The swap slot holding page `page`'s contents when the page is swapped out, or nil when
@@ -424,7 +425,8 @@ public final class SwapRegion: @unchecked Sendable {
         precondition(owned == slotsUsed, "\(slotsUsed) slots in use but \(owned) owned by pages")
         precondition(resident + cache.stagedPages == chargedPages,
                      "\(resident) resident and \(cache.stagedPages) staged pages but \(chargedPages) charged")
-        precondition(chargedPages <= residentLimitPages, "charge above the limit")
+        precondition(chargedPages <= residentLimitPages || reclaimer.hasOverrun.load(ordering: .relaxed),
+                     "charge above the limit, but the backend never refused a page")
         #endif
     }
 }

@@ -4,6 +4,8 @@ public struct SwapRegionConfiguration: Sendable {
     public var size: Int
     /// A hard cap in bytes on pages mapped in the region plus every uncompressed page copy the
     /// pager holds (fault scratch buffers included); at least ``minimumResidentPages`` pages.
+    /// Only a backend that refuses pages (full) makes the region go beyond it, rather than fail
+    /// a fault: see ``SwapStatistics/limitOverruns``.
     public var residentLimit: Int
     /// When compressed copies are freed.
     public var policy: SlotPolicy

@@ -36,8 +36,16 @@ public struct SwapStatistics: Sendable, Equatable {
     public var copyExists = 0
     /// Faults that could not be served (backend read failed, no room): SIGBUS was delivered.
     public var failedFaults = 0
-    /// Evictions that failed (backend full); the page stayed resident.
+    /// Evictions that failed (the backend refused the page: full or a failed write; or a
+    /// system call failed); the page stayed resident and nothing was lost.
     public var failedEvictions = 0
+    /// Pages charged beyond the resident limit because the backend refused evictions (its
+    /// slots, pool, file or writeback budget exhausted): each fault that would otherwise have
+    /// failed kept its page resident instead.
+    public var limitOverruns = 0
+    /// How far the region is above its resident limit now, in pages (mapped + staged beyond
+    /// the limit; 0 normally). It comes back down as the backend takes pages again.
+    public var overLimitPages = 0
     /// Resident pages that still own a slot (lazy copies).
     public var keptCopies = 0
     /// Evicted pages whose uncompressed copy waits in the staging area for a batched free:
@@ -79,7 +87,7 @@ final class SwapCounters: Sendable {
     enum Event: Int, CaseIterable {
         case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
         case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
-        case failedReads, readRetries
+        case failedReads, readRetries, limitOverruns
 
         /// The field of ``SwapStatistics`` that reports the event.
         var field: WritableKeyPath<SwapStatistics, Int> {
@@ -100,6 +108,7 @@ final class SwapCounters: Sendable {
             case .inlineFileReads: \.inlineFileReads
             case .failedReads: \.failedReads
             case .readRetries: \.readRetries
+            case .limitOverruns: \.limitOverruns
             }
         }
     }

@@ -93,8 +93,20 @@ enum SwapTuning {
     static let backgroundSweepMisses = 4
 
     /// Fruitless sweeps after which a charge gives up and the fault fails (SIGBUS): every other
-    /// page stayed locked, or the backend full, for that many full sweeps of the page table.
+    /// page stayed locked for that many full sweeps of the page table. (A full backend never
+    /// fails a charge: the page stays resident beyond the limit.)
     static let chargeAttempts = 20_000
+
+    /// While the backend refuses pages and no slot was freed, one charge in this many tries an
+    /// eviction again (the others go beyond the limit at once): a backend whose room comes back
+    /// without a free (a writeback budget raised, a file grown) is noticed within 64 faults,
+    /// and a full one costs one refused compression per 64 faults.
+    static let refusedRetryInterval = 64
+
+    /// Evictions a charge makes while the region is above its limit before it charges beyond
+    /// it anyway: 2, so that once the backend takes pages again each fault brings the region
+    /// one page closer to its limit without any one fault paying for the whole way back.
+    static let overLimitEvictionsPerCharge = 2
 
     /// Fruitless sweeps a charge makes before it yields the processor between sweeps, so that
     /// a preempted lock holder can finish.

@@ -33,6 +33,10 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
     let gatedReadMicroseconds = Atomic<Int>(0)
     /// Set when the gated read has begun its sleep.
     let gatedReadStarted = Atomic<Bool>(false)
+    /// While set, every write is refused as if the backend were full (memory limit).
+    let refusingWrites = Atomic<Bool>(false)
+    /// Writes refused while ``refusingWrites`` was set.
+    let refusedWrites = Atomic<Int>(0)
     /// When set, a notify or discard of a slot that holds nothing is recorded here.
     let doubleFrees = Atomic<Int>(0)
 
@@ -56,6 +60,10 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
     func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         guard slot >= 0 && slot < slotCount else { throw .slotOutOfRange(slot: slot, slotCount: slotCount) }
         guard page.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: page.count) }
+        if refusingWrites.load(ordering: .relaxed) {
+            refusedWrites.add(1, ordering: .relaxed)
+            throw .memoryLimitExceeded(limit: stored.load(ordering: .relaxed) * pageSize, needed: pageSize)
+        }
         (storage + slot * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
         let delay = writeDelayMicroseconds.load(ordering: .relaxed)
         if delay > 0 { usleep(UInt32(delay)) }
