@@ -72,6 +72,12 @@ public struct SwapStatistics: Sendable, Equatable {
     /// Reads tried again after an I/O error or a checksum mismatch
     /// (``SwapRegionConfiguration/readRetries``).
     public var readRetries = 0
+    /// Failed faults delivered by `UFFDIO_POISON` (handler-thread mode): the woken thread got
+    /// SIGBUS from the page's marker.
+    public var poisonedFaults = 0
+    /// Poison markers cleared after their SIGBUS (or before a prefault): the slot was kept, and
+    /// the next access read it again.
+    public var poisonsCleared = 0
     /// Latency of the swap-ins whose read needed file I/O (also part of ``faultLatency``).
     public var fileSwapInLatency = LatencySummary()
 
@@ -87,7 +93,7 @@ final class SwapCounters: Sendable {
     enum Event: Int, CaseIterable {
         case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
         case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
-        case failedReads, readRetries, limitOverruns
+        case failedReads, readRetries, limitOverruns, poisonedFaults, poisonsCleared
 
         /// The field of ``SwapStatistics`` that reports the event.
         var field: WritableKeyPath<SwapStatistics, Int> {
@@ -109,6 +115,8 @@ final class SwapCounters: Sendable {
             case .failedReads: \.failedReads
             case .readRetries: \.readRetries
             case .limitOverruns: \.limitOverruns
+            case .poisonedFaults: \.poisonedFaults
+            case .poisonsCleared: \.poisonsCleared
             }
         }
     }

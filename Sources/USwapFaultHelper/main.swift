@@ -10,6 +10,9 @@
 //     prints  "before: page=P slot=S location=file held=1 failed_reads=0"
 //     then either dies of SIGBUS (reads kept failing: retries exhausted) or prints
 //             "after: value=ok retries=.. failed_reads=.. slot_freed=1" and exits 0.
+//     With --recover its own SIGBUS handler lets the disk recover at the first SIGBUS and
+//     returns: the access is retried ("sigbus: ..." then "after: ..."); a second SIGBUS on the
+//     same access ("sigbus-again: ...") means the page stayed poisoned, and the helper dies.
 //   bench-file-reads  Random touches over a region whose swapped pages mostly live in a file;
 //                     prints one line of key=value figures; exits 1 when a page fails to verify.
 //   failed-setup      Makes region setups fail at a chosen step and prints the process's
@@ -131,6 +134,35 @@ func reportAndDie(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ c
     raise(SIGBUS)
 }
 
+/// SIGBUSes the `--recover` handler has seen.
+nonisolated(unsafe) var sigbusCount = 0
+
+/// The `--recover` handler: the first SIGBUS makes the disk recover and returns (the access is
+/// retried: it must now succeed); a second one reports that the page stayed poisoned and dies.
+/// Formatting allocates; as in ``reportAndDie(_:_:_:)``, the interrupted code is this helper's
+/// own load from the region.
+func recoverOnce(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?) {
+    sigbusCount += 1
+    let code = info?.pointee.si_code ?? 0
+    let address = info.map { UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr) } ?? 0
+    if sigbusCount > 1 {
+        say("sigbus-again: addr=0x\(String(address, radix: 16)) code=\(code) count=\(sigbusCount)")
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = SIG_DFL
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGBUS, &action, nil)
+        raise(SIGBUS)
+        return
+    }
+    var line = "sigbus: addr=0x\(String(address, radix: 16)) code=\(code)"
+    if let region = watchedRegion {
+        let s = region.statistics
+        line += " failed_faults=\(s.failedFaults) poisoned_faults=\(s.poisonedFaults) still_swapped=\(region.swapSlot(ofPage: watchedPage) == watchedSlot ? 1 : 0)"
+    }
+    say(line)
+    watchedFile?.clearFaults()
+}
+
 struct FailRead: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fail-read", abstract: "Touch a page in the file tier whose reads fail.")
@@ -146,6 +178,9 @@ struct FailRead: ParsableCommand {
     @Flag(help: "Install a SIGBUS handler before the region: it reports the state after the failure, then dies of SIGBUS.")
     var ownHandler = false
 
+    @Flag(help: "Install a SIGBUS handler before the region that lets the disk recover at the first SIGBUS and returns, so that the access is retried.")
+    var recover = false
+
     @Option(help: "Where the backing file goes.")
     var dir = "/tmp"
 
@@ -153,14 +188,19 @@ struct FailRead: ParsableCommand {
         if failures != "permanent" && Int(failures) == nil {
             throw ValidationError("--failures \(failures): a number or permanent")
         }
+        if ownHandler && recover { throw ValidationError("--own-handler and --recover each install a SIGBUS handler: give one") }
     }
 
     func run() throws {
         let pages = 64
         let pageSize = 4096
-        if ownHandler {
+        if ownHandler || recover {
             var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { reportAndDie($0, $1, $2) }
+            if recover {
+                action.__sigaction_handler.sa_sigaction = { recoverOnce($0, $1, $2) }
+            } else {
+                action.__sigaction_handler.sa_sigaction = { reportAndDie($0, $1, $2) }
+            }
             action.sa_flags = SA_SIGINFO
             sigemptyset(&action.sa_mask)
             sigaction(SIGBUS, &action, nil)
@@ -199,7 +239,7 @@ struct FailRead: ParsableCommand {
         // The touch: SIGBUS here when the reads keep failing.
         let ok = VersionedPage.verify(region.baseAddress, page: page, version: 1, pageSize: pageSize)
         let after = region.statistics
-        say("after: value=\(ok ? "ok" : "wrong") retries=\(after.readRetries) failed_reads=\(after.failedReads) failed_faults=\(after.failedFaults) slot_freed=\(cache.location(of: slot) == .empty ? 1 : 0) file_reads=\(after.fileReads) inline_file_reads=\(after.inlineFileReads)")
+        say("after: value=\(ok ? "ok" : "wrong") retries=\(after.readRetries) failed_reads=\(after.failedReads) failed_faults=\(after.failedFaults) slot_freed=\(cache.location(of: slot) == .empty ? 1 : 0) file_reads=\(after.fileReads) inline_file_reads=\(after.inlineFileReads) sigbuses=\(sigbusCount) poisoned_faults=\(after.poisonedFaults) poisons_cleared=\(after.poisonsCleared) swap_ins=\(after.swapIns)")
         region.close()
         base.close()
         if !ok { throw ExitCode(1) }

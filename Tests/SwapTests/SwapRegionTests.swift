@@ -61,6 +61,24 @@ func presentPages(_ base: UnsafeMutableRawPointer, pages: Int) -> Int? {
         #expect(features.description.contains("PAGEFAULT_FLAG_WP"))
     }
 
+    /// Each fault mode needs its way of delivering a failed swap-in as SIGBUS: without it the
+    /// region refuses to start (a handler thread without UFFDIO_POISON would wake the thread
+    /// into the same fault forever).
+    @Test(arguments: SwapRegionConfiguration.FaultMode.allCases)
+    func aFaultModeWithoutItsWayToDeliverAFailureIsRefused(mode: SwapRegionConfiguration.FaultMode) throws {
+        var configuration = SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page)
+        configuration.faultMode = mode
+        let all = UserfaultfdFeatures(rawValue: 0x1_FFFF)
+        let needed: UserfaultfdFeatures = mode == .signal ? .sigbus : .poison
+        #expect(throws: SwapError.missingFeatures(needed)) {
+            _ = try SwapRegion.features(for: configuration, available: all.subtracting(needed))
+        }
+        let wanted = try SwapRegion.features(for: configuration, available: all)
+        #expect(wanted.contains(needed) && wanted.contains(.pagefaultFlagWP))
+        let message = SwapError.missingFeatures(needed).description
+        #expect(message.contains(mode == .signal ? "handler-thread fault mode" : "UFFDIO_POISON (Linux >= 6.6)"), "\(message)")
+    }
+
     @Test func badConfigurationsAreRejectedWithAReason() throws {
         guard userfaultfdAvailable() else { return }
         let backend = MemoryBackend(slotCount: 64)

@@ -193,6 +193,11 @@ static inline int cuswap_madvise(void *addr, size_t len, int advice) {
 #define CUSWAP_ACCESS_UNKNOWN (-1)
 #define CUSWAP_ACCESS_READ 0
 #define CUSWAP_ACCESS_WRITE 1
+/* The access hit a poisoned page (si_code BUS_MCEERR_AR: a real memory error, or a UFFDIO_POISON
+ * marker on a kernel with CONFIG_MEMORY_FAILURE; without it the marker raises a plain BUS_ADRERR).
+ * The handler may clear its own marker; the trampoline then always chains, so the thread sees
+ * its SIGBUS. */
+#define CUSWAP_ACCESS_POISONED 2
 
 /* What it answers: */
 #define CUSWAP_FAULT_HANDLED 1   /* the access can be retried */
