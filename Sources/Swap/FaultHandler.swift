@@ -153,9 +153,21 @@ final class FaultHandler: @unchecked Sendable {
 
         switch state.kind {
         case .resident:
-            guard state.isWriteProtected, access != .read else {
+            guard access != .read else {
                 // Another thread installed the page (or a read raced a write-protect): retry.
                 region.table.unlock(page, to: state)
+                return .handled
+            }
+            guard state.isWriteProtected else {
+                // A write fault on a page the pager maps writable: a batched eviction's span
+                // protection covered it (or another thread installed it first). Lift it.
+                let result = uffd.writeProtect(pageAddress, length: region.pageSize, enable: false, wake: false)
+                region.table.unlock(page, to: state)
+                if result != nil {
+                    region.counters.count(.failedFaults)
+                    return .failed
+                }
+                region.counters.count(.spanProtectFaults)
                 return .handled
             }
             // A write to a clean, write-protected page: it becomes dirty, the copy stale.

@@ -15,6 +15,9 @@ public struct SwapStatistics: Sendable, Equatable {
     public var cleanDrops = 0
     /// Writes to pages mapped write-protected (clean pages after a lazy swap-in).
     public var writeProtectFaults = 0
+    /// Writes to dirty pages that a batched eviction write-protected along with its victims
+    /// (they sat in the batch's span): one fault lifted the protection.
+    public var spanProtectFaults = 0
     /// `slotFreeNotify` calls: compressed copies freed on swap-in.
     public var notifyFree = 0
     /// First touches served with the zero page.
@@ -93,7 +96,7 @@ final class SwapCounters: Sendable {
     enum Event: Int, CaseIterable {
         case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
         case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
-        case failedReads, readRetries, limitOverruns, poisonedFaults, poisonsCleared
+        case failedReads, readRetries, limitOverruns, poisonedFaults, poisonsCleared, spanProtectFaults
 
         /// The field of ``SwapStatistics`` that reports the event.
         var field: WritableKeyPath<SwapStatistics, Int> {
@@ -117,6 +120,7 @@ final class SwapCounters: Sendable {
             case .limitOverruns: \.limitOverruns
             case .poisonedFaults: \.poisonedFaults
             case .poisonsCleared: \.poisonsCleared
+            case .spanProtectFaults: \.spanProtectFaults
             }
         }
     }

@@ -31,6 +31,18 @@ enum SwapTuning {
     /// The most staging slots ``SwapCache`` accepts (its flush scans them all).
     static let maximumStagingSlots = 256
 
+    // MARK: Batched eviction
+
+    /// Pages the CLOCK hand takes at a time when eviction is batched: a batch's victims come
+    /// from consecutive windows, so they lie close together and one write-protect ioctl spans
+    /// them. 64 pages hold about 16 resident pages when a quarter of the region is resident.
+    static let victimWindow = 64
+
+    /// The widest span of pages one batch covers (2 MiB, one page-table page): its
+    /// write-protect ioctl walks every entry of the span, and protects the resident pages in it
+    /// that are not victims too (each pays one fault if written before it is evicted).
+    static let maximumEvictionSpan = 512
+
     // MARK: File reads
 
     /// Request slots of the file-read queue: half of ``swapCacheFrames``, since every read in

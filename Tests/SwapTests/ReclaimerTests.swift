@@ -59,13 +59,15 @@ import ZSwap
         }
     }
 
-    @Test(arguments: FullBackend.allCases)
-    func aFullBackendKeepsPagesResidentBeyondTheLimitAndLosesNothing(backend kind: FullBackend) throws {
+    @Test(arguments: FullBackend.allCases, SwapRegionConfiguration.EvictionMethod.allCases)
+    func aFullBackendKeepsPagesResidentBeyondTheLimitAndLosesNothing(backend kind: FullBackend, eviction: SwapRegionConfiguration.EvictionMethod) throws {
         guard userfaultfdAvailable() else { return }
         let pages = 256, limit = 32
         let (backend, backing) = try makeBackend(kind, pages: pages)
         defer { backing?.close() }
-        let region = try SwapRegion(SwapRegionConfiguration(size: pages * page, residentLimit: limit * page), backend: backend)
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.evictionMethod = eviction
+        let region = try SwapRegion(configuration, backend: backend)
         defer { region.close() }
         // Each page made resident (as a touch would, but reporting instead of raising SIGBUS),
         // then written.
@@ -124,6 +126,69 @@ import ZSwap
         for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
         #expect(bad == 0)
         #expect(region.chargedPages <= limit)
+        region.checkInvariants()
+    }
+
+    // MARK: Batched eviction
+
+    /// A batch write-protects the span between its first and last dirty victim with one ioctl,
+    /// so resident pages between them that are not victims are protected too: a write to one
+    /// takes one fault that lifts the protection, and lands. The victims leave, the others stay.
+    @Test(arguments: SwapRegionConfiguration.FaultMode.allCases)
+    func aWriteToAPageBetweenABatchsVictimsLiftsTheSpanProtectionAndLands(mode: SwapRegionConfiguration.FaultMode) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 64
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: 32 * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.faultMode = mode
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<8 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let table = region.context.table
+        var batch = EvictionBatch()
+        for victim in [2, 5] {
+            let locked = try #require(table.tryLock(victim, if: { $0.kind == .resident }))
+            batch.append(page: victim, state: locked)
+        }
+        #expect(region.reclaimer.evict(&batch) == .evicted)
+        #expect(batch.isEmpty)
+        #expect(table.load(2).kind == .swapped && table.load(5).kind == .swapped)
+        #expect(table.load(3).kind == .resident && table.load(4).kind == .resident)
+        #expect(region.statistics.swapOuts == 2)
+        // Pages 3 and 4 sat in the protected span: the first write to each faults once.
+        VersionedPage.fill(region.baseAddress, page: 3, version: 2, pageSize: page)
+        VersionedPage.fill(region.baseAddress, page: 4, version: 2, pageSize: page)
+        VersionedPage.fill(region.baseAddress, page: 4, version: 3, pageSize: page)
+        let s = region.statistics
+        #expect(s.spanProtectFaults == 2)
+        #expect(s.failedFaults == 0)
+        #expect(VersionedPage.verify(region.baseAddress, page: 3, version: 2, pageSize: page))
+        #expect(VersionedPage.verify(region.baseAddress, page: 4, version: 3, pageSize: page))
+        for p in [0, 1, 2, 5, 6, 7] {
+            #expect(VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page), "page \(p)")
+        }
+        #expect(region.statistics.swapIns == 2)
+        region.checkInvariants()
+    }
+
+    /// The hand fills a batch from consecutive windows: a region over its limit evicts many
+    /// pages per reclaim, and every page keeps its contents.
+    @Test func reclaimTakesABatchOfVictimsAtOnce() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 256, limit = 64
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .fifo
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<limit { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        #expect(region.statistics.swapOuts == 0)
+        #expect(region.reclaimer.reclaim() == .evicted)
+        #expect(region.statistics.swapOuts == EvictionBatch.capacity)
+        #expect(region.chargedPages == limit - EvictionBatch.capacity)
+        var bad = 0
+        for p in 0..<limit where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
         region.checkInvariants()
     }
 }

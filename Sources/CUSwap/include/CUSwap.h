@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <linux/userfaultfd.h>
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -185,6 +186,20 @@ static inline int cuswap_uffd_read_fault(int fd, uint64_t *address, uint64_t *fl
 
 static inline int cuswap_madvise(void *addr, size_t len, int advice) {
     return madvise(addr, len, advice) != 0 ? errno : 0;
+}
+
+/* pidfd_open(2) of process `pid` (close-on-exec); returns the descriptor or -errno. */
+static inline int cuswap_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* process_madvise(2): `advice` over `count` ranges of the process behind `pidfd` in one call
+ * (for MADV_DONTNEED on the calling process: one TLB flush for all of them). Returns the bytes
+ * advised (fewer than asked when it stopped at an error) or -errno. */
+static inline long cuswap_process_madvise(int pidfd, const struct iovec *ranges, size_t count, int advice) {
+    long n = syscall(SYS_process_madvise, pidfd, ranges, count, advice, 0);
+    return n < 0 ? -errno : n;
 }
 
 /* The SIGBUS trampoline. */
