@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
+        .library(name: "RedisTier", targets: ["RedisTier"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
     dependencies: [
@@ -42,6 +43,17 @@ let package = Package(
         .target(
             name: "Swap",
             dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
+        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
+        // PageTier interface a backing file can also sit behind.
+        .target(
+            name: "RedisTier",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The tier's figures against redis-benchmark, and the run the gc test kills.
+        .executableTarget(
+            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
             swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
@@ -73,6 +85,9 @@ let package = Package(
         .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],

@@ -1,0 +1,132 @@
+/// One snapshot of who serves what: every hash slot's shard (a master and its replicas), as
+/// CLUSTER SLOTS reported it, patched by MOVED redirects since.
+///
+/// Snapshots never change once made; the client swaps in a new one (a refresh, a MOVED), so a
+/// caller that took one may keep using it without a lock.
+final class ClusterTopology: Sendable {
+    /// A master and its replicas, by index into ``nodes``.
+    struct Shard: Sendable, Equatable {
+        /// The master's index.
+        var master: Int
+        /// The replicas' indices.
+        var replicas: [Int]
+    }
+
+    /// Counts snapshots: a caller that saw generation g and failed asks for a refresh only if no
+    /// newer snapshot came meanwhile.
+    let generation: Int
+    /// Every node named (masters and replicas).
+    let nodes: [ClusterNode]
+    /// The shards.
+    let shards: [Shard]
+    /// Each slot's shard index, or -1 when no node serves it.
+    let shardOfSlot: [Int16]
+
+    /// A snapshot of `shards` over `nodes`, with `shardOfSlot` (16384 entries).
+    init(generation: Int, nodes: [ClusterNode], shards: [Shard], shardOfSlot: [Int16]) {
+        precondition(shardOfSlot.count == HashSlot.count, "a topology maps every hash slot")
+        self.generation = generation
+        self.nodes = nodes
+        self.shards = shards
+        self.shardOfSlot = shardOfSlot
+    }
+
+    /// A topology that serves nothing (before the first refresh).
+    static func empty() -> ClusterTopology {
+        ClusterTopology(generation: 0, nodes: [], shards: [], shardOfSlot: [Int16](repeating: -1, count: HashSlot.count))
+    }
+
+    /// The master serving `slot`, or `nil`.
+    @inline(__always)
+    func masterIndex(ofSlot slot: Int) -> Int? {
+        let shard = Int(shardOfSlot[slot])
+        return shard < 0 ? nil : shards[shard].master
+    }
+
+    /// The shard serving `slot`, or `nil`.
+    func shard(ofSlot slot: Int) -> Shard? {
+        let shard = Int(shardOfSlot[slot])
+        return shard < 0 ? nil : shards[shard]
+    }
+
+    /// Slots no node serves.
+    var unservedSlots: Int { shardOfSlot.reduce(0) { $0 + ($1 < 0 ? 1 : 0) } }
+
+    /// The masters, one per shard.
+    var masters: [ClusterNode] { shards.map { nodes[$0.master] } }
+
+    /// The index of the node at `address`, or `nil`.
+    func index(of address: NodeAddress) -> Int? { nodes.firstIndex { $0.address == address } }
+
+    /// This topology with `slot` served by the master at `address` (a MOVED redirect), as
+    /// snapshot `generation`. `node` gives the node object for an address.
+    func moving(slot: Int, to address: NodeAddress, generation: Int, node: (NodeAddress) -> ClusterNode) -> ClusterTopology {
+        var nodes = self.nodes
+        let target: Int
+        if let known = index(of: address) {
+            target = known
+        } else {
+            nodes.append(node(address))
+            target = nodes.count - 1
+        }
+        var shards = self.shards
+        var shardOfSlot = self.shardOfSlot
+        if let existing = shards.firstIndex(where: { $0.master == target }) {
+            shardOfSlot[slot] = Int16(existing)
+        } else {
+            shards.append(Shard(master: target, replicas: []))
+            shardOfSlot[slot] = Int16(shards.count - 1)
+        }
+        return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
+    }
+
+    /// Parses a CLUSTER SLOTS reply: `[[start, end, [ip, port, id, ...], replica..., ...], ...]`.
+    /// A node reported with an empty ip is the one that answered (`answering`'s host).
+    ///
+    /// - Throws: ``RedisTierError/protocolViolation(node:detail:)`` for a reply of another shape.
+    static func parse(
+        slots reply: RESPValue, answering: NodeAddress, generation: Int, node: (NodeAddress) -> ClusterNode
+    ) throws(RedisTierError) -> ClusterTopology {
+        func bad(_ detail: String) -> RedisTierError {
+            .protocolViolation(node: answering.description, detail: "CLUSTER SLOTS: \(detail)")
+        }
+        guard let ranges = reply.elements else { throw bad("not an array") }
+        var nodes: [ClusterNode] = []
+        var indexByAddress: [NodeAddress: Int] = [:]
+        var shards: [Shard] = []
+        var shardByMaster: [Int: Int] = [:]
+        var shardOfSlot = [Int16](repeating: -1, count: HashSlot.count)
+
+        func nodeIndex(_ value: RESPValue) throws(RedisTierError) -> Int {
+            guard let fields = value.elements, fields.count >= 2, let port = fields[1].integerValue,
+                port > 0 && port < 65536
+            else { throw bad("a node entry without ip and port") }
+            var host = fields[0].text ?? ""
+            if host.isEmpty || host == "?" { host = answering.host }
+            let address = NodeAddress(host: host, port: port)
+            if let known = indexByAddress[address] { return known }
+            nodes.append(node(address))
+            indexByAddress[address] = nodes.count - 1
+            return nodes.count - 1
+        }
+
+        for range in ranges {
+            guard let fields = range.elements, fields.count >= 3, let start = fields[0].integerValue,
+                let end = fields[1].integerValue, start >= 0, end >= start, end < HashSlot.count
+            else { throw bad("a slot range without start, end and master") }
+            let master = try nodeIndex(fields[2])
+            let shard: Int
+            if let known = shardByMaster[master] {
+                shard = known
+            } else {
+                var replicas: [Int] = []
+                for replica in fields.dropFirst(3) { replicas.append(try nodeIndex(replica)) }
+                shards.append(Shard(master: master, replicas: replicas))
+                shard = shards.count - 1
+                shardByMaster[master] = shard
+            }
+            for slot in start...end { shardOfSlot[slot] = Int16(shard) }
+        }
+        return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
+    }
+}
