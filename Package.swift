@@ -87,7 +87,7 @@ let package = Package(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
-            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "TestSupport", "RedisTierBench"],
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],

@@ -112,7 +112,7 @@ final class ClusterClient: Sendable {
         markStale()
     }
 
-    /// Reads CLUSTER SLOTS from the first node that answers (the current masters, then the other
+    /// Reads the layout (CLUSTER SHARDS) from the first node that answers (the current masters, then the other
     /// known nodes, then the seeds) and installs it. With `after`, a refresh is skipped when a
     /// snapshot newer than that generation is already there; with `minimumInterval`, when the
     /// last refresh finished more recently than that.
@@ -143,21 +143,8 @@ final class ClusterClient: Sendable {
             for address in candidates {
                 let node = node(for: address)
                 do throws(RedisTierError) {
-                    let connection = try node.acquire(counters: counters)
-                    let deadline = MonotonicClock.nanoseconds() + settings.ioTimeoutNanoseconds
-                    let reply = try connection.command(["CLUSTER", "SLOTS"], deadline: deadline)
-                    node.release(connection)
-                    node.markUp()
-                    if let message = reply.errorMessage {
-                        if message.contains("cluster support disabled") { throw .notACluster(node: address.description) }
-                        throw .serverError(node: address.description, message: message)
-                    }
-                    let parsed = try ClusterTopology.parse(
-                        slots: reply, answering: address, generation: current.generation + 1, node: self.node(for:))
-                    if parsed.unservedSlots == 0 {
-                        install(parsed)
-                        return parsed
-                    }
+                    let parsed = try readTopology(from: node, generation: current.generation + 1)
+                    if parsed.unservedSlots == 0 { return install(parsed) }
                     if partial == nil || parsed.unservedSlots < partial!.unservedSlots { partial = parsed }
                     failures.append("\(address): serves only \(HashSlot.count - parsed.unservedSlots) slots")
                 } catch {
@@ -169,14 +156,33 @@ final class ClusterClient: Sendable {
                     failures.append("\(address): \(error)")
                 }
             }
-            if let partial {
-                install(partial)
-                return partial
-            }
+            if let partial { return install(partial) }
             counters.failedTopologyRefreshes.add(1, ordering: .relaxed)
             if let fatal { throw fatal }
             throw .unreachable(failures.joined(separator: "; "))
         }
+    }
+
+    /// Asks `node` for the layout: CLUSTER SHARDS, or CLUSTER SLOTS where the server predates it.
+    private func readTopology(from node: ClusterNode, generation: Int) throws(RedisTierError) -> ClusterTopology {
+        let connection = try node.acquire(counters: counters)
+        let deadline = MonotonicClock.nanoseconds() + settings.ioTimeoutNanoseconds
+        var reply = try connection.command(["CLUSTER", "SHARDS"], deadline: deadline)
+        var shards = true
+        if let message = reply.errorMessage, !message.contains("cluster support disabled") {
+            reply = try connection.command(["CLUSTER", "SLOTS"], deadline: deadline)
+            shards = false
+        }
+        node.release(connection)
+        node.markUp()
+        if let message = reply.errorMessage {
+            if message.contains("cluster support disabled") { throw .notACluster(node: node.address.description) }
+            throw .serverError(node: node.address.description, message: message)
+        }
+        if shards {
+            return try ClusterTopology.parse(shards: reply, answering: node.address, generation: generation, node: self.node(for:))
+        }
+        return try ClusterTopology.parse(slots: reply, answering: node.address, generation: generation, node: self.node(for:))
     }
 
     /// Refreshes if a refresh was asked for and the last one is at least `minimumInterval` old;
@@ -186,15 +192,17 @@ final class ClusterClient: Sendable {
         _ = try? refresh(minimumIntervalNanoseconds: minimumIntervalNanoseconds)
     }
 
-    private func install(_ topology: ClusterTopology) {
-        state.withLock { state in
+    private func install(_ topology: ClusterTopology) -> ClusterTopology {
+        let installed = state.withLock { state in
             // Generations only grow, whatever MOVED patches came in while this one was read.
             state.topology = ClusterTopology(
                 generation: max(topology.generation, state.topology.generation + 1), nodes: topology.nodes,
                 shards: topology.shards, shardOfSlot: topology.shardOfSlot)
+            return state.topology
         }
         stale.store(false, ordering: .relaxed)
         counters.topologyRefreshes.add(1, ordering: .relaxed)
+        return installed
     }
 
     /// Every node object known (for closing).

@@ -1,5 +1,6 @@
 /// One snapshot of who serves what: every hash slot's shard (a master and its replicas), as
-/// CLUSTER SLOTS reported it, patched by MOVED redirects since.
+/// CLUSTER SHARDS (or, before Redis 7, CLUSTER SLOTS) reported it, patched by MOVED redirects
+/// since.
 ///
 /// Snapshots never change once made; the client swaps in a new one (a refresh, a MOVED), so a
 /// caller that took one may keep using it without a lock.
@@ -76,6 +77,75 @@ final class ClusterTopology: Sendable {
         } else {
             shards.append(Shard(master: target, replicas: []))
             shardOfSlot[slot] = Int16(shards.count - 1)
+        }
+        return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
+    }
+
+    /// Parses a CLUSTER SHARDS reply (Redis 7): one map per shard, `slots` (start and end
+    /// pairs) and `nodes` (maps with `ip`, `endpoint`, `port`, `role`, `health`). Unlike CLUSTER
+    /// SLOTS it names replicas that have not replicated anything yet, so every node is known (and
+    /// checked) from the start. Replicas whose health is `failed` are left out; a node reported
+    /// without an address is the one that answered.
+    ///
+    /// - Throws: ``RedisTierError/protocolViolation(node:detail:)`` for a reply of another shape.
+    static func parse(
+        shards reply: RESPValue, answering: NodeAddress, generation: Int, node: (NodeAddress) -> ClusterNode
+    ) throws(RedisTierError) -> ClusterTopology {
+        func bad(_ detail: String) -> RedisTierError {
+            .protocolViolation(node: answering.description, detail: "CLUSTER SHARDS: \(detail)")
+        }
+        /// A RESP2 map (a flat array of names and values) as a dictionary.
+        func map(_ value: RESPValue) -> [String: RESPValue]? {
+            guard let items = value.elements, items.count % 2 == 0 else { return nil }
+            var result: [String: RESPValue] = [:]
+            for i in stride(from: 0, to: items.count, by: 2) {
+                guard let name = items[i].text else { return nil }
+                result[name] = items[i + 1]
+            }
+            return result
+        }
+        guard let entries = reply.elements else { throw bad("not an array") }
+        var nodes: [ClusterNode] = []
+        var indexByAddress: [NodeAddress: Int] = [:]
+        var shards: [Shard] = []
+        var shardOfSlot = [Int16](repeating: -1, count: HashSlot.count)
+        for entry in entries {
+            guard let shard = map(entry), let slotList = shard["slots"]?.elements, let nodeList = shard["nodes"]?.elements else {
+                throw bad("a shard without slots and nodes")
+            }
+            var master: Int?
+            var replicas: [Int] = []
+            for value in nodeList {
+                guard let fields = map(value), let port = (fields["port"] ?? fields["tls-port"])?.integerValue,
+                    port > 0 && port < 65536
+                else { throw bad("a node without a port") }
+                var host = fields["endpoint"]?.text ?? ""
+                if host.isEmpty || host == "?" { host = fields["ip"]?.text ?? "" }
+                if host.isEmpty || host == "?" { host = answering.host }
+                let address = NodeAddress(host: host, port: port)
+                let index: Int
+                if let known = indexByAddress[address] {
+                    index = known
+                } else {
+                    nodes.append(node(address))
+                    index = nodes.count - 1
+                    indexByAddress[address] = index
+                }
+                if fields["role"]?.text == "master" {
+                    master = index
+                } else if fields["health"]?.text != "failed" {
+                    replicas.append(index)
+                }
+            }
+            guard let master, !slotList.isEmpty else { continue }  // a shard serving no slot
+            guard slotList.count % 2 == 0 else { throw bad("an odd number of slot bounds") }
+            shards.append(Shard(master: master, replicas: replicas))
+            for i in stride(from: 0, to: slotList.count, by: 2) {
+                guard let start = slotList[i].integerValue, let end = slotList[i + 1].integerValue, start >= 0, end >= start,
+                    end < HashSlot.count
+                else { throw bad("a slot range out of bounds") }
+                for slot in start...end { shardOfSlot[slot] = Int16(shards.count - 1) }
+            }
         }
         return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
     }

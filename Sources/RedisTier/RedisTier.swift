@@ -58,6 +58,8 @@ public final class RedisTier: PageTier, Sendable {
     private let contexts: Mutex<[PipelineContext]>
     private let frees: Mutex<FreeQueue>
     private let queuedFrees = Atomic<Int>(0)
+    /// Held while frees are being sent: one flush at a time.
+    private let flushing = Mutex<Void>(())
     private let isClosed = Atomic<Bool>(false)
     private let stopMaintenance = Atomic<Bool>(false)
     private let maintenanceThread = Mutex<NativeThread?>(nil)
@@ -226,10 +228,15 @@ public final class RedisTier: PageTier, Sendable {
 
     // MARK: Frees
 
-    /// Sends every queued free now, as pipelined UNLINKs; returns how many are still queued
-    /// (their nodes did not answer: they are retried later).
+    /// Sends every queued free now, as pipelined UNLINKs (after any flush already running, so
+    /// when it returns every free queued before the call was tried); returns how many are still
+    /// queued (their nodes did not answer: they are retried later).
     @discardableResult
     public func flushFrees() -> Int {
+        flushing.withLock { _ in flushQueuedFrees() }
+    }
+
+    private func flushQueuedFrees() -> Int {
         let context = takeContext()
         defer { giveBack(context) }
         var rounds = 0
