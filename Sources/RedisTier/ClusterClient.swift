@@ -19,6 +19,13 @@ struct Redirect: Equatable {
     /// Where to go.
     var address: NodeAddress
 
+    /// A redirect of `kind` for `slot` to `address`.
+    init(kind: Kind, slot: Int, address: NodeAddress) {
+        self.kind = kind
+        self.slot = slot
+        self.address = address
+    }
+
     /// Parses `MOVED 3999 127.0.0.1:6381` or `ASK 3999 127.0.0.1:6381` (an empty host means the
     /// host of `asked`); `nil` for any other error.
     init?(_ message: UnsafeRawBufferPointer, asked: NodeAddress) {

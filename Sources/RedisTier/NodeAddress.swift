@@ -45,13 +45,13 @@ public struct NodeAddress: Hashable, Sendable, CustomStringConvertible {
     ///   or a bad address.
     public static func seeds(from url: String) throws(RedisTierError) -> [NodeAddress] {
         var rest = trimmingSpaces(url[...])
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
         if rest.contains("/") {
             guard rest.hasPrefix("redis://") else {
                 throw .invalidConfiguration("'\(url)' is not a redis:// address: write redis://HOST:PORT[,HOST:PORT...]")
             }
             rest = rest.dropFirst("redis://".count)
         }
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
         let parts = rest.split(separator: ",", omittingEmptySubsequences: true)
         guard !parts.isEmpty else {
             throw .invalidConfiguration("'\(url)' names no node: write redis://HOST:PORT[,HOST:PORT...]")

@@ -39,7 +39,7 @@ public struct RedisTierConfiguration: Sendable, Equatable {
     /// quarters full the freeing thread sends them itself.
     public var freeQueueCapacity = 65_536
     /// Commands in one pipeline: a write of more objects goes out in pipelines of this many.
-    public var pipelineDepth = 256
+    public var pipelineDepth = 1024
     /// Idle connections kept per node.
     public var maxIdleConnectionsPerNode = 8
     /// How often the maintenance thread looks for work (queued frees, a stale topology, the

@@ -2,18 +2,21 @@
 // the run the gc test kills. Until `uswap bench swap --tier redis://...` exists (stage 2), this
 // is how the tier is measured:
 //
-//   RedisTierBench latency    --seeds redis://H:P,... [--pages N] [--reads N] [--object-size B]
-//                             [--replicas R] [--corpus FILE] [--no-baseline]
-//   RedisTierBench throughput --seeds redis://H:P,... [--pages N] [--batch N] [--object-size B]
-//                             [--replicas R] [--corpus FILE] [--no-baseline]
+//   RedisTierBench latency    --seeds redis://H:P,... [--pages N] [--reads N] [--rounds N]
+//                             [--object-size B] [--replicas R] [--corpus FILE] [--no-baseline]
+//   RedisTierBench throughput --seeds redis://H:P,... [--pages N] [--batch N] [--rounds N]
+//                             [--object-size B] [--replicas R] [--corpus FILE] [--no-baseline]
 //   RedisTierBench crash      --seeds redis://H:P,... [--pages N] [--lease-ttl MS] [--label L]
 //   RedisTierBench gc         --seeds redis://H:P,... [--prefix P]
 //
-// latency: writes N pages, then reads R of them one at a time (random order), each read timed;
-//   then redis-benchmark -t set,get -d 4096 -c 1 -P 1 -r 100000 --cluster on the same cluster
-//   (the SETs first, enough of them that nearly every key exists before the GETs read it).
-// throughput: writes N pages in batches of --batch (each batch one pipeline per master plus
-//   WAIT), pages/s; then redis-benchmark -t set -d 4096 -c 1 -P 32 --cluster.
+// latency: writes N pages, and redis-benchmark -t set -d 4096 -c 1 -P 1 -r 100000 --cluster sets
+//   its keys (4x the range, so nearly every key exists before it is read); then --rounds rounds
+//   (default 5) of R/rounds tier reads one at a time (random pages, each read timed) followed by
+//   redis-benchmark -t get with the same options on the same cluster: interleaved, so both see
+//   the same machine (2 shared cores are noisy). Prints each round and the median ratio.
+// throughput: --rounds rounds of N/rounds pages written in batches of --batch (each batch one
+//   pipeline per master plus WAIT), pages/s, then freed; each followed by redis-benchmark -t set
+//   -d 4096 -c 1 -P 32 --cluster. Prints each round and the median ratio.
 // crash: writes N pages, prints `namespace=... pages=N`, and SIGKILLs itself (a run that died:
 //   its lease expires, gc must remove its keys).
 // Objects are random bytes of --object-size (4096, like -d 4096), or with --corpus the LZ4
@@ -37,6 +40,7 @@ struct Options {
     var leaseTTL = 2_000
     var label = "bench"
     var prefix = "uswap"
+    var rounds = 5
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -64,6 +68,7 @@ struct Options {
             case "--lease-ttl": leaseTTL = number()
             case "--label": label = value()
             case "--prefix": prefix = value()
+            case "--rounds": rounds = max(1, number())
             default: Self.fail("unknown option \(flag)")
             }
         }
@@ -210,6 +215,11 @@ func redisBenchmark(_ options: Options, _ arguments: [String]) -> [String: [Stri
     return rows
 }
 
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+}
+
 func format(_ value: Double) -> String { String(format: "%.1f", value) }
 
 let options = Options(CommandLine.arguments)
@@ -218,54 +228,89 @@ case "latency":
     let objects = Objects(count: options.pages, options: options)
     let tier = makeTier(options)
     let handles = writeAll(tier, objects, count: options.pages, batchSize: options.batch)
-    var buffer = [UInt8](repeating: 0, count: tier.maxObjectSize)
-    var order = Array(0..<options.reads).map { $0 % handles.count }
-    order.shuffle()
-    var samples = [Int](repeating: 0, count: order.count)
-    let cpuBefore = ResourceUsage.now(.process).cpuSeconds
-    buffer.withUnsafeMutableBytes { raw in
-        for (k, index) in order.enumerated() {
-            let start = MonotonicClock.nanoseconds()
-            do { _ = try tier.read(handles[index], into: raw) } catch { Options.fail("read: \(error)") }
-            samples[k] = MonotonicClock.nanoseconds() - start
-        }
-    }
-    let cpu = ResourceUsage.now(.process).cpuSeconds - cpuBefore
-    let reads = Percentiles(samples)
-    let cpuPerRead = cpu * 1e6 / Double(samples.count)
-    try? tier.close()
-    print("tier read (one page, one round trip): objects \(format(objects.averageSize)) B avg, \(samples.count) reads: p50 \(format(reads.p50)) us, p99 \(format(reads.p99)) us, mean \(format(reads.mean)) us, CPU \(format(cpuPerRead)) us/read")
     if options.baseline {
-        // SETs first, 4x the key range, so nearly every key exists before the GETs read it.
+        // redis-benchmark's keys: SETs first, 4x the key range, so nearly every key exists
+        // before the GETs read it.
         _ = redisBenchmark(options, ["-t", "set", "-d", "4096", "-c", "1", "-P", "1", "-r", "100000", "-n", "400000"])
-        let rows = redisBenchmark(options, ["-t", "get", "-d", "4096", "-c", "1", "-P", "1", "-r", "100000", "-n", "100000"])
-        if let get = rows["GET"], let p50 = get["p50_latency_ms"], let p99 = get["p99_latency_ms"] {
-            print("redis-benchmark GET -d 4096 -c 1 -P 1 -r 100000: p50 \(format(p50 * 1000)) us, p99 \(format(p99 * 1000)) us")
-            print("tier read p50 / GET p50: \(String(format: "%.2f", reads.p50 / (p50 * 1000)))x (goal <= 1.5x); p99: \(String(format: "%.2f", reads.p99 / (p99 * 1000)))x")
-        } else {
-            print("redis-benchmark gave no GET figures")
+    }
+    var buffer = [UInt8](repeating: 0, count: tier.maxObjectSize)
+    let perRound = max(1, options.reads / options.rounds)
+    var all: [Int] = []
+    var ratios: [Double] = []
+    var getP50s: [Double] = []
+    var cpu = 0.0
+    // Interleaved rounds: tier reads, then redis-benchmark's GETs, so both see the same machine.
+    for round in 1...options.rounds {
+        var samples = [Int](repeating: 0, count: perRound)
+        let cpuBefore = ResourceUsage.now(.process).cpuSeconds
+        buffer.withUnsafeMutableBytes { raw in
+            for k in 0..<perRound {
+                let handle = handles[Int.random(in: 0..<handles.count)]
+                let start = MonotonicClock.nanoseconds()
+                do { _ = try tier.read(handle, into: raw) } catch { Options.fail("read: \(error)") }
+                samples[k] = MonotonicClock.nanoseconds() - start
+            }
         }
+        cpu += ResourceUsage.now(.process).cpuSeconds - cpuBefore
+        all += samples
+        let reads = Percentiles(samples)
+        var line = "round \(round): tier read p50 \(format(reads.p50)) us p99 \(format(reads.p99)) us"
+        if options.baseline {
+            let rows = redisBenchmark(options, ["-t", "get", "-d", "4096", "-c", "1", "-P", "1", "-r", "100000", "-n", String(perRound)])
+            if let get = rows["GET"], let p50 = get["p50_latency_ms"], let p99 = get["p99_latency_ms"] {
+                line += "; redis-benchmark GET p50 \(format(p50 * 1000)) us p99 \(format(p99 * 1000)) us; p50 ratio \(String(format: "%.2f", reads.p50 / (p50 * 1000)))x"
+                ratios.append(reads.p50 / (p50 * 1000))
+                getP50s.append(p50 * 1000)
+            }
+        }
+        print(line)
+    }
+    try? tier.close()
+    let reads = Percentiles(all)
+    print("tier read (one page, one round trip): objects \(format(objects.averageSize)) B avg, \(all.count) reads: p50 \(format(reads.p50)) us, p99 \(format(reads.p99)) us, mean \(format(reads.mean)) us, CPU \(format(cpu * 1e6 / Double(all.count))) us/read")
+    if !ratios.isEmpty {
+        print("redis-benchmark GET -d 4096 -c 1 -P 1 -r 100000 --cluster: median p50 \(format(median(getP50s))) us over \(ratios.count) rounds")
+        print("tier read p50 / GET p50, median of rounds: \(String(format: "%.2f", median(ratios)))x (goal <= 1.5x)")
     }
 case "throughput":
     let objects = Objects(count: options.pages, options: options)
     let tier = makeTier(options)
-    let cpuBefore = ResourceUsage.now(.process).cpuSeconds
-    let start = MonotonicClock.nanoseconds()
-    let handles = writeAll(tier, objects, count: options.pages, batchSize: options.batch)
-    let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
-    let cpu = ResourceUsage.now(.process).cpuSeconds - cpuBefore
-    let rate = Double(handles.count) / seconds
+    let perRound = max(1, options.pages / options.rounds)
+    var ratios: [Double] = []
+    var rates: [Double] = []
+    var setRates: [Double] = []
+    var cpu = 0.0
+    var written = 0
+    var seconds = 0.0
+    for round in 1...options.rounds {
+        let cpuBefore = ResourceUsage.now(.process).cpuSeconds
+        let start = MonotonicClock.nanoseconds()
+        let handles = writeAll(tier, objects, count: perRound, batchSize: options.batch)
+        let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        cpu += ResourceUsage.now(.process).cpuSeconds - cpuBefore
+        seconds += elapsed
+        written += handles.count
+        let rate = Double(handles.count) / elapsed
+        rates.append(rate)
+        tier.free(handles)
+        tier.flushFrees()
+        var line = "round \(round): tier \(Int(rate)) pages/s"
+        if options.baseline {
+            let rows = redisBenchmark(options, ["-t", "set", "-d", "4096", "-c", "1", "-P", "32", "-r", "100000", "-n", String(max(perRound, 20_000))])
+            if let set = rows["SET"], let rps = set["rps"] {
+                line += "; redis-benchmark SET -P 32 \(Int(rps)) requests/s; ratio \(String(format: "%.2f", rate / rps))x"
+                ratios.append(rate / rps)
+                setRates.append(rps)
+            }
+        }
+        print(line)
+    }
     let statistics = tier.statistics
     try? tier.close()
-    print("tier writes: \(handles.count) pages of \(format(objects.averageSize)) B avg in batches of \(options.batch), WAIT \(options.replicas): \(Int(rate)) pages/s, \(format(Double(statistics.bytesWritten) / seconds / 1e6)) MB/s, CPU \(format(cpu * 1e6 / Double(handles.count))) us/page, refused \(statistics.tier.refusedWrites)")
-    if options.baseline {
-        let rows = redisBenchmark(options, ["-t", "set", "-d", "4096", "-c", "1", "-P", "32", "-r", "100000", "-n", String(max(options.pages, 100_000))])
-        if let set = rows["SET"], let rps = set["rps"] {
-            print("redis-benchmark SET -d 4096 -c 1 -P 32: \(Int(rps)) requests/s")
-            print("tier pages/s / SET requests/s: \(String(format: "%.2f", rate / rps))x (goal >= 1.0x)")
-        } else {
-            print("redis-benchmark gave no SET figures")
-        }
+    print("tier writes: \(written) pages of \(format(objects.averageSize)) B avg in batches of \(options.batch), WAIT \(options.replicas): median \(Int(median(rates))) pages/s, \(format(Double(statistics.bytesWritten) / seconds / 1e6)) MB/s, CPU \(format(cpu * 1e6 / Double(written))) us/page, refused \(statistics.tier.refusedWrites)")
+    if !ratios.isEmpty {
+        print("redis-benchmark SET -d 4096 -c 1 -P 32 --cluster: median \(Int(median(setRates))) requests/s over \(ratios.count) rounds")
+        print("tier pages/s / SET requests/s, median of rounds: \(String(format: "%.2f", median(ratios)))x (goal >= 1.0x)")
     }
 case "crash":
     let objects = Objects(count: options.pages, options: options)

@@ -4,6 +4,11 @@ import SystemPackage
 import Testing
 import TestSupport
 
+/// Every test that runs real redis-server processes, one at a time: each starts its own cluster,
+/// and two at once would share the two cores and turn time limits into flaky failures.
+@Suite("Against real Redis Clusters", .serialized)
+enum RealClusterTests {}
+
 /// A Redis Cluster of real redis-server processes on loopback, started by
 /// scripts/redis-cluster.sh for one test and stopped after it (``withCluster(masters:replicas:nodeTimeout:_:)``),
 /// whatever the test did. The script's watchdog stops it too if the test process dies.
