@@ -25,7 +25,7 @@
 set -eEuo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 
-die() { echo "redis-cluster.sh: $*" >&2; exit "${2:-1}"; }
+die() { echo "redis-cluster.sh: $1" >&2; exit "${2:-1}"; }
 usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 command=${1:-}; [ -n "$command" ] || usage; shift
@@ -188,7 +188,10 @@ start_cluster() {
       ip -n "$ns" addr add "$host/24" dev "${tag}v$i"
       ip -n "$ns" link set "${tag}v$i" up
       ip -n "$ns" link set lo up
-      if [ "$delay" -gt 0 ]; then ip netns exec "$ns" tc qdisc add dev "${tag}v$i" root netem delay "${delay}ms"; fi
+      if [ "$delay" -gt 0 ]; then
+        ip netns exec "$ns" tc qdisc add dev "${tag}v$i" root netem delay "${delay}ms" \
+          || { echo "tc netem is not available in this kernel (sch_netem): run without --delay" >&2; false; }
+      fi
     fi
     cat > "$node_dir/redis.conf" <<EOF
 port $port

@@ -306,6 +306,38 @@ extension RealClusterTests {
             }
         }
 
+        @Test("The catalog's example (StoringPagesInACluster) runs as written")
+        func catalogExample() async throws {
+            try await withCluster { cluster in
+                let tier = try RedisTier(try RedisTierConfiguration(url: cluster.url))
+
+                // 64 objects: here plain bytes; a pool would append compressed pages.
+                var batch = PageTierBatch(capacity: 64, maxObjectSize: tier.maxObjectSize)
+                for i in 0..<64 {
+                    let object = [UInt8](repeating: UInt8(i), count: 100 + i * 50)
+                    try object.withUnsafeBytes { _ = try batch.append($0) }
+                }
+                try tier.write(&batch)  // one pipeline per master, then WAIT 1
+                var handles: [PageTierHandle] = []
+                for i in 0..<batch.count {
+                    // Acknowledged: the master and a replica hold it; the local copy may go.
+                    if let handle = batch.handle(at: i) { handles.append(handle) }
+                }
+                print("acknowledged \(handles.count) of \(batch.count)", batch.failure.map { "\($0)" } ?? "")
+
+                var buffer = [UInt8](repeating: 0, count: tier.maxObjectSize)
+                for handle in handles {
+                    let length = try buffer.withUnsafeMutableBytes { try tier.read(handle, into: $0) }
+                    print(tier.key(for: handle), length, "bytes, checksum verified")
+                }
+
+                tier.free(handles)  // queued, sent as pipelined UNLINKs
+                print(tier.statistics.lines, terminator: "")
+                try tier.close()  // nothing of the run is left in the cluster
+                #expect(handles.count == 64)
+            }
+        }
+
         @Test("Four threads write, read and free at once; every page is theirs")
         func concurrentThreads() async throws {
             try await withCluster { cluster in
