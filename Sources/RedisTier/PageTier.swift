@@ -58,6 +58,13 @@ public protocol PageTier: AnyObject, Sendable {
     var tierStatistics: PageTierStatistics { get }
 }
 
+extension PageTier {
+    /// Frees the objects under `handles` (an array: see the buffer form).
+    public func free(_ handles: [PageTierHandle]) {
+        handles.withUnsafeBufferPointer { free($0) }
+    }
+}
+
 /// What a tier hands back for an object it stored: the caller keeps it in place of the object.
 public struct PageTierHandle: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The tier's number for the object (a file block, a cluster key's suffix).
@@ -75,7 +82,9 @@ public struct PageTierHandle: RawRepresentable, Hashable, Sendable, CustomString
 public struct PageTierStatistics: Sendable, Equatable {
     /// Objects stored now (acknowledged writes not yet freed).
     public var storedObjects = 0
-    /// Bytes of those objects (payload only, without the tier's own headers).
+    /// Bytes of those objects (payload only, without the tier's own headers), where the tier
+    /// keeps sizes (a file tier); a tier that does not (the cluster's sizes live in the cluster)
+    /// reports 0.
     public var storedBytes = 0
     /// Objects acknowledged so far.
     public var acknowledgedWrites = 0

@@ -210,11 +210,6 @@ public final class RedisTier: PageTier, Sendable {
         if queued >= configuration.freeQueueCapacity / 4 * 3 { flushFrees() }
     }
 
-    /// Frees one handle (see ``free(_:)-(UnsafeBufferPointer<PageTierHandle>)``).
-    public func free(_ handles: [PageTierHandle]) {
-        handles.withUnsafeBufferPointer { free($0) }
-    }
-
     /// The counters every tier has.
     public var tierStatistics: PageTierStatistics { statistics.tier }
 
