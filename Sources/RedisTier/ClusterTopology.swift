@@ -89,7 +89,7 @@ final class ClusterTopology: Sendable {
     ///
     /// - Throws: ``RedisTierError/protocolViolation(node:detail:)`` for a reply of another shape.
     static func parse(
-        shards reply: RESPValue, answering: NodeAddress, generation: Int, node: (NodeAddress) -> ClusterNode
+        shards reply: RESPValue, answering: NodeAddress, generation: Int, node: @escaping (NodeAddress) -> ClusterNode
     ) throws(RedisTierError) -> ClusterTopology {
         func bad(_ detail: String) -> RedisTierError {
             .protocolViolation(node: answering.description, detail: "CLUSTER SHARDS: \(detail)")
@@ -105,8 +105,7 @@ final class ClusterTopology: Sendable {
             return result
         }
         guard let entries = reply.elements else { throw bad("not an array") }
-        var nodes: [ClusterNode] = []
-        var indexByAddress: [NodeAddress: Int] = [:]
+        var nodes = NodeTable(answering: answering, make: node)
         var shards: [Shard] = []
         var shardOfSlot = [Int16](repeating: -1, count: HashSlot.count)
         for entry in entries {
@@ -119,18 +118,7 @@ final class ClusterTopology: Sendable {
                 guard let fields = map(value), let port = (fields["port"] ?? fields["tls-port"])?.integerValue,
                     port > 0 && port < 65536
                 else { throw bad("a node without a port") }
-                var host = fields["endpoint"]?.text ?? ""
-                if host.isEmpty || host == "?" { host = fields["ip"]?.text ?? "" }
-                if host.isEmpty || host == "?" { host = answering.host }
-                let address = NodeAddress(host: host, port: port)
-                let index: Int
-                if let known = indexByAddress[address] {
-                    index = known
-                } else {
-                    nodes.append(node(address))
-                    index = nodes.count - 1
-                    indexByAddress[address] = index
-                }
+                let index = nodes.index(host: fields["endpoint"]?.text, or: fields["ip"]?.text, port: port)
                 if fields["role"]?.text == "master" {
                     master = index
                 } else if fields["health"]?.text != "failed" {
@@ -147,7 +135,7 @@ final class ClusterTopology: Sendable {
                 for slot in start...end { shardOfSlot[slot] = Int16(shards.count - 1) }
             }
         }
-        return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
+        return ClusterTopology(generation: generation, nodes: nodes.nodes, shards: shards, shardOfSlot: shardOfSlot)
     }
 
     /// Parses a CLUSTER SLOTS reply: `[[start, end, [ip, port, id, ...], replica..., ...], ...]`.
@@ -155,14 +143,13 @@ final class ClusterTopology: Sendable {
     ///
     /// - Throws: ``RedisTierError/protocolViolation(node:detail:)`` for a reply of another shape.
     static func parse(
-        slots reply: RESPValue, answering: NodeAddress, generation: Int, node: (NodeAddress) -> ClusterNode
+        slots reply: RESPValue, answering: NodeAddress, generation: Int, node: @escaping (NodeAddress) -> ClusterNode
     ) throws(RedisTierError) -> ClusterTopology {
         func bad(_ detail: String) -> RedisTierError {
             .protocolViolation(node: answering.description, detail: "CLUSTER SLOTS: \(detail)")
         }
         guard let ranges = reply.elements else { throw bad("not an array") }
-        var nodes: [ClusterNode] = []
-        var indexByAddress: [NodeAddress: Int] = [:]
+        var nodes = NodeTable(answering: answering, make: node)
         var shards: [Shard] = []
         var shardByMaster: [Int: Int] = [:]
         var shardOfSlot = [Int16](repeating: -1, count: HashSlot.count)
@@ -171,13 +158,7 @@ final class ClusterTopology: Sendable {
             guard let fields = value.elements, fields.count >= 2, let port = fields[1].integerValue,
                 port > 0 && port < 65536
             else { throw bad("a node entry without ip and port") }
-            var host = fields[0].text ?? ""
-            if host.isEmpty || host == "?" { host = answering.host }
-            let address = NodeAddress(host: host, port: port)
-            if let known = indexByAddress[address] { return known }
-            nodes.append(node(address))
-            indexByAddress[address] = nodes.count - 1
-            return nodes.count - 1
+            return nodes.index(host: fields[0].text, or: nil, port: port)
         }
 
         for range in ranges {
@@ -197,6 +178,32 @@ final class ClusterTopology: Sendable {
             }
             for slot in start...end { shardOfSlot[slot] = Int16(shard) }
         }
-        return ClusterTopology(generation: generation, nodes: nodes, shards: shards, shardOfSlot: shardOfSlot)
+        return ClusterTopology(generation: generation, nodes: nodes.nodes, shards: shards, shardOfSlot: shardOfSlot)
+    }
+}
+
+/// The nodes a topology reply names, each once, in the order first named.
+private struct NodeTable {
+    let answering: NodeAddress
+    let make: (NodeAddress) -> ClusterNode
+    var nodes: [ClusterNode] = []
+    var indexByAddress: [NodeAddress: Int] = [:]
+
+    init(answering: NodeAddress, make: @escaping (NodeAddress) -> ClusterNode) {
+        self.answering = answering
+        self.make = make
+    }
+
+    /// The index of the node at `host` (or `fallback` when `host` is empty or "?", or the node
+    /// that answered when both are) and `port`, added when new.
+    mutating func index(host: String?, or fallback: String?, port: Int) -> Int {
+        var name = host ?? ""
+        if name.isEmpty || name == "?" { name = fallback ?? "" }
+        if name.isEmpty || name == "?" { name = answering.host }
+        let address = NodeAddress(host: name, port: port)
+        if let known = indexByAddress[address] { return known }
+        nodes.append(make(address))
+        indexByAddress[address] = nodes.count - 1
+        return nodes.count - 1
     }
 }
