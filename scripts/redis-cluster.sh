@@ -155,6 +155,11 @@ start_cluster() {
   command -v redis-cli >/dev/null || die "redis-cli is not installed: apt-get install redis-tools" 4
   local total=$((masters * (1 + replicas))) i port host node_dir
   [ $((base + total - 1 + 10000)) -le 65535 ] || die "ports $base.. (and their bus ports +10000) do not fit below 65536" 2
+  local low high
+  read -r low high < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { low=32768; high=60999; }
+  if [ $((base + total - 1 + 10000)) -ge "$low" ] && [ $((base + 10000)) -le "$high" ]; then
+    echo "redis-cluster.sh: warning: bus ports $((base + 10000))-$((base + total - 1 + 10000)) are in the ephemeral range $low-$high: outgoing connections may take them (a base port below $((low - 10000 - total)) avoids it)" >&2
+  fi
   if [ -e "$dir" ]; then die "$dir exists: stop that cluster first (scripts/redis-cluster.sh stop --dir $dir)" 3; fi
   for ((i = 0; i < total; i++)); do
     port=$((base + i))
@@ -166,7 +171,8 @@ start_cluster() {
   mkdir -p "$dir"
   echo "masters=$masters replicas=$replicas base=$base" > "$dir/cluster"
   # From here on a failure stops whatever was started.
-  trap 'echo "redis-cluster.sh: start failed; stopping what it started" >&2; stop_cluster' ERR
+  busy=0
+  trap 'echo "redis-cluster.sh: start failed; stopping what it started" >&2; stop_cluster; [ $busy = 0 ] || exit 3' ERR
   if [ $netns = 1 ]; then
     : > "$dir/netns"
     ip link add "$bridge" type bridge
@@ -226,7 +232,13 @@ EOF
     host=$(node_ip "$i"); port=$((base + i))
     local tries=0
     until timeout 2 redis-cli -h "$host" -p "$port" ping 2>/dev/null | grep -q PONG; do
-      tries=$((tries + 1)); [ $tries -lt 100 ] || { echo "node $port did not start:" >&2; tail -5 "$dir/$port/redis.log" >&2; false; }
+      tries=$((tries + 1))
+      if grep -q "Address already in use" "$dir/$port/redis.log" 2>/dev/null; then
+        # Taken since the check above (often by another program's outgoing connection).
+        echo "node $port: its port or bus port $((port + 10000)) is in use: pick another --base-port" >&2
+        busy=1; false
+      fi
+      [ $tries -lt 100 ] || { echo "node $port did not start:" >&2; tail -5 "$dir/$port/redis.log" >&2; false; }
       sleep 0.1
     done
   done

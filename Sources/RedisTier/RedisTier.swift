@@ -61,8 +61,7 @@ public final class RedisTier: PageTier, Sendable {
     /// Held while frees are being sent: one flush at a time.
     private let flushing = Mutex<Void>(())
     private let isClosed = Atomic<Bool>(false)
-    private let stopMaintenance = Atomic<Bool>(false)
-    private let maintenanceThread = Mutex<NativeThread?>(nil)
+    private let maintenance = MaintenanceState()
     private let lease: Lease
 
     /// Connects to the cluster, checks it (every slot served; every node in cluster mode with
@@ -111,12 +110,12 @@ public final class RedisTier: PageTier, Sendable {
         frees = Mutex(FreeQueue(capacity: configuration.freeQueueCapacity))
         lease = Lease(key: namespace.leaseKey, ttlMilliseconds: configuration.leaseTTLMilliseconds)
         try lease.refresh(client, counters: counters)
-        let thread = try? NativeThread.start { [weak self] in self?.maintain() }
-        maintenanceThread.withLock { $0 = thread }
+        startMaintenance()
     }
 
     deinit {
-        stopMaintenance.store(true, ordering: .relaxed)
+        // Not closed: the thread ends at its next tick; the run's keys go when its lease expires.
+        maintenance.stop.store(true, ordering: .relaxed)
     }
 
     // MARK: PageTier
@@ -303,11 +302,13 @@ public final class RedisTier: PageTier, Sendable {
     ///   deleted (nodes down): they go when the lease expires and gc runs.
     public func close() throws(RedisTierError) {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
-        stopMaintenance.store(true, ordering: .relaxed)
-        if let thread = maintenanceThread.withLock({ t -> NativeThread? in defer { t = nil }; return t }) { thread.join() }
+        maintenance.stop.store(true, ordering: .relaxed)
+        while maintenance.running.load(ordering: .acquiring) { sleepMicroseconds(1000) }
+        // Most keys go with the queued frees (pipelined); the sweep finds whatever is left,
+        // so frees the cluster did not take now are no loss once it succeeded.
         let queued = flushFrees()
+        if queued > 0 || client.isStale { _ = try? client.refresh() }
         var problems: [String] = []
-        if queued > 0 { problems.append("\(queued) frees found no node") }
         for master in client.topology.masters {
             do {
                 try client.scan(master, matching: namespace.keyPattern) { (keys) throws(RedisTierError) in
@@ -316,6 +317,12 @@ public final class RedisTier: PageTier, Sendable {
             } catch {
                 problems.append("\(master.address): \(error)")
             }
+        }
+        if problems.isEmpty {
+            frees.withLock { queue in while queue.pop() != nil {} }
+            queuedFrees.store(0, ordering: .relaxed)
+        } else if queued > 0 {
+            problems.append("\(queued) frees found no node")
         }
         do { try lease.drop(client) } catch { problems.append("lease \(namespace.leaseKey): \(error)") }
         client.closeAll()
@@ -326,22 +333,43 @@ public final class RedisTier: PageTier, Sendable {
 
     // MARK: Maintenance
 
-    /// The maintenance thread: queued frees, a stale topology, the lease. Returns when the tier
-    /// is closed or released.
-    private func maintain() {
+    /// Starts the maintenance thread: every ``RedisTierConfiguration/maintenanceIntervalMilliseconds``
+    /// it refreshes a stale topology, sends queued frees (a batch's worth, or any after 100 ms)
+    /// and refreshes the lease when due. It holds the tier only during a tick, so a tier that is
+    /// released without ``close()`` goes away, and the thread ends at its next tick.
+    private func startMaintenance() {
+        let state = maintenance
         let interval = configuration.maintenanceIntervalMilliseconds * 1000
-        var lastFlush = MonotonicClock.nanoseconds()
-        while !stopMaintenance.load(ordering: .relaxed) {
-            sleepMicroseconds(interval)
-            if stopMaintenance.load(ordering: .relaxed) { break }
-            let now = MonotonicClock.nanoseconds()
-            client.refreshIfStale(minimumIntervalNanoseconds: 100_000_000)
-            let queued = queuedFrees.load(ordering: .relaxed)
-            if queued >= configuration.freeBatchSize || (queued > 0 && now - lastFlush >= 100_000_000) {
-                flushFrees()
-                lastFlush = now
+        state.running.store(true, ordering: .releasing)
+        let started = try? NativeThread.start { [weak self] in
+            var lastFlush = MonotonicClock.nanoseconds()
+            while true {
+                sleepMicroseconds(interval)
+                guard !state.stop.load(ordering: .relaxed), let tier = self else { break }
+                tier.maintenanceTick(lastFlush: &lastFlush)
             }
-            lease.refreshIfDue(client, counters: counters)
+            state.running.store(false, ordering: .releasing)
         }
+        if let started { started.detach() } else { state.running.store(false, ordering: .releasing) }
     }
+
+    private func maintenanceTick(lastFlush: inout Int) {
+        let now = MonotonicClock.nanoseconds()
+        client.refreshIfStale(minimumIntervalNanoseconds: 100_000_000)
+        let queued = queuedFrees.load(ordering: .relaxed)
+        if queued >= configuration.freeBatchSize || (queued > 0 && now - lastFlush >= 100_000_000) {
+            flushFrees()
+            lastFlush = now
+        }
+        lease.refreshIfDue(client, counters: counters)
+    }
+}
+
+/// The maintenance thread's flags, shared by the tier and the thread (which outlives neither
+/// the flags nor, beyond one tick, the tier).
+final class MaintenanceState: Sendable {
+    /// Set to end the thread.
+    let stop = Atomic<Bool>(false)
+    /// True until the thread has ended.
+    let running = Atomic<Bool>(false)
 }

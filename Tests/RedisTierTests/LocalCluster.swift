@@ -49,7 +49,9 @@ struct LocalCluster: Sendable {
     static func start(masters: Int, replicas: Int, nodeTimeout: Int) async throws -> LocalCluster {
         var lastOutput = ""
         for _ in 0..<8 {
-            let base = 20_000 + Int.random(in: 0..<900) * 10
+            // Bus ports (base + 10000) stay below the ephemeral range (32768 up), so no outgoing
+            // connection holds one.
+            let base = 20_000 + Int.random(in: 0..<250) * 10
             let directory = "/tmp/uswap-redis-test-\(base)"
             let run = try await HelperProcess.run(
                 path: "/bin/bash",
@@ -120,6 +122,23 @@ struct LocalCluster: Sendable {
         configuration.waitTimeoutMilliseconds = 300
         configuration.label = "test"
         return configuration
+    }
+
+    /// Waits until every running node reports cluster_state:ok with all slots served (after a
+    /// node was stopped or killed, failovers may go on for a while); false after `seconds`.
+    @discardableResult
+    func waitUntilHealthy(seconds: Double = 30) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            var healthy = true
+            for node in try await status() where node.state == "running" {
+                let info = try await cli(node.port, ["CLUSTER", "INFO"])
+                if !info.contains("cluster_state:ok") || !info.contains("cluster_slots_ok:16384") { healthy = false }
+            }
+            if healthy { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
     }
 
     /// Every key under `prefix:` on every running node, waiting up to `seconds` for replicas to

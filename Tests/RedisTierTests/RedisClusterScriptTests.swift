@@ -43,7 +43,7 @@ extension RealClusterTests {
                 CIGate.unavailable("redis-server is not installed (apt-get install redis-server redis-tools)")
                 return
             }
-            let base = 29_500 + Int.random(in: 0..<40) * 10
+            let base = 22_500 + Int.random(in: 0..<20) * 10
             let directory = "/tmp/uswap-redis-test-\(base)"
             // The owner is this short-lived shell: it starts the cluster, prints the node's pid and exits.
             let run = try await HelperProcess.run(path: "/bin/bash", [
