@@ -123,9 +123,9 @@ struct Pipeline {
     /// Rounds before an operation that keeps being redirected is given up.
     static let maxRounds = 4
 
-    /// Runs every pending operation of `context`: each round groups them by the node serving
-    /// their slot, sends every node its pipeline (SETs followed by WAIT) before reading any
-    /// reply, then reads each node's replies in order. MOVED updates the slot's owner and ASK
+    /// Runs every pending operation of `context`: each round sends every operation to the node
+    /// serving its slot (one pipeline per node, SETs followed by WAIT) before reading any reply,
+    /// then reads each node's replies in order. MOVED updates the slot's owner and ASK
     /// targets the importing node; both go again in the next round. A node that cannot be
     /// reached or answers late fails its operations at once (the caller keeps those pages).
     func run(_ context: PipelineContext, kind: Kind) {
@@ -135,7 +135,7 @@ struct Pipeline {
                 context.connections = [RedisConnection?](repeating: nil, count: topology.nodes.count)
             }
             guard assignNodes(context, topology) else { return }
-            for node in 0..<topology.nodes.count { send(context, kind, node: node, topology) }
+            send(context, kind, topology)
             for node in 0..<topology.nodes.count { receive(context, kind, node: node, topology) }
         }
         for i in 0..<context.count where context.operations[i].state == .pending {
@@ -165,67 +165,77 @@ struct Pipeline {
         return any
     }
 
-    /// Encodes and sends node `node`'s pending operations (and WAIT), leaving the connection in
-    /// the context for ``receive(_:_:node:_:)``.
-    private func send(_ context: PipelineContext, _ kind: Kind, node index: Int, _ topology: ClusterTopology) {
-        var first = -1
-        for i in 0..<context.count where context.operations[i].state == .pending && context.operations[i].node == index {
-            first = i
-            break
-        }
-        guard first >= 0 else { return }
-        let node = topology.nodes[index]
-        let connection: RedisConnection
-        do throws(RedisTierError) {
-            if node.isMarkedDown {
-                throw .connectionFailed(node: node.address.description, reason: "it failed recently")
-            }
-            connection = try node.acquire(counters: counters)
-        } catch {
-            failNode(context, index, state: .pending, error, node)
-            return
-        }
+    /// Sends every pending operation: a connection to each node that has some, then the
+    /// operations in batch order, each encoded into its node's buffer (a buffer half full is
+    /// sent at once, so every master starts working early and they finish together), then WAIT
+    /// on each. Connections stay in the context for ``receive(_:_:node:_:)``. A node that cannot
+    /// be reached, or whose connection breaks, fails its operations.
+    private func send(_ context: PipelineContext, _ kind: Kind, _ topology: ClusterTopology) {
         let deadline = MonotonicClock.nanoseconds() + client.settings.ioTimeoutNanoseconds
-        // Keep at most this much queued before sending, so the buffer never grows.
-        let flushAt = connection.output.capacity / 2
-        do {
-            for i in first..<context.count where context.operations[i].state == .pending && context.operations[i].node == index {
-                let op = context.operations + i
-                if op.pointee.asking { RESP.appendArrayHeader(1, to: &connection.output); RESP.appendBulk("ASKING", to: &connection.output) }
-                TierNamespace.withSuffix(op.pointee.handle) { suffix in
-                    if let object = op.pointee.object {
-                        let bytes = UnsafeRawBufferPointer(start: object, count: op.pointee.length)
-                        RESP.appendArrayHeader(3, to: &connection.output)
-                        RESP.appendBulk("SET", to: &connection.output)
-                        namespace.appendKey(suffix: suffix, to: &connection.output)
-                        RESP.appendBulkHeader(PageValue.headerSize + bytes.count, to: &connection.output)
-                        PageValue.appendHeader(checksum: namespace.checksum(suffix: suffix, object: bytes), to: &connection.output)
-                        connection.output.append(bytes)
-                        connection.output.appendCRLF()
-                    } else {
-                        RESP.appendArrayHeader(2, to: &connection.output)
-                        RESP.appendBulk("UNLINK", to: &connection.output)
-                        namespace.appendKey(suffix: suffix, to: &connection.output)
-                    }
+        for i in 0..<context.count where context.operations[i].state == .pending {
+            let index = context.operations[i].node
+            guard context.connections[index] == nil else { continue }
+            let node = topology.nodes[index]
+            do throws(RedisTierError) {
+                if node.isMarkedDown {
+                    throw .connectionFailed(node: node.address.description, reason: "it failed recently")
                 }
-                op.pointee.state = .sent
-                op.pointee.everSent = true
-                if connection.output.readableCount >= flushAt { try connection.flush(deadline: deadline) }
+                context.connections[index] = try node.acquire(counters: counters)
+            } catch {
+                failNode(context, index, state: .pending, error, node)
             }
+        }
+        for i in 0..<context.count where context.operations[i].state == .pending {
+            let op = context.operations + i
+            guard let connection = context.connections[op.pointee.node] else { continue }
+            if op.pointee.asking { RESP.appendArrayHeader(1, to: &connection.output); RESP.appendBulk("ASKING", to: &connection.output) }
+            TierNamespace.withSuffix(op.pointee.handle) { suffix in
+                if let object = op.pointee.object {
+                    let bytes = UnsafeRawBufferPointer(start: object, count: op.pointee.length)
+                    RESP.appendArrayHeader(3, to: &connection.output)
+                    RESP.appendBulk("SET", to: &connection.output)
+                    namespace.appendKey(suffix: suffix, to: &connection.output)
+                    RESP.appendBulkHeader(PageValue.headerSize + bytes.count, to: &connection.output)
+                    PageValue.appendHeader(checksum: namespace.checksum(suffix: suffix, object: bytes), to: &connection.output)
+                    connection.output.append(bytes)
+                    connection.output.appendCRLF()
+                } else {
+                    RESP.appendArrayHeader(2, to: &connection.output)
+                    RESP.appendBulk("UNLINK", to: &connection.output)
+                    namespace.appendKey(suffix: suffix, to: &connection.output)
+                }
+            }
+            op.pointee.state = .sent
+            op.pointee.everSent = true
+            // Keep at most half a buffer queued, so the buffer never grows.
+            if connection.output.readableCount >= connection.output.capacity / 2 {
+                flush(context, op.pointee.node, topology, deadline: deadline)
+            }
+        }
+        for index in 0..<topology.nodes.count {
+            guard let connection = context.connections[index] else { continue }
             if kind == .set && replicas > 0 {
                 RESP.appendArrayHeader(3, to: &connection.output)
                 RESP.appendBulk("WAIT", to: &connection.output)
                 RESP.appendBulk(decimal: replicas, to: &connection.output)
                 RESP.appendBulk(decimal: waitTimeoutMilliseconds, to: &connection.output)
             }
-            try connection.flush(deadline: deadline)
-        } catch {
+            flush(context, index, topology, deadline: deadline)
+        }
+    }
+
+    /// Sends node `index`'s queued commands; if its connection breaks, fails its operations
+    /// (sent and still pending) and drops the connection.
+    private func flush(_ context: PipelineContext, _ index: Int, _ topology: ClusterTopology, deadline: Int) {
+        guard let connection = context.connections[index] else { return }
+        do { try connection.flush(deadline: deadline) } catch {
+            let node = topology.nodes[index]
             connection.markBroken()
             node.release(connection)
+            context.connections[index] = nil
             failNode(context, index, state: .sent, error, node)
-            return
+            failNode(context, index, state: .pending, error, node)
         }
-        context.connections[index] = connection
     }
 
     /// Reads node `node`'s replies in the order its commands went out and settles each operation.
