@@ -176,12 +176,14 @@ struct Pipeline {
             let index = context.operations[i].node
             guard context.connections[index] == nil else { continue }
             let node = topology.nodes[index]
-            do throws(RedisTierError) {
-                if node.isMarkedDown {
-                    throw .connectionFailed(node: node.address.description, reason: "it failed recently")
-                }
-                context.connections[index] = try node.acquire(counters: counters)
-            } catch {
+            if node.isMarkedDown {
+                // Passed over until its mark ends; failing fast must not renew the mark, or a
+                // node that is asked often would never be tried again.
+                let error = RedisTierError.connectionFailed(node: node.address.description, reason: "it failed recently")
+                failNode(context, index, state: .pending, error, node, markDown: false)
+                continue
+            }
+            do { context.connections[index] = try node.acquire(counters: counters) } catch {
                 failNode(context, index, state: .pending, error, node)
             }
         }
@@ -327,10 +329,13 @@ struct Pipeline {
     }
 
     /// Fails every operation of node `index` in `state` (the node could not be reached, or its
-    /// connection broke), marks the node down and asks for a refresh.
-    private func failNode(_ context: PipelineContext, _ index: Int, state: PipelineOperation.State, _ error: RedisTierError, _ node: ClusterNode) {
+    /// connection broke), marks the node down (unless it already was) and asks for a refresh.
+    private func failNode(
+        _ context: PipelineContext, _ index: Int, state: PipelineOperation.State, _ error: RedisTierError, _ node: ClusterNode,
+        markDown: Bool = true
+    ) {
         switch error {
-        case .timedOut, .connectionFailed, .protocolViolation: node.markDown()
+        case .timedOut, .connectionFailed, .protocolViolation: if markDown { node.markDown() }
         default: break
         }
         client.markStale()

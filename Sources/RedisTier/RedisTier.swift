@@ -58,6 +58,8 @@ public final class RedisTier: PageTier, Sendable {
     private let contexts: Mutex<[PipelineContext]>
     private let frees: Mutex<FreeQueue>
     private let queuedFrees = Atomic<Int>(0)
+    /// Why the last flush left frees queued.
+    private let lastFreeFailure = Mutex<RedisTierError?>(nil)
     /// Held while frees are being sent: one flush at a time.
     private let flushing = Mutex<Void>(())
     private let isClosed = Atomic<Bool>(false)
@@ -222,6 +224,10 @@ public final class RedisTier: PageTier, Sendable {
 
     // MARK: Frees
 
+    /// Why the last ``flushFrees()`` left frees queued (the node that did not take them), or
+    /// `nil` when the last one sent everything.
+    public var lastFreeProblem: RedisTierError? { lastFreeFailure.withLock { $0 } }
+
     /// Sends every queued free now, as pipelined UNLINKs (after any flush already running, so
     /// when it returns every free queued before the call was tried); returns how many are still
     /// queued (their nodes did not answer: they are retried later).
@@ -246,7 +252,10 @@ public final class RedisTier: PageTier, Sendable {
                     if entry & FreeQueue.cleanupBit != 0 { context.operations[context.count - 1].length = 1 }
                 }
             }
-            if context.count == 0 { break }
+            if context.count == 0 {
+                lastFreeFailure.withLock { $0 = nil }
+                break
+            }
             pipeline.run(context, kind: .unlink)
             var failed = 0
             var freed = 0
@@ -264,7 +273,10 @@ public final class RedisTier: PageTier, Sendable {
                 queuedFrees.store(queue.count, ordering: .relaxed)
             }
             counters.frees.add(freed, ordering: .relaxed)
-            if failed > 0 { break }  // the cluster is not taking them now: try again later
+            if failed > 0 {
+                lastFreeFailure.withLock { $0 = context.failure }
+                break  // the cluster is not taking them now: try again later
+            }
         }
         return queuedFrees.load(ordering: .relaxed)
     }

@@ -113,13 +113,14 @@ struct LocalCluster: Sendable {
         kill(node.pid, signal)
     }
 
-    /// Settings for tests: this cluster's nodes, short time limits.
+    /// Settings for tests: this cluster's nodes, time limits that a loaded 2-core machine (the
+    /// whole suite running beside the cluster) still meets.
     func configuration(replicas: Int = 1) -> RedisTierConfiguration {
         var configuration = RedisTierConfiguration(seeds: nodes.map { NodeAddress(host: $0.host, port: $0.port) })
         configuration.replicas = replicas
-        configuration.ioTimeoutMilliseconds = 300
-        configuration.connectTimeoutMilliseconds = 300
-        configuration.waitTimeoutMilliseconds = 300
+        configuration.ioTimeoutMilliseconds = 1000
+        configuration.connectTimeoutMilliseconds = 1000
+        configuration.waitTimeoutMilliseconds = 500
         configuration.label = "test"
         return configuration
     }

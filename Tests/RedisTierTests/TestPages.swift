@@ -49,4 +49,15 @@ enum TestPages {
         }
         return wrong
     }
+
+    /// Sends the tier's queued frees until none is left or `seconds` pass (a node that just came
+    /// back may be passed over for a moment); true when none is left.
+    static func drainFrees(_ tier: RedisTier, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while tier.flushFrees() > 0 {
+            if Date() > deadline { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return true
+    }
 }
