@@ -357,7 +357,11 @@ extension RealClusterTests {
                 let deadline = Date().addingTimeInterval(2)
                 while released != nil && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 #expect(released == nil)
-                try await Task.sleep(for: .milliseconds(800))
+                // Nobody refreshes the lease any more: it expires (600 ms).
+                let expiry = Date().addingTimeInterval(10)
+                while try await cluster.cli(cluster.nodes[0].port, ["EXISTS", leaseKey], cluster: true) != "0" && Date() < expiry {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 #expect(try await cluster.cli(cluster.nodes[0].port, ["EXISTS", leaseKey], cluster: true) == "0")
                 let report = try RedisTier.collectGarbage(configuration)
                 #expect(report.keysRemoved == 20)
