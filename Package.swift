@@ -15,8 +15,8 @@ let package = Package(
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
-        .library(name: "RedisTier", targets: ["RedisTier"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
+        .library(name: "RedisTier", targets: ["RedisTier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,17 +43,6 @@ let package = Package(
         .target(
             name: "Swap",
             dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: strict),
-        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
-        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
-        // PageTier interface a backing file can also sit behind.
-        .target(
-            name: "RedisTier",
-            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: strict),
-        // The tier's figures against redis-benchmark, and the run the gc test kills.
-        .executableTarget(
-            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
             swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
@@ -87,10 +76,21 @@ let package = Package(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
-            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
+            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
+            swiftSettings: strict),
+        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
+        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
+        // PageTier interface a backing file can also sit behind.
+        .target(
+            name: "RedisTier",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The tier's figures against redis-benchmark, and the run the gc test kills.
+        .executableTarget(
+            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
     ]
 )
