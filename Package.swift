@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KernelSwap", targets: ["KernelSwap"]),
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
+        .library(name: "RedisTier", targets: ["RedisTier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -135,6 +136,20 @@ let package = Package(
                 "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
+            swiftSettings: strict),
+        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
+        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
+        // PageTier interface a backing file can also sit behind.
+        .target(
+            name: "RedisTier",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The tier's figures against redis-benchmark, and the run the gc test kills.
+        .executableTarget(
+            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
     ]
 )
