@@ -3,7 +3,7 @@ import Testing
 @testable import ZRAM
 
 @Suite struct ZramStatsTests {
-    @Test func mmStatLineMatchesTheKernelsFormat() {
+    @Test func mmStatIsThePoolsRecordWithTheKernelsLine() {
         let stat = ZramMMStat(
             origDataSize: 67_117_056, comprDataSize: 25_379_356, memUsedTotal: 27_369_472, memLimit: 0,
             memUsedMax: 27_369_472, samePages: 698, pagesCompacted: 0, hugePages: 15, hugePagesSince: 15)
@@ -25,12 +25,14 @@ import Testing
         #expect(ZramBDStat(count: 1, reads: 2, writes: 3).line == "       1        2        3\n")
     }
 
-    @Test func countersResetToZero() {
+    @Test func countersResetToZeroButBdCountFollowsTheSlots() {
         let counters = ZramCounters()
-        counters.pagesStored.add(3, ordering: .relaxed)
+        counters.failedReads.add(3, ordering: .relaxed)
         counters.missFree.add(1, ordering: .relaxed)
+        counters.bdCount.add(2, ordering: .relaxed)
         counters.reset()
-        #expect(counters.pagesStored.load(ordering: .relaxed) == 0)
+        #expect(counters.failedReads.load(ordering: .relaxed) == 0)
         #expect(counters.missFree.load(ordering: .relaxed) == 0)
+        #expect(counters.bdCount.load(ordering: .relaxed) == 2)
     }
 }
