@@ -42,7 +42,8 @@ let package = Package(
         // The in-process zram device.
         .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // A zswap-style compressed cache in front of a backing swap file.
-        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZRAM"], swiftSettings: strict),
+        .target(
+            name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
         .target(name: "CUSwap"),
         // userfaultfd swap regions.
@@ -125,7 +126,9 @@ let package = Package(
         .testTarget(
             name: "ZRAMTests", dependencies: ["ZRAM", "ZsPool", "PageCodecs", "PageStore", "SystemSupport", "TestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
+        .testTarget(
+            name: "ZSwapTests", dependencies: ["ZSwap", "ZsPool", "PageStore", "PageCodecs", "SystemSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
             swiftSettings: strict),
