@@ -36,7 +36,10 @@ let package = Package(
         // and the per-thread codec streams the stores share.
         .target(name: "PageCodecs", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The vocabulary every store shares: SwapBackend, slots, errors, BackingFile.
-        .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .target(
+            name: "PageStore",
+            dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         // The size-class pool (zsmalloc) under both ZRAM and ZSwap.
         .target(name: "ZsPool", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The in-process zram device.
@@ -121,7 +124,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
+        .testTarget(
+            name: "PageStoreTests",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
         .testTarget(name: "ZsPoolTests", dependencies: ["ZsPool", "SystemSupport"], swiftSettings: strict),
         .testTarget(
             name: "ZRAMTests", dependencies: ["ZRAM", "ZsPool", "PageCodecs", "PageStore", "SystemSupport", "TestSupport"],

@@ -152,16 +152,18 @@ extension CodecStream {
 /// let (bytes, isRaw) = streams.stream(index).compress(page, hugeThreshold: 3632)
 /// ```
 ///
-/// **Ownership.** The streams and their `busy` flags are made once in `init` and freed in
-/// `deinit`. A thread takes a stream by flipping its flag false -> true with compare-and-swap
+/// **Ownership.** The streams and their `busy` flags (an `AtomicArray`) are made once in
+/// `init` and freed with the set. A thread takes a stream by flipping its flag false -> true with compare-and-swap
 /// (acquire), starting at a slot derived from its thread id, and gives it back by storing false
 /// (release). While the flag is true only the taker touches the stream; no lock is held across
 /// compression.
 ///
 /// **Invariant** (``checkInvariants()``): when no operation runs, no stream is busy.
 public final class CodecStreams: @unchecked Sendable {
+    // @unchecked Sendable: a stream is touched only by the thread whose compare-and-swap set its
+    // busy flag; the array and the flags never change after init.
     private let streams: ContiguousArray<CodecStream>
-    private let busy: UnsafeMutablePointer<Atomic<Bool>>
+    private let busy: AtomicArray<Bool>
     /// How many streams there are.
     public let count: Int
 
@@ -186,13 +188,7 @@ public final class CodecStreams: @unchecked Sendable {
         }
         streams = made
         self.count = count
-        busy = .allocate(capacity: count)
-        for i in 0..<count { (busy + i).initialize(to: Atomic(false)) }
-    }
-
-    deinit {
-        busy.deinitialize(count: count)
-        busy.deallocate()
+        busy = AtomicArray(count: count, repeating: false)
     }
 
     /// Takes a free stream, waiting (spinning, then yielding once per round over all of them)

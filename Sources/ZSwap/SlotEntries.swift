@@ -32,8 +32,8 @@ struct PoolEntry: Equatable {
 /// bits 8-31 = object size. The handle array holds a `ZsHandle`'s raw value, or the word of a
 /// same-filled page.
 ///
-/// **Memory.** `count` atomic words and `count` handles, allocated in `init`, freed in
-/// `deinit`, owned by this object.
+/// **Memory.** `count` atomic words (an `AtomicArray`) and `count` handles, allocated in
+/// `init`, freed with this object, their only owner.
 ///
 /// **Locking.** The lock bit is taken by compare-and-swap (acquire) and dropped by clearing it
 /// (release). Only the lock holder reads or changes the handle, the location and the size; the
@@ -45,9 +45,9 @@ struct PoolEntry: Equatable {
 /// handle; a same-filled entry has size 0 and a raw one is not same-filled.
 final class SlotEntries: @unchecked Sendable {
     // @unchecked Sendable: the words are atomics; handles are guarded by the slot locks; the
-    // pointers never change after init.
+    // pointer never changes after init.
     let count: Int
-    private let words: UnsafeMutablePointer<Atomic<UInt32>>
+    private let words: AtomicArray<UInt32>
     private let handles: UnsafeMutablePointer<UInt64>
 
     static let lockBit: UInt32 = 1
@@ -61,15 +61,12 @@ final class SlotEntries: @unchecked Sendable {
     /// A table of `count` empty slots.
     init(count: Int) {
         self.count = count
-        words = .allocate(capacity: max(1, count))
-        for i in 0..<count { (words + i).initialize(to: Atomic(0)) }
+        words = AtomicArray(count: count, repeating: 0)
         handles = .allocate(capacity: max(1, count))
         handles.initialize(repeating: 0, count: max(1, count))
     }
 
     deinit {
-        words.deinitialize(count: count)
-        words.deallocate()
         handles.deallocate()
     }
 
