@@ -217,12 +217,13 @@ public final class CodecStreams: @unchecked Sendable {
     @inline(__always)
     public func release(_ index: Int) { busy[index].store(false, ordering: .releasing) }
 
-    /// Runs `body` with a stream held, and gives it back.
-    @inline(__always)
+    /// Runs `body` with a stream held, and gives it back. (Inlinable: the stores call it per
+    /// page, and a generic call across modules would not be specialized.)
+    @inlinable @inline(__always)
     public func withStream<R, E: Error>(_ body: (CodecStream) throws(E) -> R) throws(E) -> R {
         let index = acquire()
         defer { release(index) }
-        return try body(streams[index])
+        return try body(stream(index))
     }
 
     #if DEBUG

@@ -77,6 +77,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// pages_stored, compr_data_size, same_pages, huge_pages, huge_pages_since.
     let stored = StoredPageCounters()
     let counters = ZramCounters()
+    /// notify_free and miss_free.
+    let notifications = SlotFreeNotifyCounters()
     let epoch: Int
     /// The file tier, when the configuration has a backing device.
     let writebackTier: WritebackTier?
@@ -242,12 +244,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// zram_slot_free_notify: counts `notify_free`; frees the copy unless another operation holds
     /// the slot, in which case it counts `miss_free` and keeps the copy.
     public func slotFreeNotify(_ slot: Int) {
-        guard slot >= 0 && slot < slotCount else { return }
-        counters.notifyFree.add(1, ordering: .relaxed)
-        guard table.tryLock(slot) else {
-            counters.missFree.add(1, ordering: .relaxed)
-            return
-        }
+        guard slot >= 0 && slot < slotCount, notifications.notify(takingLock: { table.tryLock(slot) }) else { return }
         let old = detachLocked(slot)
         table.unlock(slot)
         release(old)
@@ -277,7 +274,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         s.failedReads = io.failedReads
         s.failedWrites = io.failedWrites
         s.notifyFree = io.notifyFree
-        s.missFree = counters.missFree.load(ordering: .relaxed)
+        s.missFree = notifications.missFree
         s.writtenBack = counters.bdWrites.load(ordering: .relaxed)
         s.fileReads = counters.bdReads.load(ordering: .relaxed)
         return s
@@ -293,7 +290,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         ZramIOStat(
             failedReads: counters.failedReads.load(ordering: .relaxed),
             failedWrites: counters.failedWrites.load(ordering: .relaxed),
-            notifyFree: counters.notifyFree.load(ordering: .relaxed))
+            notifyFree: notifications.notifyFree)
     }
 
     /// bd_stat, in 4 KiB units: pages now in the backing file, pages read from it, pages
@@ -306,7 +303,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     }
 
     /// debug_stat.
-    public var debugStat: ZramDebugStat { ZramDebugStat(missFree: counters.missFree.load(ordering: .relaxed)) }
+    public var debugStat: ZramDebugStat { ZramDebugStat(missFree: notifications.missFree) }
 
     /// Sets mem_used_max to the current mem_used_total (writing 0 to mem_used_max).
     public func resetMemUsedMax() { pool.resetMemUsedMax() }
@@ -323,6 +320,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             release(old)
         }
         counters.reset()
+        notifications.reset()
         stored.reset()
         pool.resetStatistics()
     }

@@ -77,8 +77,6 @@ public struct ZramDebugStat: Sendable, Equatable {
 final class ZramCounters: Sendable {
     let failedReads = Atomic<Int>(0)
     let failedWrites = Atomic<Int>(0)
-    let notifyFree = Atomic<Int>(0)
-    let missFree = Atomic<Int>(0)
     let recompressed = Atomic<Int>(0)
     /// bd_count, bd_reads, bd_writes, in pages.
     let bdCount = Atomic<Int>(0)
@@ -103,8 +101,6 @@ final class ZramCounters: Sendable {
     func reset() {
         failedReads.store(0, ordering: .relaxed)
         failedWrites.store(0, ordering: .relaxed)
-        notifyFree.store(0, ordering: .relaxed)
-        missFree.store(0, ordering: .relaxed)
         recompressed.store(0, ordering: .relaxed)
         // bd_count follows the slots as they are freed; the rest restart from zero.
         bdReads.store(0, ordering: .relaxed)

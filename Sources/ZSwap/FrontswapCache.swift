@@ -110,6 +110,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     let lru: Mutex<IntrusiveLRU>
     let checksums: PageChecksums?
     let counters = FrontswapCounters()
+    /// notify_free and miss_free.
+    let notifications = SlotFreeNotifyCounters()
     /// stored_pages, compressed bytes, same_filled_pages, raw pages: the pool entries.
     let stored = StoredPageCounters()
     let reachedFull = Atomic<Bool>(false)
@@ -436,12 +438,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// entry and the file block. Counts `notify_free`; a busy slot counts `miss_free` and
     /// keeps its copy until it is overwritten or discarded.
     public func slotFreeNotify(_ slot: Int) {
-        guard slot >= 0 && slot < slotCount else { return }
-        counters.notifyFree.add(1, ordering: .relaxed)
-        guard entries.tryLock(slot) else {
-            counters.missFree.add(1, ordering: .relaxed)
-            return
-        }
+        guard slot >= 0 && slot < slotCount, notifications.notify(takingLock: { entries.tryLock(slot) }) else { return }
         if drop(slot) == .pool { counters.exclusiveLoads.add(1, ordering: .relaxed) }
         entries.unlock(slot)
     }
@@ -504,8 +501,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         s.invalidates = counters.invalidates.load(ordering: .relaxed)
         s.failedReads = counters.failedReads.load(ordering: .relaxed)
         s.failedWrites = counters.failedWrites.load(ordering: .relaxed)
-        s.notifyFree = counters.notifyFree.load(ordering: .relaxed)
-        s.missFree = counters.missFree.load(ordering: .relaxed)
+        s.notifyFree = notifications.notifyFree
+        s.missFree = notifications.missFree
         s.failedPunches = counters.failedPunches.load(ordering: .relaxed)
         s.file = file.ioCounters
         return s

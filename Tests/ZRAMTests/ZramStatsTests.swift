@@ -28,11 +28,11 @@ import Testing
     @Test func countersResetToZeroButBdCountFollowsTheSlots() {
         let counters = ZramCounters()
         counters.failedReads.add(3, ordering: .relaxed)
-        counters.missFree.add(1, ordering: .relaxed)
+        counters.writebackCancelled.add(1, ordering: .relaxed)
         counters.bdCount.add(2, ordering: .relaxed)
         counters.reset()
         #expect(counters.failedReads.load(ordering: .relaxed) == 0)
-        #expect(counters.missFree.load(ordering: .relaxed) == 0)
+        #expect(counters.writebackCancelled.load(ordering: .relaxed) == 0)
         #expect(counters.bdCount.load(ordering: .relaxed) == 2)
     }
 }
