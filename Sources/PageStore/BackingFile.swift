@@ -85,6 +85,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
 
     /// How to open a file.
     public struct Options: OptionSet, Sendable, Hashable {
+        /// The option bits.
         public let rawValue: Int
         /// Makes an option set from raw bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
@@ -132,8 +133,11 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Opens (or creates) the file at `path` for reading and writing.
     ///
     /// - Parameters:
+    ///   - path: the file's path.
+    ///   - pageSize: the block size, a power of two from 512 bytes to 1 MiB.
     ///   - blockCount: when given, the file is set to exactly this many blocks (sparse: no disk
     ///     space is used until blocks are written).
+    ///   - options: how to open it (``Options``).
     /// - Throws: ``PageStoreError/invalidConfiguration(_:)`` for a bad page size or block count,
     ///   ``PageStoreError/io(errno:operation:)`` when the file cannot be opened or sized.
     public init(path: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = [.create])

@@ -4,7 +4,7 @@ import SystemSupport
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum of iSCSI,
 /// ext4 metadata and btrfs: `CRC32C.checksum("123456789")` is `0xE3069283`.
 ///
-/// ``checksum(_:continuing:)`` uses slicing-by-8 (eight 256-entry tables, eight bytes per step);
+/// ``checksum(_:continuing:)-(UnsafeRawBufferPointer,_)`` uses slicing-by-8 (eight 256-entry tables, eight bytes per step);
 /// ``checksumBytewise(_:continuing:)`` is the one-table reference it is tested against.
 ///
 /// **Memory.** The tables (8 x 256 x 4 bytes) are computed once, on first use, into one buffer
@@ -45,7 +45,7 @@ public enum CRC32C {
         return array.withUnsafeBytes { checksum($0, continuing: crc) }
     }
 
-    /// The reference: one table, one byte per step. Same results as ``checksum(_:continuing:)``.
+    /// The reference: one table, one byte per step. Same results as ``checksum(_:continuing:)-(UnsafeRawBufferPointer,_)``.
     public static func checksumBytewise(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         let t = tables
         var c = ~crc
@@ -136,7 +136,10 @@ public final class PageChecksums: Sendable {
     /// Verifies `page`, just read from `block`, against the recorded checksum (a block with no
     /// record passes).
     ///
-    /// - Parameter slot: the swap slot to name in the error.
+    /// - Parameters:
+    ///   - page: the page read.
+    ///   - block: the block it was read from.
+    ///   - slot: the swap slot to name in the error.
     /// - Throws: ``PageStoreError/corrupt(slot:reason:)`` when the checksums differ.
     @inline(__always)
     public func verify(_ page: UnsafeRawBufferPointer, for block: Int, slot: Int) throws(PageStoreError) {

@@ -202,9 +202,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// or above the high watermark then writes idle pages back (see
     /// ``ZramAutomaticWriteback``), and a write refused by `mem_limit` waits for a writeback
     /// round and tries once more.
-    /// - Throws: ``PageStoreError/slotOutOfRange(slot:slotCount:)``,
-    ///   ``PageStoreError/wrongPageSize(expected:actual:)``, or
-    ///   ``PageStoreError/memoryLimitExceeded(limit:needed:)`` (the slot keeps its old page).
+    /// - Throws: `PageStoreError.slotOutOfRange`,
+    ///   `PageStoreError.wrongPageSize`, or
+    ///   `PageStoreError.memoryLimitExceeded` (the slot keeps its old page).
     public func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         try check(slot)
         guard page.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: page.count) }
@@ -229,8 +229,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// and a writeback in flight for it keeps the page in memory). A written-back page is read
     /// from the backing file (and its checksum verified) under the slot's lock.
     ///
-    /// - Throws: ``PageStoreError/emptySlot(slot:)`` for a slot that holds nothing,
-    ///   ``PageStoreError/corrupt(slot:reason:)`` when the object fails to decompress or a
+    /// - Throws: `PageStoreError.emptySlot` for a slot that holds nothing,
+    ///   `PageStoreError.corrupt` when the object fails to decompress or a
     ///   written-back page fails its checksum, `PageStoreError.io` when the file read fails.
     ///   A failed read frees nothing and counts `failed_reads`; a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {

@@ -64,7 +64,7 @@ import ZsPool
 ///
 /// ## Concurrency
 /// `@unchecked Sendable` because every shared field is guarded:
-/// - Each slot has one entry (``SlotEntries``): an atomic state word (``SlotLocation``, lock
+/// - Each slot has one entry (`SlotEntries`): an atomic state word (``SlotLocation``, lock
 ///   bit, referenced bit, the pool object's size and kind) and the pool handle. Every
 ///   operation on a slot holds that slot's lock for its whole duration (pool call, file I/O,
 ///   state change), so operations on one slot are serialized and operations on different
@@ -191,8 +191,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// Stores a page at `slot` (zswap_store): into the pool if it accepts the page, otherwise
     /// into the slot's file block. Replaces the slot's old contents only on success.
     ///
-    /// - Throws: ``PageStoreError/slotOutOfRange(slot:slotCount:)``,
-    ///   ``PageStoreError/wrongPageSize(expected:actual:)``, or `.io` when the page had to go to
+    /// - Throws: `PageStoreError.slotOutOfRange`,
+    ///   `PageStoreError.wrongPageSize`, or `.io` when the page had to go to
     ///   the file and the write failed (the slot keeps its old page; an old page in the file may
     ///   be torn by the failed write, which checksums then report as corrupt on read).
     public func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
@@ -375,8 +375,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// Loads the page at `slot` (zswap_load, never exclusive): from the pool, marking the
     /// entry referenced, or from the file, verifying its checksum. Never frees.
     ///
-    /// - Throws: ``PageStoreError/emptySlot(slot:)``; `.io` when the file read fails and
-    ///   ``PageStoreError/corrupt(slot:reason:)`` when its checksum (or the pool's
+    /// - Throws: `PageStoreError.emptySlot`; `.io` when the file read fails and
+    ///   `PageStoreError.corrupt` when its checksum (or the pool's
     ///   decompression) fails: nothing is freed, `failed_reads` counts it, a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
         try check(slot, buffer.count)
