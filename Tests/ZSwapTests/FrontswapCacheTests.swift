@@ -1,4 +1,5 @@
 import Testing
+import PageCodecs
 import PageStore
 @testable import ZSwap
 
@@ -90,6 +91,22 @@ import Glibc
         }
         #expect(throws: ZSwapError.self) {
             _ = try FrontswapCache(FrontswapConfiguration(slotCount: 4, pageSize: 8192), file: file)
+        }
+    }
+
+    @Test func aZstdCacheRoundTripsOrNamesTheMissingLibrary() throws {
+        var configuration = FrontswapConfiguration(slotCount: 8, poolLimit: .bytes(1 << 20))
+        configuration.codec = PageCodecFactory(.zstd(level: 3))
+        let file = try BackingFile.temporary(blockCount: 8)
+        do {
+            let cache = try FrontswapCache(configuration, file: file)
+            try cache.store(TestPage.make(1), at: 1)
+            #expect(try cache.load(1) == TestPage.make(1))
+            #expect(cache.mmStat.comprDataSize > 0 && cache.mmStat.comprDataSize < 4096)
+            cache.checkInvariants()
+        } catch let error as ZSwapError {
+            guard case .codecUnavailable(let codec, _) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(codec == "zstd-3")
         }
     }
 
