@@ -12,8 +12,11 @@ import Synchronization
 /// is destroyed (`deinit` deinitializes and frees them). It is `~Copyable`, so exactly one owner
 /// (usually a class's stored property) holds them; an element is reached by borrowing
 /// (`array[i].load(...)`), never copied out. Invariant: every element is initialized while the
-/// value lives, and the buffer never moves. An index must be in `0..<count`: debug builds check
-/// it, release builds do not (the hot paths index by slots they have checked).
+/// value lives, and the buffer never moves. Both are set up by `init` and nothing else changes
+/// them (the elements are only ever reached through their atomic operations), so there is no
+/// `checkInvariants()`: the index check is the one runtime check. An index must be in
+/// `0..<count`: debug builds check it, release builds do not (the hot paths index by slots
+/// they have checked).
 public struct AtomicArray<Value: AtomicRepresentable>: ~Copyable, @unchecked Sendable {
     // @unchecked Sendable: the elements are atomics; the pointer never changes after init.
 
