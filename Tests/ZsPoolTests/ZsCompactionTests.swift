@@ -3,17 +3,23 @@ import Testing
 @testable import ZsPool
 
 @Suite struct ZsCompactionTests {
-    @Test func compactionEmptiesTheSparsestSpansIntoTheOthers() throws {
+    /// A pool with `spans` spans of the 500-byte class, each a quarter full: the objects kept,
+    /// and the class.
+    func makeSparsePool(spans: Int) throws -> (pool: ZsPool, kept: [ZsHandle], classIndex: Int) {
         let pool = try ZsPool(pageSize: 4096, maximumSpans: 4096)
         let c = pool.classes.classIndex(forSize: 500)
-        let perSpan = pool.classes.objectsPerSpan[c]
         var handles: [ZsHandle] = []
-        for _ in 0..<(perSpan * 10) { handles.append(try #require(pool.allocate(inClass: c))) }
-        // Keep every fourth object: ten spans, each a quarter full.
+        for _ in 0..<(pool.classes.objectsPerSpan[c] * spans) { handles.append(try #require(pool.allocate(inClass: c))) }
         var kept: [ZsHandle] = []
         for (i, h) in handles.enumerated() {
             if i % 4 == 0 { kept.append(h) } else { pool.free(h, inClass: c) }
         }
+        return (pool, kept, c)
+    }
+
+    @Test func compactionEmptiesTheSparsestSpansIntoTheOthers() throws {
+        var (pool, kept, c) = try makeSparsePool(spans: 10)
+        let perSpan = pool.classes.objectsPerSpan[c]
         for (i, h) in kept.enumerated() { pool.address(of: h, inClass: c).storeBytes(of: UInt32(i), as: UInt32.self) }
         let before = pool.memUsedTotal
         #expect(before == 10 * pool.spanSize(ofClass: c))
@@ -43,13 +49,7 @@ import Testing
     }
 
     @Test func objectsNotOfferedKeepTheirSpansAndLoseNothing() throws {
-        let pool = try ZsPool(pageSize: 4096, maximumSpans: 4096)
-        let c = pool.classes.classIndex(forSize: 500)
-        let perSpan = pool.classes.objectsPerSpan[c]
-        var handles: [ZsHandle] = []
-        for _ in 0..<(perSpan * 4) { handles.append(try #require(pool.allocate(inClass: c))) }
-        let kept = handles.enumerated().filter { $0.offset % 4 == 0 }.map(\.element)
-        for (i, h) in handles.enumerated() where i % 4 != 0 { pool.free(h, inClass: c) }
+        let (pool, kept, c) = try makeSparsePool(spans: 4)
         let before = pool.memUsedTotal
         var visited = false
         #expect(pool.compact { _ in visited = true } == 0)
