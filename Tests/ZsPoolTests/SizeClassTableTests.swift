@@ -1,8 +1,8 @@
 import Testing
 
-@testable import ZRAM
+@testable import ZsPool
 
-@Suite struct SizeClassTests {
+@Suite struct SizeClassTableTests {
     @Test func hugeClassSizeIsTheKernels3632OnFourKiBPages() {
         #expect(SizeClassTable(pageSize: 4096).hugeClassSize == 3632)
     }

@@ -9,34 +9,34 @@
 /// `hugeClassSize` is the kernel's `huge_class_size`: the largest size whose class is not
 /// "one page, one object". A compressed page of at least that size is stored raw. On 4 KiB
 /// pages it is 3632.
-struct SizeClassTable: Sendable {
+public struct SizeClassTable: Sendable {
     /// The smallest object size (zsmalloc's ZS_MIN_ALLOC_SIZE).
-    static let minimumSize = 32
+    public static let minimumSize = 32
     /// The most pages in one span (zsmalloc's CONFIG_ZSMALLOC_CHAIN_SIZE default).
-    static let maximumPagesPerSpan = 8
+    public static let maximumPagesPerSpan = 8
 
     /// The device page size the classes are derived for.
-    let pageSize: Int
+    public let pageSize: Int
     /// The step between sizes: `pageSize >> 8`.
-    let delta: Int
+    public let delta: Int
     /// Object size of each distinct class, ascending.
-    let sizes: [Int]
+    public let sizes: [Int]
     /// Pages per span of each distinct class.
-    let pagesPerSpan: [Int]
+    public let pagesPerSpan: [Int]
     /// Objects per span of each distinct class.
-    let objectsPerSpan: [Int]
+    public let objectsPerSpan: [Int]
     /// For `units = (size - minimumSize + delta - 1) / delta` (0 for sizes up to 32): the class.
-    let classForUnits: [UInt16]
+    public let classForUnits: [UInt16]
     /// The kernel's huge_class_size.
-    let hugeClassSize: Int
+    public let hugeClassSize: Int
     /// The class of a raw page (one page, one object).
-    let hugeClassIndex: Int
+    public let hugeClassIndex: Int
 
     /// The number of distinct classes.
-    var count: Int { sizes.count }
+    public var count: Int { sizes.count }
 
     /// zsmalloc's chain-size choice: the page count from 1 to 8 with the smallest tail waste.
-    static func pagesPerSpan(forSize size: Int, pageSize: Int) -> Int {
+    public static func pagesPerSpan(forSize size: Int, pageSize: Int) -> Int {
         if size & (size - 1) == 0 { return 1 }
         var best = 1
         var bestWaste = Int.max
@@ -50,8 +50,8 @@ struct SizeClassTable: Sendable {
         return best
     }
 
-    /// Derives the classes for `pageSize` (a power of two, 4 KiB to 64 KiB).
-    init(pageSize: Int) {
+    /// Derives the classes for `pageSize` (a power of two, 4 KiB to 64 KiB: see `PageSize`).
+    public init(pageSize: Int) {
         self.pageSize = pageSize
         delta = pageSize >> 8
         let rawCount = (pageSize - Self.minimumSize + delta - 1) / delta + 1
@@ -84,9 +84,10 @@ struct SizeClassTable: Sendable {
         hugeClassIndex = distinct - 1
     }
 
-    /// The class an object of `size` bytes (1...pageSize) lands in.
-    @inline(__always)
-    func classIndex(forSize size: Int) -> Int {
+    /// The class an object of `size` bytes (1...pageSize) lands in: the smallest class whose
+    /// objects hold it.
+    @inlinable @inline(__always)
+    public func classIndex(forSize size: Int) -> Int {
         let units = size <= Self.minimumSize ? 0 : (size - Self.minimumSize + delta - 1) / delta
         return Int(classForUnits[units])
     }
