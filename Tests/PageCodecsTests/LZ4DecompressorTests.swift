@@ -71,7 +71,7 @@ private struct GuardedBuffer {
         let swift = LZ4Codec()
         let encoders: [any PageCodec] = [swift] + ((try? [LibLZ4(acceleration: 1), LibLZ4(acceleration: 8)]) ?? [])
         var inputs: [[UInt8]] = []
-        let corpus = (try? LZ4Corpus.bytes.get()) ?? []
+        let corpus = (try? TestCorpus.bytes.get()) ?? []
         for k in 0..<120 {
             let size = [0, 1, 5, 12, 13, 20, 64, 100, 200, 300, 400, 512][k % 12]
             if !corpus.isEmpty && k % 3 == 0 {
