@@ -33,10 +33,6 @@ enum LZ4Format {
     static let maxAcceleration = 65537
     /// The largest input the 16-bit position table indexes; larger inputs are stored as literals.
     static let maxTableInput = 65536
-    /// Table positions are `epoch base + position`: the table is cleared only when the base
-    /// would pass this, i.e. once per 16 pages of 4 KiB instead of once per page (liblz4 clears
-    /// its 16 KiB table on every call).
-    static let tablePositionSpace = 65536
 
     // MARK: Decompressor tuning
 
