@@ -241,6 +241,33 @@ private struct GuardedBuffer {
         #expect("\(CodecError.invalidOffset(offset: 2, distance: 0))".contains("corrupt"))
     }
 
+    /// An offset of 0 deep in a block, where the fast loop decodes (its one bound per match
+    /// lets 0 pass; the short and long overlapping-match paths reject it), throws
+    /// `invalidOffset` at that offset field, before a later offset that reaches before the
+    /// output's start; the same block without it decodes.
+    @Test(arguments: [(false, 8), (true, 8), (false, 40)])
+    func zeroOffsetInTheFastLoopIsReportedWhereItIs(laterOffsetBeforeStart: Bool, matchLength: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: 11)
+        var w = LZ4BlockWriter()
+        w.sequence(literals: rng.bytes(32), offset: 32, matchLength: 18)
+        for k in 0..<20 { w.sequence(literals: rng.bytes(3), offset: 9 + k, matchLength: 8 + k % 11) }
+        var good = w
+        good.finish(literals: rng.bytes(40))
+        #expect(try lz4Decompress(swift, good.block, capacity: good.decoded.count) == good.decoded)
+
+        var block = w.block
+        let zeroAt = block.count + 1 + 5
+        // 5 literals, then a match at offset 0 (short, or long with a length byte).
+        block += matchLength < 19 ? [0x50 | UInt8(matchLength - 4)] + rng.bytes(5) + [0, 0] : [0x5F] + rng.bytes(5) + [0, 0, UInt8(matchLength - 19)]
+        for k in 0..<6 { block += [0x24] + rng.bytes(2) + [UInt8(10 + k), 0] }  // valid sequences after it
+        if laterOffsetBeforeStart { block += [0x10, 7, 0xFF, 0x7F] }  // offset 32767: before the start
+        block += [0xF0, 40] + rng.bytes(55)
+        #expect(throws: CodecError.invalidOffset(offset: zeroAt, distance: 0)) {
+            try lz4Decompress(swift, block, capacity: 4096)
+        }
+    }
+
     /// Overlapping matches of every short offset and length expand the pattern correctly in
     /// the fast loop and in the careful loop (small output buffers).
     @Test(arguments: 1...20)
