@@ -268,6 +268,34 @@ private struct GuardedBuffer {
         }
     }
 
+    /// A page that repeats one record of `period` bytes is one long match at that offset
+    /// (it ends in the careful loop, which copies periodic matches in aligned chunks): the
+    /// Swift and liblz4 blocks decode to the page, also with the record starting mid-page, and
+    /// into a buffer a byte short the decoder throws and writes nothing outside it.
+    @Test(arguments: Array(1...70))
+    func pagesRepeatingOneRecordDecodeExactly(period: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: UInt64(period) &* 31)
+        let record = rng.bytes(period)
+        let repeated = (0..<4096).map { record[$0 % period] }
+        let prefixed = Array(rng.bytes(100) + repeated.prefix(3996))
+        for page in [repeated, prefixed] {
+            var encoders: [any PageCodec] = [swift]
+            if let lib = try? LibLZ4() { encoders.append(lib) }
+            for encoder in encoders {
+                let block = try #require(lz4Compress(encoder, page))
+                #expect(try lz4Decompress(swift, block, capacity: 4096) == page, "period \(period) by \(encoder.name)")
+                #expect(try lz4Decompress(swift, block, capacity: 4096 + 64) == page, "period \(period) by \(encoder.name)")
+                let short = GuardedBuffer(capacity: 4095)
+                defer { short.free() }
+                #expect(throws: CodecError.self) {
+                    try block.withUnsafeBytes { try swift.decompress($0, into: short.buffer) }
+                }
+                #expect(short.guardsIntact, "period \(period): wrote outside a buffer one byte short")
+            }
+        }
+    }
+
     /// Overlapping matches of every short offset and length expand the pattern correctly in
     /// the fast loop and in the careful loop (small output buffers).
     @Test(arguments: 1...20)
