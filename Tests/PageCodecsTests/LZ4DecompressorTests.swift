@@ -296,6 +296,25 @@ private struct GuardedBuffer {
         }
     }
 
+    /// A literal run whose length takes many bytes of 255 (an incompressible page's takes 16;
+    /// the careful loop reads them eight at a time) decodes exactly, and the block cut anywhere
+    /// inside those bytes or the run throws `truncatedInput` at the block's end.
+    @Test(arguments: [15 + 255 * 7, 15 + 255 * 8 + 3, 4096, 15 + 255 * 17 + 254])
+    func longLiteralRunsParseTheirLengthAndTruncateCleanly(count: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: UInt64(count))
+        var w = LZ4BlockWriter()
+        w.finish(literals: rng.bytes(count))
+        #expect(try lz4Decompress(swift, w.block, capacity: count) == w.decoded)
+        #expect(throws: CodecError.outputOverflow(capacity: count - 1)) { try lz4Decompress(swift, w.block, capacity: count - 1) }
+        let lengthBytes = 1 + (count - 15) / 255 + 1
+        for cut in Array(1...(lengthBytes + 2)) + [w.block.count - 1] {
+            #expect(throws: CodecError.truncatedInput(offset: cut)) {
+                try lz4Decompress(swift, Array(w.block.prefix(cut)), capacity: count)
+            }
+        }
+    }
+
     /// Overlapping matches of every short offset and length expand the pattern correctly in
     /// the fast loop and in the careful loop (small output buffers).
     @Test(arguments: 1...20)
