@@ -176,6 +176,24 @@ enum LZ4Decompressor {
         }
     }
 
+    /// The careful loop's reading of a length's extension bytes at `ip` (each byte adds its
+    /// value; a byte below 255 ends the length): their sum, with `ip` after them.
+    /// - Throws: ``CodecError/truncatedInput(offset:)`` when the input ends inside them.
+    @inline(__always)
+    static func lengthBytes(
+        _ ip: inout UnsafeRawPointer, _ iend: UnsafeRawPointer, _ istart: UnsafeRawPointer
+    ) throws(CodecError) -> Int {
+        var sum = 0
+        var b: Int
+        repeat {
+            guard ip < iend else { throw .truncatedInput(offset: iend - istart) }
+            b = Int(ip.load(as: UInt8.self))
+            ip += 1
+            sum += b
+        } while b == 255
+        return sum
+    }
+
     private static func decode(
         _ istart: UnsafeRawPointer, _ iend: UnsafeRawPointer, _ ostart: UnsafeMutableRawPointer, capacity: Int
     ) throws(CodecError) -> Int {
@@ -289,13 +307,7 @@ enum LZ4Decompressor {
                     literals &+= 8 &* 255
                     ip += 8
                 }
-                var b: Int
-                repeat {
-                    guard ip < iend else { throw .truncatedInput(offset: iend - istart) }
-                    b = Int(ip.load(as: UInt8.self))
-                    ip += 1
-                    literals += b
-                } while b == 255
+                literals += try lengthBytes(&ip, iend, istart)
             }
             guard literals <= iend - ip else { throw .truncatedInput(offset: iend - istart) }
             guard literals <= oend - op else { throw .outputOverflow(capacity: capacity) }
@@ -312,13 +324,7 @@ enum LZ4Decompressor {
             }
             var length = token & LZ4Format.runMask
             if length == LZ4Format.runMask {
-                var b: Int
-                repeat {
-                    guard ip < iend else { throw .truncatedInput(offset: iend - istart) }
-                    b = Int(ip.load(as: UInt8.self))
-                    ip += 1
-                    length += b
-                } while b == 255
+                length += try lengthBytes(&ip, iend, istart)
             }
             length += LZ4Format.minMatch
             guard length <= oend - op else { throw .outputOverflow(capacity: capacity) }
