@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "PageCodecs", targets: ["PageCodecs"]),
         .library(name: "PageStore", targets: ["PageStore"]),
+        .library(name: "ZsPool", targets: ["ZsPool"]),
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
@@ -19,6 +20,7 @@ let package = Package(
         .library(name: "KernelSwap", targets: ["KernelSwap"]),
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
+        .library(name: "RedisTier", targets: ["RedisTier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,14 +33,21 @@ let package = Package(
         .target(
             name: "SystemSupport", dependencies: [.product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection.
-        .target(name: "PageCodecs", swiftSettings: strict),
+        // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection,
+        // and the per-thread codec streams the stores share.
+        .target(name: "PageCodecs", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The vocabulary every store shares: SwapBackend, slots, errors, BackingFile.
-        .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .target(
+            name: "PageStore",
+            dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The size-class pool (zsmalloc) under both ZRAM and ZSwap.
+        .target(name: "ZsPool", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The in-process zram device.
-        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "SystemSupport"], swiftSettings: strict),
+        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // A zswap-style compressed cache in front of a backing swap file.
-        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZRAM"], swiftSettings: strict),
+        .target(
+            name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
         .target(name: "CUSwap"),
         // userfaultfd swap regions.
@@ -121,9 +130,17 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
-        .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
-        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
+        .testTarget(
+            name: "PageStoreTests",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .testTarget(name: "ZsPoolTests", dependencies: ["ZsPool", "SystemSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ZRAMTests", dependencies: ["ZRAM", "ZsPool", "PageCodecs", "PageStore", "SystemSupport", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ZSwapTests", dependencies: ["ZSwap", "ZsPool", "PageStore", "PageCodecs", "SystemSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SwapTests",
             dependencies: [
@@ -137,6 +154,20 @@ let package = Package(
                 "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
+            swiftSettings: strict),
+        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
+        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
+        // PageTier interface a backing file can also sit behind.
+        .target(
+            name: "RedisTier",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The tier's figures against redis-benchmark, and the run the gc test kills.
+        .executableTarget(
+            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
     ]
 )

@@ -142,7 +142,7 @@ struct BenchBackend: Sendable {
     /// The pool's mm_stat line (trimmed).
     var mmStatLine: String {
         if let zram { return ProcFile.trimmed(zram.mmStat.line) }
-        if let cache { return ProcFile.trimmed(cache.pool.mmStat.line) }
+        if let cache { return ProcFile.trimmed(cache.mmStat.line) }
         return ""
     }
 
