@@ -31,11 +31,13 @@ struct EvictionBatch {
     var isFull: Bool { count == Self.capacity }
     /// The lowest victim page (the batch must not be empty).
     var firstPage: Int { pages[0] }
+    /// The highest victim page (the batch must not be empty): the next one must lie above it.
+    var lastPage: Int { pages[count - 1] }
 
     /// Adds a victim whose lock the caller took; pages must come in ascending order.
     mutating func append(page: Int, state: PageState) {
         precondition(!isFull, "an eviction batch holds at most \(Self.capacity) pages")
-        assert(count == 0 || page > pages[count - 1], "eviction batch pages must ascend")
+        precondition(count == 0 || page > pages[count - 1], "eviction batch pages must ascend (the write-protected span runs from the first to the last)")
         pages[count] = page
         states[count] = state.raw
         slots[count] = -1

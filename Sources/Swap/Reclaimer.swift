@@ -234,9 +234,11 @@ final class Reclaimer: Sendable {
             let start = hand.add(1, ordering: .relaxed).oldValue % windowCount * window
             let end = min(start + window, pageCount)
             scanned += end - start
-            if !batch.isEmpty && (start < batch.firstPage || end - batch.firstPage > SwapTuning.maximumEvictionSpan) {
-                // Out of the batch's span (the hand wrapped, or another thread took the windows
-                // in between): evict what it holds first.
+            if !batch.isEmpty && (start <= batch.lastPage || end - batch.firstPage > SwapTuning.maximumEvictionSpan) {
+                // Not above the batch's pages (the hand wrapped: with a one-window region, the
+                // same window again) or out of its span (another thread took the windows in
+                // between): evict what it holds first, so that the pages ascend and the
+                // write-protected span covers every dirty victim.
                 outcome = evict(&batch)
                 if outcome != .kept { return outcome }
             }

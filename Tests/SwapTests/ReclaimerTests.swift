@@ -191,4 +191,37 @@ import ZSwap
         #expect(bad == 0)
         region.checkInvariants()
     }
+
+    /// In a region of one window the hand's next window is the same one: a page it passed over
+    /// (spending its CLOCK credit) lies below the batch's pages, so the batch is evicted first
+    /// and the pages of a batch always ascend (its write-protected span covers every victim).
+    @Test func whenTheHandComesBackToAWindowTheBatchIsEvictedFirst() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 32
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .clock
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<10 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        // Every page earned a credit by faulting in; those of pages 0 and 7 are spent.
+        let table = region.context.table
+        for p in [0, 7] {
+            let before = table.load(p)
+            var spent = before
+            #expect(spent.credit > 0)
+            spent.credit = 0
+            #expect(table.compareExchange(p, expected: before, desired: spent))
+        }
+        // First pass: pages 0 and 7 are taken, the others spend their credit. Second pass (the
+        // same window, from page 0): pages 1...6 lie below page 7, so the batch [0, 7] goes
+        // first.
+        #expect(region.reclaimer.reclaimBatch() == .evicted)
+        #expect(region.statistics.swapOuts == 2)
+        #expect(table.load(0).kind == .swapped && table.load(7).kind == .swapped)
+        var bad = 0
+        for p in 0..<10 where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        region.checkInvariants()
+    }
 }
