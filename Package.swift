@@ -169,3 +169,17 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+// Linux is the platform: userfaultfd, the kernel's zram and zswap, memory cgroups and
+// process_vm_readv exist only there. Elsewhere the package is the portable libraries alone
+// (their Linux-only calls sit behind `#if os(Linux)`), with their tests; only Linux is built and
+// tested by this project's CI.
+#if !os(Linux)
+let portableTargets: Set<String> = [
+    "SystemSupport", "PageCodecs", "PageStore", "ZsPool", "ZRAM", "ZSwap", "TestSupport",
+    "SystemSupportTests", "TestSupportTests", "PageCodecsTests", "PageStoreTests", "ZsPoolTests", "ZRAMTests",
+    "ZSwapTests",
+]
+package.targets.removeAll { !portableTargets.contains($0.name) }
+package.products.removeAll { !portableTargets.contains($0.name) }  // each library product is its one target
+#endif
