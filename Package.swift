@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "USwapFaultHelper",
             dependencies: [
-                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport",
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport", "Workloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -143,7 +143,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SwapTests",
-            dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
+            dependencies: [
+                "Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "Workloads", "USwapFaultHelper",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",
