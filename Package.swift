@@ -8,7 +8,7 @@ let strict: [SwiftSetting] = [
 
 // The fuzz targets (docs/FUZZING.md): one small executable each, built with libFuzzer by
 // scripts/fuzz.sh, and a replayer of input files in the ordinary build.
-let fuzzTargets = ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzBlockAllocator"]
+let fuzzTargets = ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzBlockAllocator"]
 
 let package = Package(
     name: "USwap",
