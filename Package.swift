@@ -8,7 +8,7 @@ let strict: [SwiftSetting] = [
 
 // The fuzz targets (docs/FUZZING.md): one small executable each, built with libFuzzer by
 // scripts/fuzz.sh, and a replayer of input files in the ordinary build.
-let fuzzTargets = ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzBlockAllocator"]
+let fuzzTargets = ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzFrontswap", "FuzzBlockAllocator"]
 
 let package = Package(
     name: "USwap",
@@ -175,7 +175,7 @@ let package = Package(
         // regression tests run every committed seed and crasher through the same checks.
         .target(
             name: "FuzzChecks",
-            dependencies: ["PageCodecs", "PageStore", "ZRAM", "ZSwap", "SystemSupport", "Workloads"],
+            dependencies: ["PageCodecs", "PageStore", "ZsPool", "ZRAM", "ZSwap", "SystemSupport", "Workloads"],
             swiftSettings: strict),
         // libFuzzer's driver entry point, declared for Swift (its runtime defines it).
         .target(name: "FuzzEngine"),

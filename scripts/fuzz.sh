@@ -27,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(FuzzLZ4Decode FuzzLZ4RoundTrip FuzzZstd FuzzZram FuzzBlockAllocator)
+targets=(FuzzLZ4Decode FuzzLZ4RoundTrip FuzzZstd FuzzZram FuzzFrontswap FuzzBlockAllocator)
 scratch=.build-fuzz
 flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table
   -Xswiftc -DFUZZING -Xswiftc -DDEBUG -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld)

@@ -58,6 +58,9 @@ public struct FaultMirror {
         return nil
     }
 
+    /// Faults the mirror expects the file to have injected into `operation`.
+    public func injected(_ operation: FaultInjectingBackingFile.Operation) -> Int { injected[Self.index(operation)] }
+
     /// Whether the file's injected-fault counters match the mirror's.
     public func matches(_ file: FaultInjectingBackingFile) -> Bool {
         FaultInjectingBackingFile.Operation.allCases.allSatisfy { file.injectedFaults($0) == injected[Self.index($0)] }

@@ -94,6 +94,15 @@ public final class MemoryPageFile: PageFile, @unchecked Sendable {
         try punchHole(at: blockCount, count: self.blockCount - blockCount)
     }
 
+    /// Copies block `index` into `buffer` without counting a read: for a model that checks
+    /// what the file holds underneath a fault-injecting wrapper.
+    public func peekBlock(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) {
+        lock.withLock {
+            precondition(index >= 0 && index < blockCount && buffer.count == pageSize, "peek of block \(index) outside the file")
+            buffer.copyMemory(from: UnsafeRawBufferPointer(block(index)))
+        }
+    }
+
     /// The calls so far.
     public var ioCounters: PageFileCounters { lock.withLock { counters } }
 

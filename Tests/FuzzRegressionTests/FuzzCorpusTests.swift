@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func everyTargetHasACommittedCorpus() {
-        for name in ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzBlockAllocator"] {
+        for name in ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzFrontswap", "FuzzBlockAllocator"] {
             #expect(!FuzzCorpus.inputs(of: name).isEmpty, "Tests/FuzzCorpus/\(name) is empty")
         }
     }
