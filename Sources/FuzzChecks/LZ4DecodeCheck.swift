@@ -133,14 +133,15 @@ public final class LZ4DecodeCheck: FuzzCheck {
         source.checkInvariants()
     }
 
-    /// Blocks liblz4 and the package's compressor make from the seed pages, each with the mode
-    /// byte for an exact-size output, plus a few hand-made edge cases.
+    /// Blocks liblz4 and the package's compressor make from the seed pages and the corpus
+    /// pages, each with the mode byte for an exact-size output (every fourth for a page of
+    /// room), plus a few hand-made edge cases.
     public static func seeds() throws(FuzzFailure) -> [[UInt8]] {
         let liblz4: LibLZ4
         do { liblz4 = try LibLZ4() } catch { throw FuzzFailure(target: name, "liblz4 is needed to make the seeds: \(error)") }
         var seeds: [[UInt8]] = [[0, 0x00], [0, 0x10, 0x41], [0, 0x1F, 0x41, 0x01, 0x00, 0xFF, 0x10, 0x50, 0x42, 0x43, 0x44, 0x45, 0x46]]
         let ours = LZ4Codec()
-        for (index, page) in SeedPages.pages().enumerated() {
+        for (index, page) in (SeedPages.pages() + SeedPages.corpusPages()).enumerated() {
             let codecs: [any PageCodec] = index % 2 == 0 ? [liblz4, ours] : [liblz4]
             for codec in codecs {
                 if let block = SeedPages.compress(page, with: codec) {

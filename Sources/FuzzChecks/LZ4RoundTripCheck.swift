@@ -112,10 +112,11 @@ public final class LZ4RoundTripCheck: FuzzCheck {
         }
     }
 
-    /// The seed pages at each page size setting, stored raw, with a limit byte of 0.
+    /// The seed pages and the corpus pages, stored raw, with a few accelerations and limits;
+    /// short and odd sizes.
     public static func seeds() -> [[UInt8]] {
         var seeds: [[UInt8]] = []
-        for (index, page) in SeedPages.pages().enumerated() {
+        for (index, page) in (SeedPages.pages() + SeedPages.corpusPages()).enumerated() {
             seeds.append([UInt8(index % 4 == 0 ? 5 : 0), UInt8(index), PageBuilder.rawPage] + page)
         }
         // Short and odd sizes: the settings byte's size bits 3 select "a size from the input".

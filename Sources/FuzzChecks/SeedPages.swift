@@ -1,3 +1,4 @@
+import Foundation
 import PageCodecs
 import Workloads
 
@@ -11,6 +12,18 @@ public enum SeedPages {
     /// Twelve pages, one of each kind.
     public static func pages() -> [[UInt8]] {
         (0..<12).map { page(kind: $0) }
+    }
+
+    /// Sixteen pages of the repository's page corpus (`Tests/Corpus/mixed-small.bin.zst`, real
+    /// heap pages of a JVM, Perl, Node and Python), every 128th, or none when the corpus or
+    /// libzstd is missing. Only seed writing reads it; the seeds it makes are committed.
+    public static func corpusPages() -> [[UInt8]] {
+        let path = URL(fileURLWithPath: FuzzCorpus.root()).deletingLastPathComponent().appendingPathComponent("Corpus/mixed-small.bin.zst").path
+        guard let frame = FileManager.default.contents(atPath: path), let zstd = try? ZstdCodec(level: 1) else { return [] }
+        var whole = [UInt8](repeating: 0, count: 2048 * pageSize)
+        let size = frame.withUnsafeBytes { src in whole.withUnsafeMutableBytes { try? zstd.decompress(src, into: $0) } }
+        guard let size, size >= pageSize else { return [] }
+        return stride(from: 0, to: size / pageSize, by: 128).map { Array(whole[($0 * pageSize)..<(($0 + 1) * pageSize)]) }
     }
 
     /// The page of one kind (0..<12).
