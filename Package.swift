@@ -110,7 +110,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"], swiftSettings: strict),
         // The kernel's side; its live tests run the built `uswap` and USwapTestHelper as the
         // session's child.
         .testTarget(
