@@ -27,8 +27,11 @@ struct Analyze: ParsableCommand {
     @Option(help: "Read only this percentage of the present pages, evenly spread (for very large processes).")
     var sample: Double = 100
 
-    @Option(help: "Also write the pages read, back to back, to this file (a corpus for `uswap bench device`).")
+    @Option(help: "Also write the pages read, back to back, to this new file (mode 0600: they are the process's memory; a corpus for `uswap bench device`). A link at the path is refused; so is a file that holds data, unless --force.")
     var dump: String?
+
+    @Flag(help: "Replace a regular file that holds data at the --dump path (never a link, a directory or a device).")
+    var force = false
 
     @Flag(help: "Print one JSON object on stdout instead of the human report.")
     var json = false
@@ -59,6 +62,7 @@ struct Analyze: ParsableCommand {
         var analysis = MemoryAnalysis(pid: pid, codecs: try Self.parseCodecs(codec), pool: .zram)
         analysis.samplePercent = sample
         analysis.dumpPath = dump
+        analysis.dumpExisting = force ? .replaceRegularFile : .refuseNonEmpty
         var bar: Progress? = nil
         analysis.progress = { (done: Int, total: Int) in
             if bar == nil { bar = Progress("analyze pid \(pid)", total: total) }
