@@ -61,11 +61,14 @@ struct BenchSwap: ParsableCommand {
     @Option(help: "Where eviction runs: in-fault or background (default: the library's).")
     var reclaim: String?
 
-    @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE, created or truncated and removed afterwards).")
+    @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE: a new file, mode 0600, removed afterwards; or a directory, to hold an unnamed file that nothing outlives).")
     var backend: String = "zram"
 
-    @Option(help: "With --backend zram: give the ZramDevice a backing file FILE (created or truncated, removed afterwards) and write idle slots back to it automatically once the pool reaches --pool-percent/--pool-limit (default 1% of RAM).")
+    @Option(help: "With --backend zram: give the ZramDevice a backing file FILE (a new file, mode 0600, removed afterwards; or a directory, to hold an unnamed file) and write idle slots back to it automatically once the pool reaches --pool-percent/--pool-limit (default 1% of RAM).")
     var writeback: String?
+
+    @Flag(help: "Replace a regular file that holds data at the --backend zswap:FILE or --writeback FILE path (never a link, a directory or a device).")
+    var force = false
 
     @Option(name: .customLong("pool-percent"), help: "Pool limit as a percentage of RAM, like zswap's max_pool_percent (zswap default 20).")
     var poolPercent: Int?
@@ -117,7 +120,8 @@ struct BenchSwap: ParsableCommand {
             reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
             poolLimit: poolLimit.map { PoolLimit.bytes($0 << 20) } ?? poolPercent.map(PoolLimit.percentOfRAM),
-            writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
+            writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init),
+            replaceExistingFile: force)
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.jsonLine)
@@ -154,6 +158,11 @@ struct SwapBench: Sendable {
     var writebackFile: String? = nil
     /// How file-tier swap-ins are read; nil for the library's default.
     var fileReads: SwapRegionConfiguration.FileReads? = nil
+    /// Whether a regular file holding data at a backing file's path is replaced (`--force`).
+    var replaceExistingFile = false
+
+    /// What a backing file's creation does with a file already at its path.
+    var existingFilePolicy: ExistingFilePolicy { replaceExistingFile ? .replaceRegularFile : .refuseNonEmpty }
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -261,9 +270,10 @@ struct SwapBench: Sendable {
         case .zram:
             return try BenchBackend.zram(
                 sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: writebackFile,
-                poolLimit: poolLimit)
+                poolLimit: poolLimit, existing: existingFilePolicy)
         case .zswap(let file):
-            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20))
+            return try BenchBackend.zswap(
+                sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20), existing: existingFilePolicy)
         }
     }
 
