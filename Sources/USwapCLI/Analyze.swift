@@ -153,7 +153,7 @@ enum AnalyzeOutput {
         for c in report.codecs {
             guard let kernel = c.pool.kernelMemUsedTotal else { continue }
             lines.append(
-                "\(c.name): the kernel's zram would hold ~\(bytes(kernel)) for these pages (its zsmalloc allocates whole zspages; this device commits span pages as objects reach them)"
+                "\(c.name): the kernel's zram would hold ~\(bytes(kernel)) for these pages (modeled, not measured: its zsmalloc allocates whole zspages; this device commits span pages as objects reach them)"
             )
         }
         if report.samplePercent < 100, report.scannedPages > 0 {
@@ -201,10 +201,13 @@ enum AnalyzeOutput {
 
 /// The one JSON object `uswap analyze --json` prints: the process's pages (virtual, present,
 /// skipped, scanned, zero, same-filled), the sample, and `codecs`. Each codec entry has
-/// `mem_used_total` (what the ZramDevice holds) and, where the pool can say,
-/// `kernel_zram_mem_used_total` (what the kernel's zram would hold for the same objects, its
-/// zspages allocated whole): the figure to compare with the kernel's mm_stat. Members are
-/// sorted, so that one comes first, where the scoreboard looks.
+/// `mem_used_total` (what the ZramDevice holds, measured) and, where the pool can say,
+/// `kernel_zram_mem_used_total_modeled` (what the kernel's zram would hold for the same objects,
+/// its zspages allocated whole: a model of zsmalloc, not a measurement of the kernel, hence the
+/// suffix): the figure to compare with the kernel's mm_stat. Members are sorted, so that one is
+/// the entry's first member whose name holds "mem", where the scoreboard's `analyze` check
+/// looks. (It was `kernel_zram_mem_used_total` before; nothing else read that name, so it is
+/// not kept.)
 struct AnalyzeJSON: Encodable {
     /// The analysis.
     let report: MemoryAnalysisReport
@@ -270,7 +273,7 @@ struct AnalyzeJSON: Encodable {
             try container.encode(report.bestMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "best_mappings")
             try container.encode(report.worstMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "worst_mappings")
             try container.encodeIfPresent(c.pool.slotTableBytes, forKey: "slot_table_bytes")
-            try container.encodeIfPresent(c.pool.kernelMemUsedTotal, forKey: "kernel_zram_mem_used_total")
+            try container.encodeIfPresent(c.pool.kernelMemUsedTotal, forKey: "kernel_zram_mem_used_total_modeled")
             if report.samplePercent < 100, report.scannedPages > 0 {
                 let scale = Double(report.presentPages) / Double(report.scannedPages)
                 try container.encode(
