@@ -101,10 +101,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        // What the test targets share: finding and running the helper executables, the CI gate.
+        // What the test targets share: finding and running the helper executables, the CI gate,
+        // the repository's page corpus.
         .target(
             name: "TestSupport",
             dependencies: [
+                "PageCodecs",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -129,7 +131,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PageStoreTests",
             dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
