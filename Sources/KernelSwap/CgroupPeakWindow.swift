@@ -36,10 +36,12 @@ public struct CgroupPeakWindow: Sendable {
         do { return .success(try cgroup.peakBytes()) } catch { return .failure(error) }
     }
 
-    /// Asks the kernel to drop the clean cached pages of `path` (best effort: a file that
-    /// cannot be opened keeps its cache, which then counts in the peak, never less).
+    /// Asks the kernel to drop the cached pages of `path`, writing dirty ones first (they
+    /// cannot be dropped otherwise). Best effort: a file that cannot be opened keeps its cache,
+    /// which then counts in the peak, never less.
     static func dropPageCache(of path: String) {
         guard let fd = try? SystemCall.retrying({ open(path, O_RDONLY | O_CLOEXEC) }) else { return }
+        _ = try? SystemCall.retrying { fdatasync(fd) }
         _ = posix_fadvise(fd, 0, 0, 4)  // POSIX_FADV_DONTNEED
         _ = close(fd)
     }
