@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PageStoreTests",
-            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PageStore", "SystemSupport", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .testTarget(name: "ZsPoolTests", dependencies: ["ZsPool", "SystemSupport"], swiftSettings: strict),
         .testTarget(

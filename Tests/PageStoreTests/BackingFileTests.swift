@@ -5,6 +5,7 @@ import Darwin
 #endif
 import SystemPackage
 import SystemSupport
+import TestSupport
 import Testing
 @testable import PageStore
 
@@ -253,51 +254,6 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
     }
 }
 
-/// A fresh directory under /var/tmp (a disk file system) for one test, removed with its contents.
-struct ScratchDirectory {
-    let path: String
-
-    init(_ label: String) throws {
-        path = "/var/tmp/uswap-backingfile-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard mkdir(path, 0o700) == 0 else { throw Errno(rawValue: errno) }
-    }
-
-    func file(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = "\(path)/\(name)"
-        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Errno(rawValue: errno) }
-        defer { close(fd) }
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        return file
-    }
-
-    func contents(_ name: String) -> [UInt8]? {
-        let fd = open("\(path)/\(name)", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 1 << 16)
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return n >= 0 ? Array(bytes[..<n]) : nil
-    }
-
-    var names: [String] {
-        guard let dir = opendir(path) else { return ["<unreadable>"] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
-    func remove() {
-        for name in names { unlink("\(path)/\(name)") }
-        rmdir(path)
-    }
-}
 
 /// `.uncached`: the file tier's pages leave memory, and reads still see every write.
 @Suite struct BackingFileUncachedTests {

@@ -1,25 +1,11 @@
 import Foundation
 import SystemPackage
 import SystemSupport
+import TestSupport
 import Testing
 
 @testable import ProcessAnalysis
 
-/// A fresh directory for one test's dump, removed with its contents.
-private struct DumpDirectory {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-dump-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    }
-
-    var names: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-
-    func contents(_ name: String) -> Data? { FileManager.default.contents(atPath: "\(path)/\(name)") }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// `--dump FILE` holds another process's memory: a new private file, never written through a
 /// link, never over data unless asked, and gone again when the analysis fails.
@@ -29,7 +15,7 @@ struct DumpFileTests {
     func dumpIsPrivate() throws {
         let helper = try PatternHelper([.text: 4])
         defer { helper.stop() }
-        let directory = try DumpDirectory()
+        let directory = try ScratchDirectory("dump")
         defer { directory.remove() }
         let previous = umask(0o022)
         defer { umask(previous) }
@@ -46,10 +32,9 @@ struct DumpFileTests {
     func plantedLinkIsRefused() throws {
         let helper = try PatternHelper([.text: 4])
         defer { helper.stop() }
-        let directory = try DumpDirectory()
+        let directory = try ScratchDirectory("dump")
         defer { directory.remove() }
-        let target = directory.path + "/victim"
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
+        let target = try directory.file("victim", [1, 2, 3])
         let path = directory.path + "/pages.dump"
         #expect(symlink(target, path) == 0)
         for existing in [ExistingFilePolicy.refuseNonEmpty, .replaceRegularFile] {
@@ -63,7 +48,7 @@ struct DumpFileTests {
             }
             #expect(error.description.contains("never writes through a link"))
         }
-        #expect(directory.contents("victim") == Data([1, 2, 3]))
+        #expect(directory.contents("victim") == [1, 2, 3])
         #expect(directory.names == ["pages.dump", "victim"])
     }
 
@@ -71,15 +56,15 @@ struct DumpFileTests {
     func existingDataNeedsForce() throws {
         let helper = try PatternHelper([.text: 4])
         defer { helper.stop() }
-        let directory = try DumpDirectory()
+        let directory = try ScratchDirectory("dump")
         defer { directory.remove() }
         let path = directory.path + "/pages.dump"
-        try Data([9, 9]).write(to: URL(fileURLWithPath: path))
+        try directory.file("pages.dump", [9, 9])
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.dumpPath = path
         let error = try #require(throws: MemoryAnalysisError.self) { try analysis.run() }
         #expect(error.description.contains("--force"))
-        #expect(directory.contents("pages.dump") == Data([9, 9]))
+        #expect(directory.contents("pages.dump") == [9, 9])
         analysis.dumpExisting = .replaceRegularFile
         let report = try analysis.run()
         #expect(directory.contents("pages.dump")?.count == report.scannedPages * MemoryAnalysis.systemPageSize)
@@ -89,7 +74,7 @@ struct DumpFileTests {
     func failedAnalysisRemovesTheDump() throws {
         let helper = try PatternHelper([.text: 4])
         defer { helper.stop() }
-        let directory = try DumpDirectory()
+        let directory = try ScratchDirectory("dump")
         defer { directory.remove() }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.dumpPath = directory.path + "/pages.dump"

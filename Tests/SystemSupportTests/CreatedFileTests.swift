@@ -5,29 +5,6 @@ import Testing
 
 @testable import SystemSupport
 
-/// A fresh directory for one test, removed with everything in it.
-private struct Scratch {
-    let path: String
-
-    init(_ label: String) throws {
-        path = "/var/tmp/uswap-created-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    }
-
-    func file(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let file = "\(path)/\(name)"
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
-    func contents(_ name: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: "\(path)/\(name)").map { [UInt8]($0) }
-    }
-
-    var names: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 private func mode(of path: String) -> mode_t? {
     var info = stat()
@@ -40,7 +17,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
 
 @Suite struct CreatedFileTests {
     @Test func aNewFileIsPrivateExclusiveAndItsNameIsRemovedWhileItIsOurs() throws {
-        let scratch = try Scratch("new")
+        let scratch = try ScratchDirectory("new")
         defer { scratch.remove() }
         let previous = umask(0o022)
         defer { umask(previous) }
@@ -60,7 +37,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
 
     @Test(arguments: [ExistingFilePolicy.refuse, .refuseNonEmpty, .replaceRegularFile])
     func aSymbolicLinkPlantedAtThePathIsNeverFollowedNorRemoved(policy: ExistingFilePolicy) throws {
-        let scratch = try Scratch("link")
+        let scratch = try ScratchDirectory("link")
         defer { scratch.remove() }
         let target = try scratch.file("secret-target", [9, 9])
         #expect(symlink(target, "\(scratch.path)/out") == 0)
@@ -76,7 +53,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func aFileHoldingDataIsRefusedUnlessReplacingIsAsked() throws {
-        let scratch = try Scratch("data")
+        let scratch = try ScratchDirectory("data")
         defer { scratch.remove() }
         let path = try scratch.file("dump", [5, 5, 5])
         #expect(link(path, "\(scratch.path)/other-name") == 0)
@@ -93,7 +70,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func anEmptyFileOfThisUserIsReplacedButNotUnderRefuse() throws {
-        let scratch = try Scratch("empty")
+        let scratch = try ScratchDirectory("empty")
         defer { scratch.remove() }
         let path = try scratch.file("made-by-mktemp", [])
         #expect(chmod(path, 0o644) == 0)
@@ -108,7 +85,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
             CIGate.unavailable("root, to give a file to another user")
             return
         }
-        let scratch = try Scratch("other-user")
+        let scratch = try ScratchDirectory("other-user")
         defer { scratch.remove() }
         let path = try scratch.file("theirs", [])
         #expect(chown(path, 65534, 65534) == 0)
@@ -119,7 +96,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func directoriesAndPipesAreNeverReplaced() throws {
-        let scratch = try Scratch("kinds")
+        let scratch = try ScratchDirectory("kinds")
         defer { scratch.remove() }
         #expect(mkdir("\(scratch.path)/dir", 0o700) == 0)
         #expect(mkfifo("\(scratch.path)/pipe", 0o600) == 0)
@@ -144,7 +121,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func removalLeavesAFileThatTookTheNameAlone() throws {
-        let scratch = try Scratch("replaced")
+        let scratch = try ScratchDirectory("replaced")
         defer { scratch.remove() }
         let file = try CreatedFile.create(at: "\(scratch.path)/f")
         defer { try? file.descriptor.close() }  // held open: its inode cannot be reused
@@ -158,7 +135,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func anUnnamedFileLeavesNothingInItsDirectory() throws {
-        let scratch = try Scratch("unnamed")
+        let scratch = try ScratchDirectory("unnamed")
         defer { scratch.remove() }
         let file = try CreatedFile.unnamed(in: scratch.path)
         #expect(file.entry == nil)
@@ -174,7 +151,7 @@ private func write(_ file: CreatedFile, _ bytes: [UInt8]) throws {
     }
 
     @Test func anEntryForAnOpenFileIsCheckedAgainstTheName() throws {
-        let scratch = try Scratch("entry")
+        let scratch = try ScratchDirectory("entry")
         defer { scratch.remove() }
         let path = try scratch.file("opened", [1])
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -9,26 +9,6 @@ import Testing
 
 @testable import USwapCLI
 
-/// A fresh directory for one test's backing files, removed with its contents.
-private struct FileDirectory {
-    let path: String
-
-    init() throws {
-        path = "/var/tmp/uswap-benchbackend-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    }
-
-    var names: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? ["<unreadable>"]).sorted() }
-
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        try Data(bytes).write(to: URL(fileURLWithPath: "\(path)/\(name)"))
-        return "\(path)/\(name)"
-    }
-
-    func contents(_ name: String) -> Data? { FileManager.default.contents(atPath: "\(path)/\(name)") }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// The bench's backing files (`--backend zswap:FILE`, `--writeback FILE`): new and private,
 /// never through a link, never over data without `--force`, removed at the end and on
@@ -47,7 +27,7 @@ private struct FileDirectory {
 
     @Test(arguments: ["zswap", "zram"])
     func theFileIsPrivateRemovedAtTheEndAndTheRemovalIsRegisteredMeanwhile(kind: String) throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
         let path = directory.path + "/tier.swap"
         let registry = CleanupRegistry()
@@ -63,7 +43,7 @@ private struct FileDirectory {
 
     @Test(arguments: ["zswap", "zram"])
     func whatASignalRunsRemovesTheFile(kind: String) throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
         let path = directory.path + "/tier.swap"
         let registry = CleanupRegistry()
@@ -75,9 +55,9 @@ private struct FileDirectory {
 
     @Test(arguments: ["zswap", "zram"])
     func aLinkPlantedAtThePathIsRefusedAndItsTargetKept(kind: String) throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
-        let target = try directory.write("victim", [1, 2, 3])
+        let target = try directory.file("victim", [1, 2, 3])
         let path = directory.path + "/tier.swap"
         #expect(symlink(target, path) == 0)
         for existing in [ExistingFilePolicy.refuseNonEmpty, .replaceRegularFile] {
@@ -86,20 +66,20 @@ private struct FileDirectory {
             }
             #expect(error?.description.contains("symbolic link") == true, "\(String(describing: error))")
         }
-        #expect(directory.contents("victim") == Data([1, 2, 3]))
+        #expect(directory.contents("victim") == [1, 2, 3])
         #expect(directory.names == ["tier.swap", "victim"])
     }
 
     @Test(arguments: ["zswap", "zram"])
     func aFileHoldingDataIsKeptUnlessForced(kind: String) throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
-        let path = try directory.write("tier.swap", [5, 5])
+        let path = try directory.file("tier.swap", [5, 5])
         let error = #expect(throws: BenchBackendError.self) {
             _ = try Self.make(kind, path, existing: .refuseNonEmpty, registry: CleanupRegistry())
         }
         #expect(error?.description.contains("--force") == true)
-        #expect(directory.contents("tier.swap") == Data([5, 5]))
+        #expect(directory.contents("tier.swap") == [5, 5])
         let backend = try Self.make(kind, path, existing: .replaceRegularFile, registry: CleanupRegistry())
         backend.close()
         #expect(directory.names == [], "the file --force made was the bench's, so it is removed")
@@ -118,7 +98,7 @@ private struct FileDirectory {
 
     @Test(arguments: ["zswap", "zram"])
     func aDirectoryHoldsAnUnnamedFile(kind: String) throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
         let registry = CleanupRegistry()
         let backend = try Self.make(kind, directory.path, existing: .refuseNonEmpty, registry: registry)
@@ -165,7 +145,7 @@ private struct FileDirectory {
 
     @Test(arguments: [("TERM", "143"), ("INT", "130")])
     func aSignalRemovesTheNamedFile(signal: String, status: String) async throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
         let path = directory.path + "/tier.swap"
         guard let fields = try await Self.interrupt(
@@ -177,7 +157,7 @@ private struct FileDirectory {
     }
 
     @Test func sigkillLeavesNothingWhenTheFileIsUnnamed() async throws {
-        let directory = try FileDirectory()
+        let directory = try ScratchDirectory("benchbackend")
         defer { directory.remove() }
         // No name appears: wait until the bench holds its unnamed file ("DIR/#INODE (deleted)").
         guard let fields = try await Self.interrupt(
