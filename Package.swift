@@ -105,16 +105,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        // What the test targets share: finding and running the helper executables, the CI gate.
+        // What the test targets share: finding and running the helper executables, the CI gate,
+        // the repository's page corpus.
         .target(
             name: "TestSupport",
             dependencies: [
+                "PageCodecs",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"], swiftSettings: strict),
         // The kernel's side; its live tests run the built `uswap` and USwapTestHelper as the
         // session's child.
         .testTarget(
@@ -133,10 +135,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PageStoreTests",
-            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PageStore", "SystemSupport", "TestSupport", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
         .testTarget(name: "ZsPoolTests", dependencies: ["ZsPool", "SystemSupport"], swiftSettings: strict),
         .testTarget(

@@ -31,17 +31,16 @@ extension KernelSwapSession {
     /// parameter's before its write, so a half-done write is put back too).
     func startZswap(_ setup: KernelZswapSetup) throws(KernelSwapError) {
         let path = setup.swapFilePath
-        try SwapFile.create(path)
+        let file = try SwapFile.create(path, bytes: setup.swapFileBytes)
         let root = self.root
         remember(registry.register("rm \(path)") {
             // A file still in use as swap stays, so `swapoff PATH` can still find it.
-            if SwapSystemCalls.activeSwaps(root: root).contains(path) {
-                StandardError.line("uswap: \(path) is still swap; left in place: run `swapoff \(path) && rm \(path)`")
+            if (try? SwapSystemCalls.activeSwaps(root: root).contains(path)) != false {
+                StandardError.line("uswap: \(path) may still be swap; left in place: run `swapoff \(path) && rm \(path)`")
                 return
             }
-            do { try SwapFile.remove(path) } catch { StandardError.line("uswap: \(error)") }
+            do { try file.remove() } catch { StandardError.line("uswap: \(error)") }
         })
-        try SwapFile.prepare(path, bytes: setup.swapFileBytes)
         try swapOn(path)
         let parameters = ZswapParameters(root: root)
         let changes = [
@@ -68,7 +67,7 @@ extension KernelSwapSession {
     /// - Throws: ``KernelSwapError/failed(_:)`` when a swap other than the session's file is on
     ///   now: vmstat's counters are system-wide, so they would mix that swap's traffic in.
     public func completeZswapReport(_ childReport: KernelZswapReport) throws(KernelSwapError) -> KernelZswapReport {
-        if let zswap, let problem = Self.swapChangeProblem(activeSwaps: SwapSystemCalls.activeSwaps(root: root), swapFile: zswap.swapFilePath) {
+        if let zswap, let problem = Self.swapChangeProblem(activeSwaps: try SwapSystemCalls.activeSwaps(root: root), swapFile: zswap.swapFilePath) {
             throw .failed(problem)
         }
         var report = childReport
@@ -91,9 +90,7 @@ extension KernelSwapSession {
     /// What is not as it was after a zswap session: swap still on, the swap file still there, a
     /// zswap parameter changed, the cgroup still there, page-cluster changed.
     public static func zswapLeftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String, setup: KernelZswapSetup) -> [String] {
-        var problems: [String] = []
-        let swaps = SwapSystemCalls.activeSwaps(root: root)
-        if !swaps.isEmpty { problems.append("swap still on: \(swaps.joined(separator: ", "))") }
+        var problems = SwapSystemCalls.leftoverSwaps(root: root)
         if Sysfs.exists(setup.swapFilePath) { problems.append("\(setup.swapFilePath) still exists") }
         let now = ZswapParameters(root: root).snapshot()
         for name in ZswapParameters.names where now[name] != setup.original[name] {

@@ -76,7 +76,8 @@ public final class KernelSwapSession: Sendable {
             guard isRoot else { return "not root: swapon, zswap's parameters and memory cgroups need root" }
         }
         if let reason = MemoryCgroup.unavailableReason(root: cgroupRoot) { return reason }
-        let swaps = SwapSystemCalls.activeSwaps(root: root)
+        let swaps: [String]
+        do { swaps = try SwapSystemCalls.activeSwaps(root: root) } catch { return error.description }
         if !swaps.isEmpty {
             let only = backing == .zram ? "zram0" : "the swap file"
             return "swap already active (\(swaps.joined(separator: ", "))): \(only) would not be the only swap"
@@ -227,11 +228,13 @@ public final class KernelSwapSession: Sendable {
     /// What is not as it was: swap still on, zram0 initialised, the cgroup still there,
     /// page-cluster changed. Empty when the machine is restored.
     public static func leftovers(root: SystemRoot = .live, cgroup: MemoryCgroup, pageCluster: String) -> [String] {
-        var problems: [String] = []
-        let swaps = SwapSystemCalls.activeSwaps(root: root)
-        if !swaps.isEmpty { problems.append("swap still on: \(swaps.joined(separator: ", "))") }
-        let disksize = (try? KernelZramDevice(name: "zram0", root: root).disksize()) ?? -1
-        if disksize != 0 { problems.append("zram0 disksize is \(disksize), not 0") }
+        var problems = SwapSystemCalls.leftoverSwaps(root: root)
+        do {
+            let disksize = try KernelZramDevice(name: "zram0", root: root).disksize()
+            if disksize != 0 { problems.append("zram0 disksize is \(disksize), not 0") }
+        } catch {
+            problems.append("zram0's disksize cannot be read (\(error)): cannot tell whether it was reset")
+        }
         if cgroup.exists { problems.append("\(cgroup.path) still exists") }
         let now = Sysfs.readValue(root.path("/proc/sys/vm/page-cluster")) ?? "?"
         if now != pageCluster { problems.append("page-cluster is \(now), was \(pageCluster)") }

@@ -84,10 +84,10 @@ public struct KernelZramDevice: Sendable, Equatable {
     public func holders() -> [String] { Sysfs.list(attributePath("holders")) }
 
     /// Why the device is in use (empty: unused), reading disksize, holders, /proc/swaps and
-    /// /proc/mounts under ``root``.
+    /// /proc/mounts under ``root``. A file that cannot be read is an error, never "unused".
     public func inUseReasons() throws(KernelZramError) -> [String] {
-        let swaps = (try? ProcFile.read(root.path("/proc/swaps"))) ?? ""
-        let mounts = (try? ProcFile.read(root.path("/proc/mounts"))) ?? ""
+        let swaps = try Sysfs.read(root.path("/proc/swaps"))
+        let mounts = try Sysfs.read(root.path("/proc/mounts"))
         return ZramUsage.inUseReasons(
             name: name, disksize: try disksize(), procSwaps: swaps, procMounts: mounts, holders: holders())
     }

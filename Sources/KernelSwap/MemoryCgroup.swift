@@ -40,6 +40,8 @@ public struct MemoryCgroup: Sendable, Equatable {
     public var procsPath: String { "\(path)/cgroup.procs" }
     /// The file holding the memory limit.
     public var limitPath: String { "\(path)/memory.limit_in_bytes" }
+    /// The file holding the most memory the cgroup has held since it was made or last reset.
+    public var peakPath: String { "\(path)/memory.max_usage_in_bytes" }
 
     /// Why `root` is not a usable v1 memory controller, or nil when it is.
     public static func unavailableReason(root: String = MemoryCgroup.defaultRoot) -> String? {
@@ -72,6 +74,23 @@ public struct MemoryCgroup: Sendable, Equatable {
     /// Moves process `pid` into the cgroup.
     public func join(pid: Int32) throws(KernelSwapError) {
         try writeValue(String(pid), to: procsPath)
+    }
+
+    /// Starts a new peak: writing 0 to memory.max_usage_in_bytes sets it to what the cgroup
+    /// holds now, so memory charged before (e.g. the page cache of a file read while filling)
+    /// counts only as long as it stays charged.
+    public func resetPeak() throws(KernelSwapError) {
+        try writeValue("0", to: peakPath)
+    }
+
+    /// The most memory the cgroup has held since ``resetPeak()`` (or since it was made), in bytes,
+    /// as the kernel measured it (memory.max_usage_in_bytes).
+    /// - Throws: ``KernelSwapError/failed(_:)`` when the file cannot be read or holds no number.
+    public func peakBytes() throws(KernelSwapError) -> Int {
+        let text: String
+        do { text = try ProcFile.readValue(peakPath) } catch { throw .failed("read \(peakPath): \(error)") }
+        guard let bytes = Int(text), bytes >= 0 else { throw .failed("\(peakPath) holds \"\(text)\", not a byte count") }
+        return bytes
     }
 
     /// Removes the (empty) cgroup, retrying for up to 2 s while the kernel still counts an

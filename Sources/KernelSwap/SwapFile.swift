@@ -1,11 +1,23 @@
 import SystemPackage
 import SystemSupport
 
-/// A fresh swap file: created exclusively (mode 0600), its blocks allocated (swapon refuses
-/// files with holes), a swap header written. Removing it is the caller's undo.
-public enum SwapFile {
+/// A fresh swap file: made new (mode 0600, `O_EXCL | O_NOFOLLOW`, see ``CreatedFile``), its
+/// blocks allocated (swapon refuses files with holes) and a swap header written through the
+/// descriptor that made it, never by reopening the path; ``remove()`` removes the name only
+/// while it still points at this file.
+///
+/// **Ownership.** Owns the file's directory entry (``OwnedFileEntry``) and the descriptor that
+/// made the file until it is released (`deinit` closes it). Holding the file open keeps its
+/// inode from being reused, so ``remove()`` can never take another file that got the same
+/// inode number for ours; swapon opens the path itself.
+public final class SwapFile: Sendable {
     /// Where the kernel side puts its swap file (a disk, unlike /tmp on many systems).
     public static let defaultDirectory = "/var/tmp"
+
+    /// The file's path.
+    public let path: String
+    private let entry: OwnedFileEntry
+    private let descriptor: FileDescriptor
 
     /// A unique path in `directory`: `uswap-kzswap-<pid>-<random>.swap`.
     public static func uniquePath(in directory: String, pid: Int32 = getpid()) -> String {
@@ -28,33 +40,44 @@ public enum SwapFile {
         return nil
     }
 
-    /// Creates the file at `path` (must not exist), mode 0600 whatever the umask.
-    public static func create(_ path: String) throws(KernelSwapError) {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite])
-        } catch {
-            throw .failed("create the swap file \(path): \(error)")
+    /// Makes the swap file at `path` (nothing may be there, not even a link) with `bytes` of
+    /// allocated blocks and a swap header; removes it again if a step fails.
+    public static func create(_ path: String, bytes: Int) throws(KernelSwapError) -> SwapFile {
+        let made: CreatedFile
+        do { made = try CreatedFile.create(at: path, existing: .refuse, access: .writeOnly) } catch {
+            throw .failed("create the swap file: \(error)")
         }
-        defer { try? file.close() }
-        do { _ = try SystemCall.retrying { fchmod(file.rawValue, 0o600) } } catch { throw .failed("chmod 0600 \(path): \(error)") }
+        // A file CreatedFile made always has its entry.
+        guard let entry = made.entry else { throw .failed("create the swap file \(path): it has no name") }
+        let file = SwapFile(path: path, entry: entry, descriptor: made.descriptor)
+        do throws(KernelSwapError) {
+            do { try SystemCall.check(posix_fallocate(made.descriptor.rawValue, 0, off_t(bytes))) } catch {
+                throw .failed("allocate \(bytes) bytes for the swap file \(path): \(error)")
+            }
+            try SwapHeader.write(to: made.descriptor, named: path, totalBytes: bytes)
+        } catch {
+            entry.remove()
+            throw error
+        }
+        return file
     }
 
-    /// Allocates `bytes` of real blocks for the file at `path` and writes the swap header.
-    public static func prepare(_ path: String, bytes: Int) throws(KernelSwapError) {
-        do {
-            let file = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.closeOnExec])
-            defer { try? file.close() }
-            try SystemCall.check(posix_fallocate(file.rawValue, 0, off_t(bytes)))
-        } catch {
-            throw .failed("allocate \(bytes) bytes for the swap file \(path): \(error)")
-        }
-        try SwapHeader.write(to: path, totalBytes: bytes)
+    private init(path: String, entry: OwnedFileEntry, descriptor: FileDescriptor) {
+        self.path = path
+        self.entry = entry
+        self.descriptor = descriptor
     }
 
-    /// Removes the file; nothing to do when it is already gone.
-    public static func remove(_ path: String) throws(KernelSwapError) {
-        guard unlink(path) == 0 || errno == ENOENT else { throw .restoreFailed("rm \(path): \(SystemCall.lastError)") }
+    deinit { try? descriptor.close() }
+
+    /// Removes the file's name if it still points at the file made; nothing to do when it is
+    /// already gone, and another file now at the path is left alone.
+    public func remove() throws(KernelSwapError) {
+        switch entry.remove() {
+        case .removed, .alreadyGone: return
+        case .replacedByAnotherFile:
+            throw .restoreFailed("\(path) is no longer the swap file uswap made (another file is there now); left it alone")
+        case .failed(let error): throw .restoreFailed("rm \(path): \(error)")
+        }
     }
 }

@@ -37,20 +37,28 @@ public enum SwapHeader {
     }
 
     /// Writes the header for `totalBytes` bytes, with a random (version 4) UUID, to the start
-    /// of `path` and syncs it.
+    /// of `path` (a block device such as /dev/zram0, or an existing file) and syncs it.
     public static func write(to path: String, totalBytes: Int, pageSize: Int = 4096) throws(KernelSwapError) {
+        let file: FileDescriptor
+        do { file = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.closeOnExec]) } catch {
+            throw .failed("open \(path) to write the swap header: \(error)")
+        }
+        defer { try? file.close() }
+        try write(to: file, named: path, totalBytes: totalBytes, pageSize: pageSize)
+    }
+
+    /// Writes the header for `totalBytes` bytes, with a random (version 4) UUID, at offset 0 of
+    /// the open `file` (`name` is for messages) and syncs it.
+    public static func write(
+        to file: FileDescriptor, named name: String, totalBytes: Int, pageSize: Int = 4096
+    ) throws(KernelSwapError) {
         var uuid = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for i in 0..<16 { uuid[i] = UInt8.random(in: 0...255, using: &generator) }
         uuid[6] = uuid[6] & 0x0F | 0x40  // version 4
         uuid[8] = uuid[8] & 0x3F | 0x80  // variant 1
         let header = try page(totalBytes: totalBytes, pageSize: pageSize, uuid: uuid)
-        let file: FileDescriptor
-        do { file = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.closeOnExec]) } catch {
-            throw .failed("open \(path) to write the swap header: \(error)")
-        }
-        defer { try? file.close() }
-        do { try file.writeAll(toAbsoluteOffset: 0, header) } catch { throw .failed("write of the swap header to \(path): \(error)") }
-        do { _ = try SystemCall.retrying { fsync(file.rawValue) } } catch { throw .failed("fsync \(path): \(error)") }
+        do { try file.writeAll(toAbsoluteOffset: 0, header) } catch { throw .failed("write of the swap header to \(name): \(error)") }
+        do { _ = try SystemCall.retrying { fsync(file.rawValue) } } catch { throw .failed("fsync \(name): \(error)") }
     }
 }

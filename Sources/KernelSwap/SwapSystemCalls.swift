@@ -25,10 +25,24 @@ public enum SwapSystemCalls {
     }
 
     /// The devices and files listed in /proc/swaps (under `root`).
-    public static func activeSwaps(root: SystemRoot = .live) -> [String] {
-        guard let text = try? ProcFile.read(root.path("/proc/swaps")) else { return [] }
+    /// - Throws: ``KernelSwapError/failed(_:)`` when /proc/swaps cannot be read: "no swap" is
+    ///   never assumed.
+    public static func activeSwaps(root: SystemRoot = .live) throws(KernelSwapError) -> [String] {
+        let path = root.path("/proc/swaps")
+        let text: String
+        do { text = try ProcFile.read(path) } catch { throw .failed("cannot read \(path): \(error)") }
         return text.split(separator: "\n").dropFirst().compactMap { line in
             line.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init)
+        }
+    }
+
+    /// What a restored machine must not have: a swap still on, or /proc/swaps unreadable.
+    static func leftoverSwaps(root: SystemRoot) -> [String] {
+        do {
+            let swaps = try activeSwaps(root: root)
+            return swaps.isEmpty ? [] : ["swap still on: \(swaps.joined(separator: ", "))"]
+        } catch {
+            return ["\(error.description) (cannot tell whether swap is still on)"]
         }
     }
 }

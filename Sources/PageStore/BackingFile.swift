@@ -60,16 +60,26 @@ public struct PageFileCounters: Sendable, Equatable {
 /// A file of pages on disk, read and written with `pread`/`pwrite` at block granularity.
 ///
 /// ```swift
-/// let file = try BackingFile(path: "/var/tmp/uswap.swap", pageSize: 4096, blockCount: 1024,
-///                            options: [.create, .truncate, .removeOnClose])
+/// let file = try BackingFile.create(at: "/var/tmp/uswap.swap", blockCount: 1024, options: [.removeOnClose])
 /// try file.writeBlock(page, at: 7)
 /// try file.readBlock(7, into: buffer)
 /// try file.punchHole(at: 7, count: 1)   // storage freed, reads as zeros
 /// ```
 ///
+/// **Making the file.** ``create(at:existing:pageSize:blockCount:options:)`` makes a new file
+/// (mode 0600, `O_CREAT | O_EXCL | O_NOFOLLOW`): a symbolic link at the path is never followed,
+/// and an existing file that holds data is refused unless the caller passes
+/// ``ExistingFilePolicy/replaceRegularFile`` (`--force`). ``unnamed(in:pageSize:blockCount:options:)``
+/// makes an `O_TMPFILE` file with no name, which nothing outlives (not even SIGKILL);
+/// ``temporary(in:prefix:pageSize:blockCount:options:)`` makes one of those where the file system
+/// can, else a uniquely named file removed on close. ``init(path:pageSize:blockCount:options:)``
+/// opens a file that may already exist (never through a link at the path).
+///
 /// **Ownership.** The object owns its file descriptor (opened with `O_CLOEXEC`) and closes it in
-/// ``close()`` or, failing that, in `deinit`; with ``Options/removeOnClose`` the path is unlinked
-/// then too. Buffers passed in belong to the caller and are only used during the call.
+/// ``close()`` or, failing that, in `deinit`. With ``Options/removeOnClose`` the file's name is
+/// removed then too, and by ``removeName()`` (a signal-cleanup action may call it): only while
+/// the name still points at this file (``OwnedFileEntry``), never whatever else sits there now.
+/// Buffers passed in belong to the caller and are only used during the call.
 ///
 /// **Thread safety.** `pread`/`pwrite` at distinct offsets are safe to run in parallel; the
 /// descriptor is an atomic, counters are atomics. ``close()`` must not race with other
@@ -80,8 +90,8 @@ public struct PageFileCounters: Sendable, Equatable {
 /// whole page is done; `EINTR` is retried (`SystemCall.retrying`, as every call here). A read
 /// that reaches end of file throws `.io(EIO)`.
 public final class BackingFile: PageFile, @unchecked Sendable {
-    // @unchecked Sendable: the descriptor and counters are atomics; `path`, `pageSize` and
-    // `options` never change after init.
+    // @unchecked Sendable: the descriptors and counters are atomics; `path`, `pageSize`,
+    // `options` and `entry` never change after init (the entry is Sendable and removes once).
 
     /// How to open a file.
     public struct Options: OptionSet, Sendable, Hashable {
@@ -89,19 +99,24 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         public let rawValue: Int
         /// Makes an option set from raw bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
-        /// Create the file if it does not exist (`O_CREAT`, mode 0600).
+        /// ``init(path:pageSize:blockCount:options:)``: create the file if it does not exist
+        /// (`O_CREAT`, mode 0600). To make a new file, prefer
+        /// ``BackingFile/create(at:existing:pageSize:blockCount:options:)``.
         public static let create = Options(rawValue: 1 << 0)
-        /// Fail if the file exists (`O_EXCL`, with ``create``).
+        /// ``init(path:pageSize:blockCount:options:)``: fail if the file exists (`O_EXCL`, with
+        /// ``create``).
         public static let exclusive = Options(rawValue: 1 << 1)
-        /// Empty the file on open (`O_TRUNC`).
+        /// ``init(path:pageSize:blockCount:options:)``: empty the file on open (`O_TRUNC`).
         public static let truncate = Options(rawValue: 1 << 2)
-        /// Unlink the path when the file is closed (or the object is released).
+        /// Remove the file's name when the file is closed (or the object is released), if the
+        /// name still points at this file.
         public static let removeOnClose = Options(rawValue: 1 << 3)
         /// Keep the file's pages out of the page cache, as the kernel's swap I/O does, so that
-        /// a page moved to the file really leaves memory: reads go through a second `O_DIRECT`
-        /// descriptor (when the file system takes it and the buffer is aligned; otherwise a
-        /// buffered read whose cached copy is dropped), and writes stay buffered but start
-        /// their writeback at once and are dropped from the cache
+        /// a page moved to the file really leaves memory: reads go through a second open file
+        /// description of this same file, made from the descriptor (never by path) and put in
+        /// `O_DIRECT` mode with `fcntl` (when the file system takes it and the buffer is
+        /// aligned; otherwise a buffered read whose cached copy is dropped), and writes stay
+        /// buffered but start their writeback at once and are dropped from the cache
         /// ``BackingFile/uncachedWriteDepth`` writes later. A store never waits for the disk,
         /// like the kernel's asynchronous swap writes, and the cache holds at most that many
         /// of the file's blocks (``cachedBytes()`` reports it).
@@ -111,12 +126,15 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// With ``Options/uncached``: how many recently written blocks may stay in the page cache.
     public static var uncachedWriteDepth: Int { CacheDropper.depth }
 
-    /// The path the file was opened at.
+    /// The path the file was opened at (for an unnamed file: its directory and `(unnamed)`).
     public let path: String
     /// The size of every block.
     public let pageSize: Int
     /// The options it was opened with.
     public let options: Options
+    /// The file's name, removed on close with ``Options/removeOnClose``; nil for an unnamed file
+    /// or when the name is not to be removed.
+    private let entry: OwnedFileEntry?
 
     private let descriptor: Atomic<Int32>
     /// The `O_DIRECT` descriptor for reads with ``Options/uncached``, or -1.
@@ -130,7 +148,9 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     private let failedReads = Atomic<Int>(0)
     private let failedWrites = Atomic<Int>(0)
 
-    /// Opens (or creates) the file at `path` for reading and writing.
+    /// Opens the file at `path` for reading and writing (creating it with ``Options/create``).
+    /// A symbolic link at the path is never followed (`O_NOFOLLOW`), and only a regular file is
+    /// accepted. To make a new file, prefer ``create(at:existing:pageSize:blockCount:options:)``.
     ///
     /// - Parameters:
     ///   - path: the file's path.
@@ -139,17 +159,13 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     ///     space is used until blocks are written).
     ///   - options: how to open it (``Options``).
     /// - Throws: ``PageStoreError/invalidConfiguration(_:)`` for a bad page size or block count,
-    ///   ``PageStoreError/io(errno:operation:)`` when the file cannot be opened or sized.
-    public init(path: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = [.create])
+    ///   ``PageStoreError/io(errno:operation:)`` when the file cannot be opened or sized (`ELOOP`
+    ///   for a link at the path, `EINVAL` for something other than a regular file).
+    public convenience init(path: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = [.create])
         throws(PageStoreError)
     {
-        guard pageSize >= 512 && pageSize & (pageSize - 1) == 0 && pageSize <= 1 << 20 else {
-            throw .invalidConfiguration("page size \(pageSize) is not a power of two from 512 to 1 MiB: use 4096")
-        }
-        if let blockCount, blockCount < 0 {
-            throw .invalidConfiguration("block count \(blockCount) is negative: give 0 or more blocks")
-        }
-        var flags = O_RDWR | O_CLOEXEC
+        try Self.check(pageSize: pageSize, blockCount: blockCount)
+        var flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW
         if options.contains(.create) { flags |= O_CREAT }
         if options.contains(.exclusive) { flags |= O_EXCL }
         if options.contains(.truncate) { flags |= O_TRUNC }
@@ -157,18 +173,115 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         do { fd = try SystemCall.retrying { open(path, flags, 0o600) } } catch {
             throw .io(errno: error.rawValue, operation: "open \(path)")
         }
+        var entry: OwnedFileEntry? = nil
+        do throws(PageStoreError) {
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw .io(errno: SystemCall.lastError.rawValue, operation: "fstat \(path)") }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw .io(errno: EINVAL, operation: "open \(path): not a regular file")
+            }
+            if options.contains(.removeOnClose) {
+                do { entry = try OwnedFileEntry(path: path, naming: fd) } catch {
+                    throw .io(errno: EINVAL, operation: "open \(path): \(error)")
+                }
+            }
+        } catch {
+            Self.closeDescriptor(fd)
+            throw error
+        }
+        try self.init(adopting: fd, path: path, entry: entry, pageSize: pageSize, blockCount: blockCount, options: options)
+    }
+
+    /// Makes a new file at `path` (mode 0600, `O_EXCL | O_NOFOLLOW`, see ``CreatedFile``): a
+    /// symbolic link there is refused, never followed; an existing regular file is replaced
+    /// only when it is empty and this user's, or with `existing: .replaceRegularFile`.
+    ///
+    /// - Parameters:
+    ///   - path: where to make it.
+    ///   - existing: what to do with a regular file already there (``ExistingFilePolicy``).
+    ///   - pageSize: the block size, a power of two from 512 bytes to 1 MiB.
+    ///   - blockCount: when given, the file is set to this many blocks (sparse).
+    ///   - options: ``Options/removeOnClose`` (the default) and ``Options/uncached``; the
+    ///     opening options (create, exclusive, truncate) are ignored.
+    /// - Throws: ``PageStoreError/fileCreation(_:)`` when the file cannot be made (the message
+    ///   says why and what to do), ``PageStoreError/invalidConfiguration(_:)`` for bad sizes.
+    public static func create(
+        at path: String, existing: ExistingFilePolicy = .refuseNonEmpty, pageSize: Int = 4096, blockCount: Int? = nil,
+        options: Options = [.removeOnClose]
+    ) throws(PageStoreError) -> BackingFile {
+        try check(pageSize: pageSize, blockCount: blockCount)
+        let made: CreatedFile
+        do { made = try CreatedFile.create(at: path, existing: existing) } catch { throw .fileCreation(error) }
+        return try adopt(made, path: path, pageSize: pageSize, blockCount: blockCount, options: options)
+    }
+
+    /// Makes an unnamed file (`O_TMPFILE`, mode 0600) on the file system of `directory`: it has
+    /// no name, so nothing is left once it is closed or the process ends, even by SIGKILL.
+    ///
+    /// - Throws: ``PageStoreError/fileCreation(_:)`` with
+    ///   ``FileCreationError/unnamedFilesUnsupported(directory:errno:)`` where the file system
+    ///   cannot (then use ``create(at:existing:pageSize:blockCount:options:)``).
+    public static func unnamed(
+        in directory: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = []
+    ) throws(PageStoreError) -> BackingFile {
+        try check(pageSize: pageSize, blockCount: blockCount)
+        let made: CreatedFile
+        do { made = try CreatedFile.unnamed(in: directory) } catch { throw .fileCreation(error) }
+        let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        return try adopt(made, path: "\(trimmed)/(unnamed)", pageSize: pageSize, blockCount: blockCount, options: options)
+    }
+
+    /// Makes a file that lives only as long as this object: unnamed (``unnamed(in:pageSize:blockCount:options:)``)
+    /// where the file system of `directory` can, else a new file with a unique name in it,
+    /// removed when closed. `options` adds to that (e.g. ``Options/uncached``).
+    ///
+    /// - Throws: ``PageStoreError/fileCreation(_:)`` when the file cannot be made.
+    public static func temporary(
+        in directory: String = "/tmp", prefix: String = "uswap", pageSize: Int = 4096, blockCount: Int? = nil,
+        options: Options = []
+    ) throws(PageStoreError) -> BackingFile {
+        do {
+            return try unnamed(in: directory, pageSize: pageSize, blockCount: blockCount, options: options)
+        } catch .fileCreation(.unnamedFilesUnsupported) {
+            var generator = SystemRandomNumberGenerator()
+            let tag = String(UInt64.random(in: 0...UInt64.max, using: &generator), radix: 36)
+            return try create(
+                at: "\(directory)/\(prefix)-\(getpid())-\(tag)", pageSize: pageSize, blockCount: blockCount,
+                options: options.union(.removeOnClose))
+        }
+    }
+
+    /// A page file over `made`'s descriptor (closed, and its name removed, if sizing fails).
+    private static func adopt(
+        _ made: CreatedFile, path: String, pageSize: Int, blockCount: Int?, options: Options
+    ) throws(PageStoreError) -> BackingFile {
+        let entry = options.contains(.removeOnClose) ? made.entry : nil
+        do {
+            return try BackingFile(
+                adopting: made.descriptor.rawValue, path: path, entry: entry, pageSize: pageSize, blockCount: blockCount,
+                options: options)
+        } catch {
+            // A file this call made must not outlive the failure (the init closed the descriptor).
+            made.entry?.remove()
+            throw error
+        }
+    }
+
+    /// Takes over `fd` (an open regular file): sets up the direct-read description and the cache
+    /// dropper for ``Options/uncached``, and the size. Closes `fd` (removing `entry`) if sizing fails.
+    private init(
+        adopting fd: Int32, path: String, entry: OwnedFileEntry?, pageSize: Int, blockCount: Int?, options: Options
+    ) throws(PageStoreError) {
         self.path = path
         self.pageSize = pageSize
         self.options = options
+        self.entry = entry
         descriptor = Atomic(fd)
         // O_DIRECT needs the page size to be a multiple of the device's block (512 or 4096). It is
-        // a flag of the open file, shared by duplicated descriptors, so reads get an open of
-        // their own; where the file system refuses it (tmpfs), reads go through the cache.
-        var direct: Int32 = -1
-        if options.contains(.uncached) && pageSize >= 4096, let directFlag = DirectIOFlag.rawValue {
-            direct = (try? SystemCall.retrying { open(path, O_RDONLY | O_CLOEXEC | directFlag) }) ?? -1
-        }
-        directDescriptor = Atomic(direct)
+        // a flag of the open file description, shared by duplicated descriptors, so reads get a
+        // description of their own, reopened from our descriptor; where the file system refuses
+        // O_DIRECT (an old tmpfs), reads go through the cache.
+        directDescriptor = Atomic(options.contains(.uncached) && pageSize >= 4096 ? Self.directReadDescriptor(for: fd) : -1)
         dropper = options.contains(.uncached) ? CacheDropper.make(fd: fd) : nil
         if let blockCount {
             do throws(PageStoreError) { try truncate(toBlocks: blockCount) } catch {
@@ -178,26 +291,31 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         }
     }
 
-    /// Makes a new file with a unique name in `directory` (from `mkstemp`), removed when closed;
-    /// `options` adds to ``Options/removeOnClose`` (e.g. ``Options/uncached``).
-    ///
-    /// - Throws: ``PageStoreError/io(errno:operation:)`` when the file cannot be made.
-    public static func temporary(
-        in directory: String = "/tmp", prefix: String = "uswap", pageSize: Int = 4096, blockCount: Int? = nil,
-        options: Options = []
-    ) throws(PageStoreError) -> BackingFile {
-        var template = Array("\(directory)/\(prefix)-XXXXXX".utf8CString)
-        let fd: Int32
-        do { fd = try SystemCall.retrying { template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) } } } catch {
-            throw .io(errno: error.rawValue, operation: "mkstemp in \(directory)")
+    /// A read-only descriptor of the same file as `fd` with `O_DIRECT` set (`fcntl`), or -1.
+    /// It is a new open file description of that very file (`/proc/self/fd/N`, checked to be the
+    /// same inode), never an open of the path, which could by now name something else.
+    private static func directReadDescriptor(for fd: Int32) -> Int32 {
+        #if os(Linux)
+        guard let identity = try? FileIdentity(of: fd),
+            let reopened = try? SystemCall.retrying({ open("/proc/self/fd/\(fd)", O_RDONLY | O_CLOEXEC) })
+        else { return -1 }
+        guard (try? FileIdentity(of: reopened)) == identity, (try? DirectIOFlag.enable(on: reopened)) != nil else {
+            closeDescriptor(reopened)
+            return -1
         }
-        Self.closeDescriptor(fd)
-        let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        do {
-            return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: options.union(.removeOnClose))
-        } catch {
-            _ = unlink(path)  // the file mkstemp made must not outlive a failed open
-            throw error
+        return reopened
+        #else
+        return -1
+        #endif
+    }
+
+    /// Refuses a bad page size or a negative block count.
+    private static func check(pageSize: Int, blockCount: Int?) throws(PageStoreError) {
+        guard pageSize >= 512 && pageSize & (pageSize - 1) == 0 && pageSize <= 1 << 20 else {
+            throw .invalidConfiguration("page size \(pageSize) is not a power of two from 512 to 1 MiB: use 4096")
+        }
+        if let blockCount, blockCount < 0 {
+            throw .invalidConfiguration("block count \(blockCount) is negative: give 0 or more blocks")
         }
     }
 
@@ -209,15 +327,50 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Whether ``close()`` has run.
     public var isClosed: Bool { fileDescriptor < 0 }
 
-    /// Closes the descriptor (and unlinks the path with ``Options/removeOnClose``). Safe to call
-    /// twice; must not race with other operations on this file.
+    /// Closes the descriptor (and with ``Options/removeOnClose`` first removes the file's name,
+    /// if it still points at this file). Safe to call twice; must not race with other
+    /// operations on this file.
     public func close() {
         let direct = directDescriptor.exchange(-1, ordering: .acquiringAndReleasing)
         if direct >= 0 { Self.closeDescriptor(direct) }
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
+        removeName()  // while the file is open: its inode cannot have been reused
         Self.closeDescriptor(fd)
-        if options.contains(.removeOnClose) { _ = unlink(path) }
+    }
+
+    /// With ``Options/removeOnClose``: removes the file's name now if it still points at this
+    /// file (a name that was replaced meanwhile is left alone), once; the file stays usable
+    /// through its descriptor. Safe from any thread, e.g. a SIGINT/SIGTERM cleanup action.
+    /// - Returns: what happened (``FileEntryRemoval/alreadyGone`` without the option).
+    @discardableResult
+    public func removeName() -> FileEntryRemoval {
+        entry?.remove() ?? .alreadyGone
+    }
+
+    /// Whether reads go through the `O_DIRECT` description (``Options/uncached`` on a file system
+    /// that takes direct I/O).
+    var readsDirectly: Bool { directDescriptor.load(ordering: .relaxed) >= 0 }
+
+    /// Whether the file has a name that ``removeName()`` would remove (``Options/removeOnClose``
+    /// and the name still points at this file).
+    public var hasRemovableName: Bool { entry?.namesOurFile ?? false }
+
+    /// Checks the invariants (debug builds): an open file has a descriptor of a regular file, and
+    /// a direct-read descriptor, when there is one, is of the same file.
+    public func checkInvariants() {
+        #if DEBUG
+        let fd = fileDescriptor
+        guard fd >= 0 else { return }
+        let identity = try? FileIdentity(of: fd)
+        precondition(identity != nil, "\(path): descriptor \(fd) is not open")
+        let direct = directDescriptor.load(ordering: .relaxed)
+        if direct >= 0 {
+            let directIdentity = try? FileIdentity(of: direct)
+            precondition(directIdentity == identity, "\(path): the direct-read descriptor is of another file")
+        }
+        entry?.checkInvariants()
+        #endif
     }
 
     // MARK: PageFile

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// What went wrong in a page store, with what to do about it.
 public enum PageStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A slot index outside `0..<slotCount`.
@@ -14,6 +16,9 @@ public enum PageStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     case io(errno: Int32, operation: String)
     /// The store was configured wrongly (a size, a limit, a path).
     case invalidConfiguration(String)
+    /// A backing file could not be made (a link or a file holding data at the path, no room,
+    /// no permission); nothing at the path was changed.
+    case fileCreation(FileCreationError)
 
     /// What happened and what to do.
     public var description: String {
@@ -26,6 +31,7 @@ public enum PageStoreError: Error, Sendable, Equatable, CustomStringConvertible 
         case .corrupt(let s, let r): "slot \(s) is corrupt: \(r)"
         case .io(let e, let op): "I/O error \(e) during \(op); nothing was freed"
         case .invalidConfiguration(let m): m
+        case .fileCreation(let error): error.description
         }
     }
 }

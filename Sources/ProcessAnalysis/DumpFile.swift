@@ -1,23 +1,27 @@
 import SystemPackage
+import SystemSupport
 
-/// The `--dump` file: scanned pages back to back.
+/// The `--dump` file: scanned pages back to back. They are another process's memory (secrets,
+/// possibly), so the file is made new with mode 0600 and never through a link at the path
+/// (``CreatedFile``); a file holding data is replaced only with ``ExistingFilePolicy/replaceRegularFile``.
 ///
-/// Owns one descriptor from `init` to ``close()`` (or `deinit`).
+/// **Ownership.** Owns one descriptor from `init` to ``close()`` or ``discard()`` (or `deinit`),
+/// and the file's directory entry, which ``discard()`` removes while it still names this file.
 final class DumpFile {
     /// Where the pages go.
     let path: String
     private var file: FileDescriptor?
+    private let entry: OwnedFileEntry?
 
-    /// Creates (or truncates) the file at `path`, mode 0644.
-    init(path: String) throws(MemoryAnalysisError) {
+    /// Makes the file at `path` (see ``CreatedFile/create(at:existing:access:)``).
+    init(path: String, existing: ExistingFilePolicy) throws(MemoryAnalysisError) {
         self.path = path
-        do {
-            file = try FileDescriptor.open(
-                FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } catch {
-            throw .dump(path: path, errno: error as? Errno ?? .ioError)
+        let made: CreatedFile
+        do { made = try CreatedFile.create(at: path, existing: existing, access: .writeOnly) } catch {
+            throw .dumpNotCreated(error)
         }
+        file = made.descriptor
+        entry = made.entry
     }
 
     deinit { try? file?.close() }
@@ -33,5 +37,15 @@ final class DumpFile {
         guard let open = file else { return }
         file = nil
         do { try open.close() } catch { throw .dump(path: path, errno: error as? Errno ?? .ioError) }
+    }
+
+    /// Removes the unfinished dump (its name, while it still names this file) and closes it:
+    /// an analysis that failed leaves no partial dump behind.
+    func discard() {
+        entry?.remove()  // before closing: the inode cannot have been reused meanwhile
+        if let open = file {
+            file = nil
+            try? open.close()
+        }
     }
 }

@@ -20,8 +20,12 @@ public struct MemoryAnalysis {
     public var pool: AnalysisPoolFactory
     /// The percentage of present pages to read, evenly spread (100 = all).
     public var samplePercent: Double = 100
-    /// Write the scanned pages back to back to this file.
+    /// Write the scanned pages back to back to this new file (mode 0600; a link at the path is
+    /// refused, never followed; an analysis that fails removes it again).
     public var dumpPath: String? = nil
+    /// What happens to a file already at ``dumpPath``: by default only an empty file of this
+    /// user is replaced; `.replaceRegularFile` replaces any regular file (`--force`).
+    public var dumpExisting: ExistingFilePolicy = .refuseNonEmpty
     /// How pages are read; `nil`: `process_vm_readv`, or `/proc/PID/mem` where that is missing.
     public var reader: (any ProcessPageReader)? = nil
     /// Pages read per batch.
@@ -131,7 +135,9 @@ public struct MemoryAnalysis {
             throw .process(error)
         }
         var dump: DumpFile? = nil
-        if let dumpPath { dump = try DumpFile(path: dumpPath) }
+        if let dumpPath { dump = try DumpFile(path: dumpPath, existing: dumpExisting) }
+        var finished = false
+        defer { if !finished { dump?.discard() } }
 
         // 4. Read in batches; analyse each page.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: batchPages * pageSize, alignment: pageSize)
@@ -218,6 +224,7 @@ public struct MemoryAnalysis {
                     rawPages: sink.rawPages))
         }
         try dump?.close()
+        finished = true
         report.seconds = MonotonicClock.seconds() - started
         return report
     }

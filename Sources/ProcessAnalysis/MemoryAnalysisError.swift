@@ -1,5 +1,6 @@
 import PageCodecs
 import SystemPackage
+import SystemSupport
 
 /// What stopped an analysis, with what to do about it.
 public enum MemoryAnalysisError: Error, CustomStringConvertible {
@@ -9,8 +10,11 @@ public enum MemoryAnalysisError: Error, CustomStringConvertible {
     case codec(name: String, CodecError)
     /// The pool for a codec could not be made or refused a page.
     case pool(codec: String, reason: String)
-    /// The dump file could not be created or written.
+    /// The dump file could not be written.
     case dump(path: String, errno: Errno)
+    /// The dump file was not made: something is at the path (a link, a file holding data) or
+    /// the directory refused it; nothing there was changed.
+    case dumpNotCreated(FileCreationError)
     /// A sample percentage outside 0 < p <= 100.
     case invalidSample(Double)
 
@@ -23,6 +27,8 @@ public enum MemoryAnalysisError: Error, CustomStringConvertible {
             return "the \(codec) pool failed: \(reason); try a smaller --sample"
         case .dump(let path, let code):
             return "cannot write the dump \(path): \(code); choose a writable path with room for it"
+        case .dumpNotCreated(let error):
+            return "no dump written: \(error)"
         case .invalidSample(let value):
             return "--sample \(value) is not a percentage above 0 and at most 100"
         }

@@ -27,8 +27,11 @@ struct Analyze: ParsableCommand {
     @Option(help: "Read only this percentage of the present pages, evenly spread (for very large processes).")
     var sample: Double = 100
 
-    @Option(help: "Also write the pages read, back to back, to this file (a corpus for `uswap bench device`).")
+    @Option(help: "Also write the pages read, back to back, to this new file (mode 0600: they are the process's memory; a corpus for `uswap bench device`). A link at the path is refused; so is a file that holds data, unless --force.")
     var dump: String?
+
+    @Flag(help: "Replace a regular file that holds data at the --dump path (never a link, a directory or a device).")
+    var force = false
 
     @Flag(help: "Print one JSON object on stdout instead of the human report.")
     var json = false
@@ -59,6 +62,7 @@ struct Analyze: ParsableCommand {
         var analysis = MemoryAnalysis(pid: pid, codecs: try Self.parseCodecs(codec), pool: .zram)
         analysis.samplePercent = sample
         analysis.dumpPath = dump
+        analysis.dumpExisting = force ? .replaceRegularFile : .refuseNonEmpty
         var bar: Progress? = nil
         analysis.progress = { (done: Int, total: Int) in
             if bar == nil { bar = Progress("analyze pid \(pid)", total: total) }
@@ -149,7 +153,7 @@ enum AnalyzeOutput {
         for c in report.codecs {
             guard let kernel = c.pool.kernelMemUsedTotal else { continue }
             lines.append(
-                "\(c.name): the kernel's zram would hold ~\(bytes(kernel)) for these pages (its zsmalloc allocates whole zspages; this device commits span pages as objects reach them)"
+                "\(c.name): the kernel's zram would hold ~\(bytes(kernel)) for these pages (modeled, not measured: its zsmalloc allocates whole zspages; this device commits span pages as objects reach them)"
             )
         }
         if report.samplePercent < 100, report.scannedPages > 0 {
@@ -197,10 +201,13 @@ enum AnalyzeOutput {
 
 /// The one JSON object `uswap analyze --json` prints: the process's pages (virtual, present,
 /// skipped, scanned, zero, same-filled), the sample, and `codecs`. Each codec entry has
-/// `mem_used_total` (what the ZramDevice holds) and, where the pool can say,
-/// `kernel_zram_mem_used_total` (what the kernel's zram would hold for the same objects, its
-/// zspages allocated whole): the figure to compare with the kernel's mm_stat. Members are
-/// sorted, so that one comes first, where the scoreboard looks.
+/// `mem_used_total` (what the ZramDevice holds, measured) and, where the pool can say,
+/// `kernel_zram_mem_used_total_modeled` (what the kernel's zram would hold for the same objects,
+/// its zspages allocated whole: a model of zsmalloc, not a measurement of the kernel, hence the
+/// suffix): the figure to compare with the kernel's mm_stat. Members are sorted, so that one is
+/// the entry's first member whose name holds "mem", where the scoreboard's `analyze` check
+/// looks. (It was `kernel_zram_mem_used_total` before; nothing else read that name, so it is
+/// not kept.)
 struct AnalyzeJSON: Encodable {
     /// The analysis.
     let report: MemoryAnalysisReport
@@ -266,7 +273,7 @@ struct AnalyzeJSON: Encodable {
             try container.encode(report.bestMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "best_mappings")
             try container.encode(report.worstMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "worst_mappings")
             try container.encodeIfPresent(c.pool.slotTableBytes, forKey: "slot_table_bytes")
-            try container.encodeIfPresent(c.pool.kernelMemUsedTotal, forKey: "kernel_zram_mem_used_total")
+            try container.encodeIfPresent(c.pool.kernelMemUsedTotal, forKey: "kernel_zram_mem_used_total_modeled")
             if report.samplePercent < 100, report.scannedPages > 0 {
                 let scale = Double(report.presentPages) / Double(report.scannedPages)
                 try container.encode(

@@ -1,3 +1,4 @@
+import KernelSwap
 import PageStore
 import SystemSupport
 import ZRAM
@@ -32,14 +33,11 @@ enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
 
 /// Errors in setting up a bench backend's file.
 enum BenchBackendError: Error, CustomStringConvertible {
-    case notARegularFile(String)
     case file(String, PageStoreError)
     case cache(ZSwapError)
 
     var description: String {
         switch self {
-        case .notARegularFile(let path):
-            "\(path) exists and is not a regular file: give a path for a new file (the bench creates, truncates and removes it)"
         case .file(let path, let error): "cannot use \(path) as the backing file: \(error)"
         case .cache(let error): "cannot make the frontswap cache: \(error)"
         }
@@ -47,25 +45,42 @@ enum BenchBackendError: Error, CustomStringConvertible {
 }
 
 /// The backing file of a bench run, set up like a swap file (`fallocate -l`, then `swapon`
-/// without `--discard`): created or truncated, fully allocated, kept out of the page cache (as
-/// the kernel's swap I/O), removed when the run ends. Its blocks are reused as slots are
-/// reused rather than punched out: punching and re-allocating a block per swap-in costs the
-/// file system a journal update each time, which a swap file never pays.
-func openBenchFile(_ path: String, blockCount: Int) throws(BenchBackendError) -> BackingFile {
+/// without `--discard`): a new file, fully allocated, kept out of the page cache (as the
+/// kernel's swap I/O), removed when the run ends. Its blocks are reused as slots are reused
+/// rather than punched out: punching and re-allocating a block per swap-in costs the file
+/// system a journal update each time, which a swap file never pays.
+///
+/// `path` names a new file (mode 0600, made with `O_EXCL | O_NOFOLLOW`: a link there is refused,
+/// never followed; a file that holds data is refused unless `existing` is
+/// `.replaceRegularFile`, i.e. `--force`), whose name is removed at the end, and by
+/// SIGINT/SIGTERM/SIGHUP through `registry`, while it still points at this file. Or `path` is a
+/// directory: the file is made there unnamed (`O_TMPFILE`), and nothing is left behind even if
+/// the run is killed by SIGKILL.
+func openBenchFile(
+    _ path: String, blockCount: Int, existing: ExistingFilePolicy, registry: CleanupRegistry
+) throws(BenchBackendError) -> (file: BackingFile, cleanup: CleanupToken?) {
     var info = stat()
-    if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG { throw .notARegularFile(path) }
+    let isDirectory = lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     let file: BackingFile
+    var token: CleanupToken?
     do {
-        file = try BackingFile(
-            path: path, blockCount: blockCount, options: [.create, .truncate, .removeOnClose, .uncached])
+        if isDirectory {
+            file = try BackingFile.unnamed(in: path, blockCount: blockCount, options: [.uncached])
+        } else {
+            if registry === SignalCleanup.shared { SignalCleanup.installHandlers() }
+            file = try BackingFile.create(
+                at: path, existing: existing, blockCount: blockCount, options: [.removeOnClose, .uncached])
+            token = registry.register("rm \(path)") { file.removeName() }
+        }
     } catch {
         throw .file(path, error)
     }
     do { try file.preallocate(blocks: blockCount) } catch {
         file.close()
+        if let token { registry.cancel(token) }
         throw .file(path, error)
     }
-    return file
+    return (file, token)
 }
 
 /// A store a bench run swaps to, with the figures the report needs, whichever kind it is.
@@ -80,22 +95,27 @@ struct BenchBackend: Sendable {
     let poolLimitBytes: Int?
     private let zram: ZramDevice?
     private let cache: FrontswapCache?
+    /// The file's removal on SIGINT/SIGTERM/SIGHUP, and the registry holding it.
+    private var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
 
     /// A ZramDevice of `sizeBytes` (with `memLimit` if given); with `writebackPath`, a backing
     /// file there and automatic writeback of idle slots once `mem_used_total` reaches the pool
     /// limit (down to 90% of it, like zswap's accept threshold).
     static func zram(
-        sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: PoolLimit? = nil
+        sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: PoolLimit? = nil,
+        existing: ExistingFilePolicy = .refuseNonEmpty, registry: CleanupRegistry = SignalCleanup.shared
     ) throws -> BenchBackend {
         var configuration = ZramConfiguration(disksize: sizeBytes)
         if let memLimitBytes { configuration.memLimit = memLimitBytes }
         var file: BackingFile?
+        var token: CleanupToken?
         var limit = memLimitBytes
         var label = "ZramDevice lz4"
         if let writebackPath {
             let blocks = sizeBytes / 4096
-            let backing = try openBenchFile(writebackPath, blockCount: blocks)
+            let (backing, cleanup) = try openBenchFile(writebackPath, blockCount: blocks, existing: existing, registry: registry)
             file = backing
+            token = cleanup
             let asked = poolLimit ?? .percentOfRAM(1)
             let high = asked.bytes(memTotal: MemInfo.totalBytes())
             var device = ZramBackingDevice(file: backing, blockCount: blocks)
@@ -103,23 +123,27 @@ struct BenchBackend: Sendable {
             configuration.backingDevice = device
             configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9)
             limit = high
-            label += ", automatic writeback of idle slots above \(high >> 20) MiB (\(asked)) to \(writebackPath)"
+            label += ", automatic writeback of idle slots above \(high >> 20) MiB (\(asked)) to \(backing.path)"
         }
         let device: ZramDevice
         do { device = try ZramDevice(configuration) } catch {
             file?.close()
+            if let token { registry.cancel(token) }
             throw error
         }
-        return BenchBackend(backend: device, file: file, label: label, poolLimitBytes: limit, zram: device, cache: nil)
+        var backend = BenchBackend(backend: device, file: file, label: label, poolLimitBytes: limit, zram: device, cache: nil)
+        backend.cleanup = token.map { (registry, $0) }
+        return backend
     }
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
     static func zswap(
         sizeBytes: Int, path: String, poolLimit: PoolLimit,
-        limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest
+        limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest, existing: ExistingFilePolicy = .refuseNonEmpty,
+        registry: CleanupRegistry = SignalCleanup.shared
     ) throws(BenchBackendError) -> BenchBackend {
         let slots = sizeBytes / 4096
-        let file = try openBenchFile(path, blockCount: slots)
+        let (file, token) = try openBenchFile(path, blockCount: slots, existing: existing, registry: registry)
         let memTotal = MemInfo.totalBytes()
         var configuration = FrontswapConfiguration(slotCount: slots)
         configuration.punchFreedBlocks = false  // a preallocated swap file: blocks are reused
@@ -128,12 +152,15 @@ struct BenchBackend: Sendable {
         let cache: FrontswapCache
         do { cache = try FrontswapCache(configuration, file: file, memTotal: memTotal) } catch {
             file.close()
+            if let token { registry.cancel(token) }
             throw .cache(error)
         }
-        return BenchBackend(
+        var backend = BenchBackend(
             backend: cache, file: file,
-            label: "FrontswapCache lz4, pool limit \(poolLimit) = \(cache.poolLimitBytes >> 20) MiB, file \(path)",
+            label: "FrontswapCache lz4, pool limit \(poolLimit) = \(cache.poolLimitBytes >> 20) MiB, file \(file.path)",
             poolLimitBytes: cache.poolLimitBytes, zram: nil, cache: cache)
+        backend.cleanup = token.map { (registry, $0) }
+        return backend
     }
 
     /// The pool's mem_used_total.
@@ -175,6 +202,10 @@ struct BenchBackend: Sendable {
     /// Bytes of the backing file in the page cache now.
     var fileCacheBytes: Int { file?.cachedBytes() ?? 0 }
 
-    /// Closes (and so removes) the backing file.
-    func close() { file?.close() }
+    /// Closes the backing file (removing its name, if it still points at the file) and drops
+    /// the removal from the signal cleanup.
+    func close() {
+        file?.close()
+        if let cleanup { cleanup.registry.cancel(cleanup.token) }
+    }
 }

@@ -120,13 +120,16 @@ enum DeviceBenchError: Error, Equatable, CustomStringConvertible {
 }
 
 /// One device's figures over a corpus; coded as `mm_stat` (by the kernel's field names),
-/// `slot_table_bytes`, `disksize`, `write_mibps`, `read_mibps`, `verified`, `mismatches`,
-/// `algorithm`.
+/// `slot_table_bytes` (ours: the table this process allocated) or, for the kernel, whose table
+/// cannot be read, `slot_table_bytes_computed` (16 B per slot of disksize: a model, not a
+/// measurement), `disksize`, `write_mibps`, `read_mibps`, `verified`, `mismatches`, `algorithm`.
 struct DeviceFigures: Equatable, Sendable, Encodable {
     /// mm_stat after the last run.
     var mmStat: KernelMMStat
     /// Slot table memory (measured for ours; 16 B per slot of disksize, computed, for the kernel).
     var slotTableBytes: Int
+    /// Whether ``slotTableBytes`` is computed from a model (the kernel's) rather than measured.
+    var slotTableComputed = false
     /// The device's disksize.
     var disksize: Int
     /// Best write rate, MiB (2^20 bytes) per second.
@@ -143,14 +146,15 @@ struct DeviceFigures: Equatable, Sendable, Encodable {
 
     private enum CodingKeys: String, CodingKey {
         case disksize, verified, mismatches, algorithm
-        case mmStat = "mm_stat", slotTableBytes = "slot_table_bytes", writeMiBps = "write_mibps", readMiBps = "read_mibps"
+        case mmStat = "mm_stat", slotTableBytes = "slot_table_bytes", slotTableBytesComputed = "slot_table_bytes_computed"
+        case writeMiBps = "write_mibps", readMiBps = "read_mibps"
     }
 
     /// The figures' members.
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(mmStat, forKey: .mmStat)
-        try container.encode(slotTableBytes, forKey: .slotTableBytes)
+        try container.encode(slotTableBytes, forKey: slotTableComputed ? .slotTableBytesComputed : .slotTableBytes)
         try container.encode(disksize, forKey: .disksize)
         try container.encode(writeMiBps, forKey: .writeMiBps)
         try container.encode(readMiBps, forKey: .readMiBps)
@@ -229,7 +233,7 @@ struct DeviceBenchReport: Sendable {
         for (index, field) in ours.mmStat.namedFields.enumerated() {
             add(field.name, Double(field.value), kernelValues.map { Double($0[index]) }, digits: 0)
         }
-        add("slot_table_bytes", Double(ours.slotTableBytes), kernelFigures.map { Double($0.slotTableBytes) }, digits: 0, ratio: false)
+        add(kernelFigures?.slotTableComputed == true ? "slot_table_bytes (kernel: computed)" : "slot_table_bytes", Double(ours.slotTableBytes), kernelFigures.map { Double($0.slotTableBytes) }, digits: 0, ratio: false)
         add("write MiB/s", ours.writeMiBps, kernelFigures?.writeMiBps, digits: 1)
         add("read MiB/s", ours.readMiBps, kernelFigures?.readMiBps, digits: 1)
         table.append(["peak RSS bytes", String(maxRSSBytes)] + (kernelFigures == nil ? [] : ["-", "-"]))
@@ -406,7 +410,7 @@ enum DeviceBenchmark {
         case .measured(let k):
             let mib = Double(corpus.bytes.count) / Double(1 << 20)
             return .measured(DeviceFigures(
-                mmStat: k.mmStat, slotTableBytes: k.slotTableBytes, disksize: k.disksize, writeMiBps: mib / k.writeSeconds,
+                mmStat: k.mmStat, slotTableBytes: k.slotTableBytes, slotTableComputed: true, disksize: k.disksize, writeMiBps: mib / k.writeSeconds,
                 readMiBps: mib / k.readSeconds, mismatches: k.mismatches, algorithm: k.algorithm))
         }
     }

@@ -43,6 +43,9 @@ struct Nullable<Wrapped: Encodable & Sendable>: Encodable, Sendable {
     }
 }
 
+/// `bytes` as MiB with one decimal, or `unavailable` for a figure that was not measured.
+func mibOrUnavailable(_ bytes: Int?) -> String { bytes.map(mib) ?? "unavailable" }
+
 /// The object `{"unavailable": reason}`: a side of a comparison that was not measured.
 struct Unavailable: Encodable, Sendable {
     /// Why.

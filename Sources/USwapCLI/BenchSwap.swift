@@ -64,11 +64,14 @@ struct BenchSwap: ParsableCommand {
     @Option(help: "How a dirty page is taken out before it is compressed: move or write-protect (default: the library's).")
     var eviction: String?
 
-    @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE, created or truncated and removed afterwards).")
+    @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE: a new file, mode 0600, removed afterwards; or a directory, to hold an unnamed file that nothing outlives).")
     var backend: String = "zram"
 
-    @Option(help: "With --backend zram: give the ZramDevice a backing file FILE (created or truncated, removed afterwards) and write idle slots back to it automatically once the pool reaches --pool-percent/--pool-limit (default 1% of RAM).")
+    @Option(help: "With --backend zram: give the ZramDevice a backing file FILE (a new file, mode 0600, removed afterwards; or a directory, to hold an unnamed file) and write idle slots back to it automatically once the pool reaches --pool-percent/--pool-limit (default 1% of RAM).")
     var writeback: String?
+
+    @Flag(help: "Replace a regular file that holds data at the --backend zswap:FILE or --writeback FILE path (never a link, a directory or a device).")
+    var force = false
 
     @Option(name: .customLong("pool-percent"), help: "Pool limit as a percentage of RAM, like zswap's max_pool_percent (zswap default 20).")
     var poolPercent: Int?
@@ -124,7 +127,8 @@ struct BenchSwap: ParsableCommand {
             eviction: eviction.flatMap(SwapRegionConfiguration.EvictionMethod.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
             poolLimit: poolLimit.map { PoolLimit.bytes($0 << 20) } ?? poolPercent.map(PoolLimit.percentOfRAM),
-            writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
+            writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init),
+            replaceExistingFile: force)
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.jsonLine)
@@ -163,6 +167,11 @@ struct SwapBench: Sendable {
     var writebackFile: String? = nil
     /// How file-tier swap-ins are read; nil for the library's default.
     var fileReads: SwapRegionConfiguration.FileReads? = nil
+    /// Whether a regular file holding data at a backing file's path is replaced (`--force`).
+    var replaceExistingFile = false
+
+    /// What a backing file's creation does with a file already at its path.
+    var existingFilePolicy: ExistingFilePolicy { replaceExistingFile ? .replaceRegularFile : .refuseNonEmpty }
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -271,9 +280,10 @@ struct SwapBench: Sendable {
         case .zram:
             return try BenchBackend.zram(
                 sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: writebackFile,
-                poolLimit: poolLimit)
+                poolLimit: poolLimit, existing: existingFilePolicy)
         case .zswap(let file):
-            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20))
+            return try BenchBackend.zswap(
+                sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20), existing: existingFilePolicy)
         }
     }
 
@@ -306,7 +316,8 @@ struct SwapBench: Sendable {
 
     /// The kernel child: join the cgroup, then do exactly what our side does on plain memory.
     func runKernelChild(cgroupPath: String, progress: Bool) throws -> KernelChildReport {
-        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
+        let cgroup = try MemoryCgroup(path: cgroupPath)
+        try cgroup.join(pid: getpid())
         let workload = try workload()
         let region = try AnonymousMapping(size: workload.sizeBytes, reserveOnly: false)
         // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
@@ -316,14 +327,17 @@ struct SwapBench: Sendable {
         }.seconds
         let isZswap = if case .zswap = backend { true } else { false }
         let countersBefore = isZswap ? try KernelZswapCounters.read() : nil
+        // The kernel's memory is measured over the touch phase, as ours: the corpus' page cache
+        // from the fill is dropped and the cgroup's peak reset first.
+        let window = CgroupPeakWindow.start(cgroup, droppingCacheOf: [corpusPath])
         let touched = Progress.timed("kernel touches", total: workload.touches, enabled: progress) { update in
             workload.touch(region.base, progress: update)
         }.result
+        let peak = window.peak()
         let device = KernelZramDevice(name: "zram0", root: .live)
         let zswapFigures: KernelZswapFigures? = isZswap ? try KernelZswapFigures.read() : nil
         let touchCounters = try countersBefore.map { try KernelZswapCounters.read().since($0) }
-        let mmStat = zswapFigures == nil ? try? device.mmStat() : nil
-        let line = zswapFigures == nil ? (try? device.read("mm_stat")) ?? "" : ""
+        let mmStat: Result<KernelMMStat, KernelZramError>? = isZswap ? nil : Result { () throws(KernelZramError) in try device.mmStat() }
         let writes = workload.writeModel()
         let corpus = try MappedCorpus(path: corpusPath)
         let verification = try Progress.timed("kernel verify", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
@@ -333,8 +347,10 @@ struct SwapBench: Sendable {
         var report = KernelChildReport(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
             majorFaults: touched.majorFaults, touchSeconds: touched.seconds, fillSeconds: fillSeconds,
-            mmStat: mmStat, mmStatLine: line, verified: verification.verified, mismatches: verification.mismatches,
+            mmStat: nil, mmStatLine: "", verified: verification.verified, mismatches: verification.mismatches,
             extra: ["sink": Double(touched.sink % 1_000_000)])
+        if let mmStat { report.record(zramMMStat: mmStat) }
+        report.record(cgroupPeak: peak)
         report.zswap = zswapFigures.map { KernelZswapReport(figures: $0, touchCounters: touchCounters) }
         return report
     }
@@ -440,7 +456,7 @@ struct SwapBenchResult: Sendable {
             if case .unavailable(let reason) = ours { lines.append("uswap: unavailable (\(reason))") }
             if let k {
                 lines.append("kernel: \(formatted(k.usPerTouch, digits: 2)) us/touch, \(k.majorFaults) major faults, "
-                    + "mem_used_total \(k.zramMemUsedTotal), verified \(k.verified)")
+                    + "mem_used_total \(k.zramMemUsedTotal.map(String.init) ?? "unavailable"), verified \(k.verified)")
             } else {
                 lines.append("kernel: unavailable (\(kernel.summary))")
             }
@@ -453,7 +469,7 @@ struct SwapBenchResult: Sendable {
         let usPerSwapIn = o.swapIns > 0 ? o.touchSeconds * 1e6 / Double(o.swapIns) : .nan
         let kUsPerFault = k.map { $0.majorFaults > 0 ? $0.touchSeconds * 1e6 / Double($0.majorFaults) : .nan }
         let ourMemory = o.residentMaxBytes + o.backendMemUsedTotal
-        let kernelMemory = k.map { (b.residentMiB << 20) + $0.compressedBytes }
+        let kernelMemory = k?.memoryBytes  // the cgroup's measured peak + the pool, or unavailable
         let kernelName = k == nil ? "kernel" : k?.zswap != nil ? "kernel zswap" : "kernel zram0"
         var table = TextTable(headers: ["", "uswap (\(o.policy))", kernelName, "uswap/kernel"])
         table.append(["time per touch", formatted(o.usPerTouch, digits: 2) + " us",
@@ -466,9 +482,11 @@ struct SwapBenchResult: Sendable {
                       kUsPerFault.map { formatted($0, digits: 2) + " us" } ?? "-", ratio(usPerSwapIn, kUsPerFault)])
         table.append(["fault latency p50/p99/p99.9",
                       "\(formatted(o.p50, digits: 1))/\(formatted(o.p99, digits: 1))/\(formatted(o.p999, digits: 1)) us", "-", ""])
-        table.append(["compressed memory (pool)", mib(o.backendMemUsedTotal), k.map { mib($0.compressedBytes) } ?? "-",
-                      ratio(Double(o.backendMemUsedTotal), k.map { Double($0.compressedBytes) })])
-        table.append(["resident (max) + compressed", mib(ourMemory), kernelMemory.map { mib($0) } ?? "-",
+        table.append(["compressed memory (pool)", mib(o.backendMemUsedTotal), k.map { mibOrUnavailable($0.compressedBytes) } ?? "-",
+                      ratio(Double(o.backendMemUsedTotal), k?.compressedBytes.map(Double.init))])
+        table.append(["resident (max; kernel: cgroup peak)", mib(o.residentMaxBytes), k.map { mibOrUnavailable($0.cgroupPeakBytes) } ?? "-",
+                      ratio(Double(o.residentMaxBytes), k?.cgroupPeakBytes.map(Double.init))])
+        table.append(["resident + compressed", mib(ourMemory), k.map { _ in mibOrUnavailable(kernelMemory) } ?? "-",
                       ratio(Double(ourMemory), kernelMemory.map(Double.init))])
         table.append(["verified", o.verified ? "yes" : "NO (\(o.mismatches) pages differ)",
                       k.map { $0.verified ? "yes" : "NO (\($0.mismatches) pages differ)" } ?? "-", ""])
@@ -488,6 +506,10 @@ struct SwapBenchResult: Sendable {
         lines.append("uswap mm_stat: \(o.mmStatLine)")
         if let k {
             if let z = k.zswap { lines.append(z.summaryLine) } else { lines.append("zram0 mm_stat: \(k.zramMMStatLine)") }
+            lines.append("kernel cgroup: peak \(mibOrUnavailable(k.cgroupPeakBytes)) over the touches (memory.max_usage_in_bytes, reset after the fill), limit \(b.residentMiB) MiB")
+            for (figure, reason) in k.unavailableFigures.sorted(by: { $0.key < $1.key }) {
+                lines.append("kernel \(figure) unavailable: \(reason)")
+            }
         }
         lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts)); "
             + "fill \(formatted(o.fillSeconds, digits: 2)) s, touches \(formatted(o.touchSeconds, digits: 2)) s")
@@ -542,7 +564,7 @@ extension SwapBenchResult: Encodable {
         }
         switch kernel {
         case .measured(let k):
-            try container.encode(KernelTouchFigures(report: k, residentBytes: bench.residentMiB << 20), forKey: "kernel")
+            try container.encode(KernelTouchFigures(report: k, limitBytes: bench.residentMiB << 20), forKey: "kernel")
         case .notRequested, .unavailable, .failed:
             try container.encode(Unavailable(kernel.summary), forKey: "kernel")
         }
@@ -552,11 +574,15 @@ extension SwapBenchResult: Encodable {
 /// The `kernel` object of `bench swap --json`: the child's touch-phase figures, the kernel's
 /// compressed memory (zram0's mem_used_total or zswap's pool) and the memory both sides are
 /// compared on, and for zswap ``KernelZswapReport``'s members with the touch phase's
-/// written-back pages and file reads beside ours.
+/// written-back pages and file reads beside ours. `memory_bytes` is measured: the cgroup's peak
+/// over the touches (`cgroup_peak_bytes`, memory.max_usage_in_bytes reset after the fill, so the
+/// corpus' page cache does not count) plus `compressed_bytes` (neither pool is charged to a v1
+/// cgroup); `cgroup_limit_bytes` is the configured limit. A figure that could not be read is
+/// null, and `figures_unavailable` says why.
 private struct KernelTouchFigures: Encodable {
     let report: KernelChildReport
-    /// The cgroup's limit: the kernel's resident memory.
-    let residentBytes: Int
+    /// The cgroup's configured limit.
+    let limitBytes: Int
 
     func encode(to encoder: any Encoder) throws {
         let k = report
@@ -566,12 +592,15 @@ private struct KernelTouchFigures: Encodable {
         try container.encode(k.cpuUsPerTouch, forKey: "cpu_us_per_touch")
         try container.encode(k.majorFaults, forKey: "major_faults")
         try container.encode(Nullable(finite: k.majorFaults > 0 ? k.touchSeconds * 1e6 / Double(k.majorFaults) : nil), forKey: "us_per_major_fault")
-        try container.encode(k.zramMemUsedTotal, forKey: "zram_mem_used_total")
+        try container.encode(Nullable(k.zramMemUsedTotal), forKey: "zram_mem_used_total")
         try container.encode(k.zramMMStatLine, forKey: "zram_mm_stat")
         try container.encode(k.verified, forKey: "verified")
         try container.encode(k.mismatches, forKey: "mismatches")
-        try container.encode(k.compressedBytes, forKey: "compressed_bytes")
-        try container.encode(residentBytes + k.compressedBytes, forKey: "memory_bytes")
+        try container.encode(Nullable(k.compressedBytes), forKey: "compressed_bytes")
+        try container.encode(Nullable(k.cgroupPeakBytes), forKey: "cgroup_peak_bytes")
+        try container.encode(limitBytes, forKey: "cgroup_limit_bytes")
+        try container.encode(Nullable(k.memoryBytes), forKey: "memory_bytes")
+        if !k.unavailableFigures.isEmpty { try container.encode(k.unavailableFigures, forKey: "figures_unavailable") }
         if let z = k.zswap {
             let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
             try container.encode(touch.writtenBack, forKey: "written_back")

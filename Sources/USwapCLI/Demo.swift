@@ -173,23 +173,27 @@ struct DemoRun: Sendable {
 
     /// The kernel child: join the cgroup, then the same work on plain anonymous memory.
     func runKernelChild(cgroupPath: String) throws -> KernelChildReport {
-        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
+        let cgroup = try MemoryCgroup(path: cgroupPath)
+        try cgroup.join(pid: getpid())
         let work = workload
         let region = try AnonymousMapping(size: sizeMiB << 20, reserveOnly: false)
         let b0 = MonotonicClock.seconds()
         work.build(region.base) { _ in }
         let buildSeconds = MonotonicClock.seconds() - b0
+        let window = CgroupPeakWindow.start(cgroup)  // the timed phase's memory, as ours
         let ops = work.operate(region.base)
-        let device = KernelZramDevice(name: "zram0", root: .live)
-        let mm = try? device.mmStat()
-        let line = (try? device.read("mm_stat")) ?? ""
+        let peak = window.peak()
+        let mmStat = Result { () throws(KernelZramError) in try KernelZramDevice(name: "zram0", root: .live).mmStat() }
         let check = work.verify(memory: region.base, progress: { _ in })
         let n = Double(max(operations, 1))
-        return KernelChildReport(
+        var report = KernelChildReport(
             usPerTouch: ops.seconds * 1e6 / n, cpuUsPerTouch: ops.cpuSeconds * 1e6 / n, majorFaults: ops.majorFaults,
-            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: ProcFile.trimmed(line),
-            verified: check.mismatches == 0, mismatches: check.mismatches,
-            extra: ["bad_records": Double(ops.badRecords), "zram_same_pages": Double(mm?.samePages ?? 0)])
+            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: nil, mmStatLine: "",
+            verified: check.mismatches == 0, mismatches: check.mismatches, extra: ["bad_records": Double(ops.badRecords)])
+        report.record(zramMMStat: mmStat)
+        report.record(cgroupPeak: peak)
+        if case .success(let mm) = mmStat { report.extra["zram_same_pages"] = Double(mm.samePages) }
+        return report
     }
 }
 
@@ -296,12 +300,15 @@ struct DemoResult: Sendable {
         lines.append("")
         switch kernel {
         case .measured(let k):
-            let kernelRAM = (run.residentMiB << 20) + k.zramMemUsedTotal
             lines.append("kernel zram (the same work on plain memory in a \(run.residentMiB) MiB memory cgroup, zram0 lz4 as swap):")
             lines.append("  \(formatted(k.usPerTouch, digits: 2)) us per operation (uswap \(formatted(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0, digits: 2))), "
                 + "\(grouped(k.majorFaults)) major faults (uswap \(grouped(swapIns)) swap-ins)")
-            lines.append("  RAM \(mib(kernelRAM)) (\(run.residentMiB) MiB cgroup + \(mib(k.zramMemUsedTotal)) zram; uswap \(mib(ramBytes))), "
+            lines.append("  RAM \(mibOrUnavailable(k.memoryBytes)) (cgroup peak over the operations \(mibOrUnavailable(k.cgroupPeakBytes)) "
+                + "of its \(run.residentMiB) MiB limit + \(mibOrUnavailable(k.zramMemUsedTotal)) zram; uswap \(mib(ramBytes))), "
                 + (k.verified ? "verified" : "NOT verified: \(k.mismatches) records differ"))
+            for (figure, reason) in k.unavailableFigures.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(figure) unavailable: \(reason)")
+            }
         case .notRequested:
             lines.append("kernel: not measured (--skip-kernel)")
         case .unavailable(let reason), .failed(let reason):
@@ -347,27 +354,32 @@ extension DemoResult: Encodable {
             try container.encode(reason, forKey: "userfaultfd_unavailable")
         }
         if case .measured(let k) = kernel {
-            try container.encode(
-                KernelDemoFigures(report: k, ramUsedBytes: (run.residentMiB << 20) + k.zramMemUsedTotal), forKey: "kernel")
+            try container.encode(KernelDemoFigures(report: k, limitBytes: run.residentMiB << 20), forKey: "kernel")
         } else {
             try container.encode(Unavailable(kernel.summary), forKey: "kernel")
         }
     }
 }
 
-/// The `kernel` object of `demo --json`: the kernel child's figures per operation and its RAM.
+/// The `kernel` object of `demo --json`: the kernel child's figures per operation and its RAM,
+/// measured: `ram_used_bytes` is the cgroup's peak over the operations (`cgroup_peak_bytes`,
+/// memory.max_usage_in_bytes reset when they started) plus zram0's mem_used_total; each is null
+/// when it could not be read, and `figures_unavailable` says why.
 private struct KernelDemoFigures: Encodable {
     let report: KernelChildReport
-    /// The cgroup's limit plus zram0's mem_used_total.
-    let ramUsedBytes: Int
+    /// The cgroup's configured limit (the demo's --resident).
+    let limitBytes: Int
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: JSONKey.self)
         try container.encode(report.usPerTouch, forKey: "us_per_operation")
         try container.encode(report.cpuUsPerTouch, forKey: "cpu_us_per_operation")
         try container.encode(report.majorFaults, forKey: "major_faults")
-        try container.encode(report.zramMemUsedTotal, forKey: "zram_mem_used_total")
-        try container.encode(ramUsedBytes, forKey: "ram_used_bytes")
+        try container.encode(Nullable(report.zramMemUsedTotal), forKey: "zram_mem_used_total")
+        try container.encode(Nullable(report.memoryBytes), forKey: "ram_used_bytes")
+        try container.encode(Nullable(report.cgroupPeakBytes), forKey: "cgroup_peak_bytes")
+        try container.encode(limitBytes, forKey: "cgroup_limit_bytes")
+        if !report.unavailableFigures.isEmpty { try container.encode(report.unavailableFigures, forKey: "figures_unavailable") }
         try container.encode(report.zramMMStatLine, forKey: "zram_mm_stat")
         try container.encode(report.verified, forKey: "verified")
         try container.encode(report.mismatches, forKey: "mismatches")

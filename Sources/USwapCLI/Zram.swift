@@ -50,10 +50,11 @@ struct ZramDeviceRow: Equatable {
     var algorithms: [String]
     /// disksize in bytes (0: uninitialized).
     var disksize: Int
-    /// The device's mm_stat (zeros when uninitialized or unreadable).
-    var mmStat: KernelMMStat
-    /// The device's io_stat.
-    var ioStat: KernelIOStat
+    /// The device's mm_stat (zeros when uninitialized; nil when it cannot be read or parsed,
+    /// never shown as zeros).
+    var mmStat: KernelMMStat?
+    /// The device's io_stat (nil when it cannot be read or parsed).
+    var ioStat: KernelIOStat?
     /// Compression streams.
     var streams: Int
     /// `[SWAP]`, a mount point, or nil.
@@ -70,8 +71,8 @@ struct ZramDeviceRow: Equatable {
         algorithm = parsed?.selected ?? "-"
         algorithms = parsed?.available ?? []
         disksize = size
-        mmStat = (try? device.mmStat()) ?? KernelMMStat()
-        ioStat = (try? device.ioStat()) ?? KernelIOStat()
+        mmStat = try? device.mmStat()
+        ioStat = try? device.ioStat()
         streams = device.streams(onlineCPUs: onlineCPUs)
         mountPoint = device.mountPoint()
     }
@@ -108,17 +109,18 @@ struct ZramListing {
         return "no initialized zram devices (\(names) \(present.count == 1 ? "is" : "are") present but uninitialized: --all lists \(present.count == 1 ? "it" : "them"))"
     }
 
-    /// The zramctl-style table, or the reason there is none.
+    /// The zramctl-style table, or the reason there is none. A figure that could not be read
+    /// shows as `?`.
     func table(bytes: Bool) -> String {
         if let emptyReason { return emptyReason }
-        let size: (Int) -> String = { bytes ? String($0) : humanSize($0) }
+        let size: (Int?) -> String = { value in value.map { bytes ? String($0) : humanSize($0) } ?? "?" }
         var table = TextTable(
             headers: ["NAME", "ALGORITHM", "DISKSIZE", "DATA", "COMPR", "TOTAL", "STREAMS", "MOUNTPOINT"],
             alignments: [.left, .left, .right, .right, .right, .right, .right, .left])
         for row in rows {
             table.append([
-                "/dev/\(row.name)", row.algorithm, size(row.disksize), size(row.mmStat.origDataSize),
-                size(row.mmStat.comprDataSize), size(row.mmStat.memUsedTotal), String(row.streams), row.mountPoint ?? "",
+                "/dev/\(row.name)", row.algorithm, size(row.disksize), size(row.mmStat?.origDataSize),
+                size(row.mmStat?.comprDataSize), size(row.mmStat?.memUsedTotal), String(row.streams), row.mountPoint ?? "",
             ])
         }
         return table.rendered
@@ -139,7 +141,8 @@ extension ZramListing: Encodable {
 
 extension ZramDeviceRow: Encodable {
     /// One device's entry: its names, sizes (zramctl's DATA, COMPR, TOTAL), streams, mount
-    /// point (null when none) and its mm_stat and io_stat by the kernel's field names.
+    /// point (null when none) and its mm_stat and io_stat by the kernel's field names; the
+    /// figures of a file that could not be read are null.
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: JSONKey.self)
         try container.encode(name, forKey: "name")
@@ -148,13 +151,13 @@ extension ZramDeviceRow: Encodable {
         try container.encode(algorithm, forKey: "algorithm")
         try container.encode(algorithms, forKey: "algorithms")
         try container.encode(disksize, forKey: "disksize")
-        try container.encode(mmStat.origDataSize, forKey: "data")
-        try container.encode(mmStat.comprDataSize, forKey: "compr")
-        try container.encode(mmStat.memUsedTotal, forKey: "total")
+        try container.encode(Nullable(mmStat?.origDataSize), forKey: "data")
+        try container.encode(Nullable(mmStat?.comprDataSize), forKey: "compr")
+        try container.encode(Nullable(mmStat?.memUsedTotal), forKey: "total")
         try container.encode(streams, forKey: "streams")
         try container.encode(Nullable(mountPoint), forKey: "mountpoint")
-        try container.encode(mmStat, forKey: "mm_stat")
-        try container.encode(ioStat, forKey: "io_stat")
+        try container.encode(Nullable(mmStat), forKey: "mm_stat")
+        try container.encode(Nullable(ioStat), forKey: "io_stat")
     }
 }
 

@@ -66,6 +66,26 @@ import Testing
         #expect(try KernelChildReport(parsing: untimed.jsonLine).zswap?.touchCounters == nil)
     }
 
+    @Test func figuresThatCouldNotBeReadTravelAsNullWithTheReasonNeverAsZero() throws {
+        var report = KernelChildReport(
+            usPerTouch: 1, cpuUsPerTouch: 1, majorFaults: 1, touchSeconds: 1, fillSeconds: 1, mmStat: nil,
+            mmStatLine: "", verified: true, mismatches: 0)
+        report.record(zramMMStat: .failure(.sysfs(path: "/sys/block/zram0/mm_stat", operation: "read", errno: .permissionDenied)))
+        report.record(cgroupPeak: .failure(.failed("read memory.max_usage_in_bytes: no such file")))
+        #expect(report.zramMemUsedTotal == nil && report.compressedBytes == nil && report.cgroupPeakBytes == nil)
+        #expect(report.memoryBytes == nil)
+        #expect(report.jsonLine.contains("\"zram_mem_used_total\":null") && report.jsonLine.contains("\"cgroup_peak_bytes\":null"))
+        let parsed = try KernelChildReport(parsing: report.jsonLine)
+        #expect(parsed == report)
+        #expect(parsed.unavailableFigures.keys.sorted() == ["cgroup_peak_bytes", "zram_mm_stat"])
+        #expect(parsed.unavailableFigures["cgroup_peak_bytes"]?.contains("max_usage_in_bytes") == true)
+        // Measured: the kernel's memory is the cgroup's peak plus zram's mem_used_total.
+        report.record(zramMMStat: .success(KernelMMStat(values: [8192, 100, 12288, 0, 12288, 0, 0, 0, 0])))
+        report.record(cgroupPeak: .success(200 << 20))
+        #expect(report.memoryBytes == (200 << 20) + 12288)
+        #expect(try KernelChildReport(parsing: report.jsonLine).memoryBytes == (200 << 20) + 12288)
+    }
+
     @Test func aLineWithAMissingOrMistypedMemberIsRefusedWithTheLine() throws {
         let report = KernelChildReport(
             usPerTouch: 1, cpuUsPerTouch: 1, majorFaults: 1, touchSeconds: 1, fillSeconds: 1, mmStat: KernelMMStat(values: [4096, 100, 8192, 0, 8192, 0, 0, 0, 0]),

@@ -82,7 +82,11 @@ extension RealMachineTests {
             }
             #expect(report.verified && report.mismatches == 0)
             #expect(report.majorFaults > 1000)
-            #expect(report.zramMemUsedTotal > 0 && report.zswap == nil)
+            #expect((report.zramMemUsedTotal ?? 0) > 0 && report.zswap == nil)
+            // The cgroup's peak is measured over the touches: at most its limit, never assumed.
+            let peak = try #require(report.cgroupPeakBytes, "\(report.unavailableFigures)")
+            #expect(peak > 0 && peak <= 16 << 20)
+            #expect(report.memoryBytes == peak + (report.zramMemUsedTotal ?? 0) && report.unavailableFigures.isEmpty)
             let cgroup = try MemoryCgroup(name: MemoryCgroup.benchName(pid: getpid()))
             #expect(KernelSwapSession.leftovers(cgroup: cgroup, pageCluster: pageCluster) == [])
             #expect(try KernelZramDevice(name: "zram0", root: .live).algorithms().selected == algorithm)
@@ -116,11 +120,14 @@ extension RealMachineTests {
             #expect(zswap.maxPoolPercent == 1)
             #expect(!zswap.compressor.isEmpty)
             #expect(zswap.poolBytes > 0 && kernel.compressedBytes == zswap.poolBytes)
+            #expect(kernel.zramMemUsedTotal == nil, "zram's figures are not zswap's: null, not 0")
+            let peak = try #require(kernel.cgroupPeakBytes, "\(kernel.unavailableFigures)")
+            #expect(peak > 0 && peak <= 3 << 20 && kernel.memoryBytes == peak + zswap.poolBytes)
             #expect(kernel.verified)
             // Put back as found; the child ran on plain memory and made no file of its own.
             #expect(Sysfs.readValue("/sys/module/zswap/parameters/enabled") == enabledBefore)
             #expect(Sysfs.readValue("/sys/module/zswap/parameters/max_pool_percent") == percentBefore)
-            #expect(SwapSystemCalls.activeSwaps().isEmpty)
+            #expect(try SwapSystemCalls.activeSwaps().isEmpty)
             #expect(!Sysfs.exists(file))
         }
     }

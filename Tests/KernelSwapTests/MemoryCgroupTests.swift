@@ -1,6 +1,7 @@
 import Foundation
 import SystemPackage
 import SystemSupport
+import TestSupport
 import Testing
 
 @testable import KernelSwap
@@ -46,5 +47,60 @@ import Testing
         #expect(cgroup.root == "/sys/fs/cgroup/memory" && cgroup.name == "uswap-bench-7")
         #expect(try MemoryCgroup(path: "/top").path == "/top")
         #expect(throws: KernelSwapError.self) { _ = try MemoryCgroup(path: "/") }
+    }
+
+    @Test func thePeakIsResetByWritingZeroAndReadAsBytes() throws {
+        let directory = try TemporaryDirectory("cgroup-peak")
+        defer { directory.remove() }
+        let cgroup = try MemoryCgroup(root: directory.path, name: "uswap-bench-peak")
+        #expect(cgroup.peakPath == "\(cgroup.path)/memory.max_usage_in_bytes")
+        #expect(mkdir(cgroup.path, 0o755) == 0)
+        // No peak file (not a v1 memory cgroup): unavailable, never 0.
+        #expect(throws: KernelSwapError.self) { _ = try cgroup.peakBytes() }
+        guard case .failure = CgroupPeakWindow.start(cgroup).peak() else {
+            Issue.record("a peak that could not be reset must be unavailable")
+            return
+        }
+        _ = try directory.file("uswap-bench-peak/memory.max_usage_in_bytes", Array("123456789\n".utf8))
+        #expect(try cgroup.peakBytes() == 123_456_789)
+        let window = CgroupPeakWindow.start(cgroup)
+        #expect(Sysfs.readValue(cgroup.peakPath) == "0", "the reset writes 0")
+        _ = try directory.file("uswap-bench-peak/memory.max_usage_in_bytes", Array("4096\n".utf8))
+        #expect(try window.peak().get() == 4096)
+        _ = try directory.file("uswap-bench-peak/memory.max_usage_in_bytes", Array("lots\n".utf8))
+        #expect(throws: KernelSwapError.self) { _ = try cgroup.peakBytes() }
+        unlink(cgroup.peakPath)
+        try cgroup.remove()
+    }
+}
+
+extension RealMachineTests {
+    /// The kernel's own counter: page cache a process read into the cgroup before the timed
+    /// phase is dropped and the peak reset, so it does not count in the window.
+    @Suite struct CgroupPeakWindowTests {
+        @Test func pageCacheReadBeforeTheWindowDoesNotCountInItsPeak() async throws {
+            guard geteuid() == 0 else {
+                CIGate.unavailable("root, to make a memory cgroup")
+                return
+            }
+            if let reason = MemoryCgroup.unavailableReason() {
+                CIGate.unavailable("a cgroup v1 memory controller: \(reason)")
+                return
+            }
+            let cgroup = try MemoryCgroup(name: "uswap-peak-test-\(getpid())")
+            try cgroup.create(limitBytes: 1 << 30)
+            defer { try? cgroup.remove() }
+            let file = "\(SwapFile.defaultDirectory)/uswap-peak-test-\(getpid()).bin"  // a disk: tmpfs pages cannot be dropped
+            defer { unlink(file) }
+            // A shell in the cgroup writes 32 MiB and reads them back: page cache charged to it.
+            let run = try await HelperProcess.run(path: "/bin/sh", [
+                "-c", "echo $$ > '\(cgroup.procsPath)' && head -c 33554432 /dev/urandom > '\(file)' && cat '\(file)' > /dev/null && echo done=1",
+            ])
+            #expect(run.output.contains("done=1"), "\(run.output)")
+            #expect(try cgroup.peakBytes() >= 32 << 20, "the whole run's peak holds the file's cache")
+            let window = CgroupPeakWindow.start(cgroup, droppingCacheOf: [file])
+            let peak = try window.peak().get()
+            #expect(peak < 8 << 20, "the window's peak is \(peak) bytes: the cache read before it must not count")
+        }
     }
 }

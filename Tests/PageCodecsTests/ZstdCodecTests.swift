@@ -1,18 +1,15 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import PageCodecs
 
 /// Whether libzstd loads here; tests that need it skip with a printed reason when it does not
-/// (and fail when CI=true, where it must be present).
-private func zstdAvailable(_ test: String) -> Bool {
+/// (and fail when CI=true, where it must be present: ``CIGate``).
+private func zstdAvailable(_ test: String, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
     switch LibZstdSymbols.shared {
     case .success: return true
     case .failure(let error):
-        if ProcessInfo.processInfo.environment["CI"] == "true" {
-            Issue.record("libzstd is required on CI: \(error)")
-        } else {
-            print("skipping \(test): \(error)")
-        }
+        CIGate.unavailable("\(test) needs libzstd (apt-get install libzstd1): \(error)", sourceLocation: sourceLocation)
         return false
     }
 }
@@ -62,9 +59,9 @@ private func roundTrip(_ codec: ZstdCodec, _ page: [UInt8]) throws -> [UInt8] {
 }
 
 /// Up to `limit` pages of the repository's corpus (every 16th page, for variety); `nil` (with
-/// a printed reason) when it cannot be read here (see ``TestCorpus/load()``).
+/// a printed reason) when it cannot be read here (see TestSupport's `TestCorpus.load()`).
 private func corpusPages(limit: Int) throws -> [[UInt8]]? {
-    guard let corpus = try TestCorpus.load() else { return nil }
+    guard let corpus = TestCorpus.load() else { return nil }
     return stride(from: 0, to: TestCorpus.pageCount, by: 16).prefix(limit).map { TestCorpus.page(corpus, $0) }
 }
 

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import SystemPackage
+import SystemSupport
+import TestSupport
 import Testing
 @testable import PageStore
 
@@ -109,14 +111,6 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
         guard case .io(ENOENT, _)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
     }
 
-    @Test func exclusiveCreateRefusesAnExistingFile() throws {
-        let file = try BackingFile.temporary()
-        defer { file.close() }
-        #expect(throws: PageStoreError.self) {
-            _ = try BackingFile(path: file.path, options: [.create, .exclusive])
-        }
-    }
-
     @Test func badPageSizesAreRejected() {
         #expect(throws: PageStoreError.self) { _ = try BackingFile.temporary(pageSize: 3000) }
     }
@@ -152,29 +146,114 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
         #expect(throws: PageStoreError.self) { try file.truncate(toBlocks: -1) }
     }
 
-    @Test func removeOnCloseUnlinksThePathAndOthersKeepIt() throws {
-        let removed = try BackingFile.temporary()
-        let path = removed.path
-        #expect(access(path, F_OK) == 0)
-        removed.close()
-        #expect(access(path, F_OK) != 0)
-
-        let keptPath = "/tmp/uswap-keep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let kept = try BackingFile(path: keptPath, options: [.create, .exclusive])
-        kept.close()
-        #expect(access(keptPath, F_OK) == 0)
-        unlink(keptPath)
-    }
-
-    @Test func releasingTheObjectClosesAndRemoves() throws {
-        var path = ""
+    @Test func aTemporaryFileHasNoNameAndLeavesNothing() throws {
+        let directory = try ScratchDirectory("temporary")
+        defer { directory.remove() }
         do {
-            let file = try BackingFile.temporary()
-            path = file.path
+            let file = try BackingFile.temporary(in: directory.path, blockCount: 4)
+            file.checkInvariants()
+            try patternPage(1).withUnsafeBytes { try file.writeBlock($0, at: 1) }
+            #expect(directory.names == [], "O_TMPFILE: nothing in the directory, even while it is open")
+            #expect(file.path == directory.path + "/(unnamed)")
+            #expect(!file.hasRemovableName)
         }
-        #expect(access(path, F_OK) != 0)
+        #expect(directory.names == [])
     }
 }
+
+/// Making a named file: 0600, never through a link, never over data unless asked, removed
+/// only while the name is still ours.
+@Suite struct BackingFileCreationTests {
+    @Test func aCreatedFileIsPrivateAndRemovedOnClose() throws {
+        let directory = try ScratchDirectory("create")
+        defer { directory.remove() }
+        let path = directory.path + "/tier.swap"
+        let file = try BackingFile.create(at: path, blockCount: 8, options: [.removeOnClose, .uncached])
+        file.checkInvariants()
+        #expect(file.path == path && file.hasRemovableName)
+        var info = stat()
+        #expect(lstat(path, &info) == 0 && info.st_mode & 0o777 == 0o600 && Int(info.st_size) == 8 * 4096)
+        file.close()
+        #expect(directory.names == [])
+    }
+
+    @Test func aLinkPlantedAtThePathIsRefusedAndItsTargetUntouched() throws {
+        let directory = try ScratchDirectory("link")
+        defer { directory.remove() }
+        let target = try directory.file("target", [1, 2, 3])
+        let path = directory.path + "/tier.swap"
+        #expect(symlink(target, path) == 0)
+        for existing in [ExistingFilePolicy.refuseNonEmpty, .replaceRegularFile] {
+            #expect(throws: PageStoreError.fileCreation(.symbolicLink(path: path))) {
+                _ = try BackingFile.create(at: path, existing: existing, blockCount: 8)
+            }
+        }
+        // Opening an existing file never follows a link either.
+        let error = #expect(throws: PageStoreError.self) { _ = try BackingFile(path: path, options: [.create, .truncate]) }
+        #expect(error == .io(errno: ELOOP, operation: "open \(path)"))
+        #expect(directory.contents("target") == [1, 2, 3])
+        #expect(directory.names == ["target", "tier.swap"])
+    }
+
+    @Test func aFileHoldingDataIsRefusedUnlessForced() throws {
+        let directory = try ScratchDirectory("data")
+        defer { directory.remove() }
+        let path = try directory.file("tier.swap", [7, 7])
+        #expect(throws: PageStoreError.fileCreation(.notEmpty(path: path, bytes: 2))) {
+            _ = try BackingFile.create(at: path, blockCount: 8)
+        }
+        #expect(directory.contents("tier.swap") == [7, 7])
+        let file = try BackingFile.create(at: path, existing: .replaceRegularFile, blockCount: 1)
+        #expect(try file.blockCount() == 1)
+        file.close()
+        #expect(directory.names == [], "the replacement was ours, so it is removed")
+    }
+
+    @Test func closingLeavesAFileThatTookTheNameAlone() throws {
+        let directory = try ScratchDirectory("renamed")
+        defer { directory.remove() }
+        let path = directory.path + "/tier.swap"
+        let file = try BackingFile.create(at: path, blockCount: 1)
+        #expect(rename(path, directory.path + "/moved") == 0)
+        _ = try directory.file("tier.swap", [4])
+        #expect(file.removeName() == .replacedByAnotherFile)
+        file.close()
+        #expect(directory.contents("tier.swap") == [4])
+        #expect(directory.names == ["moved", "tier.swap"])
+    }
+
+    @Test func removeNameRunsOnceAndTheFileStaysUsable() throws {
+        let directory = try ScratchDirectory("once")
+        defer { directory.remove() }
+        let file = try BackingFile.create(at: directory.path + "/f", blockCount: 2)
+        defer { file.close() }
+        #expect(file.removeName() == .removed)
+        #expect(file.removeName() == .alreadyGone)
+        try patternPage(3).withUnsafeBytes { try file.writeBlock($0, at: 1) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        try buffer.withUnsafeMutableBytes { try file.readBlock(1, into: $0) }
+        #expect(buffer == patternPage(3) && directory.names == [])
+    }
+
+    @Test func withoutRemoveOnCloseTheFileStays() throws {
+        let directory = try ScratchDirectory("keep")
+        defer { directory.remove() }
+        let kept = try BackingFile.create(at: directory.path + "/kept", options: [])
+        kept.close()
+        #expect(directory.names == ["kept"])
+        let reopened = try BackingFile(path: directory.path + "/kept", options: [.removeOnClose])
+        reopened.close()
+        #expect(directory.names == [])
+    }
+
+    @Test func aFileThatCannotBeSizedIsRemovedAgain() throws {
+        let directory = try ScratchDirectory("unsized")
+        defer { directory.remove() }
+        #expect(throws: PageStoreError.self) { _ = try BackingFile.create(at: directory.path + "/f", blockCount: Int.max / 2) }
+        #expect(directory.names == [])
+    }
+}
+
 
 /// `.uncached`: the file tier's pages leave memory, and reads still see every write.
 @Suite struct BackingFileUncachedTests {
@@ -207,6 +286,30 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
         try file.readBlock(5, into: aligned)
         #expect(Array(aligned) == patternPage(99))
         #expect(file.ioCounters.reads == 10)
+    }
+
+    @Test func directReadsUseTheFileWeMadeEvenAfterItsNameIsTaken() throws {
+        let directory = try ScratchDirectory("direct")
+        defer { directory.remove() }
+        let path = directory.path + "/tier.swap"
+        let file = try BackingFile.create(at: path, blockCount: 4, options: [.removeOnClose, .uncached])
+        defer { file.close() }
+        file.checkInvariants()
+        #if os(Linux)
+        #expect(file.readsDirectly, "/var/tmp's file system takes O_DIRECT, set with fcntl on our own file")
+        #endif
+        // Someone moves our file away and plants a link to a decoy at the path.
+        #expect(rename(path, directory.path + "/moved") == 0)
+        let decoy = try directory.file("decoy", [UInt8](repeating: 0xAA, count: 4 * 4096))
+        #expect(symlink(decoy, path) == 0)
+        try patternPage(2).withUnsafeBytes { try file.writeBlock($0, at: 2) }
+        let aligned = alignedPage()
+        defer { aligned.deallocate() }
+        try file.readBlock(2, into: aligned)
+        #expect(Array(aligned) == patternPage(2))
+        file.checkInvariants()
+        file.close()
+        #expect(directory.names == ["decoy", "moved", "tier.swap"], "neither the link nor the decoy was removed")
     }
 
     @Test func writtenBlocksLeaveThePageCache() throws {

@@ -91,14 +91,18 @@ struct GeneratedCorpus {
         defer { corpus.remove() }
         var report = try DeviceBenchmark.run(DeviceBenchOptions(corpusPath: corpus.path, runs: 1))
         var kernel = report.ours
+        kernel.slotTableComputed = true  // as measureKernel makes it: the kernel's table is not readable
         kernel.mmStat.memUsedTotal = report.ours.mmStat.memUsedTotal * 2
         kernel.writeMiBps = report.ours.writeMiBps / 4
         report.kernel = .measured(kernel)
         let object = try jsonObject(report)
         let k = try #require(object["kernel"] as? [String: Any])
-        for key in ["mm_stat", "slot_table_bytes", "write_mibps", "read_mibps", "verified", "mismatches"] {
+        for key in ["mm_stat", "slot_table_bytes_computed", "write_mibps", "read_mibps", "verified", "mismatches"] {
             #expect(k[key] != nil, "kernel lacks \(key)")
         }
+        #expect(k["slot_table_bytes"] == nil, "the kernel's slot table is a model: named so, never as a measurement")
+        #expect(object["slot_table_bytes"] as? Int == report.ours.slotTableBytes, "ours is measured, where the scoreboard reads it")
+        #expect(report.table.contains("slot_table_bytes (kernel: computed)"))
         let ratios = try #require(object["ratios"] as? [String: Double])
         #expect(abs((ratios["mem_used_total"] ?? 0) - 0.5) < 1e-9)
         #expect(abs((ratios["write_mibps"] ?? 0) - 4) < 1e-9)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import Foundation
 import Swap
 import TestSupport
 import Testing
@@ -13,7 +14,7 @@ import ZSwap
 
 /// Writes a small synthetic corpus (`pages` pages of heap-like words and some zero pages) to a
 /// temporary file; the caller removes it.
-private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
+func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
     var template = Array("/tmp/uswap-benchswap-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     try #require(fd >= 0)
@@ -241,16 +242,20 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         zswap.counters = KernelZswapCounters(stores: 500, loads: 400, writtenBack: 70, deviceReads: 90, deviceWrites: 110)
         zswap.compressor = "lzo"
         zswap.maxPoolPercent = 1
-        let kernel = KernelChildReport(
+        var kernel = KernelChildReport(
             usPerTouch: 50, cpuUsPerTouch: 35, majorFaults: 800, touchSeconds: 0.05, fillSeconds: 1, mmStat: nil, mmStatLine: "",
             verified: true, mismatches: 0, zswap: zswap)
+        kernel.record(cgroupPeak: .success(5 << 19))
         let bench = smallBench(corpus: "c", backend: .zswap(file: "/var/tmp/f"), poolLimit: .percentOfRAM(1))
         let result = SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .measured(kernel))
         #expect(result.clean)
         let json = try jsonObject(result)
         let k = try #require(json["kernel"] as? [String: Any])
         #expect(k["zswap_pool_bytes"] as? Int == 2 << 20 && k["compressed_bytes"] as? Int == 2 << 20)
-        #expect(k["memory_bytes"] as? Int == (3 << 20) + (2 << 20))
+        // Measured: the cgroup's peak over the touches (not its limit) plus the pool.
+        #expect(k["memory_bytes"] as? Int == (5 << 19) + (2 << 20))
+        #expect(k["cgroup_peak_bytes"] as? Int == 5 << 19 && k["cgroup_limit_bytes"] as? Int == bench.residentMiB << 20)
+        #expect(k["zram_mem_used_total"] is NSNull, "zswap has no zram figures: null, not 0")
         #expect(k["zswap_stores"] as? Int == 500 && k["zswap_touch_stores"] as? Int == 50)
         #expect(k["written_back"] as? Int == 7 && k["file_reads"] as? Int == 9, "the touch phase's, as ours")
         #expect(k["us_per_major_fault"] as? Double == 62.5)
@@ -260,21 +265,34 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(table.contains("pages read from the file"))
     }
 
+    @Test func kernelFiguresThatCouldNotBeReadAreNullAndSayWhy() throws {
+        let figures = UserSpaceFigures(
+            usPerTouch: 40, cpuUsPerTouch: 30, swapIns: 1000, p50: 20, p99: 90, p999: 200, policy: "free-on-swapin",
+            verified: true, mismatches: 0, residentMaxBytes: 3 << 20, backendMemUsedTotal: 1 << 20, mmStatLine: "1 2 3",
+            peakRSSBytes: 9 << 20, swapOuts: 1200, fillSeconds: 0.5, touchSeconds: 0.04)
+        var kernel = KernelChildReport(
+            usPerTouch: 50, cpuUsPerTouch: 35, majorFaults: 800, touchSeconds: 0.05, fillSeconds: 1, mmStat: nil, mmStatLine: "",
+            verified: true, mismatches: 0)
+        kernel.record(zramMMStat: .failure(.sysfs(path: "/sys/block/zram0/mm_stat", operation: "read", errno: .ioError)))
+        kernel.record(cgroupPeak: .failure(.failed("read memory.max_usage_in_bytes: EACCES")))
+        let bench = smallBench(corpus: "c", backend: .zram, poolLimit: nil)
+        let result = SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .measured(kernel))
+        let k = try #require(try jsonObject(result)["kernel"] as? [String: Any])
+        for key in ["zram_mem_used_total", "compressed_bytes", "cgroup_peak_bytes", "memory_bytes"] {
+            #expect(k[key] is NSNull, "\(key) is null, never a number")
+        }
+        let why = try #require(k["figures_unavailable"] as? [String: String])
+        #expect(why["zram_mm_stat"]?.contains("mm_stat") == true && why["cgroup_peak_bytes"]?.contains("EACCES") == true)
+        let table = result.humanReport
+        #expect(table.contains("unavailable") && table.contains("kernel cgroup_peak_bytes unavailable: "))
+        #expect(!table.contains("0.0 MiB"), "no zero stands in for a figure that was not read")
+    }
+
     @Test func aKernelSideNotMeasuredSaysWhyInTheJSON() throws {
         let bench = smallBench(corpus: "c", backend: .zram, poolLimit: nil)
         let json = try jsonObject(SwapBenchResult(bench: bench, ours: .unavailable("userfaultfd: EPERM"), kernel: .notRequested))
         #expect(json["unavailable"] as? String == "userfaultfd: EPERM" && json["verified"] as? Bool == false)
         #expect((json["kernel"] as? [String: String])?["unavailable"] == "not requested (--vs-kernel)")
-    }
-
-    @Test func aPathThatIsNotARegularFileIsRefusedAndLeftAlone() throws {
-        #expect(throws: BenchBackendError.self) {
-            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/dev/null", poolLimit: .bytes(1 << 20))
-        }
-        #expect(access("/dev/null", F_OK) == 0)
-        #expect(throws: BenchBackendError.self) {
-            _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/nonexistent-dir/x.swap", poolLimit: .bytes(1 << 20))
-        }
     }
 
     @Test func backendArgumentsParse() {

@@ -117,6 +117,21 @@ import KernelSwap
         #expect(devices[1]["mountpoint"] as? String == "/mnt/z")
     }
 
+    @Test func anUnreadableMMStatIsShownAsUnknownNeverAsZeros() throws {
+        let tree = try Self.populatedTree()
+        defer { tree.remove() }
+        try FileManager.default.removeItem(atPath: tree.root + "/sys/block/zram0/mm_stat")
+        try tree.write("/sys/block/zram0/io_stat", "garbage\n")
+        let listing = ZramListing(root: tree.systemRoot, includeUninitialized: false, onlineCPUs: 2)
+        let row = listing.table(bytes: true).split(separator: "\n")[1].split(separator: " ")
+        #expect(row == ["/dev/zram0", "lz4", "4294967296", "?", "?", "?", "2", "[SWAP]"])
+        let devices = try #require(try jsonObject(listing)["devices"] as? [[String: Any]])
+        for key in ["data", "compr", "total", "mm_stat", "io_stat"] {
+            #expect(devices[0][key] is NSNull, "\(key) is null, not a number")
+        }
+        #expect(devices[1]["total"] as? Int == 0, "zram1's real zero stays a number")
+    }
+
     @Test func theEmptyJSONCarriesTheMessage() throws {
         let tree = try ZramFixtureTree()
         defer { tree.remove() }
