@@ -1,7 +1,7 @@
 #if os(Linux)
 import CUSwap
 #endif
-import PageStore
+@_spi(SoakPlant) import PageStore
 import Synchronization
 import SystemSupport
 
@@ -149,7 +149,7 @@ final class Reclaimer: Sendable {
             uncharge()
             return true
         }
-        if region.usesMove {
+        if region.usesMove && !Self.plantedDroppedWrite {
             var staging = region.cache.acquireStaging(hint: page)
             if staging == nil {
                 flushStaging()
@@ -219,12 +219,26 @@ final class Reclaimer: Sendable {
         return true
     }
 
+    /// Debug builds: whether a soak planted its dropped-write bug (PageStore's `PlantedBug`):
+    /// dirty pages are then compressed in place without write protection. Always false in
+    /// release builds.
+    @inline(__always)
+    private static var plantedDroppedWrite: Bool {
+        #if DEBUG
+        PlantedBug.isPlanted(.droppedWriteDuringEviction)
+        #else
+        false
+        #endif
+    }
+
     /// Write-protects a dirty page, compresses it in place, and drops it.
     private func evictByWriteProtect(_ page: Int, _ state: PageState, stamp: UInt64) -> Bool {
         let address = region.address(ofPage: page), pageSize = region.pageSize
         // Dirty: write-protect BEFORE reading it, so a concurrent write either lands first or
         // traps and waits for this page's lock.
-        if !state.isWriteProtected, region.uffd.writeProtect(address, length: pageSize, enable: true) != nil {
+        if !state.isWriteProtected, !Self.plantedDroppedWrite,
+            region.uffd.writeProtect(address, length: pageSize, enable: true) != nil
+        {
             return abandon(page, state)
         }
         guard let slot = store(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: pageSize)) else {
