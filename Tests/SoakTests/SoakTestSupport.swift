@@ -1,0 +1,29 @@
+import Testing
+import Soak
+import Swap
+import TestSupport
+
+/// Whether swap regions can run here; records the reason (a failure under CI=true) when not.
+func regionsAvailable(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+    if case .failure(let error) = SwapRegion.probe() {
+        CIGate.unavailable("userfaultfd: \(error)", sourceLocation: sourceLocation)
+        return false
+    }
+    return true
+}
+
+/// The built `uswap`, or nil (with the reason recorded) when it was not built.
+func uswapPath(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+    guard let path = BuiltProducts.path(of: "uswap") else {
+        CIGate.unavailable("the uswap executable was not built beside the tests (swift build --build-tests)", sourceLocation: sourceLocation)
+        return nil
+    }
+    return path
+}
+
+/// A plan for round `index` of seed 1 with its workers' time set to `milliseconds`.
+func shortPlan(_ index: Int, milliseconds: Int = 400, adjust: (inout SoakRoundPlan) -> Void = { _ in }) -> SoakRoundPlan {
+    var plan = SoakRoundPlan(seed: 1, index: index, threads: 2, milliseconds: milliseconds)
+    adjust(&plan)
+    return plan
+}
