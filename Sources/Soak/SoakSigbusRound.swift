@@ -114,6 +114,9 @@ public enum SoakSigbusRound {
         let region: SwapRegion
         do throws(SoakError) {
             backend = try RoundBackend(plan: plan, directory: directory, pageSize: pageSize)
+            // This process dies of SIGBUS without closing the file: its name goes now (the open
+            // descriptors keep the file until the process ends).
+            if let path = backend.file?.path { _ = unlink(path) }
             do { region = try SwapRegion(plan.regionConfiguration(pageSize: pageSize), backend: backend.backend) } catch {
                 throw .setup(round: index, "the region: \(error)")
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Soak
@@ -6,13 +7,17 @@ import Testing
 /// failing must die of SIGBUS having freed nothing, in both fault modes and file-tier backends.
 @Suite struct SoakSigbusRoundTests {
     @Test(arguments: 0..<6)
-    func aPermanentReadFailureEndsInSIGBUSThatFreedNothing(index: Int) throws {
+    func aPermanentReadFailureEndsInSIGBUSThatFreedNothingAndLeftNoFile(index: Int) throws {
         guard regionsAvailable(), let uswap = uswapPath() else { return }
+        let directory = try #require(makeTemporaryDirectory())
+        defer { _ = rmdir(directory) }
         let command = SoakChildCommand(executable: uswap, arguments: ["soak", "--sigbus-round"])
-        let totals = SoakSigbusRound.run(command, seed: 77, index: index, directory: "/tmp")
+        let totals = SoakSigbusRound.run(command, seed: 77, index: index, directory: directory)
         #expect(totals.mismatchDetails == [])
         #expect(totals.sigbusRounds == 1)
         #expect(totals.failedFaults == 1)
+        // The child died without closing its backing file: it must have removed its name first.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [])
     }
 
     @Test func aChildThatDoesNotDieOfSIGBUSIsAMismatch() {

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import Soak
 import Swap
@@ -26,4 +27,11 @@ func shortPlan(_ index: Int, milliseconds: Int = 400, adjust: (inout SoakRoundPl
     var plan = SoakRoundPlan(seed: 1, index: index, threads: 2, milliseconds: milliseconds)
     adjust(&plan)
     return plan
+}
+
+/// A new empty directory under /tmp (the caller removes it), or nil when none can be made.
+func makeTemporaryDirectory() -> String? {
+    var template = Array("/tmp/uswap-soak-test-XXXXXX".utf8CString)
+    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { return nil }
+    return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
