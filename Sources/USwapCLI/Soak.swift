@@ -191,7 +191,9 @@ struct Soak: ParsableCommand {
         }
         if !plant.isEmpty { supervisor.environment[Self.plantVariable] = plant.joined(separator: ",") }
         let progress = SoakProgress(duration: options.duration)
+        // Progress: the workers that ended (crashed) plus the current one's totals so far.
         var finished = SoakTotals()
+        var current = SoakTotals()
         do {
             return try supervisor.run(
                 duration: options.duration, firstRound: options.firstRound, stopOnFirstMismatch: stop,
@@ -199,6 +201,7 @@ struct Soak: ParsableCommand {
                     switch event {
                     case .mismatch(let text): StandardError.line("soak: MISMATCH \(text)")
                     case .totals(let worker):
+                        current = worker
                         var sum = finished
                         sum.add(worker)
                         progress.update(sum)
@@ -207,7 +210,9 @@ struct Soak: ParsableCommand {
                 },
                 onCrash: { text in
                     StandardError.line("soak: CRASH \(text)")
+                    finished.add(current)
                     finished.crashes += 1
+                    current = SoakTotals()
                 })
         } catch {
             throw ValidationError("\(error)")
