@@ -413,8 +413,18 @@ final class SoakRound: @unchecked Sendable {
             backend.checkInvariants()
             let slotsLeft = region.statistics.slotsInUse
             if slotsLeft != 0 { totals.addLeak("round \(plan.index): \(slotsLeft) swap slots still in use after close") }
-            for leftover in backend.leftovers() { totals.addLeak("round \(plan.index): after close, \(leftover)") }
-            totals.footprint.leftoverBackendUnits += slotsLeft + backend.leftovers().count
+            var leftovers = backend.leftovers()
+            if !leftovers.isEmpty, let missed = backend.freeMissedCopies() {
+                // Copies kept by missed free notifications: no more of them than notifications
+                // missed, and nothing else left once they are gone.
+                totals.missedFreeCopies = missed.pages
+                if missed.pages > missed.missFree {
+                    totals.addLeak("round \(plan.index): after close, \(missed.pages) pages were left but only \(missed.missFree) free notifications missed")
+                }
+                leftovers = backend.leftovers()
+            }
+            for leftover in leftovers { totals.addLeak("round \(plan.index): after close, \(leftover)") }
+            totals.footprint.leftoverBackendUnits += slotsLeft + leftovers.count
         }
         let injected = backend.injected
         if !abandoned { backend.close() }

@@ -39,6 +39,10 @@ public struct SoakTotals: Sendable, Equatable, Codable {
     public var typedErrors = 0
     /// Permanent-fault checks done: a swap-in that failed, freed nothing and came back.
     public var permanentChecks = 0
+    /// Copies zram still held after a region closed because a free notification found their
+    /// slot locked (`miss_free`: kept until the slot is reused or the device reset, as in the
+    /// kernel); freed by the round's teardown. Not a leak while no more than the misses.
+    public var missedFreeCopies = 0
     /// Swap-ins and swap-outs in the regions.
     public var swapIns = 0
     /// Pages evicted to the backends.
@@ -94,6 +98,7 @@ public struct SoakTotals: Sendable, Equatable, Codable {
         absorbedSnapshotErrors += other.absorbedSnapshotErrors
         typedErrors += other.typedErrors
         permanentChecks += other.permanentChecks
+        missedFreeCopies += other.missedFreeCopies
         swapIns += other.swapIns
         swapOuts += other.swapOuts
         mismatches += other.mismatches
@@ -157,6 +162,7 @@ public struct FootprintFigures: Sendable, Equatable, Codable {
 
     /// Combines another process's figures: the worst differences, the latest baseline.
     mutating func add(_ other: FootprintFigures) {
+        leftoverBackendUnits += other.leftoverBackendUnits
         guard other.samples > 0 else { return }
         samples += other.samples
         baselineDescriptors = other.baselineDescriptors
@@ -168,6 +174,5 @@ public struct FootprintFigures: Sendable, Equatable, Codable {
         maxThreadDelta = max(maxThreadDelta, other.maxThreadDelta)
         maxRSSDeltaKiB = max(maxRSSDeltaKiB, other.maxRSSDeltaKiB)
         lastRSSDeltaKiB = other.lastRSSDeltaKiB
-        leftoverBackendUnits += other.leftoverBackendUnits
     }
 }

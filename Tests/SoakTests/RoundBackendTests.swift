@@ -1,5 +1,6 @@
 import Glibc
 import PageStore
+import SystemSupport
 import Testing
 import Workloads
 
@@ -73,6 +74,46 @@ import Workloads
         backend.clearFaults()
         try permanent.readBlock(0, into: buffer)
         try permanent.writeBlock(UnsafeRawBufferPointer(buffer), at: 1)
+    }
+
+    /// Found by the 30-minute soak (seed 20261202, round 446): after close, zram still held a
+    /// written-back page whose free notification had found its slot locked (miss_free).
+    @Test func aCopyKeptByAMissedFreeNotificationIsFreedAtTeardownAndNothingElseIs() throws {
+        let plan = shortPlan(2) {
+            $0.backend = .zramWriteback
+            $0.poolPages = 0
+            $0.faults = SoakFaultPlan()
+        }
+        let backend = try RoundBackend(plan: plan, directory: "/tmp", pageSize: pageSize)
+        defer { backend.close() }
+        let zram = try #require(backend.zram), delays = try #require(backend.delays)
+        try withPage(1) { page in
+            try zram.writePage(page, at: 0)
+            try zram.writePage(page, at: 1)
+        }
+        #expect(backend.pushToFile(slot: 0) != nil)
+        // No notification missed: a page left behind is a leak, and stays for the check to see.
+        #expect(backend.freeMissedCopies() == nil)
+        #expect(zram.statistics.storedPages == 2)
+        zram.discard(1)
+
+        // A read of slot 0 holds its lock while its block is read (slowly); a free notification
+        // meanwhile misses and keeps the copy, as the kernel's does.
+        delays.inject(.delay(microseconds: 300_000), on: .read)
+        let reader = try NativeThread.start {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+            defer { buffer.deallocate() }
+            try? zram.readPage(at: 0, into: buffer)
+        }
+        while delays.calls(.read) == 0 { NativeThread.yield() }
+        zram.slotFreeNotify(0)
+        reader.join()
+        #expect(zram.debugStat.missFree == 1)
+        #expect(backend.leftovers().count == 2)  // the page and its written-back block
+
+        let freed = try #require(backend.freeMissedCopies())
+        #expect(freed.pages == 1 && freed.missFree == 1)
+        #expect(backend.leftovers().isEmpty)
     }
 
     @Test func theTiersOwnWorkReturnsTypedErrorsOnly() throws {
