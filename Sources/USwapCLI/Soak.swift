@@ -172,11 +172,16 @@ struct Soak: ParsableCommand {
             throw ValidationError("\(error)")
         }
         let progress = SoakProgress(duration: options.duration)
+        var reported = 0  // leak details already printed
         do {
             return try engine.run(
                 onRoundStart: { if options.onlyRound != nil { StandardError.line("soak: \($0)") } },
                 onMismatch: { StandardError.line("soak: MISMATCH \($0)") },
-                onRoundEnd: { progress.update($0) })
+                onRoundEnd: { totals in
+                    for text in totals.leakDetails.dropFirst(reported) { StandardError.line("soak: LEAK \(text)") }
+                    reported = totals.leakDetails.count
+                    progress.update(totals)
+                })
         } catch {
             throw ValidationError("\(error)")
         }
@@ -201,6 +206,8 @@ struct Soak: ParsableCommand {
                     switch event {
                     case .mismatch(let text): StandardError.line("soak: MISMATCH \(text)")
                     case .totals(let worker):
+                        // Leaks travel only in the totals lines: print the new ones as they come.
+                        for text in worker.leakDetails.dropFirst(current.leakDetails.count) { StandardError.line("soak: LEAK \(text)") }
                         current = worker
                         var sum = finished
                         sum.add(worker)
@@ -323,6 +330,7 @@ struct SoakReport: Encodable {
             "  faults injected: \(t.faultsInjected) (reads \(t.readFaultsInjected), writes \(t.writeFaultsInjected), slow calls \(t.delaysInjected))",
             "  absorbed: \(t.readRetries) read retries, \(t.absorbedSnapshotErrors) snapshot errors, \(t.typedErrors) typed backend errors",
             "  permanent read faults checked: \(t.permanentChecks) in process, \(t.sigbusRounds) by SIGBUS",
+            "  zram copies kept by missed free notifications (miss_free), freed at teardown: \(t.missedFreeCopies)",
             "  footprint after teardown vs baseline (\(f.samples) rounds): descriptors +\(f.maxDescriptorDelta), threads +\(f.maxThreadDelta), "
                 + "mappings +\(f.maxMappingDelta), RSS max +\(f.maxRSSDeltaKiB) KiB (last +\(f.lastRSSDeltaKiB) KiB); backend leftovers \(f.leftoverBackendUnits)",
             "  mismatches: \(t.mismatches), leaks: \(t.leaks), crashes: \(t.crashes)",
