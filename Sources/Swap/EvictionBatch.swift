@@ -31,6 +31,8 @@ struct EvictionBatch {
     var isFull: Bool { count == Self.capacity }
     /// The lowest victim page (the batch must not be empty).
     var firstPage: Int { pages[0] }
+    /// The highest victim page (the batch must not be empty).
+    var lastPage: Int { pages[count - 1] }
 
     /// Adds a victim whose lock the caller took; pages must come in ascending order.
     mutating func append(page: Int, state: PageState) {

@@ -234,9 +234,10 @@ final class Reclaimer: Sendable {
             let start = hand.add(1, ordering: .relaxed).oldValue % windowCount * window
             let end = min(start + window, pageCount)
             scanned += end - start
-            if !batch.isEmpty && (start < batch.firstPage || end - batch.firstPage > SwapTuning.maximumEvictionSpan) {
-                // Out of the batch's span (the hand wrapped, or another thread took the windows
-                // in between): evict what it holds first.
+            if !batch.isEmpty && (start <= batch.lastPage || end - batch.firstPage > SwapTuning.maximumEvictionSpan) {
+                // Out of the batch's span (the hand wrapped, possibly onto a window it already
+                // took victims from, or another thread took the windows in between): evict what
+                // it holds first.
                 outcome = evict(&batch)
                 if outcome != .kept { return outcome }
             }
