@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
         .library(name: "RedisTier", targets: ["RedisTier"]),
+        .library(name: "Soak", targets: ["Soak"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -84,7 +85,7 @@ let package = Package(
             name: "USwapCLI",
             dependencies: [
                 "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Soak", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
@@ -174,6 +175,17 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
+            swiftSettings: strict),
+        // The reliability soak: rounds of swap regions on every backend, policy and mode, under
+        // injected file faults, checked against a model, with leak checks after each round; the
+        // supervisor that runs it in worker processes (`uswap soak`).
+        .target(
+            name: "Soak",
+            dependencies: ["PageStore", "ZRAM", "ZSwap", "Swap", "SystemSupport", "Workloads"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SoakTests",
+            dependencies: ["Soak", "Swap", "PageStore", "SystemSupport", "TestSupport", "USwapCLI"],
             swiftSettings: strict),
         // What the fuzz targets check, against models and liblz4: a library, so that the
         // regression tests run every committed seed and crasher through the same checks.

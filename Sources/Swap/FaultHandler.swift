@@ -1,7 +1,7 @@
 #if os(Linux)
 import CUSwap
 #endif
-import PageStore
+@_spi(SoakPlant) import PageStore
 import Synchronization
 import SystemPackage
 import SystemSupport
@@ -311,6 +311,10 @@ final class FaultHandler: @unchecked Sendable {
             // Nothing is freed; the page stays swapped; the thread gets SIGBUS.
             region.cache.release(frame)
             reclaimer.dropReference(slot, asking: nil)
+            #if DEBUG
+            // A soak's planted bug (PageStore's PlantedBug): the copy goes though nothing was installed.
+            if PlantedBug.isPlanted(.slotFreedEarly) { reclaimer.dropReference(slot, asking: .notify) }
+            #endif
             if charged { reclaimer.uncharge() }
             return failed(page, restoring: state, poisoning: request.poisonsOnFailure)
         }

@@ -1,7 +1,7 @@
 #if os(Linux)
 import CUSwap
 #endif
-import PageStore
+@_spi(SoakPlant) import PageStore
 import Synchronization
 import SystemSupport
 
@@ -259,7 +259,7 @@ final class Reclaimer: Sendable {
     /// Evicts a resident page whose lock the caller holds (`state` without the lock bit).
     /// Always releases the lock.
     func evict(_ page: Int, _ state: PageState) -> Eviction {
-        if region.usesMove && (state.isDirty || !state.hasSlot) {
+        if region.usesMove && !Self.plantedDroppedWrite && (state.isDirty || !state.hasSlot) {
             var staging = region.cache.acquireStaging(hint: page)
             if staging == nil {
                 flushStaging()
@@ -289,7 +289,7 @@ final class Reclaimer: Sendable {
         let pageSize = region.pageSize
         // Dirty pages: protected BEFORE they are read, so that a concurrent write either
         // landed first or traps and waits for the page lock.
-        if let (first, last) = batch.dirtySpan,
+        if !Self.plantedDroppedWrite, let (first, last) = batch.dirtySpan,
            region.uffd.writeProtect(region.address(ofPage: first), length: (last - first + 1) * pageSize, enable: true) != nil {
             // (Possibly protected in part: marked so, their next write lifts it.)
             for k in 0..<batch.count where batch.isLive(k) && !batch.isClean(k) {
@@ -426,6 +426,18 @@ final class Reclaimer: Sendable {
         // The staged copy stays charged until the batch is flushed.
         if region.cache.markStagingDone(staging) >= region.cache.stagingBatch { flushStaging() }
         return .evicted
+    }
+
+    /// Debug builds: whether a soak planted its dropped-write bug (PageStore's `PlantedBug`):
+    /// dirty pages are then compressed in place without write protection. Always false in
+    /// release builds.
+    @inline(__always)
+    private static var plantedDroppedWrite: Bool {
+        #if DEBUG
+        PlantedBug.isPlanted(.droppedWriteDuringEviction)
+        #else
+        false
+        #endif
     }
 
     /// The last step of every eviction, with the page's lock held and its contents stored in

@@ -341,7 +341,11 @@ public final class SwapRegion: @unchecked Sendable {
         let first = range.lowerBound / pageSize
         let last = (range.upperBound - 1) / pageSize
         for page in first...last where context.table.load(page).kind != .resident {
-            guard handler.serve(address: context.address(ofPage: page), access: .read) != .failed else {
+            let served = handler.serve(address: context.address(ofPage: page), access: .read)
+            // A thread that touched the page meanwhile sleeps in the kernel: the handler thread
+            // left its wake to this read's completion, which installs without waking.
+            if configuration.faultMode == .handlerThread { _ = context.uffd.wake(context.address(ofPage: page), length: pageSize) }
+            guard served != .failed else {
                 throw .pageUnavailable(page: page, reason: "the backend could not return it or no room could be made")
             }
         }
