@@ -1,7 +1,7 @@
 import PageStore
 import Testing
 
-@testable import RedisTier
+@testable import PageStore
 
 @Suite("PageFileTier: a backing file behind the same tier interface as the cluster")
 struct PageFileTierTests {
@@ -9,7 +9,7 @@ struct PageFileTierTests {
         for i in range { try TestPages.object(i).withUnsafeBytes { _ = try batch.append($0) } }
     }
 
-    private func read(_ tier: PageFileTier<some PageFile>, _ handle: PageTierHandle, count: Int = 4096) throws -> [UInt8] {
+    private func read(_ tier: PageFileTier, _ handle: PageTierHandle, count: Int = 4096) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let length = try buffer.withUnsafeMutableBytes { try tier.read(handle, into: $0) }
         return Array(buffer[0..<length])
