@@ -110,7 +110,13 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
             if let failure {
                 blocksLock.withLock { _ = blocks.free(block) }
                 refusals += 1
-                if batch.failure == nil { batch.failure = .notAcknowledged("block \(block): \(failure)") }
+                if batch.failure == nil {
+                    if case .io(let code, let operation) = failure {
+                        batch.failure = .io(errno: code, operation: operation)
+                    } else {
+                        batch.failure = .notAcknowledged("block \(block): \(failure)")
+                    }
+                }
                 continue
             }
             lengths[block] = Int32(length)

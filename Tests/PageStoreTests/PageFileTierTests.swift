@@ -58,7 +58,7 @@ struct PageFileTierTests {
         let file = FaultInjectingBackingFile(wrapping: base)
         let tier = PageFileTier(file: file, blockCount: 4)
         var batch = PageTierBatch(capacity: 2, maxObjectSize: 4096)
-        try fill(&batch, 2..<4)  // object 3 is 2963 bytes: the flipped middle byte is inside it
+        try fill(&batch, 2..<4)  // the flipped 17th byte is inside object 3
         file.inject(.error(errno: 28), on: .write, when: .call(1), times: 1)
         try tier.write(&batch)
         #expect(batch.handle(at: 0) == nil)
