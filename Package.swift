@@ -21,11 +21,13 @@ let package = Package(
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
         .library(name: "RedisTier", targets: ["RedisTier"]),
+        .library(name: "TierCrypto", targets: ["TierCrypto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Clocks, threads, the one lock word, procfs readers, mappings, EINTR retries: the
@@ -166,6 +168,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
+            swiftSettings: strict),
+        // Encryption of the second tier: a PageTier decorator whose key lives in locked memory
+        // outside the heap (AES-GCM through swift-crypto); the one target that needs swift-crypto.
+        .target(
+            name: "TierCrypto",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TierCryptoTests", dependencies: ["TierCrypto", "PageStore", "SystemSupport"],
             swiftSettings: strict),
     ]
 )
