@@ -82,6 +82,7 @@ let package = Package(
             name: "USwapCLI",
             dependencies: [
                 "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
+                "RedisTier", "TierCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
