@@ -6,6 +6,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// The fuzz targets (docs/FUZZING.md): one small executable each, built with libFuzzer by
+// scripts/fuzz.sh, and a replayer of input files in the ordinary build.
+let fuzzTargets = ["FuzzLZ4Decode", "FuzzLZ4RoundTrip", "FuzzZstd", "FuzzZram", "FuzzFrontswap", "FuzzBlockAllocator"]
+
 let package = Package(
     name: "USwap",
     platforms: [.macOS(.v15)],
@@ -100,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "USwapFaultHelper",
             dependencies: [
-                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport",
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport", "Workloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -146,7 +150,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SwapTests",
-            dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
+            dependencies: [
+                "Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "Workloads", "USwapFaultHelper",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",
@@ -179,5 +185,34 @@ let package = Package(
         .testTarget(
             name: "TierCryptoTests", dependencies: ["TierCrypto", "PageStore", "SystemSupport"],
             swiftSettings: strict),
-    ]
+        // What the fuzz targets check, against models and liblz4: a library, so that the
+        // regression tests run every committed seed and crasher through the same checks.
+        .target(
+            name: "FuzzChecks",
+            dependencies: ["PageCodecs", "PageStore", "ZsPool", "ZRAM", "ZSwap", "SystemSupport", "Workloads"],
+            swiftSettings: strict),
+        // libFuzzer's driver entry point, declared for Swift (its runtime defines it).
+        .target(name: "FuzzEngine"),
+        // The fuzz executables' main: libFuzzer with -DFUZZING, a replayer without.
+        .target(name: "FuzzDriver", dependencies: ["FuzzChecks", "FuzzEngine", "SystemSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FuzzRegressionTests", dependencies: ["FuzzChecks", "PageCodecs", "PageStore", "ZRAM", "TestSupport"],
+            swiftSettings: strict),
+    ] + fuzzTargets.map { name in
+        .executableTarget(name: name, dependencies: ["FuzzDriver", "FuzzChecks"], swiftSettings: strict)
+    }
 )
+
+// Linux is the platform: userfaultfd, the kernel's zram and zswap, memory cgroups and
+// process_vm_readv exist only there. Elsewhere the package is the portable libraries alone
+// (their Linux-only calls sit behind `#if os(Linux)`), with their tests; only Linux is built and
+// tested by this project's CI.
+#if !os(Linux)
+let portableTargets: Set<String> = [
+    "SystemSupport", "PageCodecs", "PageStore", "ZsPool", "ZRAM", "ZSwap", "TestSupport",
+    "SystemSupportTests", "TestSupportTests", "PageCodecsTests", "PageStoreTests", "ZsPoolTests", "ZRAMTests",
+    "ZSwapTests",
+]
+package.targets.removeAll { !portableTargets.contains($0.name) }
+package.products.removeAll { !portableTargets.contains($0.name) }  // each library product is its one target
+#endif

@@ -74,8 +74,13 @@ static void trampoline(int sig, siginfo_t *info, void *uc) {
     }
 #endif
     int result = -1;
-    /* Machine-check errors are never ours, even inside a region. */
-    if (info->si_code != BUS_MCEERR_AR && info->si_code != BUS_MCEERR_AO) {
+    if (info->si_code == BUS_MCEERR_AR) {
+        /* A poisoned page (the pager's UFFDIO_POISON of a failed swap-in, or a real memory
+         * error): the region may clear its own marker, so that the next access retries; the
+         * thread gets its SIGBUS either way. */
+        dispatch((uintptr_t)info->si_addr, CUSWAP_ACCESS_POISONED);
+    } else if (info->si_code != BUS_MCEERR_AO) {
+        /* Asynchronous machine-check reports are never ours. */
         result = dispatch((uintptr_t)info->si_addr, access);
     }
     if (result != 1) chain(sig, info, uc);

@@ -1,4 +1,4 @@
-/// What ../shared/tools/kzram.sh measures, done in-process: a corpus written to the kernel's
+/// What the kernel-zram harness kzram.sh measures, done in-process: a corpus written to the kernel's
 /// zram device with 1 MiB `O_DIRECT` writes and an fsync, read back likewise, and compared,
 /// on a fresh device each run; then the device is put back as it was found.
 public enum KernelZramBenchmark {

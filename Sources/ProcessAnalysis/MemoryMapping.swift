@@ -22,7 +22,7 @@ public struct MemoryMapping: Sendable, Equatable {
     public var name: String { path.isEmpty ? "[anon]" : path }
 
     /// Whether this is memory `uswap analyze` reads, exactly as the team's reference dumper
-    /// (`shared/tools/dump_anon.py`) chooses it: readable and writable, and either anonymous
+    /// (dump_anon.py, the team's reference dumper) chooses it: readable and writable, and either anonymous
     /// (no path) or the `[heap]`. Stacks, named anonymous memory, file mappings (also private
     /// writable ones, whose pages are mostly clean file pages) and shared memory are left out.
     public var isAnalyzed: Bool {

@@ -15,6 +15,9 @@ enum FaultAccess: Int32, Sendable {
     case read = 0
     /// A store.
     case write = 1
+    /// An access to a page the pager poisoned after a failed swap-in (handler-thread mode):
+    /// not a fault to serve, a SIGBUS to let through after the marker is cleared.
+    case poisoned = 2
 
     #if os(Linux)
     /// The access the SIGBUS trampoline reported (`CUSWAP_ACCESS_*`); anything else is unknown.

@@ -22,7 +22,10 @@ import SystemSupport
 ///   copy before the write proceeds;
 /// - a read that fails (after the configured retries of an I/O error or checksum mismatch)
 ///   frees nothing, is counted, and the fault fails: SIGBUS on the faulting thread, or
-///   `UFFDIO_POISON` + wake from a handler thread; never a zero or stale page.
+///   `UFFDIO_POISON` + wake from a handler thread; never a zero or stale page. As with the
+///   kernel's swap-in errors, only the failed access gets the SIGBUS: the next one reads the
+///   slot again. (A poisoned page's marker is cleared in the SIGBUS the poison raises, see
+///   ``clearPoison(address:)``, or by the next ``serve(address:access:queueing:)`` of it.)
 ///
 /// File-tier reads (``SwapRegionConfiguration/FileReads/ioThreads(_:)``): when the backend says
 /// a slot's read needs file I/O, the fault submits it to the region's ``FileReadQueue`` (a
@@ -77,12 +80,45 @@ final class FaultHandler: @unchecked Sendable {
     }
 
     /// A fault that cannot be served: the page keeps `state` (nothing freed), the failure is
-    /// counted, and the caller delivers SIGBUS (or poisons the page).
+    /// counted, and the caller delivers SIGBUS. With `poisoning` (a handler thread serves the
+    /// fault) a page that is not mapped is poisoned first, with its lock still held: the
+    /// faulting thread, once woken, gets its SIGBUS from the marker.
     @inline(__always)
-    private func failed(_ page: Int, restoring state: PageState) -> Outcome {
-        region.table.unlock(page, to: state)
+    private func failed(_ page: Int, restoring state: PageState, poisoning: Bool = false) -> Outcome {
+        var kept = state
+        if poisoning && state.kind != .resident {
+            let result = Self.retryingWhileBusy { region.uffd.poison(region.address(ofPage: page), length: region.pageSize) }
+            if result == nil {
+                kept.isPoisoned = true
+                region.counters.count(.poisonedFaults)
+            }
+        }
+        region.table.unlock(page, to: kept)
         region.counters.count(.failedFaults)
         return .failed
+    }
+
+    /// Clears the poison marker of a locked page (`MADV_DONTNEED` empties its entry: the next
+    /// access is a missing-page fault again, which reads the slot anew) and returns its state
+    /// without the mark.
+    @inline(__always)
+    private func unpoison(_ page: Int, _ state: PageState) -> PageState {
+        _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: region.address(ofPage: page)), region.pageSize, MADV_DONTNEED)
+        region.counters.count(.poisonsCleared)
+        var cleared = state
+        cleared.isPoisoned = false
+        return cleared
+    }
+
+    /// An access hit a poisoned page (the SIGBUS trampoline, on the faulting thread, which
+    /// receives its SIGBUS right after): if the pager poisoned that page, clears the marker so
+    /// that the next access retries the read, and keeps the slot. A poisoned page the pager
+    /// did not mark (a real memory error) is left alone. Async-signal-safe.
+    func clearPoison(address: UInt) {
+        guard address >= region.base, address < region.base + UInt(region.size) else { return }
+        let page = region.page(containing: address)
+        let state = region.table.lock(page)
+        region.table.unlock(page, to: state.isPoisoned ? unpoison(page, state) : state)
     }
 
     /// Records a fault's latency from `start` (a `MonotonicClock` reading) until now.
@@ -110,13 +146,28 @@ final class FaultHandler: @unchecked Sendable {
             return .queued
         }
         region.counters.count(.faults)
-        let state = region.table.lock(page)
+        var state = region.table.lock(page)
+        // A page left poisoned by a failed swap-in (prefault, or an access that raced the
+        // marker's clearing): its entry must be empty again before anything is installed.
+        if state.isPoisoned { state = unpoison(page, state) }
 
         switch state.kind {
         case .resident:
-            guard state.isWriteProtected, access != .read else {
+            guard access != .read else {
                 // Another thread installed the page (or a read raced a write-protect): retry.
                 region.table.unlock(page, to: state)
+                return .handled
+            }
+            guard state.isWriteProtected else {
+                // A write fault on a page the pager maps writable: a batched eviction's span
+                // protection covered it (or another thread installed it first). Lift it.
+                let result = uffd.writeProtect(pageAddress, length: region.pageSize, enable: false, wake: false)
+                region.table.unlock(page, to: state)
+                if result != nil {
+                    region.counters.count(.failedFaults)
+                    return .failed
+                }
+                region.counters.count(.spanProtectFaults)
                 return .handled
             }
             // A write to a clean, write-protected page: it becomes dirty, the copy stale.
@@ -141,12 +192,12 @@ final class FaultHandler: @unchecked Sendable {
 
         case .empty:
             guard reclaimer.charge() else {
-                return failed(page, restoring: state)
+                return failed(page, restoring: state, poisoning: queueing)
             }
             let result = Self.retryingWhileBusy { uffd.zeropage(at: pageAddress, length: region.pageSize, wake: false) }
             if let error = result, error != .fileExists {
                 reclaimer.uncharge()
-                return failed(page, restoring: state)
+                return failed(page, restoring: state, poisoning: queueing)
             }
             if result == .fileExists { region.counters.count(.copyExists) }
             // The zero page is writable without a fault: it is dirty from the start.
@@ -181,6 +232,7 @@ final class FaultHandler: @unchecked Sendable {
                         queueing: Bool) -> Outcome {
         let slot = state.slot
         var request = FileReadQueue.Request(page: page, pageAddress: pageAddress, state: state, access: access, start: start)
+        request.poisonsOnFailure = queueing
         let needsIO = region.readsOffHandler || region.backend.readNeedsIO(at: slot)
         if needsIO, let queue = region.queue, let index = region.readsOffHandler ? Self.reserveWaiting(queue) : queue.reserve() {
             region.slots.retain(slot)  // the reader's reference: the slot outlives this read
@@ -202,7 +254,7 @@ final class FaultHandler: @unchecked Sendable {
             return finishSwapIn(request, readSucceeded: ok, charged: charged, fileBacked: true)
         }
         guard reclaimer.charge() else {
-            return failed(page, restoring: state)
+            return failed(page, restoring: state, poisoning: queueing)
         }
         region.slots.retain(slot)  // the reader's reference: the slot outlives this read
         request.frame = region.cache.acquire()
@@ -270,7 +322,7 @@ final class FaultHandler: @unchecked Sendable {
             region.cache.release(frame)
             reclaimer.dropReference(slot, asking: nil)
             if charged { reclaimer.uncharge() }
-            return failed(page, restoring: state)
+            return failed(page, restoring: state, poisoning: request.poisonsOnFailure)
         }
         let source = UnsafeRawPointer(region.cache.frame(frame).baseAddress!)
         let keep = keepsCopy(access: request.access)
@@ -321,7 +373,7 @@ final class FaultHandler: @unchecked Sendable {
         case .some:
             reclaimer.dropReference(slot, asking: nil)
             reclaimer.uncharge()
-            return failed(page, restoring: state)
+            return failed(page, restoring: state, poisoning: request.poisonsOnFailure)
         }
     }
 
@@ -350,19 +402,18 @@ final class FaultHandler: @unchecked Sendable {
                 if rc < 0 { break }  // EAGAIN: drained
                 if rc == 0 { continue }
                 let pageAddress = UInt(address) & ~UInt(region.pageSize - 1)
-                switch serve(address: UInt(address), access: FaultAccess(messageFlags: flags), queueing: true) {
-                case .handled: deliver(pageAddress, installed: true)
-                case .failed: deliver(pageAddress, installed: false)
-                case .queued: break  // the I/O thread completes it
+                // Installed, or failed and poisoned (the woken thread gets SIGBUS): wake.
+                if serve(address: UInt(address), access: FaultAccess(messageFlags: flags), queueing: true) != .queued {
+                    wake(pageAddress)
                 }
             }
         }
     }
 
-    /// Handler-thread mode: wakes the threads waiting on a page once it is installed, or
-    /// delivers the error as the kernel would (the access raises SIGBUS) when it cannot be.
-    private func deliver(_ pageAddress: UInt, installed: Bool) {
-        if !installed { _ = region.uffd.poison(pageAddress, length: region.pageSize) }
+    /// Handler-thread mode: wakes the threads waiting on a page once it is installed, or once
+    /// a failed fault poisoned it (their access then raises SIGBUS, as the kernel's does on a
+    /// swap-in I/O error).
+    private func wake(_ pageAddress: UInt) {
         _ = region.uffd.wake(pageAddress, length: region.pageSize)
     }
 
@@ -402,7 +453,8 @@ final class FaultHandler: @unchecked Sendable {
                 // The handler thread may still be charging; whoever is last completes.
                 guard queue.arrive(index) else { continue }
                 region.counters.count(.fileReadWaits)
-                deliver(request.pageAddress, installed: finishQueued(index) == .handled)
+                _ = finishQueued(index)
+                wake(request.pageAddress)
             } else {
                 queue.complete(index, succeeded: ok)
             }

@@ -58,6 +58,9 @@ final class FileReadQueue: @unchecked Sendable {
         /// Handler-thread mode: the completion (install, free, wake or poison) runs on
         /// whichever thread arrives last, never blocking the handler thread on the disk.
         var completesOnIOThread = false
+        /// Handler-thread mode: a failed swap-in poisons the page (the woken thread gets
+        /// SIGBUS from the marker) instead of leaving the SIGBUS to the caller.
+        var poisonsOnFailure = false
 
         /// An empty request (a free slot of the queue).
         init() {}

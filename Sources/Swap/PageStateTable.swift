@@ -5,7 +5,8 @@ import SystemSupport
 /// compare-and-swap.
 ///
 /// Layout: bits 0-1 kind, bit 2 locked, bit 3 dirty, bit 4 write-protected, bit 5 has-slot,
-/// bits 6-7 credit (CLOCK second chances), bits 8-31 eviction stamp, bits 32-63 slot.
+/// bits 6-7 credit (CLOCK second chances), bit 8 poisoned, bits 9-31 eviction stamp, bits 32-63
+/// slot.
 struct PageState: Equatable, Sendable, CustomStringConvertible {
     /// Where a page's contents are.
     enum Kind: UInt64 {
@@ -37,7 +38,8 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         @inline(__always) static var writeProtected: Field { Field(shift: 4, width: 1) }
         @inline(__always) static var hasSlot: Field { Field(shift: 5, width: 1) }
         @inline(__always) static var credit: Field { Field(shift: 6, width: 2) }
-        @inline(__always) static var stamp: Field { Field(shift: 8, width: 24) }
+        @inline(__always) static var poisoned: Field { Field(shift: 8, width: 1) }
+        @inline(__always) static var stamp: Field { Field(shift: 9, width: 23) }
         @inline(__always) static var slot: Field { Field(shift: 32, width: 32) }
     }
 
@@ -82,6 +84,10 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
     var isDirty: Bool { get { self[flag: Layout.dirty] } set { self[flag: Layout.dirty] = newValue } }
     /// The resident page is mapped write-protected: its first write traps.
     var isWriteProtected: Bool { get { self[flag: Layout.writeProtected] } set { self[flag: Layout.writeProtected] = newValue } }
+    /// The page's address holds a `UFFDIO_POISON` marker (a failed swap-in delivered from a
+    /// handler thread): an access raises SIGBUS until the marker is cleared. Only on pages that
+    /// are not resident.
+    var isPoisoned: Bool { get { self[flag: Layout.poisoned] } set { self[flag: Layout.poisoned] = newValue } }
     /// ``slot`` is meaningful: the page owns one reference on that swap slot.
     var hasSlot: Bool { get { self[flag: Layout.hasSlot] } set { self[flag: Layout.hasSlot] = newValue } }
     /// CLOCK credit: passes of the hand the page survives (saturates at ``maximumCredit``).
@@ -110,7 +116,7 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
 
     /// The kind and the fields that are set, for failure messages.
     var description: String {
-        "\(kind)\(isLocked ? " locked" : "")\(isDirty ? " dirty" : "")\(isWriteProtected ? " wp" : "")"
+        "\(kind)\(isLocked ? " locked" : "")\(isDirty ? " dirty" : "")\(isWriteProtected ? " wp" : "")\(isPoisoned ? " poisoned" : "")"
             + (hasSlot ? " slot \(slot)" : "") + " credit \(credit)"
     }
 }
@@ -209,7 +215,9 @@ final class PageStateTable: Sendable {
             precondition(!s.isLocked, "page \(i) is still locked: \(s)")
             switch s.kind {
             case .swapped: precondition(s.hasSlot, "swapped page \(i) has no slot: \(s)")
-            case .resident: precondition(s.isDirty || s.hasSlot, "clean resident page \(i) has no slot: \(s)")
+            case .resident:
+                precondition(s.isDirty || s.hasSlot, "clean resident page \(i) has no slot: \(s)")
+                precondition(!s.isPoisoned, "resident page \(i) is marked poisoned: \(s)")
             case .empty: precondition(!s.hasSlot && !s.isWriteProtected, "empty page \(i) holds state: \(s)")
             }
         }

@@ -14,15 +14,18 @@ import SystemSupport
 /// twice by a refault soon after its eviction) is spent one pass at a time before the page can
 /// be evicted; in ``SwapRegionConfiguration/VictimSelection/fifo`` mode credits are ignored.
 ///
-/// Eviction of a dirty page, by move (the default where the kernel has `UFFDIO_MOVE`): move the
-/// page out of the region into a staging slot (one ioctl; the region's entry is empty from then
-/// on), compress it from there into a new slot, publish it as swapped; staging slots are
-/// emptied in batches with one `MADV_DONTNEED` per run and stay charged until then. By write
-/// protection: write-protect the page, compress it straight from the region, `MADV_DONTNEED`
-/// it. Either way a write landing meanwhile completes before the move or the protection (and
-/// is compressed) or traps and waits for the page lock, then swaps the page back in. Eviction
-/// of a clean page (lazy copy still in its slot) is a drop: `MADV_DONTNEED` only, no
-/// compression.
+/// Eviction by write protection, in batches (``EvictionBatch``): the hand collects up to 32
+/// victims within a short span, locks them, write-protects the span with one ioctl, compresses
+/// each dirty victim straight from the region, drops them all with one
+/// `process_madvise(MADV_DONTNEED)` (``PageDiscarder``) and publishes them as swapped: two TLB
+/// flushes per batch. Resident pages in the span that are not victims are write-protected too;
+/// their next write takes one write-protect fault that lifts it. By move (one page at a time):
+/// move the page out of the region into a staging slot (one ioctl; the region's entry is empty
+/// from then on), compress it from there into a new slot, publish it as swapped; staging slots
+/// are emptied in batches with one `MADV_DONTNEED` per run and stay charged until then. Either
+/// way a write landing meanwhile completes before the protection or the move (and is
+/// compressed) or traps and waits for the page lock, then swaps the page back in. Eviction of a
+/// clean page (lazy copy still in its slot) is a drop: no compression.
 ///
 /// Reclaim never waits for a page lock (it skips locked pages), so it may run inside a fault
 /// handler that holds the faulting page's lock.
@@ -37,6 +40,16 @@ final class Reclaimer: Sendable {
     /// Evictions so far: the clock that eviction stamps and refault distances are measured in.
     let evictions = Atomic<UInt64>(0)
 
+    // A backend that refuses pages.
+    /// Slots freed so far (a clock for "has room come back since the refusal").
+    private let slotFrees = Atomic<Int>(0)
+    /// ``slotFrees`` + 1 when the backend last refused a page; 0 when it takes pages.
+    private let refusedAtFree = Atomic<Int>(0)
+    /// Charges that found the backend still refusing (for the periodic retry).
+    private let refusedChecks = Atomic<Int>(0)
+    /// Whether the charge ever went beyond the limit (never reset: for the invariant check).
+    let hasOverrun = Atomic<Bool>(false)
+
     // Background reclaim.
     /// Reclaim starts when the charge exceeds this many pages...
     let highWatermark: Int
@@ -45,6 +58,9 @@ final class Reclaimer: Sendable {
     private let wakeup = WakeupSemaphore()
     private let wakePending = Atomic<Bool>(false)
     private let thread = PagerThread(role: "reclaim thread")
+
+    /// Drops evicted pages, a batch per system call.
+    let discarder = PageDiscarder()
 
     /// The reclaimer of the region `region` describes (its thread not started).
     init(region: RegionContext) {
@@ -58,12 +74,22 @@ final class Reclaimer: Sendable {
     // MARK: Charge
 
     /// Charges one page against the limit, evicting while the region is at it. Returns false
-    /// when nothing could be evicted for a long time (every other page locked, or the backend
-    /// full).
+    /// only when nothing could be evicted for a long time because every other page stayed
+    /// locked.
+    ///
+    /// When the backend refuses a page (full: no slot, its pool at its limit, its file out of
+    /// space, its writeback budget spent) the charge goes beyond the limit instead of failing a
+    /// fault that could be served: the page stays resident, nothing is lost, and the overrun is
+    /// counted (``SwapStatistics/limitOverruns``) and shown (``SwapStatistics/overLimitPages``).
+    /// Until a slot is freed, further charges overrun without trying again (every
+    /// ``SwapTuning/refusedRetryInterval``-th one tries); once the backend takes pages again,
+    /// each charge above the limit evicts up to ``SwapTuning/overLimitEvictionsPerCharge``
+    /// pages, so the region comes back under its limit.
     @inline(__always)
     func charge() -> Bool {
         let limitPages = region.limitPages
         var failures = 0
+        var evicted = 0
         var wait = SpinWait(yieldAfter: SwapTuning.chargeSweepsBeforeYield)
         while true {
             let current = region.counters.charged.load(ordering: .relaxed)
@@ -77,21 +103,58 @@ final class Reclaimer: Sendable {
                         // Staged pages stay charged until their batch is flushed: evict one
                         // page per fault ahead of need, so that no single fault pays for a
                         // whole batch.
-                        _ = reclaimOne()
+                        _ = reclaim()
                     }
                     return true
                 }
                 continue
             }
             if region.reclaimMode == .background { requestBackgroundReclaim() }
-            if reclaimOne() {
+            // Above the limit (after overruns): a share of the way back per charge.
+            if (current > limitPages && evicted >= SwapTuning.overLimitEvictionsPerCharge) || backendStillRefuses() {
+                return overrun()
+            }
+            switch reclaim() {
+            case .evicted:
+                evicted += 1
                 failures = 0
-            } else {
+                // The backend took a page: it has room again.
+                if refusedAtFree.load(ordering: .relaxed) != 0 { refusedAtFree.store(0, ordering: .relaxed) }
+            case .refused:
+                return overrun()
+            case .kept:
                 failures += 1
                 if failures > SwapTuning.chargeAttempts { return false }
                 wait.spin()
             }
         }
+    }
+
+    /// Charges one page beyond the limit (the backend refused evictions, or this charge already
+    /// evicted its share while the region is over its limit) and counts the overrun.
+    @inline(__always)
+    private func overrun() -> Bool {
+        let now = region.counters.charged.add(1, ordering: .relaxed).newValue
+        if now > region.counters.chargedMax.load(ordering: .relaxed) { region.counters.chargedMax.max(now, ordering: .relaxed) }
+        if now > region.limitPages {
+            region.counters.count(.limitOverruns)
+            hasOverrun.store(true, ordering: .relaxed)
+        }
+        return true
+    }
+
+    /// Whether the backend refused a page and no slot was freed since (so trying again would
+    /// compress a page only to be refused again); every ``SwapTuning/refusedRetryInterval``-th
+    /// call says no anyway, for backends whose room comes back without a free.
+    @inline(__always)
+    private func backendStillRefuses() -> Bool {
+        let refusal = refusedAtFree.load(ordering: .relaxed)
+        guard refusal != 0 else { return false }
+        if refusal - 1 != slotFrees.load(ordering: .relaxed) {
+            refusedAtFree.store(0, ordering: .relaxed)
+            return false
+        }
+        return refusedChecks.add(1, ordering: .relaxed).newValue % SwapTuning.refusedRetryInterval != 0
     }
 
     /// Returns `pages` pages' charge.
@@ -107,67 +170,210 @@ final class Reclaimer: Sendable {
 
     // MARK: Victims
 
-    /// Finds a victim and evicts it. Returns false when a sweep found none.
-    func reclaimOne() -> Bool {
+    /// What one eviction, or one search for a victim, came to.
+    enum Eviction: Equatable {
+        /// A page left memory.
+        case evicted
+        /// Nothing left memory: no unlocked victim was found, or a system call failed; the
+        /// page (if any) stays resident.
+        case kept
+        /// The backend refused the page (full, or its write failed): the page stays resident.
+        case refused
+    }
+
+    /// One round of reclaim: a batch of victims (eviction by write protection), or one page
+    /// (eviction by move). Stops at the first page the backend refuses.
+    @inline(__always)
+    func reclaim() -> Eviction {
+        region.usesMove ? reclaimOne() : reclaimBatch()
+    }
+
+    /// Whether the CLOCK hand passes over page `i` (in `state`, resident and unlocked) this
+    /// time: spends one credit and says so (in ``SwapRegionConfiguration/VictimSelection/clock``
+    /// mode, when the page has one).
+    @inline(__always)
+    private func spendsCredit(_ i: Int, _ state: PageState) -> Bool {
+        guard region.selection == .clock && state.credit > 0 else { return false }
+        var spent = state
+        spent.credit -= 1
+        _ = region.table.compareExchange(i, expected: state, desired: spent)
+        return true
+    }
+
+    /// Finds a victim and evicts it (eviction by move). Stops at the first page the backend
+    /// refuses.
+    func reclaimOne() -> Eviction {
         let pageCount = region.table.pageCount
         for _ in 0..<(SwapTuning.sweepPasses * pageCount) {
             let i = hand.add(1, ordering: .relaxed).oldValue % pageCount
             let state = region.table.load(i)
-            guard state.kind == .resident, !state.isLocked else { continue }
-            if region.selection == .clock && state.credit > 0 {
-                var spent = state
-                spent.credit -= 1
-                _ = region.table.compareExchange(i, expected: state, desired: spent)
-                continue
-            }
+            guard state.kind == .resident, !state.isLocked, !spendsCredit(i, state) else { continue }
             guard let locked = region.table.tryLock(i, if: { $0.kind == .resident }) else { continue }
-            if evict(i, locked) { return true }
+            switch evict(i, locked) {
+            case .evicted: return .evicted
+            case .refused: return .refused
+            case .kept: continue
+            }
         }
-        return false
+        return .kept
+    }
+
+    /// Collects a batch of victims and evicts it (eviction by write protection): the hand moves
+    /// a window of ``SwapTuning/victimWindow`` pages at a time, so that a batch's victims sit
+    /// within ``SwapTuning/maximumEvictionSpan`` pages of each other. Returns
+    /// ``Eviction/evicted`` once a batch evicted a page; ``Eviction/refused`` when the backend
+    /// refused the batch; ``Eviction/kept`` when a whole sweep found nothing to evict.
+    func reclaimBatch() -> Eviction {
+        let pageCount = region.table.pageCount
+        let window = SwapTuning.victimWindow
+        let windowCount = (pageCount + window - 1) / window
+        var batch = EvictionBatch()
+        var scanned = 0
+        var outcome = Eviction.kept
+        while scanned < SwapTuning.sweepPasses * pageCount {
+            let start = hand.add(1, ordering: .relaxed).oldValue % windowCount * window
+            let end = min(start + window, pageCount)
+            scanned += end - start
+            if !batch.isEmpty && (start < batch.firstPage || end - batch.firstPage > SwapTuning.maximumEvictionSpan) {
+                // Out of the batch's span (the hand wrapped, or another thread took the windows
+                // in between): evict what it holds first.
+                outcome = evict(&batch)
+                if outcome != .kept { return outcome }
+            }
+            for i in start..<end {
+                let state = region.table.load(i)
+                guard state.kind == .resident, !state.isLocked, !spendsCredit(i, state) else { continue }
+                guard let locked = region.table.tryLock(i, if: { $0.kind == .resident }) else { continue }
+                batch.append(page: i, state: locked)
+                if batch.isFull { break }
+            }
+            if batch.isFull { return evict(&batch) }
+        }
+        return batch.isEmpty ? outcome : evict(&batch)
     }
 
     // MARK: Eviction
 
     /// Evicts a resident page whose lock the caller holds (`state` without the lock bit).
-    /// Always releases the lock. Returns whether the page left memory.
-    func evict(_ page: Int, _ state: PageState) -> Bool {
-        let stamp = evictions.add(1, ordering: .relaxed).oldValue
-        if !state.isDirty && state.hasSlot {
-            // Clean: the slot still holds these contents. Drop the page.
-            let address = region.address(ofPage: page)
-            if cuswap_madvise(UnsafeMutableRawPointer(bitPattern: address), region.pageSize, MADV_DONTNEED) != 0 {
-                return abandon(page, state)
-            }
-            var next = state
-            next.kind = .swapped
-            next.isWriteProtected = false
-            next.credit = 0
-            next.stamp = stamp
-            region.table.unlock(page, to: next)
-            region.counters.keptCopies.subtract(1, ordering: .relaxed)
-            region.counters.count(.cleanDrops)
-            uncharge()
-            return true
-        }
-        if region.usesMove {
+    /// Always releases the lock.
+    func evict(_ page: Int, _ state: PageState) -> Eviction {
+        if region.usesMove && (state.isDirty || !state.hasSlot) {
             var staging = region.cache.acquireStaging(hint: page)
             if staging == nil {
                 flushStaging()
                 staging = region.cache.acquireStaging(hint: page)
             }
             if let staging {
+                let stamp = evictions.add(1, ordering: .relaxed).oldValue
                 if let evicted = evictByMove(page, state, staging: staging, stamp: stamp) { return evicted }
                 // The move was refused (a pinned page, say): write protection still works.
             }
         }
-        return evictByWriteProtect(page, state, stamp: stamp)
+        var batch = EvictionBatch()
+        batch.append(page: page, state: state)
+        return evict(&batch)
+    }
+
+    /// Evicts a batch of locked victims: write-protects the span of the dirty ones (one ioctl),
+    /// compresses each dirty one from the region into a new slot, drops them all (one system
+    /// call), publishes them as swapped. Releases every victim's lock and empties the batch.
+    ///
+    /// A victim the backend refuses stays resident (write-protected, so marked: its next write
+    /// lifts it), and so do the dirty victims after it, uncompressed: a full backend is full
+    /// for them too. Returns ``Eviction/evicted`` when a page left, else ``Eviction/refused``
+    /// when the backend refused, else ``Eviction/kept``.
+    func evict(_ batch: inout EvictionBatch) -> Eviction {
+        defer { batch.removeAll() }
+        let pageSize = region.pageSize
+        // Dirty pages: protected BEFORE they are read, so that a concurrent write either
+        // landed first or traps and waits for the page lock.
+        if let (first, last) = batch.dirtySpan,
+           region.uffd.writeProtect(region.address(ofPage: first), length: (last - first + 1) * pageSize, enable: true) != nil {
+            // (Possibly protected in part: marked so, their next write lifts it.)
+            for k in 0..<batch.count where batch.isLive(k) && !batch.isClean(k) {
+                _ = giveBack(&batch, k, protected: true)
+            }
+        }
+        var refused = false
+        for k in 0..<batch.count where batch.isLive(k) && !batch.isClean(k) {
+            let contents = UnsafeRawBufferPointer(
+                start: UnsafeRawPointer(bitPattern: region.address(ofPage: batch.page(k))), count: pageSize)
+            guard !refused, let slot = store(contents) else {
+                refused = true
+                _ = giveBack(&batch, k, protected: true, outcome: .refused)
+                continue
+            }
+            batch.setSlot(k, slot)
+        }
+        // One call drops every victim still in the batch (adjacent pages as one range).
+        var ranges = InlineArray<32, iovec>(repeating: iovec())
+        var rangeCount = 0
+        var lastPage = -2
+        for k in 0..<batch.count where batch.isLive(k) {
+            let page = batch.page(k)
+            if page == lastPage + 1 {
+                ranges[rangeCount - 1].iov_len += pageSize
+            } else {
+                ranges[rangeCount] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: region.address(ofPage: page)), iov_len: pageSize)
+                rangeCount += 1
+            }
+            lastPage = page
+        }
+        guard rangeCount > 0 else { return refused ? .refused : .kept }
+        let dropped = ranges.span.withUnsafeBufferPointer { all in
+            discarder.discard(UnsafeBufferPointer(rebasing: all[0..<rangeCount])) == nil
+        }
+        guard dropped else {
+            // Not dropped (no known cause): every victim stays, its new slot goes.
+            for k in 0..<batch.count where batch.isLive(k) {
+                if batch.slot(k) >= 0 { dropReference(batch.slot(k), asking: .discard) }
+                _ = giveBack(&batch, k, protected: !batch.isClean(k))
+            }
+            return refused ? .refused : .kept
+        }
+        var evicted = 0
+        for k in 0..<batch.count where batch.isLive(k) { evicted += 1 }
+        let firstStamp = evictions.add(UInt64(evicted), ordering: .relaxed).oldValue
+        var n: UInt64 = 0
+        for k in 0..<batch.count where batch.isLive(k) {
+            let page = batch.page(k), state = batch.state(k)
+            if batch.isClean(k) {
+                // The slot still holds these contents: nothing was compressed.
+                var next = state
+                next.kind = .swapped
+                next.isWriteProtected = false
+                next.credit = 0
+                next.stamp = firstStamp &+ n
+                region.table.unlock(page, to: next)
+                region.counters.keptCopies.subtract(1, ordering: .relaxed)
+                region.counters.count(.cleanDrops)
+            } else {
+                publishSwapped(page, was: state, slot: batch.slot(k), stamp: firstStamp &+ n)
+            }
+            n += 1
+        }
+        uncharge(evicted)
+        return .evicted
+    }
+
+    /// Gives victim `k` back: it stays resident in the state it was locked in (marked
+    /// write-protected when `protected`: the batch protected it), the failure is counted, the
+    /// lock released. See ``abandon(_:_:unprotecting:outcome:)`` for `outcome`.
+    @inline(__always)
+    private func giveBack(_ batch: inout EvictionBatch, _ k: Int, protected: Bool = false, outcome: Eviction = .kept) -> Eviction {
+        let page = batch.page(k)
+        var state = batch.state(k)
+        if protected { state.isWriteProtected = true }
+        batch.drop(k)
+        return abandon(page, state, outcome: outcome)
     }
 
     /// An eviction that cannot proceed: the page keeps `state` (its write protection lifted
     /// first when `unprotecting`, since the page stays resident and dirty), the failure is
-    /// counted. Returns false, the eviction's outcome.
+    /// counted. Returns `outcome`: ``Eviction/refused`` when the backend refused the page
+    /// (recorded, so that charges stop asking it until a slot is freed), else ``Eviction/kept``.
     @inline(__always)
-    private func abandon(_ page: Int, _ state: PageState, unprotecting: Bool = false) -> Bool {
+    private func abandon(_ page: Int, _ state: PageState, unprotecting: Bool = false, outcome: Eviction = .kept) -> Eviction {
         var kept = state
         if unprotecting {
             _ = region.uffd.writeProtect(region.address(ofPage: page), length: region.pageSize, enable: false)
@@ -175,7 +381,8 @@ final class Reclaimer: Sendable {
         }
         region.table.unlock(page, to: kept)
         region.counters.count(.failedEvictions)
-        return false
+        if outcome == .refused { refusedAtFree.store(slotFrees.load(ordering: .relaxed) + 1, ordering: .relaxed) }
+        return outcome
     }
 
     /// Allocates a slot and writes `contents` to it. Returns the slot, or nil (with nothing
@@ -194,7 +401,7 @@ final class Reclaimer: Sendable {
 
     /// Moves a dirty page out into a staging slot and compresses it from there. Returns nil
     /// (with the page untouched and still locked) when the kernel refused the move.
-    private func evictByMove(_ page: Int, _ state: PageState, staging: Int, stamp: UInt64) -> Bool? {
+    private func evictByMove(_ page: Int, _ state: PageState, staging: Int, stamp: UInt64) -> Eviction? {
         let address = region.address(ofPage: page), pageSize = region.pageSize
         let uffd = region.uffd
         let staged = region.cache.stagingAddress(staging)
@@ -211,29 +418,12 @@ final class Reclaimer: Sendable {
                 _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: staged), pageSize, MADV_DONTNEED)
             }
             region.cache.releaseStaging(staging)
-            return abandon(page, state)
+            return abandon(page, state, outcome: .refused)
         }
         publishSwapped(page, was: state, slot: slot, stamp: stamp)
         // The staged copy stays charged until the batch is flushed.
         if region.cache.markStagingDone(staging) >= region.cache.stagingBatch { flushStaging() }
-        return true
-    }
-
-    /// Write-protects a dirty page, compresses it in place, and drops it.
-    private func evictByWriteProtect(_ page: Int, _ state: PageState, stamp: UInt64) -> Bool {
-        let address = region.address(ofPage: page), pageSize = region.pageSize
-        // Dirty: write-protect BEFORE reading it, so a concurrent write either lands first or
-        // traps and waits for this page's lock.
-        if !state.isWriteProtected, region.uffd.writeProtect(address, length: pageSize, enable: true) != nil {
-            return abandon(page, state)
-        }
-        guard let slot = store(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: address), count: pageSize)) else {
-            return abandon(page, state, unprotecting: true)
-        }
-        _ = cuswap_madvise(UnsafeMutableRawPointer(bitPattern: address), pageSize, MADV_DONTNEED)
-        publishSwapped(page, was: state, slot: slot, stamp: stamp)
-        uncharge()
-        return true
+        return .evicted
     }
 
     /// The last step of every eviction, with the page's lock held and its contents stored in
@@ -273,6 +463,7 @@ final class Reclaimer: Sendable {
             region.counters.count(.slotsDiscarded)
         }
         region.slots.finishFree(slot)
+        slotFrees.add(1, ordering: .relaxed)
     }
 
     // MARK: Background thread
@@ -301,10 +492,13 @@ final class Reclaimer: Sendable {
             guard thread.isRunning else { break }
             if region.counters.charged.load(ordering: .relaxed) < highWatermark { continue }
             var misses = 0
-            while thread.isRunning && region.counters.charged.load(ordering: .relaxed) > lowWatermark {
-                if !reclaimOne() {
+            rounds: while thread.isRunning && region.counters.charged.load(ordering: .relaxed) > lowWatermark {
+                switch reclaim() {
+                case .evicted: continue
+                case .refused: break rounds  // the backend is full: the faults overrun
+                case .kept:
                     misses += 1
-                    if misses > SwapTuning.backgroundSweepMisses { break }
+                    if misses > SwapTuning.backgroundSweepMisses { break rounds }
                 }
             }
             flushStaging()

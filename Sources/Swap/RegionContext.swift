@@ -31,6 +31,8 @@ struct RegionContext: Sendable {
     let policy: SlotPolicy
     /// How the reclaimer picks victims.
     let selection: SwapRegionConfiguration.VictimSelection
+    /// Who serves faults.
+    let faultMode: SwapRegionConfiguration.FaultMode
     /// Where eviction runs.
     let reclaimMode: SwapRegionConfiguration.ReclaimMode
     /// Evict dirty pages with `UFFDIO_MOVE` into the staging area (else write-protect them).
@@ -78,6 +80,7 @@ struct RegionContext: Sendable {
         limitPages = configuration.residentLimit / configuration.pageSize
         policy = configuration.policy
         selection = configuration.victimSelection
+        faultMode = configuration.faultMode
         reclaimMode = configuration.reclaimMode
         readRetries = configuration.readRetries
         readRetryPauseMicroseconds = configuration.readRetryPauseMicroseconds

@@ -41,7 +41,7 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
         case .userfaultfdDenied(let errno, let reason):
             "userfaultfd is not permitted here (\(errno)): \(reason)"
         case .missingFeatures(let missing):
-            "this kernel's userfaultfd lacks features a swap region needs: \(missing); use Linux >= 5.7"
+            "this kernel's userfaultfd lacks features a swap region needs: \(missing); " + Self.advice(for: missing)
         case .invalidConfiguration(let message): message
         case .systemCall(let call, let errno): "\(call) failed: \(errno)"
         case .tooManyRegions(let limit):
@@ -58,5 +58,19 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
         case .pageUnavailable(let page, let reason): "page \(page) could not be made resident: \(reason)"
         case .closed: "the swap region was closed; create a new one"
         }
+    }
+
+    /// What to do about `missing` userfaultfd features: the kernel that has them, or the mode
+    /// that does without.
+    static func advice(for missing: UserfaultfdFeatures) -> String {
+        var advice: [String] = []
+        if missing.contains(.pagefaultFlagWP) { advice.append("write-protect faults need Linux >= 5.7") }
+        if missing.contains(.sigbus) {
+            advice.append("the signal fault mode needs SIGBUS delivery (Linux >= 4.14): use a newer kernel or the handler-thread fault mode")
+        }
+        if missing.contains(.poison) {
+            advice.append("the handler-thread fault mode delivers a failed swap-in with UFFDIO_POISON (Linux >= 6.6): use a newer kernel or the signal fault mode")
+        }
+        return advice.isEmpty ? "use a newer kernel" : advice.joined(separator: "; ")
     }
 }

@@ -137,12 +137,11 @@ public final class SwapRegion: @unchecked Sendable {
         let reclaimer = Reclaimer(region: context)
         let handler = FaultHandler(region: context, reclaimer: reclaimer)
         // The handler outlives the registration: the region holds both and ends the
-        // registration first in close().
-        let registration: SignalRegistration? = configuration.faultMode == .signal
-            ? try SignalRegistration(
-                base: context.base, length: context.size, entry: swapRegionSignalEntry,
-                context: Unmanaged.passUnretained(handler).toOpaque())
-            : nil
+        // registration first in close(). Handler-thread mode registers too: the SIGBUS of a
+        // page it poisoned clears the marker, so that the next access retries the read.
+        let registration: SignalRegistration? = try SignalRegistration(
+            base: context.base, length: context.size, entry: swapRegionSignalEntry,
+            context: Unmanaged.passUnretained(handler).toOpaque())
 
         baseAddress = mapping.base
         size = configuration.size
@@ -171,15 +170,17 @@ public final class SwapRegion: @unchecked Sendable {
 
     /// The features a region made with `configuration` asks the handshake for, of those the
     /// kernel has: write-protect faults always, `UFFDIO_MOVE` for eviction by move where the
-    /// kernel has it (else eviction falls back to write protection), SIGBUS delivery for faults
-    /// served on the faulting thread (required: throws ``SwapError/missingFeatures(_:)``).
+    /// kernel has it (else eviction falls back to write protection); SIGBUS delivery for faults
+    /// served on the faulting thread, `UFFDIO_POISON` for faults served by a handler thread
+    /// (the one way it can make a failed swap-in raise SIGBUS in the faulting thread: without it
+    /// the woken thread would fault again forever). A mode's feature is required: throws
+    /// ``SwapError/missingFeatures(_:)`` without it.
     static func features(for configuration: SwapRegionConfiguration, available: UserfaultfdFeatures) throws(SwapError) -> UserfaultfdFeatures {
         var wanted = UserfaultfdFeatures.required
         if configuration.evictionMethod == .move && available.contains(.move) { wanted.insert(.move) }
-        if configuration.faultMode == .signal {
-            guard available.contains(.sigbus) else { throw .missingFeatures(.sigbus) }
-            wanted.insert(.sigbus)
-        }
+        let delivery: UserfaultfdFeatures = configuration.faultMode == .signal ? .sigbus : .poison
+        guard available.contains(delivery) else { throw .missingFeatures(delivery) }
+        wanted.insert(delivery)
         return wanted
     }
 
@@ -278,6 +279,7 @@ public final class SwapRegion: @unchecked Sendable {
         let census = context.table.census()
         s.residentPages = census.resident
         s.swappedPages = census.swapped
+        s.overLimitPages = max(0, s.residentPages + s.stagedPages - context.limitPages)
         s.faultLatency = context.latency.summary()
         s.fileSwapInLatency = context.fileLatency.summary()
         return s
@@ -378,7 +380,7 @@ public final class SwapRegion: @unchecked Sendable {
     @discardableResult
     func evict(page: Int) -> Bool {
         guard let state = context.table.tryLock(page, if: { $0.kind == .resident }) else { return false }
-        return reclaimer.evict(page, state)
+        return reclaimer.evict(page, state) == .evicted
     }
 
     /// The swap slot holding page `page`'s contents when the page is swapped out, or nil when
@@ -428,7 +430,8 @@ public final class SwapRegion: @unchecked Sendable {
         precondition(owned == slotsUsed, "\(slotsUsed) slots in use but \(owned) owned by pages")
         precondition(resident + cache.stagedPages == chargedPages,
                      "\(resident) resident and \(cache.stagedPages) staged pages but \(chargedPages) charged")
-        precondition(chargedPages <= residentLimitPages, "charge above the limit")
+        precondition(chargedPages <= residentLimitPages || reclaimer.hasOverrun.load(ordering: .relaxed),
+                     "charge above the limit, but the backend never refused a page")
         #endif
     }
 }
@@ -438,6 +441,14 @@ public final class SwapRegion: @unchecked Sendable {
 /// ``FaultHandler/serve(address:access:queueing:)`` is).
 private let swapRegionSignalEntry: cuswap_fault_fn = { context, address, access in
     let handler = Unmanaged<FaultHandler>.fromOpaque(context!).takeUnretainedValue()
-    return handler.serve(address: address, access: FaultAccess(reported: access)) != .failed ? CUSWAP_FAULT_HANDLED : CUSWAP_FAULT_FAILED
+    let access = FaultAccess(reported: access)
+    // A poisoned page (reported as such where the kernel has CONFIG_MEMORY_FAILURE, as a
+    // plain SIGBUS elsewhere: in handler-thread mode no other SIGBUS comes from the region):
+    // the thread gets this SIGBUS (the trampoline chains it); its next access retries.
+    if access == .poisoned || handler.region.faultMode == .handlerThread {
+        handler.clearPoison(address: address)
+        return CUSWAP_FAULT_FAILED
+    }
+    return handler.serve(address: address, access: access) != .failed ? CUSWAP_FAULT_HANDLED : CUSWAP_FAULT_FAILED
 }
 #endif

@@ -4,6 +4,8 @@ public struct SwapRegionConfiguration: Sendable {
     public var size: Int
     /// A hard cap in bytes on pages mapped in the region plus every uncompressed page copy the
     /// pager holds (fault scratch buffers included); at least ``minimumResidentPages`` pages.
+    /// Only a backend that refuses pages (full) makes the region go beyond it, rather than fail
+    /// a fault: see ``SwapStatistics/limitOverruns``.
     public var residentLimit: Int
     /// When compressed copies are freed.
     public var policy: SlotPolicy
@@ -44,7 +46,10 @@ public struct SwapRegionConfiguration: Sendable {
         /// signal handler (~6 us round trip here). The default.
         case signal
         /// A handler thread polls the userfaultfd and serves faults while the faulting thread
-        /// sleeps in the kernel (10-70 us round trip: waking the thread dominates).
+        /// sleeps in the kernel (10-70 us round trip: waking the thread dominates). A swap-in
+        /// that fails is delivered with `UFFDIO_POISON` (Linux 6.6; required): the woken thread
+        /// gets SIGBUS, the marker is cleared in that SIGBUS, and the next access reads the
+        /// slot again.
         case handlerThread = "handler-thread"
 
         /// ``signal``: 19.4 us CPU per touch against 28.2 with a handler thread (uniform

@@ -15,6 +15,9 @@ public struct SwapStatistics: Sendable, Equatable {
     public var cleanDrops = 0
     /// Writes to pages mapped write-protected (clean pages after a lazy swap-in).
     public var writeProtectFaults = 0
+    /// Writes to dirty pages that a batched eviction write-protected along with its victims
+    /// (they sat in the batch's span): one fault lifted the protection.
+    public var spanProtectFaults = 0
     /// `slotFreeNotify` calls: compressed copies freed on swap-in.
     public var notifyFree = 0
     /// First touches served with the zero page.
@@ -36,8 +39,16 @@ public struct SwapStatistics: Sendable, Equatable {
     public var copyExists = 0
     /// Faults that could not be served (backend read failed, no room): SIGBUS was delivered.
     public var failedFaults = 0
-    /// Evictions that failed (backend full); the page stayed resident.
+    /// Evictions that failed (the backend refused the page: full or a failed write; or a
+    /// system call failed); the page stayed resident and nothing was lost.
     public var failedEvictions = 0
+    /// Pages charged beyond the resident limit because the backend refused evictions (its
+    /// slots, pool, file or writeback budget exhausted): each fault that would otherwise have
+    /// failed kept its page resident instead.
+    public var limitOverruns = 0
+    /// How far the region is above its resident limit now, in pages (mapped + staged beyond
+    /// the limit; 0 normally). It comes back down as the backend takes pages again.
+    public var overLimitPages = 0
     /// Resident pages that still own a slot (lazy copies).
     public var keptCopies = 0
     /// Evicted pages whose uncompressed copy waits in the staging area for a batched free:
@@ -64,6 +75,12 @@ public struct SwapStatistics: Sendable, Equatable {
     /// Reads tried again after an I/O error or a checksum mismatch
     /// (``SwapRegionConfiguration/readRetries``).
     public var readRetries = 0
+    /// Failed faults delivered by `UFFDIO_POISON` (handler-thread mode): the woken thread got
+    /// SIGBUS from the page's marker.
+    public var poisonedFaults = 0
+    /// Poison markers cleared after their SIGBUS (or before a prefault): the slot was kept, and
+    /// the next access read it again.
+    public var poisonsCleared = 0
     /// Latency of the swap-ins whose read needed file I/O (also part of ``faultLatency``).
     public var fileSwapInLatency = LatencySummary()
 
@@ -79,7 +96,7 @@ final class SwapCounters: Sendable {
     enum Event: Int, CaseIterable {
         case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
         case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
-        case failedReads, readRetries
+        case failedReads, readRetries, limitOverruns, poisonedFaults, poisonsCleared, spanProtectFaults
 
         /// The field of ``SwapStatistics`` that reports the event.
         var field: WritableKeyPath<SwapStatistics, Int> {
@@ -100,6 +117,10 @@ final class SwapCounters: Sendable {
             case .inlineFileReads: \.inlineFileReads
             case .failedReads: \.failedReads
             case .readRetries: \.readRetries
+            case .limitOverruns: \.limitOverruns
+            case .poisonedFaults: \.poisonedFaults
+            case .poisonsCleared: \.poisonsCleared
+            case .spanProtectFaults: \.spanProtectFaults
             }
         }
     }

@@ -31,6 +31,18 @@ enum SwapTuning {
     /// The most staging slots ``SwapCache`` accepts (its flush scans them all).
     static let maximumStagingSlots = 256
 
+    // MARK: Batched eviction
+
+    /// Pages the CLOCK hand takes at a time when eviction is batched: a batch's victims come
+    /// from consecutive windows, so they lie close together and one write-protect ioctl spans
+    /// them. 64 pages hold about 16 resident pages when a quarter of the region is resident.
+    static let victimWindow = 64
+
+    /// The widest span of pages one batch covers (2 MiB, one page-table page): its
+    /// write-protect ioctl walks every entry of the span, and protects the resident pages in it
+    /// that are not victims too (each pays one fault if written before it is evicted).
+    static let maximumEvictionSpan = 512
+
     // MARK: File reads
 
     /// Request slots of the file-read queue: half of ``swapCacheFrames``, since every read in
@@ -93,8 +105,20 @@ enum SwapTuning {
     static let backgroundSweepMisses = 4
 
     /// Fruitless sweeps after which a charge gives up and the fault fails (SIGBUS): every other
-    /// page stayed locked, or the backend full, for that many full sweeps of the page table.
+    /// page stayed locked for that many full sweeps of the page table. (A full backend never
+    /// fails a charge: the page stays resident beyond the limit.)
     static let chargeAttempts = 20_000
+
+    /// While the backend refuses pages and no slot was freed, one charge in this many tries an
+    /// eviction again (the others go beyond the limit at once): a backend whose room comes back
+    /// without a free (a writeback budget raised, a file grown) is noticed within 64 faults,
+    /// and a full one costs one refused compression per 64 faults.
+    static let refusedRetryInterval = 64
+
+    /// Evictions a charge makes while the region is above its limit before it charges beyond
+    /// it anyway: 2, so that once the backend takes pages again each fault brings the region
+    /// one page closer to its limit without any one fault paying for the whole way back.
+    static let overLimitEvictionsPerCharge = 2
 
     /// Fruitless sweeps a charge makes before it yields the processor between sweeps, so that
     /// a preempted lock holder can finish.

@@ -19,7 +19,11 @@ public struct NativeThread: Sendable {
     /// the process is at its thread limit).
     public static func start(_ body: @escaping @Sendable () -> Void) throws(Errno) -> NativeThread {
         let context = Unmanaged.passRetained(Start(body)).toOpaque()
+        #if canImport(Darwin)
+        var handle: pthread_t?  // an opaque pointer there, with no empty value
+        #else
         var handle = pthread_t()
+        #endif
         let rc = pthread_create(&handle, nil, { raw in
             #if canImport(Darwin)
             let start = Unmanaged<Start>.fromOpaque(raw).takeRetainedValue()
@@ -33,7 +37,11 @@ public struct NativeThread: Sendable {
             Unmanaged<Start>.fromOpaque(context).release()
             throw Errno(rawValue: rc)
         }
+        #if canImport(Darwin)
+        return NativeThread(handle: handle!)  // set by a pthread_create that returned 0
+        #else
         return NativeThread(handle: handle)
+        #endif
     }
 
     /// Waits for the thread to return. Call once, and never from the thread itself.

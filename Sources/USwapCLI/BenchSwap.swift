@@ -61,6 +61,9 @@ struct BenchSwap: ParsableCommand {
     @Option(help: "Where eviction runs: in-fault or background (default: the library's).")
     var reclaim: String?
 
+    @Option(help: "How a dirty page is taken out before it is compressed: move or write-protect (default: the library's).")
+    var eviction: String?
+
     @Option(help: "Where cold pages go: zram (an in-process ZramDevice) or zswap:FILE (a compressed cache in front of a swap file FILE, created or truncated and removed afterwards).")
     var backend: String = "zram"
 
@@ -89,6 +92,9 @@ struct BenchSwap: ParsableCommand {
         guard zipf >= 0, zipf.isFinite else { throw ValidationError("--zipf must be a number >= 0") }
         if let reclaim, SwapRegionConfiguration.ReclaimMode(rawValue: reclaim) == nil {
             throw ValidationError("--reclaim must be one of \(SwapRegionConfiguration.ReclaimMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let eviction, SwapRegionConfiguration.EvictionMethod(rawValue: eviction) == nil {
+            throw ValidationError("--eviction must be one of \(SwapRegionConfiguration.EvictionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
         if let memLimit, memLimit <= 0 { throw ValidationError("--mem-limit must be a positive number of MiB") }
@@ -123,6 +129,7 @@ struct BenchSwap: ParsableCommand {
             corpusPath: corpus, sizeMiB: size, residentMiB: resident, touches: touches,
             writePercent: writePercent, zipf: zipf, policy: policy, threads: threads, memLimitMiB: memLimit,
             reclaim: reclaim.flatMap(SwapRegionConfiguration.ReclaimMode.init(rawValue:)),
+            eviction: eviction.flatMap(SwapRegionConfiguration.EvictionMethod.init(rawValue:)),
             backend: BenchBackendKind(argument: backend) ?? .zram,
             poolLimit: poolLimit.map { PoolLimit.bytes($0 << 20) } ?? poolPercent.map(PoolLimit.percentOfRAM),
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init),
@@ -155,6 +162,8 @@ struct SwapBench: Sendable {
     var memLimitMiB: Int?
     /// Where eviction runs; `nil` for the library's default.
     var reclaim: SwapRegionConfiguration.ReclaimMode? = nil
+    /// How eviction takes a dirty page out; `nil` for the library's default.
+    var eviction: SwapRegionConfiguration.EvictionMethod? = nil
     /// What the region swaps to.
     var backend: BenchBackendKind = .zram
     /// The pool limit of a zswap backend (nil: zswap's default, 20% of RAM), or where a zram
@@ -233,6 +242,7 @@ struct SwapBench: Sendable {
         }
         var regionConfiguration = SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy)
         if let reclaim { regionConfiguration.reclaimMode = reclaim }
+        if let eviction { regionConfiguration.evictionMethod = eviction }
         if let fileReads { regionConfiguration.fileReads = fileReads }
         var readsNote = ""
         if fileReads == nil, regionConfiguration.faultMode == .signal, regionConfiguration.fileReads == .inline,
@@ -245,7 +255,7 @@ struct SwapBench: Sendable {
         let region = try SwapRegion(regionConfiguration, backend: store.backend)
         defer { region.close() }
         if progress {
-            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), file reads \(regionConfiguration.fileReads)\(readsNote), \(store.label)")
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), eviction \(regionConfiguration.evictionMethod.rawValue), file reads \(regionConfiguration.fileReads)\(readsNote), \(store.label)")
         }
         let fillSeconds = try Progress.timed("uswap fill", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
             try workload.fill(region.baseAddress, corpus: corpus.bytes, progress: update)

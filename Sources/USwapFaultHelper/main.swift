@@ -10,6 +10,9 @@
 //     prints  "before: page=P slot=S location=file held=1 failed_reads=0"
 //     then either dies of SIGBUS (reads kept failing: retries exhausted) or prints
 //             "after: value=ok retries=.. failed_reads=.. slot_freed=1" and exits 0.
+//     With --recover its own SIGBUS handler lets the disk recover at the first SIGBUS and
+//     returns: the access is retried ("sigbus: ..." then "after: ..."); a second SIGBUS on the
+//     same access ("sigbus-again: ...") means the page stayed poisoned, and the helper dies.
 //   bench-file-reads  Random touches over a region whose swapped pages mostly live in a file;
 //                     prints one line of key=value figures; exits 1 when a page fails to verify.
 //   failed-setup      Makes region setups fail at a chosen step and prints the process's
@@ -19,6 +22,7 @@ import ArgumentParser
 import PageStore
 @_spi(Testing) import Swap
 import SystemSupport
+import Workloads
 import ZRAM
 import ZSwap
 
@@ -86,26 +90,6 @@ func unlinkedFile(in directory: String, blocks: Int, uncached: Bool) throws(Exit
     }
 }
 
-/// Page `p`'s contents in version `v`: half distinct words, half a repeated one (compresses ~2x).
-@inline(__always)
-func expectedWord(page p: Int, version v: UInt32, index i: Int) -> UInt64 {
-    if i & 1 == 0 { return UInt64(p) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(v) &* 0xBF58_476D_1CE4_E5B9 &+ UInt64(i) }
-    return UInt64(p) | UInt64(v) << 40
-}
-
-@inline(__always)
-func fill(_ base: UnsafeMutableRawPointer, page p: Int, version v: UInt32, pageSize: Int) {
-    let words = (base + p * pageSize).assumingMemoryBound(to: UInt64.self)
-    for i in 0..<(pageSize / 8) { words[i] = expectedWord(page: p, version: v, index: i) }
-}
-
-@inline(__always)
-func verify(_ base: UnsafeMutableRawPointer, page p: Int, version v: UInt32, pageSize: Int) -> Bool {
-    let words = (base + p * pageSize).assumingMemoryBound(to: UInt64.self)
-    for i in 0..<(pageSize / 8) where words[i] != expectedWord(page: p, version: v, index: i) { return false }
-    return true
-}
-
 /// `value` with two decimals.
 func twoDecimals(_ value: Double) -> String {
     let hundredths = Int((value * 100).rounded())
@@ -150,6 +134,35 @@ func reportAndDie(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ c
     raise(SIGBUS)
 }
 
+/// SIGBUSes the `--recover` handler has seen.
+nonisolated(unsafe) var sigbusCount = 0
+
+/// The `--recover` handler: the first SIGBUS makes the disk recover and returns (the access is
+/// retried: it must now succeed); a second one reports that the page stayed poisoned and dies.
+/// Formatting allocates; as in ``reportAndDie(_:_:_:)``, the interrupted code is this helper's
+/// own load from the region.
+func recoverOnce(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ context: UnsafeMutableRawPointer?) {
+    sigbusCount += 1
+    let code = info?.pointee.si_code ?? 0
+    let address = info.map { UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr) } ?? 0
+    if sigbusCount > 1 {
+        say("sigbus-again: addr=0x\(String(address, radix: 16)) code=\(code) count=\(sigbusCount)")
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = SIG_DFL
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGBUS, &action, nil)
+        raise(SIGBUS)
+        return
+    }
+    var line = "sigbus: addr=0x\(String(address, radix: 16)) code=\(code)"
+    if let region = watchedRegion {
+        let s = region.statistics
+        line += " failed_faults=\(s.failedFaults) poisoned_faults=\(s.poisonedFaults) still_swapped=\(region.swapSlot(ofPage: watchedPage) == watchedSlot ? 1 : 0)"
+    }
+    say(line)
+    watchedFile?.clearFaults()
+}
+
 struct FailRead: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fail-read", abstract: "Touch a page in the file tier whose reads fail.")
@@ -165,6 +178,9 @@ struct FailRead: ParsableCommand {
     @Flag(help: "Install a SIGBUS handler before the region: it reports the state after the failure, then dies of SIGBUS.")
     var ownHandler = false
 
+    @Flag(help: "Install a SIGBUS handler before the region that lets the disk recover at the first SIGBUS and returns, so that the access is retried.")
+    var recover = false
+
     @Option(help: "Where the backing file goes.")
     var dir = "/tmp"
 
@@ -172,14 +188,19 @@ struct FailRead: ParsableCommand {
         if failures != "permanent" && Int(failures) == nil {
             throw ValidationError("--failures \(failures): a number or permanent")
         }
+        if ownHandler && recover { throw ValidationError("--own-handler and --recover each install a SIGBUS handler: give one") }
     }
 
     func run() throws {
         let pages = 64
         let pageSize = 4096
-        if ownHandler {
+        if ownHandler || recover {
             var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { reportAndDie($0, $1, $2) }
+            if recover {
+                action.__sigaction_handler.sa_sigaction = { recoverOnce($0, $1, $2) }
+            } else {
+                action.__sigaction_handler.sa_sigaction = { reportAndDie($0, $1, $2) }
+            }
             action.sa_flags = SA_SIGINFO
             sigemptyset(&action.sa_mask)
             sigaction(SIGBUS, &action, nil)
@@ -195,7 +216,7 @@ struct FailRead: ParsableCommand {
             $0.readRetryPauseMicroseconds = 100
         }
         let configuration = region.configuration
-        for p in 0..<pages { fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
         // A page whose copy is in the file.
         guard let (page, slot) = (0..<pages).lazy.compactMap({ p -> (Int, Int)? in
             guard let s = region.swapSlot(ofPage: p), cache.location(of: s) == .file else { return nil }
@@ -216,9 +237,9 @@ struct FailRead: ParsableCommand {
         let s = region.statistics
         say("before: page=\(page) slot=\(slot) location=\(cache.location(of: slot)) held=\(region.swapSlot(ofPage: page) == slot ? 1 : 0) failed_reads=\(s.failedReads) mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads)")
         // The touch: SIGBUS here when the reads keep failing.
-        let ok = verify(region.baseAddress, page: page, version: 1, pageSize: pageSize)
+        let ok = VersionedPage.verify(region.baseAddress, page: page, version: 1, pageSize: pageSize)
         let after = region.statistics
-        say("after: value=\(ok ? "ok" : "wrong") retries=\(after.readRetries) failed_reads=\(after.failedReads) failed_faults=\(after.failedFaults) slot_freed=\(cache.location(of: slot) == .empty ? 1 : 0) file_reads=\(after.fileReads) inline_file_reads=\(after.inlineFileReads)")
+        say("after: value=\(ok ? "ok" : "wrong") retries=\(after.readRetries) failed_reads=\(after.failedReads) failed_faults=\(after.failedFaults) slot_freed=\(cache.location(of: slot) == .empty ? 1 : 0) file_reads=\(after.fileReads) inline_file_reads=\(after.inlineFileReads) sigbuses=\(sigbusCount) poisoned_faults=\(after.poisonedFaults) poisons_cleared=\(after.poisonsCleared) swap_ins=\(after.swapIns)")
         region.close()
         base.close()
         if !ok { throw ExitCode(1) }
@@ -278,7 +299,7 @@ struct BenchFileReads: ParsableCommand {
         defer { versions.deallocate() }
         versions.initialize(repeating: 1, count: pages)
         let fillStart = MonotonicClock.seconds()
-        for p in 0..<pages { fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: pageSize) }
         let fillSeconds = MonotonicClock.seconds() - fillStart
         region.resetStatistics()
         let fileLoadsBefore = cache.frontswapStatistics.fileLoads
@@ -303,17 +324,17 @@ struct BenchFileReads: ParsableCommand {
         let cpuStart = ResourceUsage.now().cpuSeconds
         let start = MonotonicClock.seconds()
         NativeThread.runAll(threads) { t in
-            var x: UInt64 = 0x2545_F491_4F6C_DD1D &+ UInt64(t) &* 0x9E37_79B9
+            var random = XorShift64(seed: 0x2545_F491_4F6C_DD1D &+ UInt64(t) &* 0x9E37_79B9)
             var bad = 0
             let mine = (pages - t + threads - 1) / threads
             for _ in 0..<perThread {
-                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                let x = random.next()
                 let p = Int(x % UInt64(mine)) * threads + t
                 let v = shared.versions[p]
-                if !verify(shared.region.baseAddress, page: p, version: v, pageSize: pageSize) { bad += 1 }
+                if !VersionedPage.verify(shared.region.baseAddress, page: p, version: v, pageSize: pageSize) { bad += 1 }
                 if Int((x >> 32) % 100) < writePct {
                     shared.versions[p] = v &+ 1
-                    fill(shared.region.baseAddress, page: p, version: v &+ 1, pageSize: pageSize)
+                    VersionedPage.fill(shared.region.baseAddress, page: p, version: v &+ 1, pageSize: pageSize)
                 }
             }
             shared.bad[t] = bad
@@ -324,7 +345,7 @@ struct BenchFileReads: ParsableCommand {
         let z = cache.frontswapStatistics
         var bad = (0..<threads).reduce(0) { $0 + shared.bad[$1] }
         // Every page, at the end, in its latest version (not part of the figures).
-        for p in 0..<pages where !verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
+        for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
         let done = Double(perThread * threads)
         say("bench-file-reads mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads) threads=\(threads) "
             + "size_mib=\(sizeMib) resident_mib=\(residentMib) pool_mib=\(poolMib) uncached=\(uncached ? 1 : 0) "

@@ -1,10 +1,11 @@
 import Synchronization
 import SystemSupport
 
-/// The work of `../shared/tools/swapbench.c` on any page-addressable memory (a SwapRegion's
-/// region, or plain anonymous memory under the kernel's swap): fill with corpus pages, touch,
-/// then verify every page against a model of what the touches wrote. `uswap bench swap` and its
-/// kernel child run exactly this code, so both sides do the same work.
+/// The work of swapbench.c (the C harness that measures the kernel's swap) on any
+/// page-addressable memory (a SwapRegion's region, or plain anonymous memory under the kernel's
+/// swap): fill with corpus pages, touch, then verify every page against a model of what the
+/// touches wrote. `uswap bench swap` and its kernel child run exactly this code, so both sides
+/// do the same work.
 public struct SwapWorkload: Sendable {
     /// swapbench.c's page size: pages of the region and of the corpus are 4 KiB.
     public static let pageSize = AccessPattern.touchPageSize

@@ -1,6 +1,6 @@
-/// Marsaglia's xorshift64 with the shifts (13, 7, 17): the generator of
-/// `../shared/tools/swapbench.c`, step for step, so that a Swift run and the C reference draw the
-/// same pages in the same order.
+/// Marsaglia's xorshift64 with the shifts (13, 7, 17): the generator of swapbench.c (the C
+/// harness for the kernel's swap), step for step, so that a Swift run and the C reference draw
+/// the same pages in the same order.
 public struct XorShift64: Sendable, Equatable {
     /// The seed swapbench.c starts its touch loop from.
     public static let swapbenchSeed: UInt64 = 88_172_645_463_325_252

@@ -60,6 +60,31 @@ func runFaultHelper(_ arguments: [String]) async throws -> HelperRun {
         #expect(after[reads == "inline" ? "inline_file_reads" : "file_reads"] == "1")
     }
 
+    /// The kernel's way: only the access whose swap-in failed gets the SIGBUS. When the disk
+    /// has recovered by the next access (the helper's own SIGBUS handler clears the injected
+    /// faults and returns), that access reads the slot again and gets the page: a handler
+    /// thread's poison marker was cleared in the SIGBUS, the slot kept until then.
+    @Test(arguments: modes, reads)
+    func afterTheBackendRecoversTheNextAccessReadsThePageAgain(mode: String, reads: String) async throws {
+        guard userfaultfdAvailable() else { return }
+        let run = try await runFaultHelper(["fail-read", "--mode", mode, "--reads", reads, "--retries", "1", "--recover"])
+        #expect(run.exitCode == 0, "exit \(String(describing: run.exitCode)), signal \(String(describing: run.signal)), output: \(run.output)")
+        #expect(run.fields(of: "sigbus-again:") == nil, "the page stayed poisoned: \(run.output)")
+        let sigbus = try #require(run.fields(of: "sigbus:"), "helper printed: \(run.output)")
+        #expect(sigbus["still_swapped"] == "1", "the failed read kept the slot")
+        #expect(sigbus["failed_faults"] == "1")
+        #expect(sigbus["poisoned_faults"] == (mode == "handler-thread" ? "1" : "0"))
+        let after = try #require(run.fields(of: "after:"), "helper printed: \(run.output)")
+        #expect(after["value"] == "ok")
+        #expect(after["sigbuses"] == "1")
+        #expect(after["failed_faults"] == "1")
+        #expect(after["failed_reads"] == "2", "the first access's read and its retry")
+        #expect(after["swap_ins"] == "1")
+        #expect(after["slot_freed"] == "1", "installed, then freed on swap-in")
+        #expect(after["poisoned_faults"] == (mode == "handler-thread" ? "1" : "0"))
+        #expect(after["poisons_cleared"] == (mode == "handler-thread" ? "1" : "0"))
+    }
+
     @Test func aBadScenarioIsAUsageError() async throws {
         let run = try await runFaultHelper(["no-such-scenario"])
         #expect(run.exitCode == 64, "ArgumentParser's usage error (EX_USAGE)")

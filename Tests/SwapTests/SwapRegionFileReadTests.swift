@@ -2,6 +2,7 @@ import PageStore
 import Synchronization
 import SystemSupport
 import Testing
+import Workloads
 import ZSwap
 @testable import Swap
 
@@ -44,18 +45,13 @@ import ZSwap
         }
     }
 
-    /// Distinct words per page and version, half of them repeated (compressible).
-    func fill(_ region: SwapRegion, page p: Int, version v: UInt64 = 1) {
-        let words = (region.baseAddress + p * page).assumingMemoryBound(to: UInt64.self)
-        for i in 0..<512 { words[i] = i & 1 == 0 ? UInt64(p) &* 0x9E37_79B9_7F4A_7C15 &+ v &* 31 &+ UInt64(i) : UInt64(p) | v << 40 }
+    /// Page `p` at version `v` (Workloads' versioned pages: they compress about 2:1).
+    func fill(_ region: SwapRegion, page p: Int, version v: UInt32 = 1) {
+        VersionedPage.fill(region.baseAddress, page: p, version: v, pageSize: page)
     }
 
-    func matches(_ region: SwapRegion, page p: Int, version v: UInt64 = 1) -> Bool {
-        let words = (region.baseAddress + p * page).assumingMemoryBound(to: UInt64.self)
-        for i in 0..<512 where words[i] != (i & 1 == 0 ? UInt64(p) &* 0x9E37_79B9_7F4A_7C15 &+ v &* 31 &+ UInt64(i) : UInt64(p) | v << 40) {
-            return false
-        }
-        return true
+    func matches(_ region: SwapRegion, page p: Int, version v: UInt32 = 1) -> Bool {
+        VersionedPage.verify(region.baseAddress, page: p, version: v, pageSize: page)
     }
 
     /// A swapped page whose copy is in the file, and its slot.
@@ -240,8 +236,8 @@ import ZSwap
         for p in 0..<pages { fill(region, page: p) }
         let wrong = Atomic<Int>(0)
         onThreads(4) { [self] t in
-            var random = TestRandom(state: 0x9E37_79B9_7F4A_7C15 &+ UInt64(t))
-            var versions = [UInt64](repeating: 1, count: pages / 4)
+            var random = XorShift64(seed: 0x9E37_79B9_7F4A_7C15 &+ UInt64(t))
+            var versions = [UInt32](repeating: 1, count: pages / 4)
             for _ in 0..<3000 {
                 let k = Int(random.next() % UInt64(pages / 4))
                 let p = k * 4 + t

@@ -21,22 +21,48 @@ import Testing
         (region.baseAddress + p * page).assumingMemoryBound(to: UInt64.self)
     }
 
+    /// Every policy: each swap-in either frees its copy (notify, after the install) or keeps it
+    /// for a clean, write-protected page; free-on-swap-in keeps none. So a resident page owns a
+    /// slot only when it is clean and mapped write-protected, and the backend holds exactly the
+    /// swapped pages plus the kept copies.
     @Test(arguments: SlotPolicy.allCases)
-    func freeOnSwapInHappensOnlyAfterInstallAndLeavesNoSlotBehindAResidentPage(policy: SlotPolicy) throws {
+    func aSwapInFreesItsCopyAfterTheInstallOrKeepsItOnlyForACleanProtectedPage(policy: SlotPolicy) throws {
         guard userfaultfdAvailable() else { return }
-        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: .freeOnSwapIn)
+        // Four slots per page: lazy and adaptive keep copies (the backend is never half full).
+        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: policy, slots: 1024)
         defer { region.close() }
         for p in 0..<256 { word(region, p).pointee = UInt64(p) + 1 }
         for p in 0..<256 { #expect(word(region, p).pointee == UInt64(p) + 1) }
         let s = region.statistics
-        #expect(s.notifyFree == s.swapIns)
-        #expect(backend.notifies.load(ordering: .relaxed) == s.swapIns)
+        #expect(s.swapIns > 0)
+        #expect(backend.notifies.load(ordering: .relaxed) == s.notifyFree)
+        var kept = 0
         for p in 0..<256 where region.state(ofPage: p).kind == .resident {
             let state = region.state(ofPage: p)
-            #expect(!state.hasSlot && state.isDirty)
+            if state.hasSlot {
+                kept += 1
+                #expect(!state.isDirty && state.isWriteProtected, "page \(p) keeps a slot but is \(state)")
+                #expect(backend.holds(state.slot))
+            } else {
+                #expect(state.isDirty)
+            }
         }
-        // The backend holds exactly the swapped pages: no copy of a resident page.
-        #expect(backend.stored.load(ordering: .relaxed) == s.swappedPages)
+        #expect(kept == s.keptCopies)
+        switch policy {
+        case .freeOnSwapIn:
+            #expect(s.notifyFree == s.swapIns, "every swap-in freed its copy")
+            #expect(kept == 0)
+        case .lazy:
+            #expect(s.notifyFree == 0, "with room, lazy never frees on swap-in")
+            #expect(kept > 0)
+        case .adaptive:
+            #expect(kept > 0 && kept <= SwapTuning.adaptiveKeptCopyLimit(limitPages: 32))
+        }
+        // Each swap-in (all in the read pass) freed its copy, or kept it: still kept, or
+        // dropped clean since.
+        #expect(s.notifyFree + s.cleanDrops + kept == s.swapIns)
+        // The backend holds exactly the swapped pages and the kept copies: nothing leaked.
+        #expect(backend.stored.load(ordering: .relaxed) == s.swappedPages + kept)
         #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
         region.checkInvariants()
     }
@@ -170,6 +196,54 @@ import Testing
         #expect(throws: SwapError.bufferInsideRegion) {
             try region.snapshot(into: UnsafeMutableRawBufferPointer(start: region.baseAddress, count: region.size))
         }
+        region.checkInvariants()
+    }
+
+    /// A snapshot reads a swapped page's slot slowly; meanwhile the page is swapped in (its
+    /// copy freed: on swap-in, or by the write that follows), rewritten and evicted again. The
+    /// snapshot's reference keeps the slot and its contents until its read is done: it copies
+    /// the old contents, and the slot is freed (exactly once) when the snapshot lets it go.
+    /// Without that reference the swap-in frees the slot under the read, which then fails.
+    @Test(arguments: SlotPolicy.allCases)
+    func aSnapshotRacingASwapInKeepsTheSlotUntilItsReadIsDone(policy: SlotPolicy) throws {
+        guard userfaultfdAvailable() else { return }
+        let (region, backend) = try makeRegion(pages: 64, limit: 16, policy: policy, slots: 256)
+        defer { region.close() }
+        for p in 0..<64 { word(region, p).pointee = 500 + UInt64(p) }
+        let target = 3
+        #expect(region.evict(page: target) || region.state(ofPage: target).kind == .swapped)
+        let slot = try #require(region.swapSlot(ofPage: target))
+        backend.gatedReadMicroseconds.store(300_000, ordering: .relaxed)
+        backend.gatedReadSlot.store(slot, ordering: .releasing)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: region.size, alignment: page)
+        defer { copy.deallocate() }
+        let copyAddress = UInt(bitPattern: copy.baseAddress)
+        let failure = Atomic<Bool>(false)
+        let snapshotter = Thread { [region] in
+            let buffer = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: copyAddress), count: region.size)
+            do { try region.snapshot(into: buffer) } catch { failure.store(true, ordering: .relaxed) }
+        }
+        let start = MonotonicClock.nanoseconds()
+        while !backend.gatedReadStarted.load(ordering: .acquiring) && MonotonicClock.nanoseconds() - start < 5_000_000_000 { usleep(500) }
+        let began = backend.gatedReadStarted.load(ordering: .acquiring)
+        #expect(began, "the snapshot's read of the slot began")
+        // While the snapshot reads the slot: swap the page in, dirty it, evict it again.
+        #expect(word(region, target).pointee == 500 + UInt64(target))
+        word(region, target).pointee = 900
+        #expect(region.swapSlot(ofPage: target) == nil)
+        #expect(region.slots.useCount(slot) == 1, "only the snapshot's reference is left")
+        #expect(backend.holds(slot), "the copy under the snapshot's read survives the swap-in")
+        #expect(region.evict(page: target))
+        #expect(region.swapSlot(ofPage: target) != slot, "a slot under a read is never reused")
+        snapshotter.join()
+        let failed = failure.load(ordering: .relaxed)
+        #expect(!failed, "the snapshot's read found its slot")
+        let words = copy.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        #expect(words[target * 512] == 500 + UInt64(target), "the snapshot copied the contents it found")
+        #expect(region.slots.useCount(slot) == 0, "freed when the snapshot let it go")
+        #expect(!backend.holds(slot))
+        #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
+        #expect(word(region, target).pointee == 900)
         region.checkInvariants()
     }
 

@@ -3,6 +3,7 @@ import Synchronization
 import SystemSupport
 import TestSupport
 import Testing
+import Workloads
 @_spi(Testing) @testable import Swap
 
 /// Whether userfaultfd works here; prints why not (and records a failure under CI=true).
@@ -34,15 +35,6 @@ func presentPages(_ base: UnsafeMutableRawPointer, pages: Int) -> Int? {
     return entries.reduce(0) { $0 + ($1 >> 63 != 0 ? 1 : 0) }
 }
 
-/// A small deterministic generator for tests.
-struct TestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        return state
-    }
-}
-
 @Suite(.serialized) struct SwapRegionTests {
     @Test(arguments: SlotPolicy.allCases)
     func pagesSurviveEvictionAndComeBack(policy: SlotPolicy) throws {
@@ -67,6 +59,24 @@ struct TestRandom {
         #expect(features.contains(.pagefaultFlagWP))
         #expect(features.contains(.sigbus))
         #expect(features.description.contains("PAGEFAULT_FLAG_WP"))
+    }
+
+    /// Each fault mode needs its way of delivering a failed swap-in as SIGBUS: without it the
+    /// region refuses to start (a handler thread without UFFDIO_POISON would wake the thread
+    /// into the same fault forever).
+    @Test(arguments: SwapRegionConfiguration.FaultMode.allCases)
+    func aFaultModeWithoutItsWayToDeliverAFailureIsRefused(mode: SwapRegionConfiguration.FaultMode) throws {
+        var configuration = SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page)
+        configuration.faultMode = mode
+        let all = UserfaultfdFeatures(rawValue: 0x1_FFFF)
+        let needed: UserfaultfdFeatures = mode == .signal ? .sigbus : .poison
+        #expect(throws: SwapError.missingFeatures(needed)) {
+            _ = try SwapRegion.features(for: configuration, available: all.subtracting(needed))
+        }
+        let wanted = try SwapRegion.features(for: configuration, available: all)
+        #expect(wanted.contains(needed) && wanted.contains(.pagefaultFlagWP))
+        let message = SwapError.missingFeatures(needed).description
+        #expect(message.contains(mode == .signal ? "handler-thread fault mode" : "UFFDIO_POISON (Linux >= 6.6)"), "\(message)")
     }
 
     @Test func badConfigurationsAreRejectedWithAReason() throws {
@@ -213,7 +223,7 @@ struct TestRandom {
         onThreads(threads) { t in
             let words = UnsafeMutablePointer<UInt64>(bitPattern: base)!
             let model = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: modelAddress)!
-            var random = TestRandom(state: 0x1234_5678 &+ UInt64(t) &* 0x9E37_79B9_7F4A_7C15)
+            var random = XorShift64(seed: 0x1234_5678 &+ UInt64(t) &* 0x9E37_79B9_7F4A_7C15)
             for _ in 0..<operationsPerThread {
                 let r = random.next()
                 let p = Int(r % UInt64(pages))

@@ -27,6 +27,16 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
     let readDelayMicroseconds = Atomic<Int>(0)
     /// When > 0, that many upcoming reads fail with an I/O error.
     let failingReads = Atomic<Int>(0)
+    /// The slot whose next read sleeps ``gatedReadMicroseconds`` before copying (once), or -1.
+    let gatedReadSlot = Atomic<Int>(-1)
+    /// How long the gated read sleeps.
+    let gatedReadMicroseconds = Atomic<Int>(0)
+    /// Set when the gated read has begun its sleep.
+    let gatedReadStarted = Atomic<Bool>(false)
+    /// While set, every write is refused as if the backend were full (memory limit).
+    let refusingWrites = Atomic<Bool>(false)
+    /// Writes refused while ``refusingWrites`` was set.
+    let refusedWrites = Atomic<Int>(0)
     /// When set, a notify or discard of a slot that holds nothing is recorded here.
     let doubleFrees = Atomic<Int>(0)
 
@@ -50,6 +60,10 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
     func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         guard slot >= 0 && slot < slotCount else { throw .slotOutOfRange(slot: slot, slotCount: slotCount) }
         guard page.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: page.count) }
+        if refusingWrites.load(ordering: .relaxed) {
+            refusedWrites.add(1, ordering: .relaxed)
+            throw .memoryLimitExceeded(limit: stored.load(ordering: .relaxed) * pageSize, needed: pageSize)
+        }
         (storage + slot * pageSize).copyMemory(from: page.baseAddress!, byteCount: pageSize)
         let delay = writeDelayMicroseconds.load(ordering: .relaxed)
         if delay > 0 { usleep(UInt32(delay)) }
@@ -62,6 +76,10 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
         guard buffer.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: buffer.count) }
         let delay = readDelayMicroseconds.load(ordering: .relaxed)
         if delay > 0 { usleep(UInt32(delay)) }
+        if gatedReadSlot.compareExchange(expected: slot, desired: -1, ordering: .acquiringAndReleasing).exchanged {
+            gatedReadStarted.store(true, ordering: .releasing)
+            usleep(UInt32(gatedReadMicroseconds.load(ordering: .relaxed)))
+        }
         var failing = failingReads.load(ordering: .relaxed)
         while failing > 0 {
             let (exchanged, original) = failingReads.compareExchange(expected: failing, desired: failing - 1, ordering: .relaxed)

@@ -24,7 +24,7 @@ private func runTool(_ path: String, _ arguments: [String]) async throws -> (sta
     return (status, result.standardOutput, result.standardError)
 }
 
-/// The scoreboard's rule (shared/tools/scoreboard.sh check_analyze): in the object whose "name"
+/// The scoreboard's rule (the scoreboard's check_analyze): in the object whose "name"
 /// or "codec" is `lz4`, the first key containing "mem" with a number, in output order.
 /// (The output's members are sorted, so output order is sorted order.)
 private func scoreboardMemory(_ value: Any) -> Int? {

@@ -117,9 +117,16 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--pool-percent", "5", "--pool-limit", "5"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--writeback", "/tmp/y"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--mem-limit", "4"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--eviction", "unmap"],
     ])
     func badOptionsAreRejectedBeforeAnythingRuns(arguments: [String]) {
         #expect(throws: (any Error).self) { _ = try BenchSwap.parse(arguments) }
+    }
+
+    @Test(arguments: SwapRegionConfiguration.EvictionMethod.allCases)
+    func anEvictionMethodReachesTheBench(method: SwapRegionConfiguration.EvictionMethod) throws {
+        let command = try BenchSwap.parse(["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--eviction", method.rawValue])
+        #expect(command.eviction == method.rawValue)
     }
 
     @Test func aMissingCorpusIsAClearError() throws {

@@ -2,7 +2,7 @@ import Testing
 import Workloads
 
 /// Fixtures of the external reference: computed by compiling the generator of
-/// ../shared/tools/swapbench.c (its touch loop and Zipf set-up, copied verbatim into a small C
+/// swapbench.c, the kernel-swap harness (its touch loop and Zipf set-up, copied verbatim into a small C
 /// program that prints the first touches and a checksum) with gcc -O2 on the development machine.
 /// checksum = fold of `sum = sum * 31 + page * 4096 + offset` (wrapping) over all touches.
 struct SwapbenchFixture: Sendable, CustomTestStringConvertible {

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <linux/userfaultfd.h>
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -187,12 +188,31 @@ static inline int cuswap_madvise(void *addr, size_t len, int advice) {
     return madvise(addr, len, advice) != 0 ? errno : 0;
 }
 
+/* pidfd_open(2) of process `pid` (close-on-exec); returns the descriptor or -errno. */
+static inline int cuswap_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* process_madvise(2): `advice` over `count` ranges of the process behind `pidfd` in one call
+ * (for MADV_DONTNEED on the calling process: one TLB flush for all of them). Returns the bytes
+ * advised (fewer than asked when it stopped at an error) or -errno. */
+static inline long cuswap_process_madvise(int pidfd, const struct iovec *ranges, size_t count, int advice) {
+    long n = syscall(SYS_process_madvise, pidfd, ranges, count, advice, 0);
+    return n < 0 ? -errno : n;
+}
+
 /* The SIGBUS trampoline. */
 
 /* What a fault handler is told about the access: */
 #define CUSWAP_ACCESS_UNKNOWN (-1)
 #define CUSWAP_ACCESS_READ 0
 #define CUSWAP_ACCESS_WRITE 1
+/* The access hit a poisoned page (si_code BUS_MCEERR_AR: a real memory error, or a UFFDIO_POISON
+ * marker on a kernel with CONFIG_MEMORY_FAILURE; without it the marker raises a plain BUS_ADRERR).
+ * The handler may clear its own marker; the trampoline then always chains, so the thread sees
+ * its SIGBUS. */
+#define CUSWAP_ACCESS_POISONED 2
 
 /* What it answers: */
 #define CUSWAP_FAULT_HANDLED 1   /* the access can be retried */

@@ -1,0 +1,5 @@
+// The FuzzBlockAllocator fuzz target (docs/FUZZING.md): libFuzzer under scripts/fuzz.sh, a replayer otherwise.
+import FuzzChecks
+import FuzzDriver
+
+FuzzDriver.main(BlockAllocatorCheck.self)

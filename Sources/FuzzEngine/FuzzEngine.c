@@ -1,0 +1,2 @@
+// The header is the whole target: LLVMFuzzerRunDriver comes from libFuzzer's runtime.
+#include "FuzzEngine.h"

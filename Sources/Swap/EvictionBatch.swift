@@ -1,0 +1,77 @@
+/// The victims of one batched eviction: up to ``capacity`` locked resident pages in ascending
+/// order within a short span of the region, with the state each was locked in and the slot its
+/// contents went to. A plain value on the stack of the evicting thread (inline storage: no
+/// allocation, so a SIGBUS handler may build one).
+///
+/// Evicting the victims together is what makes eviction cheap with several threads: one
+/// `UFFDIO_WRITEPROTECT` over the span and one `process_madvise(MADV_DONTNEED)` over the
+/// victims take two TLB flushes for the whole batch, where evicting page by page takes one or
+/// two per page, each an inter-processor interrupt to every other CPU running the program.
+struct EvictionBatch {
+    /// The most victims one batch holds: 32, the kernel's `SWAP_CLUSTER_MAX` (its reclaim
+    /// isolates, unmaps and flushes pages 32 at a time).
+    static var capacity: Int { 32 }
+
+    /// The victims held.
+    private(set) var count = 0
+    /// Each victim's page.
+    private var pages = InlineArray<32, Int>(repeating: 0)
+    /// Each victim's state when it was locked (lock bit clear).
+    private var states = InlineArray<32, UInt64>(repeating: 0)
+    /// Each victim's new slot once its contents are stored; -1 before (or for a clean page,
+    /// whose contents are already in its old slot).
+    private var slots = InlineArray<32, Int>(repeating: -1)
+
+    /// An empty batch.
+    init() {}
+
+    /// Whether no victim is held.
+    var isEmpty: Bool { count == 0 }
+    /// Whether the batch holds ``capacity`` victims.
+    var isFull: Bool { count == Self.capacity }
+    /// The lowest victim page (the batch must not be empty).
+    var firstPage: Int { pages[0] }
+
+    /// Adds a victim whose lock the caller took; pages must come in ascending order.
+    mutating func append(page: Int, state: PageState) {
+        precondition(!isFull, "an eviction batch holds at most \(Self.capacity) pages")
+        assert(count == 0 || page > pages[count - 1], "eviction batch pages must ascend")
+        pages[count] = page
+        states[count] = state.raw
+        slots[count] = -1
+        count += 1
+    }
+
+    /// Victim `k`'s page.
+    func page(_ k: Int) -> Int { pages[k] }
+    /// Victim `k`'s state when locked.
+    func state(_ k: Int) -> PageState { PageState(raw: states[k]) }
+    /// Victim `k`'s new slot, or -1.
+    func slot(_ k: Int) -> Int { slots[k] }
+    /// Records where victim `k`'s contents were stored.
+    mutating func setSlot(_ k: Int, _ slot: Int) { slots[k] = slot }
+    /// Records that victim `k` is no longer evicted by this batch (its lock was released).
+    mutating func drop(_ k: Int) { pages[k] = -1 }
+    /// Whether victim `k` is still evicted by this batch.
+    func isLive(_ k: Int) -> Bool { pages[k] >= 0 }
+
+    /// Whether victim `k` is clean: its old slot still holds its contents (a lazy copy), so it
+    /// leaves without being compressed.
+    func isClean(_ k: Int) -> Bool {
+        let s = state(k)
+        return !s.isDirty && s.hasSlot
+    }
+
+    /// The first and last live dirty victims (the span to write-protect), or nil when none.
+    var dirtySpan: (first: Int, last: Int)? {
+        var first = -1, last = -1
+        for k in 0..<count where isLive(k) && !isClean(k) {
+            if first < 0 { first = pages[k] }
+            last = pages[k]
+        }
+        return first < 0 ? nil : (first, last)
+    }
+
+    /// Empties the batch for the next round.
+    mutating func removeAll() { count = 0 }
+}

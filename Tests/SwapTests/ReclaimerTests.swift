@@ -1,0 +1,194 @@
+import PageStore
+import Synchronization
+import SystemSupport
+import Testing
+import Workloads
+import ZRAM
+import ZSwap
+@testable import Swap
+
+/// What the reclaimer does when the backend refuses pages: the fault is served anyway, the page
+/// stays resident beyond the limit (counted and reported), nothing is lost, and the region comes
+/// back under its limit once the backend takes pages again.
+@Suite(.serialized) struct ReclaimerTests {
+    /// A backend that runs out of room a different way.
+    enum FullBackend: String, CaseIterable, CustomTestStringConvertible {
+        /// Every swap slot in use.
+        case slots
+        /// A ZramDevice whose pool reached its mem_limit, with no second tier.
+        case zramPool
+        /// A FrontswapCache whose pool is full and whose file fails writes with ENOSPC.
+        case fileOutOfSpace
+        /// A ZramDevice at its mem_limit whose writeback to its file has spent its budget.
+        case writebackBudgetSpent
+
+        var testDescription: String { rawValue }
+    }
+
+    /// A backend of `kind` for a region of `pages` pages, and what must be closed afterwards.
+    func makeBackend(_ kind: FullBackend, pages: Int) throws -> (any SwapBackend, BackingFile?) {
+        switch kind {
+        case .slots:
+            return (MemoryBackend(slotCount: pages / 4), nil)
+        case .zramPool:
+            return (try ZramDevice(ZramConfiguration(disksize: pages * page, memLimit: 16 * page)), nil)
+        case .fileOutOfSpace:
+            let backing = try BackingFile.temporary(blockCount: pages)
+            let file = FaultInjectingBackingFile(wrapping: backing)
+            file.inject(.error(errno: ENOSPC), on: .write)
+            do {
+                return (try FrontswapCache(FrontswapConfiguration(slotCount: pages, poolLimit: .bytes(8 * page)), file: file), backing)
+            } catch {
+                backing.close()
+                throw error
+            }
+        case .writebackBudgetSpent:
+            let backing = try BackingFile.temporary(blockCount: pages)
+            var configuration = ZramConfiguration(disksize: pages * page, memLimit: 16 * page)
+            configuration.backingDevice = ZramBackingDevice(file: backing, blockCount: pages)
+            configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: 12 * page, lowWatermark: 10 * page)
+            do {
+                let zram = try ZramDevice(configuration)
+                zram.writebackLimitEnabled = true
+                zram.writebackLimit = 8
+                return (zram, backing)
+            } catch {
+                backing.close()
+                throw error
+            }
+        }
+    }
+
+    @Test(arguments: FullBackend.allCases, SwapRegionConfiguration.EvictionMethod.allCases)
+    func aFullBackendKeepsPagesResidentBeyondTheLimitAndLosesNothing(backend kind: FullBackend, eviction: SwapRegionConfiguration.EvictionMethod) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 256, limit = 32
+        let (backend, backing) = try makeBackend(kind, pages: pages)
+        defer { backing?.close() }
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.evictionMethod = eviction
+        let region = try SwapRegion(configuration, backend: backend)
+        defer { region.close() }
+        // Each page made resident (as a touch would, but reporting instead of raising SIGBUS),
+        // then written.
+        for p in 0..<pages {
+            try region.prefault(p * page..<(p + 1) * page)
+            VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page)
+        }
+        var bad = 0
+        for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        let s = region.statistics
+        #expect(s.failedFaults == 0, "no fault that could be served failed")
+        #expect(s.failedEvictions > 0, "the backend refused pages")
+        #expect(s.limitOverruns > 0)
+        #expect(s.overLimitPages > 0 && s.overLimitPages == s.residentPages + s.stagedPages - limit)
+        #expect(s.residentMaxPages > limit)
+        #expect(s.swappedPages + s.residentPages == pages)
+        region.checkInvariants()
+    }
+
+    @Test func aRefusingBackendIsAskedAgainOnlyAfterASlotIsFreedOrNowAndThen() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 512, limit = 32
+        let backend = MemoryBackend(slotCount: pages)
+        let region = try SwapRegion(SwapRegionConfiguration(size: pages * page, residentLimit: limit * page), backend: backend)
+        defer { region.close() }
+        backend.refusingWrites.store(true, ordering: .relaxed)
+        for p in 0..<pages { region.baseAddress.storeBytes(of: UInt64(p), toByteOffset: p * page, as: UInt64.self) }
+        let s = region.statistics
+        #expect(s.limitOverruns >= pages - limit)
+        // One refused write, then one per refusedRetryInterval charges (not one per fault).
+        let refused = backend.refusedWrites.load(ordering: .relaxed)
+        #expect(refused >= 1 && refused <= 2 + pages / SwapTuning.refusedRetryInterval)
+        region.checkInvariants()
+    }
+
+    @Test func onceTheBackendTakesPagesAgainTheRegionComesBackUnderItsLimit() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 1024, limit = 32, refused = 256
+        let backend = MemoryBackend(slotCount: pages)
+        let region = try SwapRegion(SwapRegionConfiguration(size: pages * page, residentLimit: limit * page), backend: backend)
+        defer { region.close() }
+        backend.refusingWrites.store(true, ordering: .relaxed)
+        for p in 0..<refused { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let over = region.statistics.overLimitPages
+        #expect(over == refused - limit)
+        // Room again: the next faults (first touches of the other pages) evict their share
+        // beyond their own page until the region is back under its limit: within the retry
+        // interval, plus one fault per page over, plus the staging batches' lag.
+        backend.refusingWrites.store(false, ordering: .relaxed)
+        for p in refused..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let s = region.statistics
+        #expect(s.overLimitPages == 0)
+        #expect(region.chargedPages <= limit)
+        var bad = 0
+        for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        #expect(region.chargedPages <= limit)
+        region.checkInvariants()
+    }
+
+    // MARK: Batched eviction
+
+    /// A batch write-protects the span between its first and last dirty victim with one ioctl,
+    /// so resident pages between them that are not victims are protected too: a write to one
+    /// takes one fault that lifts the protection, and lands. The victims leave, the others stay.
+    @Test(arguments: SwapRegionConfiguration.FaultMode.allCases)
+    func aWriteToAPageBetweenABatchsVictimsLiftsTheSpanProtectionAndLands(mode: SwapRegionConfiguration.FaultMode) throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 64
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: 32 * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.faultMode = mode
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<8 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let table = region.context.table
+        var batch = EvictionBatch()
+        for victim in [2, 5] {
+            let locked = try #require(table.tryLock(victim, if: { $0.kind == .resident }))
+            batch.append(page: victim, state: locked)
+        }
+        #expect(region.reclaimer.evict(&batch) == .evicted)
+        #expect(batch.isEmpty)
+        #expect(table.load(2).kind == .swapped && table.load(5).kind == .swapped)
+        #expect(table.load(3).kind == .resident && table.load(4).kind == .resident)
+        #expect(region.statistics.swapOuts == 2)
+        // Pages 3 and 4 sat in the protected span: the first write to each faults once.
+        VersionedPage.fill(region.baseAddress, page: 3, version: 2, pageSize: page)
+        VersionedPage.fill(region.baseAddress, page: 4, version: 2, pageSize: page)
+        VersionedPage.fill(region.baseAddress, page: 4, version: 3, pageSize: page)
+        let s = region.statistics
+        #expect(s.spanProtectFaults == 2)
+        #expect(s.failedFaults == 0)
+        #expect(VersionedPage.verify(region.baseAddress, page: 3, version: 2, pageSize: page))
+        #expect(VersionedPage.verify(region.baseAddress, page: 4, version: 3, pageSize: page))
+        for p in [0, 1, 2, 5, 6, 7] {
+            #expect(VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page), "page \(p)")
+        }
+        #expect(region.statistics.swapIns == 2)
+        region.checkInvariants()
+    }
+
+    /// The hand fills a batch from consecutive windows: a region over its limit evicts many
+    /// pages per reclaim, and every page keeps its contents.
+    @Test func reclaimTakesABatchOfVictimsAtOnce() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 256, limit = 64
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .fifo
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<limit { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        #expect(region.statistics.swapOuts == 0)
+        #expect(region.reclaimer.reclaim() == .evicted)
+        #expect(region.statistics.swapOuts == EvictionBatch.capacity)
+        #expect(region.chargedPages == limit - EvictionBatch.capacity)
+        var bad = 0
+        for p in 0..<limit where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        region.checkInvariants()
+    }
+}
