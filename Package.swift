@@ -26,11 +26,13 @@ let package = Package(
         .executable(name: "uswap", targets: ["USwapCLI"]),
         .library(name: "RedisTier", targets: ["RedisTier"]),
         .library(name: "Soak", targets: ["Soak"]),
+        .library(name: "TierCrypto", targets: ["TierCrypto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Clocks, threads, the one lock word, procfs readers, mappings, EINTR retries: the
@@ -85,7 +87,8 @@ let package = Package(
             name: "USwapCLI",
             dependencies: [
                 "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                "Soak", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RedisTier", "TierCrypto", "Soak",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
@@ -186,6 +189,15 @@ let package = Package(
         .testTarget(
             name: "SoakTests",
             dependencies: ["Soak", "Swap", "PageStore", "SystemSupport", "TestSupport", "USwapCLI"],
+            swiftSettings: strict),
+        // Encryption of the second tier: a PageTier decorator whose key lives in locked memory
+        // outside the heap (AES-GCM through swift-crypto); the one target that needs swift-crypto.
+        .target(
+            name: "TierCrypto",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TierCryptoTests", dependencies: ["TierCrypto", "PageStore", "SystemSupport"],
             swiftSettings: strict),
         // What the fuzz targets check, against models and liblz4: a library, so that the
         // regression tests run every committed seed and crasher through the same checks.

@@ -40,7 +40,8 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
         /// with 0xA5) and the call throws `.io(EIO)`, as a read cut short at end of file does.
         /// Writes: only the first half of the page reaches the file, then `.io(EIO)` is thrown.
         case short
-        /// Reads only: the block is read and one byte in its middle is flipped; the call
+        /// Reads only: the block is read and its 17th byte is flipped (inside any stored object,
+        /// compressed ones included); the call
         /// succeeds (a disk returning bad data). Elsewhere it acts like no fault.
         case corrupt
         /// The call is passed on after sleeping this many microseconds.
@@ -144,7 +145,8 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
             throw .io(errno: EIO, operation: "read of block \(index): end of file after \(half) of \(buffer.count) bytes (injected short read)")
         case .corrupt?:
             try base.readBlock(index, into: buffer)
-            if buffer.count > 0 { buffer[buffer.count / 2] ^= 0x5A }
+            // Early in the block: inside any stored object, compressed ones included.
+            if buffer.count > 0 { buffer[min(16, buffer.count - 1)] ^= 0x5A }
         case .delay(let microseconds)?:
             sleepMicroseconds(microseconds)
             try base.readBlock(index, into: buffer)

@@ -35,6 +35,14 @@ public protocol SwapBackend: AnyObject, Sendable {
     /// and ``readPage(at:into:)`` is correct either way. Memory-only backends return false.
     func readNeedsIO(at slot: Int) -> Bool
 
+    /// Whether a read for which ``readNeedsIO(at:)`` is true may run in a signal handler: true
+    /// for memory and a file tier (`pread`), false when the second tier is a network store or
+    /// decrypts (sockets, locks, allocation). A swap region that serves faults in its SIGBUS
+    /// handler then reads every swap-in of this backend on its I/O threads (a pool hit the
+    /// hint saw could be written back before the read runs), and refuses a configuration
+    /// without them.
+    var ioReadsAreSignalSafe: Bool { get }
+
     /// The swap layer installed the page read from `slot` and holds no other reference to it:
     /// the backend may free its copy (zram: count `notify_free`, try the slot lock, on failure
     /// count `miss_free` and keep the copy).
@@ -50,6 +58,9 @@ public protocol SwapBackend: AnyObject, Sendable {
 extension SwapBackend {
     /// Memory-only backends: no read needs file I/O.
     public func readNeedsIO(at slot: Int) -> Bool { false }
+
+    /// Memory-only and file backends: every read may run in a signal handler.
+    public var ioReadsAreSignalSafe: Bool { true }
 }
 
 /// A backend's counters in the kernel's vocabulary (zram's mm_stat, io_stat, bd_stat; zswap's

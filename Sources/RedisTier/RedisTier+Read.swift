@@ -1,3 +1,4 @@
+import PageStore
 import SystemSupport
 
 /// How one attempt to read a page ended.

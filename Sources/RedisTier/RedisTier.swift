@@ -1,3 +1,4 @@
+import PageStore
 import Synchronization
 import SystemSupport
 
@@ -46,6 +47,8 @@ public final class RedisTier: PageTier, Sendable {
     public var maxObjectSize: Int { configuration.maxObjectSize }
     /// Handles are never reused (a late write must not overwrite a newer page).
     public var handlesAreReused: Bool { false }
+    /// Sockets, connection pools and allocation: never from a signal handler.
+    public var isAsyncSignalSafe: Bool { false }
     /// The cluster's cluster-node-timeout (15000 when CONFIG GET is not allowed).
     public let clusterNodeTimeoutMilliseconds: Int
     /// How long a read retries before it throws ``PageTierError/unavailable(_:)``.

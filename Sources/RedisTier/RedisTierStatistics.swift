@@ -1,3 +1,4 @@
+import PageStore
 import Synchronization
 
 /// The tier's live counters: atomics every thread adds to, read into ``RedisTierStatistics``.

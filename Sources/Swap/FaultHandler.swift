@@ -233,8 +233,8 @@ final class FaultHandler: @unchecked Sendable {
         let slot = state.slot
         var request = FileReadQueue.Request(page: page, pageAddress: pageAddress, state: state, access: access, start: start)
         request.poisonsOnFailure = queueing
-        let needsIO = region.backend.readNeedsIO(at: slot)
-        if needsIO, let queue = region.queue, let index = queue.reserve() {
+        let needsIO = region.readsOffHandler || region.backend.readNeedsIO(at: slot)
+        if needsIO, let queue = region.queue, let index = region.readsOffHandler ? Self.reserveWaiting(queue) : queue.reserve() {
             region.slots.retain(slot)  // the reader's reference: the slot outlives this read
             request.frame = region.cache.acquire()
             request.completesOnIOThread = queueing
@@ -261,6 +261,16 @@ final class FaultHandler: @unchecked Sendable {
         if needsIO { region.counters.count(.inlineFileReads) }
         let ok = read(slot, into: region.cache.frame(request.frame))
         return finishSwapIn(request, readSucceeded: ok, charged: true, fileBacked: needsIO)
+    }
+
+    /// A request slot of `queue`, yielding while every one is in flight (the backend's reads
+    /// must not run inline in the SIGBUS handler). Async-signal-safe.
+    @inline(__always)
+    private static func reserveWaiting(_ queue: FileReadQueue) -> Int? {
+        while true {
+            if let index = queue.reserve() { return index }
+            NativeThread.yield()
+        }
     }
 
     /// Reads a slot, retrying an I/O error or a checksum mismatch as many times as the region

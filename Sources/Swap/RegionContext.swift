@@ -46,6 +46,10 @@ struct RegionContext: Sendable {
     let backend: any SwapBackend
     /// Whether the backend frees a copy on `slotFreeNotify` (else the swap layer discards it).
     let freesOnNotify: Bool
+    /// Every swap-in goes to the I/O threads: SIGBUS mode over a backend whose second-tier
+    /// reads must not run in a signal handler (a pool hit seen by `readNeedsIO` may be written
+    /// back before the read runs).
+    let readsOffHandler: Bool
     /// The region's userfaultfd (a view: the region owns the descriptor).
     let uffd: Userfaultfd
 
@@ -82,6 +86,7 @@ struct RegionContext: Sendable {
         readRetryPauseMicroseconds = configuration.readRetryPauseMicroseconds
         self.backend = backend
         freesOnNotify = backend.freesOnNotify
+        readsOffHandler = configuration.faultMode == .signal && !backend.ioReadsAreSignalSafe
         self.uffd = uffd
         table = PageStateTable(pageCount: configuration.size / configuration.pageSize)
         slots = SwapSlots(slotCount: backend.slotCount)

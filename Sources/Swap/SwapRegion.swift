@@ -212,6 +212,10 @@ public final class SwapRegion: @unchecked Sendable {
         if case .ioThreads(let n) = configuration.fileReads, !threads.contains(n) {
             throw .invalidConfiguration("\(n) file read threads: give \(threads.lowerBound)...\(threads.upperBound) (or read inline)")
         }
+        if configuration.faultMode == .signal, configuration.fileReads == .inline, !backend.ioReadsAreSignalSafe {
+            throw .invalidConfiguration(
+                "the backend's second tier (a cluster, an encrypting tier) must not be read in the SIGBUS handler: set fileReads to .ioThreads(N) (uswap: --file-reads io-threads:2) or faultMode to .handlerThread")
+        }
         guard retries.contains(configuration.readRetries) else {
             throw .invalidConfiguration("\(configuration.readRetries) read retries: give \(retries.lowerBound)...\(retries.upperBound)")
         }

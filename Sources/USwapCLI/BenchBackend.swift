@@ -4,17 +4,19 @@ import SystemSupport
 import ZRAM
 import ZSwap
 
-/// Which store `uswap bench swap` (and the demo) swap to: `--backend zram|zswap:FILE`.
+/// Which store `uswap bench swap` (and the demo) swap to: `--backend zram|zswap|zswap:FILE`.
 enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
-    /// An in-process ZramDevice (optionally writing back to a file).
+    /// An in-process ZramDevice (optionally writing back to a file or a `--tier`).
     case zram
-    /// A FrontswapCache over a swap file at this path.
-    case zswap(file: String)
+    /// A FrontswapCache over a swap file at this path, or (nil) over the `--tier`.
+    case zswap(file: String?)
 
-    /// Parses `zram` or `zswap:FILE`; nil for anything else.
+    /// Parses `zram`, `zswap` (its tier given by `--tier`) or `zswap:FILE`; nil for anything else.
     init?(argument: String) {
         if argument == "zram" {
             self = .zram
+        } else if argument == "zswap" {
+            self = .zswap(file: nil)
         } else if argument.hasPrefix("zswap:"), argument.count > "zswap:".count {
             self = .zswap(file: String(argument.dropFirst("zswap:".count)))
         } else {
@@ -26,7 +28,8 @@ enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
     var description: String {
         switch self {
         case .zram: "zram"
-        case .zswap(let file): "zswap:\(file)"
+        case .zswap(let file?): "zswap:\(file)"
+        case .zswap(nil): "zswap"
         }
     }
 }
@@ -93,10 +96,12 @@ struct BenchBackend: Sendable {
     let label: String
     /// The pool limit in bytes, if any.
     let poolLimitBytes: Int?
-    private let zram: ZramDevice?
-    private let cache: FrontswapCache?
+    let zram: ZramDevice?
+    let cache: FrontswapCache?
     /// The file's removal on SIGINT/SIGTERM/SIGHUP, and the registry holding it.
     private var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
+    /// The second tier given by `--tier`, which the backend closes.
+    var tier: OpenedTier? = nil
 
     /// A ZramDevice of `sizeBytes` (with `memLimit` if given); with `writebackPath`, a backing
     /// file there and automatic writeback of idle slots once `mem_used_total` reaches the pool
@@ -200,12 +205,22 @@ struct BenchBackend: Sendable {
     }
 
     /// Bytes of the backing file in the page cache now.
-    var fileCacheBytes: Int { file?.cachedBytes() ?? 0 }
+    var fileCacheBytes: Int { (file ?? tier?.file)?.cachedBytes() ?? 0 }
 
     /// Closes the backing file (removing its name, if it still points at the file) and drops
-    /// the removal from the signal cleanup.
-    func close() {
+    /// the removal from the signal cleanup; with a `--tier`, stops the store's writeback thread
+    /// and closes the tier (a cluster's keys are deleted). Returns what could not be cleaned up
+    /// (keys left on a cluster node that was down), or nil.
+    @discardableResult
+    func close() -> String? {
+        var problem: String?
+        if let tier {
+            zram?.stopTierWriteback()
+            cache?.stopTierWriteback()
+            do { try tier.close() } catch { problem = "\(error)" }
+        }
         file?.close()
         if let cleanup { cleanup.registry.cancel(cleanup.token) }
+        return problem
     }
 }

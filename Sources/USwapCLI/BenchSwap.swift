@@ -82,6 +82,8 @@ struct BenchSwap: ParsableCommand {
     @Option(name: .customLong("file-reads"), help: "How swap-ins from a file tier are read: inline (on the faulting thread) or io-threads:N (default: the library's).")
     var fileReads: String?
 
+    @OptionGroup var tierOptions: TierOptions
+
     @Option(name: .customLong("kernel-child-cgroup"), help: .hidden)
     var kernelChildCgroup: String?
 
@@ -100,13 +102,19 @@ struct BenchSwap: ParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be 1...256") }
         if let memLimit, memLimit <= 0 { throw ValidationError("--mem-limit must be a positive number of MiB") }
         guard let kind = BenchBackendKind(argument: backend) else {
-            throw ValidationError("--backend must be zram or zswap:FILE")
+            throw ValidationError("--backend must be zram, zswap (with --tier) or zswap:FILE")
         }
+        let hasTier = tierOptions.tier != nil
+        if kind == .zswap(file: nil), !hasTier, kernelChildCgroup == nil {
+            throw ValidationError("--backend zswap needs its second tier: --tier FILE or --tier redis://HOST:PORT (or say --backend zswap:FILE)")
+        }
+        if case .zswap(_?) = kind, hasTier { throw ValidationError("give the file once: --backend zswap:FILE, or --backend zswap --tier FILE") }
+        if hasTier, writeback != nil { throw ValidationError("give the zram writeback target once: --writeback FILE or --tier FILE|redis://...") }
         if let poolPercent, !(1...100).contains(poolPercent) { throw ValidationError("--pool-percent must be 1...100") }
         if let poolLimit, poolLimit <= 0 { throw ValidationError("--pool-limit must be a positive number of MiB") }
         if poolPercent != nil && poolLimit != nil { throw ValidationError("give --pool-percent or --pool-limit, not both") }
-        if kind == .zram, writeback == nil, poolPercent != nil || poolLimit != nil {
-            throw ValidationError("--pool-percent and --pool-limit apply to --backend zswap:FILE or to zram with --writeback FILE (zram's hard limit is --mem-limit)")
+        if kind == .zram, writeback == nil, !hasTier, poolPercent != nil || poolLimit != nil {
+            throw ValidationError("--pool-percent and --pool-limit apply to --backend zswap or to zram with --writeback FILE or --tier (zram's hard limit is --mem-limit)")
         }
         if kind != .zram, writeback != nil { throw ValidationError("--writeback applies to --backend zram (zswap writes back to its own FILE)") }
         if let writeback, writeback.isEmpty { throw ValidationError("--writeback needs a file path") }
@@ -128,7 +136,9 @@ struct BenchSwap: ParsableCommand {
             backend: BenchBackendKind(argument: backend) ?? .zram,
             poolLimit: poolLimit.map { PoolLimit.bytes($0 << 20) } ?? poolPercent.map(PoolLimit.percentOfRAM),
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init),
-            replaceExistingFile: force)
+            replaceExistingFile: force,
+            tier: try tierOptions.spec, replicas: tierOptions.replicas, leaseTTLMilliseconds: tierOptions.leaseTTL,
+            encryptTier: tierOptions.encrypt)
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.jsonLine)
@@ -172,6 +182,14 @@ struct SwapBench: Sendable {
 
     /// What a backing file's creation does with a file already at its path.
     var existingFilePolicy: ExistingFilePolicy { replaceExistingFile ? .replaceRegularFile : .refuseNonEmpty }
+    /// The second tier (`--tier`) of a zswap backend, or the writeback target of a zram one.
+    var tier: TierSpec? = nil
+    /// Replicas a cluster tier waits for.
+    var replicas = 1
+    /// A cluster tier's lease TTL.
+    var leaseTTLMilliseconds = 30_000
+    /// Whether the second tier is encrypted.
+    var encryptTier = false
 
     /// The workload both sides run.
     func workload() throws(SwapWorkloadError) -> SwapWorkload {
@@ -228,15 +246,25 @@ struct SwapBench: Sendable {
         let corpus = try CorpusFile(path: corpusPath)
         let policy = self.policy.flatMap(SlotPolicy.init(rawValue:)) ?? .default
         let store = try makeBackend(sizeBytes: workload.sizeBytes)
-        defer { store.close() }
+        defer {
+            if let problem = store.close() { StandardError.line("uswap: closing the second tier: \(problem)") }
+        }
         var regionConfiguration = SwapRegionConfiguration(size: workload.sizeBytes, residentLimit: residentMiB << 20, policy: policy)
         if let reclaim { regionConfiguration.reclaimMode = reclaim }
         if let eviction { regionConfiguration.evictionMethod = eviction }
         if let fileReads { regionConfiguration.fileReads = fileReads }
+        var readsNote = ""
+        if fileReads == nil, regionConfiguration.faultMode == .signal, regionConfiguration.fileReads == .inline,
+            !store.backend.ioReadsAreSignalSafe
+        {
+            // A cluster or an encrypting tier must not be read in the SIGBUS handler.
+            regionConfiguration.fileReads = .ioThreads(2)
+            readsNote = " (chosen: the second tier cannot be read in a signal handler)"
+        }
         let region = try SwapRegion(regionConfiguration, backend: store.backend)
         defer { region.close() }
         if progress {
-            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), eviction \(regionConfiguration.evictionMethod.rawValue), file reads \(regionConfiguration.fileReads), \(store.label)")
+            StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), eviction \(regionConfiguration.evictionMethod.rawValue), file reads \(regionConfiguration.fileReads)\(readsNote), \(store.label)")
         }
         let fillSeconds = try Progress.timed("uswap fill", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
             try workload.fill(region.baseAddress, corpus: corpus.bytes, progress: update)
@@ -276,14 +304,32 @@ struct SwapBench: Sendable {
 
     /// The store the region swaps to, as `--backend` says.
     func makeBackend(sizeBytes: Int) throws -> BenchBackend {
-        switch backend {
-        case .zram:
+        // A plain file tier takes today's paths (`zswap:FILE`, `--writeback FILE`): the same
+        // code, the same figures.
+        switch (backend, tier) {
+        case (.zram, .file(let path)?) where !encryptTier:
+            return try BenchBackend.zram(
+                sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: path, poolLimit: poolLimit)
+        case (.zswap, .file(let path)?) where !encryptTier:
+            return try BenchBackend.zswap(sizeBytes: sizeBytes, path: path, poolLimit: poolLimit ?? .percentOfRAM(20))
+        case (.zram, let spec?):
+            let opened = try OpenedTier.open(spec, objectCount: sizeBytes / 4096, replicas: replicas, leaseTTLMilliseconds: leaseTTLMilliseconds,
+                encrypt: encryptTier)
+            return try BenchBackend.zram(
+                sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, tier: opened, poolLimit: poolLimit)
+        case (.zswap, let spec?):
+            let opened = try OpenedTier.open(spec, objectCount: sizeBytes / 4096, replicas: replicas, leaseTTLMilliseconds: leaseTTLMilliseconds,
+                encrypt: encryptTier)
+            return try BenchBackend.zswap(sizeBytes: sizeBytes, tier: opened, poolLimit: poolLimit ?? .percentOfRAM(20))
+        case (.zram, nil):
             return try BenchBackend.zram(
                 sizeBytes: sizeBytes, memLimitBytes: memLimitMiB.map { $0 << 20 }, writebackPath: writebackFile,
                 poolLimit: poolLimit, existing: existingFilePolicy)
-        case .zswap(let file):
+        case (.zswap(let file?), nil):
             return try BenchBackend.zswap(
                 sizeBytes: sizeBytes, path: file, poolLimit: poolLimit ?? .percentOfRAM(20), existing: existingFilePolicy)
+        case (.zswap(nil), nil):
+            throw ValidationError("--backend zswap needs --tier")
         }
     }
 

@@ -13,7 +13,7 @@ public struct ZramConfiguration: Sendable {
     /// The codec used by ``ZramDevice/recompress(type:threshold:maxPages:)`` (`recomp_algorithm`
     /// priority 1), or `nil` for none.
     public var secondaryCodec: PageCodecFactory? = nil
-    /// The file pages are written back to (`backing_dev`), or `nil` for none: without one,
+    /// The file or tier pages are written back to (`backing_dev`), or `nil` for none: without one,
     /// ``ZramDevice/writeback(_:maxPages:)`` throws ``ZramError/noBackingDevice``.
     public var backingDevice: ZramBackingDevice? = nil
     /// Writeback the device starts by itself when its pool passes a high watermark, or `nil`
@@ -40,14 +40,7 @@ public struct ZramConfiguration: Sendable {
             return "disksize \(disksize) holds more than 2^32 pages: use a smaller disksize"
         }
         if memLimit < 0 { return "mem_limit \(memLimit) is negative: use 0 for no limit" }
-        if let backing = backingDevice {
-            if backing.file.pageSize != pageSize {
-                return "the backing file has \(backing.file.pageSize)-byte blocks but the device uses \(pageSize)-byte pages: open the file with the same page size"
-            }
-            if backing.blockCount <= 0 || backing.blockCount > Int(UInt32.max) {
-                return "backing device block count \(backing.blockCount) is out of range: give 1 to \(UInt32.max) blocks"
-            }
-        }
+        if let backing = backingDevice, let problem = backing.problem(pageSize: pageSize) { return problem }
         if let automatic = automaticWriteback {
             guard backingDevice != nil else {
                 return "automatic writeback needs a backing device: set backingDevice as well"

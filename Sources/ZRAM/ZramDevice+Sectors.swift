@@ -79,7 +79,7 @@ extension ZramDevice {
                     try store(UnsafeRawBufferPointer(stream.page), at: slot, using: stream)
                 }
             }
-            writeBackIfAboveHighWatermark(using: stream)
+            writeBackIfAboveHighWatermark()
         }
     }
 

@@ -1,88 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SystemSupport
 import PageCodecs
 import PageStore
 import Synchronization
+import ZsPool
 
-/// A device's file tier: the backing file, its free blocks, optional checksums, and the one
-/// scratch page writeback decompresses into.
+/// A device's second tier: the `PageTier` written-back pages go to (a `PageFileTier` over the
+/// backing file, or the tier the configuration gave), the batch writeback fills, and, for a tier
+/// that may not be called from a signal handler, the writeback thread and its free queue.
 ///
-/// **Memory and ownership.** Everything is made once with the device: the block allocator (one
-/// bit per block), checksums (8 bytes per block, when enabled) and the scratch page (inside
-/// ``exclusive``, freed with it). The file belongs to the caller; the tier never closes it.
+/// **Memory and ownership.** Everything is made once with the device: the batch (its entries and
+/// an arena of `batchSize` pages) and the victims array (the slot of each batch entry) inside
+/// ``exclusive``, freed with it; the free queue (when there is a thread). The tier and the file
+/// belong to the caller (a `PageFileTier` made here is the device's, the file under it is not).
 ///
-/// **Thread safety.** The file, allocator and checksums are safe to share (see their types). The
-/// scratch page and the automatic clock hand sit inside ``exclusive``: one writeback, manual or
-/// automatic, runs at a time, so the post-processing flag on a slot (ZRAM_PP_SLOT) can only be
-/// set by the writeback that holds it. A block is owned either by a writeback in flight or by the
-/// written-back slot whose handle names it; its checksum entry follows the same owner.
-final class WritebackTier: Sendable {
-    let file: any PageFile
-    /// The free blocks. Every call goes through ``allocateBlock()`` / ``freeBlock(_:)``.
-    let blocks: BlockAllocator
-    /// Taken around every allocator call. Redundant with the allocator's own `Mutex`, but
-    /// ThreadSanitizer cannot see `Mutex` on Linux and reports its bitmap as racing; this
-    /// lock's atomics it sees. Uncontended it costs one compare-and-swap.
-    let blocksLock = SpinLock()
-    let checksums: PageChecksums?
-    let punchFreedBlocks: Bool
+/// **Thread safety.** The tier, queue and thread are safe to share (see their types); ``thread``
+/// is set once by the device's `init`, before the device is shared. The batch, victims and the
+/// automatic clock hand sit inside ``exclusive``: one writeback, manual or automatic, runs at a
+/// time, so the post-processing flag on a slot (ZRAM_PP_SLOT) can only be set by the writeback
+/// that holds it. A tier handle is owned either by a writeback in flight or by the written-back
+/// slot that holds it.
+final class WritebackTier: @unchecked Sendable {
+    let tier: any PageTier
+    /// The file tier made from ``ZramBackingDevice/file`` (for block numbers and invariants).
+    let fileTier: PageFileTier?
     let automatic: ZramAutomaticWriteback?
     let exclusive: Mutex<Scratch>
-    /// Taken inside ``exclusive`` for the same reason as ``blocksLock``: ThreadSanitizer does
-    /// not see `Mutex` on Linux and reported the scratch as racing between two writebacks; it
-    /// sees this lock's atomics. Never contended (the mutex is already held).
+    /// Taken inside ``exclusive``: ThreadSanitizer does not see `Mutex` on Linux and reported
+    /// the scratch as racing between two writebacks; it sees this lock's atomics. Never
+    /// contended (the mutex is already held).
     let exclusiveOrder = SpinLock()
+    /// Frees waiting for the writeback thread (a tier that may not be called from a signal
+    /// handler), or `nil`: frees then go to the tier at once.
+    let frees: TierFreeQueue?
+    /// The writeback thread, set once by the device's `init` when ``frees`` is set.
+    var thread: TierWritebackThread?
 
-    /// The page a writeback decompresses into before writing it out, and the automatic clock
-    /// hand (the next slot the automatic scan looks at).
+    /// The batch a writeback fills, and the clock hand of automatic writeback.
     ///
-    /// **Memory.** One page allocated in `init`, freed in `deinit`, used only while
-    /// ``WritebackTier/exclusive`` is held: that mutex is what makes the `@unchecked Sendable`
-    /// safe.
+    /// **Memory.** The batch's own allocations and `victims` (`batch.capacity` slots), made in
+    /// `init`, freed in `deinit`, used only while ``WritebackTier/exclusive`` is held: that mutex
+    /// is what makes the `@unchecked Sendable` safe. Entry `i` of the batch is slot `victims[i]`'s
+    /// object.
     struct Scratch: ~Copyable, @unchecked Sendable {
-        let page: UnsafeMutableRawBufferPointer
+        var batch: PageTierBatch
+        let victims: UnsafeMutablePointer<Int>
         var hand = 0
-        init(pageSize: Int) {
-            page = .allocate(byteCount: pageSize, alignment: 64)
-            page.initializeMemory(as: UInt8.self, repeating: 0)
+        init(capacity: Int, pageSize: Int) {
+            batch = PageTierBatch(capacity: capacity, maxObjectSize: pageSize)
+            victims = .allocate(capacity: capacity)
+            victims.initialize(repeating: -1, count: capacity)
         }
-        deinit { page.deallocate() }
+        deinit { victims.deallocate() }
     }
 
     init(_ backing: ZramBackingDevice, automatic: ZramAutomaticWriteback?, pageSize: Int) {
-        file = backing.file
-        blocks = BlockAllocator(capacity: backing.blockCount)
-        checksums = backing.checksums ? PageChecksums(count: backing.blockCount) : nil
-        punchFreedBlocks = backing.punchFreedBlocks
+        if let file = backing.file {
+            let made = PageFileTier(
+                file: file, blockCount: backing.blockCount, checksums: backing.checksums,
+                punchFreedBlocks: backing.punchFreedBlocks)
+            fileTier = made
+            tier = made
+        } else {
+            fileTier = nil
+            tier = backing.tier!  // ZramBackingDevice.problem guarantees one of the two
+        }
         self.automatic = automatic
-        exclusive = Mutex(Scratch(pageSize: pageSize))
+        exclusive = Mutex(Scratch(capacity: backing.batchSize, pageSize: pageSize))
+        frees = tier.isAsyncSignalSafe ? nil : TierFreeQueue(capacity: 65_536)
     }
 
-    /// The lowest free block, or `nil` when the file is full.
-    func allocateBlock() -> Int? {
-        blocksLock.withLock { () -> Int? in try? blocks.allocate() }
-    }
-
-    /// Returns `block` to the free blocks.
-    func freeBlock(_ block: Int) {
-        blocksLock.withLock { _ = blocks.free(block) }
+    /// Frees `handle` in the tier: at once, or through the writeback thread's queue.
+    /// Async-signal-safe either way.
+    @inline(__always)
+    func free(_ handle: UInt64) {
+        let value = PageTierHandle(rawValue: handle)
+        if let frees {
+            frees.push(value)
+        } else {
+            withUnsafePointer(to: value) { tier.free(UnsafeBufferPointer(start: $0, count: 1)) }
+        }
     }
 }
 
-/// How one slot's writeback ended.
-enum SlotWritebackOutcome {
-    /// The page is in the file; the slot is WB.
-    case written
-    /// The slot did not qualify (empty, same-filled, written back, busy with another flag set,
-    /// or its object failed to decompress).
-    case skipped
-    /// The block was written but the slot changed meanwhile: the page stays in memory.
-    case cancelled
-    /// The block write failed: the page stays in memory.
-    case writeFailed(PageStoreError)
-    /// No free block.
-    case fileFull
-    /// The writeback limit is used up.
-    case limitReached
+/// What one batch did.
+struct WritebackBatchOutcome {
+    /// Slots that are WB now.
+    var written = 0
+    /// Objects the tier did not acknowledge (their slots stay in the pool).
+    var refused = 0
+    /// Objects acknowledged for slots touched meanwhile (freed again in the tier).
+    var cancelled = 0
+    /// Why the tier refused some, or `nil`.
+    var failure: PageTierError?
 }
 
 /// What a run of writebacks did.
@@ -97,16 +109,17 @@ struct WritebackRun {
 extension ZramDevice {
     // MARK: Writeback
 
-    /// Writes selected pages to the backing file and frees their memory (zram's `writeback`).
+    /// Writes selected pages to the backing file (the tier) and frees their memory (zram's
+    /// `writeback`).
     ///
-    /// For each chosen slot: under the slot's lock the page is decompressed (a huge page
-    /// copied) into a preallocated scratch page and the slot marked for post-processing; the
-    /// lock is dropped while the page is written to the lowest free block; then, only if the
-    /// write succeeded and nobody read, wrote or freed the slot meanwhile, its pool object is
-    /// freed and the slot becomes WB, holding the block index. A slot touched meanwhile keeps
-    /// its page in memory (its block is freed again); a failed write keeps the page in memory
-    /// and the run goes on, as the kernel's does. Same-filled, empty and written-back slots are
-    /// skipped. One writeback runs at a time; this call waits for a running one.
+    /// The chosen slots' compressed objects (a huge slot's raw page) are copied into a batch,
+    /// each slot marked for post-processing under its lock; one write sends the batch to the
+    /// tier without any slot lock; then, for each object the tier acknowledged, only if nobody
+    /// read, wrote or freed the slot meanwhile, its pool object is freed and the slot becomes
+    /// WB, holding the tier's handle. A slot touched meanwhile keeps its page in memory (its tier
+    /// copy is freed again); an object the tier refused keeps its page in memory and the run goes
+    /// on, as the kernel's does after a failed write. Same-filled, empty and written-back slots
+    /// are skipped. One writeback runs at a time; this call waits for a running one.
     ///
     /// With the writeback limit enabled (``writebackLimitEnabled``), each page written takes
     /// its size in 4 KiB units off ``writebackLimit``; when less than one page is left the run
@@ -115,12 +128,13 @@ extension ZramDevice {
     /// - Parameters:
     ///   - mode: which slots (`idle`, `huge`, `huge_idle`, `incompressible`, `page_index=`).
     ///   - maxPages: the most pages to write.
-    /// - Returns: how many pages are now in the file. Fewer than `maxPages` when fewer slots
+    /// - Returns: how many pages are now in the tier. Fewer than `maxPages` when fewer slots
     ///   qualified, or the limit or the file ran out after some were written.
     /// - Throws: ``ZramError/noBackingDevice``; ``ZramError/page(_:)`` with `slotOutOfRange`
     ///   for a bad `.slot`; ``ZramError/writebackLimitReached(limit:)`` or
     ///   ``ZramError/backingFileFull(blocks:)`` when nothing could be written for that reason;
-    ///   ``ZramError/writebackFailed(written:failures:last:)`` when any block write failed.
+    ///   ``ZramError/writebackFailed(written:failures:last:)`` when the tier refused any page (a
+    ///   failed block write, a cluster that did not acknowledge).
     @discardableResult
     public func writeback(_ mode: ZramWritebackMode, maxPages: Int = .max) throws(ZramError) -> Int {
         guard let tier = writebackTier else { throw .noBackingDevice }
@@ -134,31 +148,34 @@ extension ZramDevice {
             let left = counters.writebackLimit.load(ordering: .relaxed)
             if left < unitsPerPage { throw .writebackLimitReached(limit: left) }
         }
-        // The stream first, then the writeback lock: a thread holding the lock never waits for a
-        // stream, so threads that hold streams and wait for the lock cannot starve it.
-        let index = streams.acquire()
-        defer { streams.release(index) }
-        let stream = streams.stream(index)
         let required = mode.required
         let run = tier.exclusive.withLock { scratch -> WritebackRun in
             tier.exclusiveOrder.withLock { () -> WritebackRun in
                 var run = WritebackRun()
-                var block = -1
-                for slot in range where run.written < maxPages {
-                    switch writeBackSlot(slot, required: required, tier: tier, stream: stream, page: scratch.page, block: &block) {
-                    case .written: run.written += 1
-                    case .skipped, .cancelled: break
-                    case .writeFailed(let error):
-                        run.failures += 1
-                        run.lastFailure = error
-                    case .fileFull:
-                        run.stoppedByFullFile = true
-                    case .limitReached:
+                var next = range.lowerBound
+                while run.written < maxPages && next < range.upperBound {
+                    let room = min(scratch.batch.capacity, maxPages - run.written, limitBudget())
+                    if room == 0 {
                         run.stoppedByLimit = true
+                        break
                     }
-                    if run.stoppedByLimit || run.stoppedByFullFile { break }
+                    scratch.batch.removeAll()
+                    while next < range.upperBound && scratch.batch.count < room {
+                        _ = collect(next, required: required, into: &scratch)
+                        next += 1
+                    }
+                    guard scratch.batch.count > 0 else { break }
+                    let outcome = writeBatch(&scratch, tier: tier)
+                    run.written += outcome.written
+                    if let failure = outcome.failure {
+                        if case .full = failure {
+                            run.stoppedByFullFile = true
+                            break
+                        }
+                        run.failures += outcome.refused
+                        run.lastFailure = Self.storeError(failure, slot: -1)
+                    }
                 }
-                releaseUnused(block, tier: tier)
                 return run
             }
         }
@@ -168,7 +185,7 @@ extension ZramDevice {
         if run.written == 0 && run.stoppedByLimit {
             throw .writebackLimitReached(limit: counters.writebackLimit.load(ordering: .relaxed))
         }
-        if run.written == 0 && run.stoppedByFullFile { throw .backingFileFull(blocks: tier.blocks.capacity) }
+        if run.written == 0 && run.stoppedByFullFile { throw .backingFileFull(blocks: tier.fileTier?.blockCount ?? 0) }
         return run.written
     }
 
@@ -187,23 +204,47 @@ extension ZramDevice {
         set { counters.writebackLimit.store(max(0, newValue), ordering: .relaxed) }
     }
 
-    /// Whether the device has a backing file (``ZramConfiguration/backingDevice``).
+    /// Whether the device has a backing file or tier (``ZramConfiguration/backingDevice``).
     public var hasBackingDevice: Bool { writebackTier != nil }
 
-    /// Whether reading `slot` now means reading the backing file (it is written back): a hint
+    /// Whether reading `slot` now means reading the second tier (it is written back): a hint
     /// read without the slot's lock, for the swap layer's I/O threads.
     public func readNeedsIO(at slot: Int) -> Bool {
         guard slot >= 0 && slot < slotCount else { return false }
         return table.word(slot) & ZramSlotFlags.writtenBack.rawValue != 0
     }
 
-    /// The file block holding `slot`'s page, or `nil` when the slot is not written back.
+    /// Whether reads of written-back slots may run in a signal handler: false when the tier may
+    /// not be called from one (a cluster, an encrypting tier), so a SIGBUS-mode swap region
+    /// reads this device's pages on its I/O threads.
+    public var ioReadsAreSignalSafe: Bool { writebackTier?.tier.isAsyncSignalSafe ?? true }
+
+    /// The file block holding `slot`'s page, or `nil` when the slot is not written back or the
+    /// device writes back to a tier that is not its own file.
     public func writtenBackBlock(of slot: Int) throws(PageStoreError) -> Int? {
+        guard writebackTier?.fileTier != nil, let handle = try writtenBackHandle(of: slot) else { return nil }
+        return Int(handle.rawValue) - 1
+    }
+
+    /// The tier handle holding `slot`'s page, or `nil` when the slot is not written back.
+    public func writtenBackHandle(of slot: Int) throws(PageStoreError) -> PageTierHandle? {
         try check(slot)
         table.lock(slot)
         defer { table.unlock(slot) }
         guard table.testFlag(slot, .writtenBack) else { return nil }
-        return Int(table.handle(slot))
+        return PageTierHandle(rawValue: table.handle(slot))
+    }
+
+    /// The second tier's counters (objects stored, acknowledged, refused, read, freed), or
+    /// `nil` without a backing device.
+    public var tierStatistics: PageTierStatistics? { writebackTier?.tier.tierStatistics }
+
+    /// Stops the device's writeback thread (a tier that may not be called from a signal
+    /// handler) and frees what it had queued, so the tier can be closed; automatic writeback
+    /// stops with it. Without a thread it does nothing. Call it when the device is done, before
+    /// closing the tier.
+    public func stopTierWriteback() {
+        writebackTier?.thread?.stop()
     }
 
     /// Failures, cancellations and the cost of automatic writeback.
@@ -211,7 +252,10 @@ extension ZramDevice {
         var s = ZramWritebackStatistics()
         s.failedWrites = counters.writebackFailedWrites.load(ordering: .relaxed)
         s.cancelled = counters.writebackCancelled.load(ordering: .relaxed)
-        s.failedPunches = counters.failedPunches.load(ordering: .relaxed)
+        s.refusedPages = counters.writebackRefused.load(ordering: .relaxed)
+        s.storesAboveHighWatermark = counters.storesAboveHighWatermark.load(ordering: .relaxed)
+        s.pendingTierFrees = writebackTier?.frees?.count ?? 0
+        s.failedPunches = writebackTier?.fileTier?.failedPunchCount ?? 0
         s.automaticRounds = counters.automaticRounds.load(ordering: .relaxed)
         s.automaticPages = counters.automaticPages.load(ordering: .relaxed)
         s.automaticNanoseconds = counters.automaticNanoseconds.load(ordering: .relaxed)
@@ -223,7 +267,7 @@ extension ZramDevice {
         return s
     }
 
-    // MARK: One slot
+    // MARK: One batch
 
     /// Whether a slot word qualifies for writeback: a pool object (not same-filled, not
     /// written back, not already being post-processed) carrying every flag in `required`.
@@ -234,77 +278,96 @@ extension ZramDevice {
         return word & ZramSlotFlags.sizeMask != 0 && word & excluded == 0 && word & required == required
     }
 
-    /// Writes `slot` back if it qualifies (the caller holds `tier.exclusive`, whose scratch
-    /// `page` this uses, and the codec `stream`). `block` is a block already taken from the
-    /// allocator and not used yet, or -1; the function takes one when it needs it and leaves
-    /// an unused one in `block` for the next slot.
-    func writeBackSlot(
-        _ slot: Int, required: UInt32, tier: WritebackTier, stream: CodecStream,
-        page: UnsafeMutableRawBufferPointer, block: inout Int
-    ) -> SlotWritebackOutcome {
-        guard qualifiesForWriteback(table.word(slot), required: required) else { return .skipped }
-        if counters.writebackLimitEnabled.load(ordering: .relaxed)
-            && counters.writebackLimit.load(ordering: .relaxed) < unitsPerPage
-        {
-            return .limitReached
-        }
-        if block < 0 {
-            guard let free = tier.allocateBlock() else { return .fileFull }
-            block = free
-        }
-        // Read the page under the slot's lock and claim the slot (ZRAM_PP_SLOT).
+    /// How many more pages the writeback limit lets through (`Int.max` when it is off).
+    @inline(__always)
+    func limitBudget() -> Int {
+        guard counters.writebackLimitEnabled.load(ordering: .relaxed) else { return .max }
+        return counters.writebackLimit.load(ordering: .relaxed) / unitsPerPage
+    }
+
+    /// Copies `slot`'s object into the batch and claims the slot (ZRAM_PP_SLOT) if it qualifies
+    /// (the caller holds `tier.exclusive`, whose scratch this fills, and the batch has room).
+    /// Returns whether it did.
+    func collect(_ slot: Int, required: UInt32, into scratch: inout WritebackTier.Scratch) -> Bool {
+        guard qualifiesForWriteback(table.word(slot), required: required) else { return false }
         table.lock(slot)
         let word = table.word(slot)
         guard qualifiesForWriteback(word, required: required) else {
             table.unlock(slot)
-            return .skipped
+            return false
         }
-        if decodeLocked(slot, word: word, into: page, using: stream) != nil {
+        let size = Int(word & ZramSlotFlags.sizeMask)
+        let object = pool.bytes(
+            of: ZsHandle(rawValue: table.handle(slot)), inClass: pool.classes.classIndex(forSize: size), count: size)
+        let index: Int
+        do { index = try scratch.batch.append(object) } catch {
+            // Cannot happen: the caller leaves room, and an object is at most a page.
             table.unlock(slot)
-            counters.failedReads.add(1, ordering: .relaxed)
-            return .skipped
+            return false
         }
+        scratch.victims[index] = slot
         table.setFlag(slot, .postProcessing)
         table.unlock(slot)
+        return true
+    }
 
-        // Write without the lock: reads of the slot are served from the pool meanwhile.
-        do {
-            try tier.file.writeBlock(UnsafeRawBufferPointer(page), at: block)
-        } catch {
+    /// Sends the batch to the tier (no slot lock held) and commits each object: acknowledged and
+    /// still claimed, the slot becomes WB with the handle and its pool object is freed;
+    /// acknowledged but touched meanwhile, the tier's copy is freed; refused, the slot keeps its
+    /// page (its claim dropped). The caller holds `tier.exclusive`.
+    func writeBatch(_ scratch: inout WritebackTier.Scratch, tier: WritebackTier) -> WritebackBatchOutcome {
+        var outcome = WritebackBatchOutcome()
+        do throws(PageTierError) { try tier.tier.write(&scratch.batch) } catch {
+            scratch.batch.resetResults()
+            scratch.batch.failure = error
+        }
+        outcome.failure = scratch.batch.failure
+        var acknowledged = 0
+        for i in 0..<scratch.batch.count {
+            let slot = scratch.victims[i]
+            let handle = scratch.batch.handle(at: i)
+            if handle != nil { acknowledged += 1 }
             table.lock(slot)
-            // Only this writeback sets the flag (one runs at a time), so it is still ours if set.
-            if table.testFlag(slot, .postProcessing) { table.clearFlag(slot, .postProcessing) }
+            // Any read, write, free or recompression replaced or cleared the flag word, and
+            // with it ZRAM_PP_SLOT; only this writeback sets the flag (one runs at a time).
+            guard table.testFlag(slot, .postProcessing) else {
+                table.unlock(slot)
+                if let handle {
+                    outcome.cancelled += 1
+                    tier.free(handle.rawValue)
+                }
+                continue
+            }
+            guard let handle else {
+                table.clearFlag(slot, .postProcessing)
+                table.unlock(slot)
+                outcome.refused += 1
+                continue
+            }
+            let priority = table.word(slot) & (ZramSlotFlags.priorityBit1.rawValue | ZramSlotFlags.priorityBit2.rawValue)
+            let old = detachLocked(slot)
+            table.setHandle(slot, handle.rawValue)
+            table.setWord(slot, ZramSlotFlags.writtenBack.rawValue | priority)
             table.unlock(slot)
-            counters.failedWrites.add(1, ordering: .relaxed)
-            counters.writebackFailedWrites.add(1, ordering: .relaxed)
-            // The failed write may have left part of a page there: punch it, then give it back.
-            releaseBlock(block, tier: tier)
-            block = -1
-            return .writeFailed(error)
+            stored.addElsewhere(1)
+            counters.bdCount.add(1, ordering: .relaxed)
+            release(old)
+            outcome.written += 1
         }
-        counters.bdWrites.add(1, ordering: .relaxed)
-        tier.checksums?.record(UnsafeRawBufferPointer(page), for: block)
-
-        // Commit only if nobody touched the slot: any read, write, free or recompression
-        // replaced or cleared the flag word and with it ZRAM_PP_SLOT.
-        table.lock(slot)
-        guard table.testFlag(slot, .postProcessing) else {
-            table.unlock(slot)
-            counters.writebackCancelled.add(1, ordering: .relaxed)
-            return .cancelled  // the block stays taken, for the next slot
+        counters.bdWrites.add(acknowledged, ordering: .relaxed)
+        if outcome.cancelled > 0 { counters.writebackCancelled.add(outcome.cancelled, ordering: .relaxed) }
+        if outcome.refused > 0 {
+            counters.writebackRefused.add(outcome.refused, ordering: .relaxed)
+            if case .io? = outcome.failure {
+                counters.failedWrites.add(outcome.refused, ordering: .relaxed)
+                counters.writebackFailedWrites.add(outcome.refused, ordering: .relaxed)
+            }
         }
-        let old = detachLocked(slot)
-        table.setHandle(slot, UInt64(block))
-        table.setWord(slot, ZramSlotFlags.writtenBack.rawValue)
-        table.unlock(slot)
-        stored.addElsewhere(1)
-        counters.bdCount.add(1, ordering: .relaxed)
-        release(old)
-        block = -1
-        if counters.writebackLimitEnabled.load(ordering: .relaxed) {
-            takeFromWritebackLimit(unitsPerPage)
+        if counters.writebackLimitEnabled.load(ordering: .relaxed) && outcome.written > 0 {
+            takeFromWritebackLimit(outcome.written * unitsPerPage)
         }
-        return .written
+        scratch.batch.removeAll()
+        return outcome
     }
 
     /// Subtracts `units` from writeback_limit, stopping at 0.
@@ -318,42 +381,48 @@ extension ZramDevice {
         }
     }
 
-    /// Gives back a block a writeback took but did not use (it may hold a cancelled page).
-    func releaseUnused(_ block: Int, tier: WritebackTier) {
-        if block >= 0 { releaseBlock(block, tier: tier) }
-    }
-
-    /// Frees a file block nobody references any more: checksum forgotten, storage punched out
-    /// of the file (a failed punch is counted, never thrown), block back to the allocator. Runs
-    /// without any slot lock; the block is still allocated until the last step, so no writeback
-    /// can be using it.
-    func releaseBlock(_ block: Int, tier: WritebackTier) {
-        tier.checksums?.clear(block)
-        if tier.punchFreedBlocks {
-            do { try tier.file.punchHole(at: block, count: 1) } catch {
-                counters.failedPunches.add(1, ordering: .relaxed)
-            }
+    /// The error a store operation reports for a tier's `error` about `slot` (-1: a batch).
+    static func storeError(_ error: PageTierError, slot: Int) -> PageStoreError {
+        switch error {
+        case .io(let code, let operation): .io(errno: code, operation: operation)
+        case .corrupt(_, let reason): .corrupt(slot: slot, reason: reason)
+        case .missing: .corrupt(slot: slot, reason: error.description)
+        case .unavailable: .io(errno: ETIMEDOUT, operation: "read of slot \(slot): \(error.description)")
+        default: .io(errno: EIO, operation: error.description)
         }
-        tier.freeBlock(block)
     }
 
-    /// read_from_bdev: reads written-back `slot`'s block into `buffer` and verifies its
-    /// checksum (slot lock held, so the block cannot be freed and reused meanwhile). Counts
-    /// bd_reads; on failure counts failed_reads and returns the error, freeing nothing.
+    /// read_from_bdev: reads written-back `slot`'s object from the tier into `buffer` (one
+    /// page) and, unless it is a raw page, decompresses it there with `stream` (slot lock held,
+    /// so the handle cannot be freed meanwhile). Counts bd_reads; on failure counts failed_reads
+    /// and returns the error, freeing nothing.
     @inline(__always)
-    func readWrittenBackLocked(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer) -> PageStoreError? {
+    func readWrittenBackLocked(
+        _ slot: Int, word: UInt32, into buffer: UnsafeMutableRawBufferPointer, using stream: CodecStream
+    ) -> PageStoreError? {
         guard let tier = writebackTier else {
             counters.failedReads.add(1, ordering: .relaxed)
-            return .corrupt(slot: slot, reason: "marked written back but the device has no backing file")
+            return .corrupt(slot: slot, reason: "marked written back but the device has no backing device")
         }
-        let block = Int(table.handle(slot))
         counters.bdReads.add(1, ordering: .relaxed)
-        do throws(PageStoreError) {
-            try tier.file.readBlock(block, into: buffer)
-            try tier.checksums?.verify(UnsafeRawBufferPointer(buffer), for: block, slot: slot)
+        let length: Int
+        do throws(PageTierError) {
+            length = try tier.tier.read(PageTierHandle(rawValue: table.handle(slot)), into: buffer)
         } catch {
             counters.failedReads.add(1, ordering: .relaxed)
-            return error
+            return Self.storeError(error, slot: slot)
+        }
+        guard length < pageSize else { return nil }  // a raw page: already in place
+        // A compressed object: move it out of the way, then decompress into the page.
+        let object = UnsafeMutableRawBufferPointer(rebasing: stream.scratch[0..<length])
+        object.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+        do throws(CodecError) {
+            try stream.decode(
+                UnsafeRawBufferPointer(object), isRaw: false,
+                priority: Int((word >> ZramSlotFlags.priorityShift) & 3), into: buffer)
+        } catch {
+            counters.failedReads.add(1, ordering: .relaxed)
+            return .corrupt(slot: slot, reason: "the object read back from the tier does not decompress: \(error.description)")
         }
         return nil
     }
@@ -361,37 +430,40 @@ extension ZramDevice {
     // MARK: Automatic writeback
 
     /// Runs automatic writeback after a write when the pool is at or above the high watermark
-    /// (no-op without a configuration). `stream` is the writer's codec stream, reused for
-    /// decompression; the caller holds no slot lock.
+    /// (no-op without a configuration). With a writeback thread the write only counts that the
+    /// pool is above it: the thread writes back. The caller holds no slot lock.
     @inline(__always)
-    func writeBackIfAboveHighWatermark(using stream: CodecStream) {
+    func writeBackIfAboveHighWatermark() {
         guard let tier = writebackTier, let automatic = tier.automatic,
             pool.memUsedTotal >= automatic.highWatermark
         else { return }
-        runAutomaticWriteback(tier: tier, automatic: automatic, stream: stream, wait: false)
+        if tier.thread != nil {
+            counters.storesAboveHighWatermark.add(1, ordering: .relaxed)
+            return
+        }
+        runAutomaticWriteback(tier: tier, automatic: automatic, wait: false)
     }
 
-    /// One automatic round: idle slots from the clock hand on, until `mem_used_total` is below
-    /// the low watermark or `batchSize` pages are written. When a full sweep finds no idle
-    /// slot, the pool is first compacted if it holds more unused room than the gap between the
-    /// watermarks (freed objects that did not free whole spans), then, if that was not enough,
-    /// every slot is marked idle once and the sweep goes on. A round that ends above the low
-    /// watermark with a fragmented pool compacts it too (once per round). With `wait` false a
-    /// running writeback makes this return at once (counted as busy). Returns the pages written.
+    /// One automatic round on the writing thread (a tier safe in a signal handler): idle slots
+    /// from the clock hand on, until `mem_used_total` is below the low watermark or `batchSize`
+    /// pages are written. When a full sweep finds no idle slot, the pool is first compacted if
+    /// it holds more unused room than the gap between the watermarks (freed objects that did not
+    /// free whole spans), then, if that was not enough, every slot is marked idle once and the
+    /// sweep goes on. A round that ends above the low watermark with a fragmented pool compacts
+    /// it too (once per round). With `wait` false a running writeback makes this return at once
+    /// (counted as busy). Returns the pages written.
     @discardableResult
-    func runAutomaticWriteback(
-        tier: WritebackTier, automatic: ZramAutomaticWriteback, stream: CodecStream, wait: Bool
-    ) -> Int {
+    func runAutomaticWriteback(tier: WritebackTier, automatic: ZramAutomaticWriteback, wait: Bool) -> Int {
         if wait {
             return tier.exclusive.withLock { scratch in
                 tier.exclusiveOrder.withLock {
-                    automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+                    automaticRound(tier: tier, automatic: automatic, maxPages: automatic.batchSize, scratch: &scratch).written
                 }
             }
         }
         let written = tier.exclusive.withLockIfAvailable { scratch in
             tier.exclusiveOrder.withLock {
-                automaticRound(tier: tier, automatic: automatic, stream: stream, scratch: &scratch)
+                automaticRound(tier: tier, automatic: automatic, maxPages: automatic.batchSize, scratch: &scratch).written
             }
         }
         guard let written else {
@@ -399,6 +471,22 @@ extension ZramDevice {
             return 0
         }
         return written
+    }
+
+    /// One round of the writeback thread (a tier that may not be called from a signal handler):
+    /// when the pool is at or above the high watermark, automatic rounds until it is below the
+    /// low one (or eight batches, so that frees and manual writeback get their turn).
+    func threadRound() -> TierWritebackThread.Outcome {
+        guard let tier = writebackTier, let automatic = tier.automatic,
+            pool.memUsedTotal >= automatic.highWatermark
+        else { return .idle }
+        let round = tier.exclusive.withLock { scratch in
+            tier.exclusiveOrder.withLock {
+                automaticRound(tier: tier, automatic: automatic, maxPages: 8 * scratch.batch.capacity, scratch: &scratch)
+            }
+        }
+        if round.written > 0 { return .wrote }
+        return round.refused ? .refused : .idle
     }
 
     /// Whether the pool holds more unused room (mem_used_total minus compr_data_size) than the
@@ -409,30 +497,33 @@ extension ZramDevice {
             > max(automatic.highWatermark - automatic.lowWatermark, pageSize)
     }
 
-    /// The body of ``runAutomaticWriteback(tier:automatic:stream:wait:)``; the caller holds
-    /// `tier.exclusive`, whose `scratch` this uses.
+    /// The body of an automatic round (see ``runAutomaticWriteback(tier:automatic:wait:)``),
+    /// at most `maxPages` pages; the caller holds `tier.exclusive`, whose `scratch` this uses.
+    /// Returns the pages written and whether the tier refused a batch outright.
     func automaticRound(
-        tier: WritebackTier, automatic: ZramAutomaticWriteback, stream: CodecStream, scratch: inout WritebackTier.Scratch
-    ) -> Int {
+        tier: WritebackTier, automatic: ZramAutomaticWriteback, maxPages: Int, scratch: inout WritebackTier.Scratch
+    ) -> (written: Int, refused: Bool) {
         let start = MonotonicClock.nanoseconds()
         let required = ZramSlotFlags.idle.rawValue
         var written = 0
+        var refused = false
         var swept = 0
         var marked = false
         var compacted = false
-        var block = -1
-        round: while written < automatic.batchSize && pool.memUsedTotal >= automatic.lowWatermark {
-            var found = -1
-            while swept < slotCount {
+        round: while written < maxPages && pool.memUsedTotal >= automatic.lowWatermark {
+            let room = min(scratch.batch.capacity, maxPages - written, limitBudget())
+            if room == 0 {
+                counters.automaticLimitStops.add(1, ordering: .relaxed)
+                break
+            }
+            scratch.batch.removeAll()
+            while scratch.batch.count < room && swept < slotCount {
                 let slot = scratch.hand
                 scratch.hand = slot + 1 == slotCount ? 0 : slot + 1
                 swept += 1
-                if qualifiesForWriteback(table.word(slot), required: required) {
-                    found = slot
-                    break
-                }
+                _ = collect(slot, required: required, into: &scratch)
             }
-            if found < 0 {
+            if scratch.batch.count == 0 {
                 // Out of idle slots. If the pool is fragmented (the pages written so far freed
                 // objects but not whole spans), compacting may be enough: try that before
                 // starting a new generation, which would expose recently used pages.
@@ -450,19 +541,14 @@ extension ZramDevice {
                 swept = 0
                 continue
             }
-            switch writeBackSlot(found, required: required, tier: tier, stream: stream, page: scratch.page, block: &block) {
-            case .written: written += 1
-            case .skipped, .cancelled: break
-            case .writeFailed: break round
-            case .fileFull:
-                counters.automaticFileFull.add(1, ordering: .relaxed)
-                break round
-            case .limitReached:
-                counters.automaticLimitStops.add(1, ordering: .relaxed)
+            let outcome = writeBatch(&scratch, tier: tier)
+            written += outcome.written
+            if let failure = outcome.failure {
+                if case .full = failure { counters.automaticFileFull.add(1, ordering: .relaxed) }
+                refused = outcome.written == 0
                 break round
             }
         }
-        releaseUnused(block, tier: tier)
         if !compacted && written > 0 && pool.memUsedTotal >= automatic.lowWatermark && isFragmented(automatic) {
             compact()
             counters.automaticCompactions.add(1, ordering: .relaxed)
@@ -470,6 +556,6 @@ extension ZramDevice {
         counters.automaticRounds.add(1, ordering: .relaxed)
         counters.automaticPages.add(written, ordering: .relaxed)
         counters.automaticNanoseconds.add(MonotonicClock.nanoseconds() - start, ordering: .relaxed)
-        return written
+        return (written, refused)
     }
 }

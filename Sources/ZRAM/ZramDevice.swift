@@ -39,7 +39,10 @@ import ZsPool
 /// For swap use, ``ZramConfiguration/automaticWriteback`` makes writes that take the pool over
 /// a high watermark write idle pages back until it is below a low one
 /// (``ZramAutomaticWriteback``). Freeing a WB slot (discard, notify, overwrite, reset) frees
-/// and punches its block. A failed or corrupt file read frees nothing, counts `failed_reads`
+/// its tier copy (a file block is punched). Writeback moves compressed objects, so a WB read is
+/// one tier read and a decompression. The backing device may be any `PageTier` instead of a
+/// file (``ZramBackingDevice/init(tier:batchSize:)``): a tier that may not be called from a
+/// signal handler gets a writeback thread of the device's own (``stopTierWriteback()``). A failed or corrupt file read frees nothing, counts `failed_reads`
 /// and throws; a retry can succeed.
 ///
 /// **Memory and ownership.** The device owns its slot table (16 bytes per slot, one buffer,
@@ -152,6 +155,22 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         } else {
             writebackTier = nil
         }
+        if let tier = writebackTier, tier.frees != nil {
+            // A tier that may not be called from a signal handler: writeback and frees run on a
+            // thread of the device's own, which holds the device only during a round.
+            do {
+                tier.thread = try TierWritebackThread(tier: tier.tier, frees: tier.frees!) { [weak self] in
+                    guard let self else { return .gone }
+                    return self.threadRound()
+                }
+            } catch {
+                throw .invalidConfiguration("the writeback thread for the tier could not be started (\(error)): the system is out of threads")
+            }
+        }
+    }
+
+    deinit {
+        writebackTier?.thread?.requestStop()
     }
 
     /// `make`, whose failure becomes ``ZramError/codecUnavailable(codec:reason:)`` naming `name`.
@@ -213,13 +232,14 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         let stream = streams.stream(index)
         if let tier = writebackTier, let automatic = tier.automatic {
             do throws(PageStoreError) {
-                try store(page, at: slot, using: stream, countingFailure: false)
+                try store(page, at: slot, using: stream, countingFailure: tier.thread != nil)
             } catch {
-                guard case .memoryLimitExceeded = error else { throw error }
-                runAutomaticWriteback(tier: tier, automatic: automatic, stream: stream, wait: true)
+                // With a writeback thread the write never waits for the tier: mem_limit holds.
+                guard case .memoryLimitExceeded = error, tier.thread == nil else { throw error }
+                runAutomaticWriteback(tier: tier, automatic: automatic, wait: true)
                 try store(page, at: slot, using: stream)
             }
-            writeBackIfAboveHighWatermark(using: stream)
+            writeBackIfAboveHighWatermark()
         } else {
             try store(page, at: slot, using: stream)
         }
@@ -383,7 +403,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         if old.classIndex >= 0 {
             pool.free(old.handle, inClass: old.classIndex)
         } else if let tier = writebackTier {
-            releaseBlock(Int(old.handle.rawValue), tier: tier)
+            tier.free(old.handle.rawValue)
         }
     }
 
@@ -439,7 +459,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         if word & ZramSlotFlags.same.rawValue != 0 {
             SameFilled.fill(buffer, with: table.handle(slot))
         } else if word & ZramSlotFlags.writtenBack.rawValue != 0 {
-            if let error = readWrittenBackLocked(slot, into: buffer) {
+            if let error = readWrittenBackLocked(slot, word: word, into: buffer, using: stream) {
                 table.unlock(slot)
                 throw error
             }
@@ -495,9 +515,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             if word & ZramSlotFlags.writtenBack.rawValue != 0 {
                 writtenBack += 1
                 precondition(word & ZramSlotFlags.sizeMask == 0, "written-back slot \(slot) has a size")
-                precondition(
-                    writebackTier?.blocks.isAllocated(Int(table.handle(slot))) == true,
-                    "written-back slot \(slot) names block \(table.handle(slot)), which is not allocated")
+                precondition(table.handle(slot) != 0, "written-back slot \(slot) has no tier handle")
+                if let file = writebackTier?.fileTier {
+                    precondition(
+                        file.isStored(PageTierHandle(rawValue: table.handle(slot))),
+                        "written-back slot \(slot) names handle \(table.handle(slot)), whose block is not allocated")
+                }
                 continue
             }
             let size = Int(word & ZramSlotFlags.sizeMask)
@@ -514,9 +537,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         precondition(compressed == stored.comprDataSize, "compr_data_size counter != \(compressed)")
         precondition(objects == pool.objectCount, "\(objects) slots hold objects, pool has \(pool.objectCount)")
         precondition(writtenBack == counters.bdCount.load(ordering: .relaxed), "bd_count counter != \(writtenBack) slots")
-        if let tier = writebackTier {
-            tier.blocks.checkInvariants()
-            precondition(tier.blocks.allocatedCount == writtenBack, "\(tier.blocks.allocatedCount) blocks allocated for \(writtenBack) written-back slots")
+        if let file = writebackTier?.fileTier {
+            file.checkInvariants()
+            precondition(file.allocatedBlocks == writtenBack, "\(file.allocatedBlocks) blocks allocated for \(writtenBack) written-back slots")
         }
     }
     #endif

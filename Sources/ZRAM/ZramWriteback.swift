@@ -1,36 +1,80 @@
 import PageStore
 
-/// The file a ``ZramDevice`` writes pages back to: zram's `backing_dev`, set before the device
-/// is made (``ZramConfiguration/backingDevice``).
+/// Where a ``ZramDevice`` writes pages back to: zram's `backing_dev`, set before the device is
+/// made (``ZramConfiguration/backingDevice``). A file (each written-back page in a block of it,
+/// through a `PageFileTier`) or any `PageTier` (a Redis Cluster, an encrypting tier).
 ///
-/// Block `i` of the file holds one written-back page; ``blockCount`` blocks bound how many
-/// pages can be in the file at once (a `BlockAllocator` hands them out, lowest first, and takes
-/// them back when a written-back slot is freed).
+/// Writeback moves each victim's *compressed* object (a huge slot's raw page) to the tier in
+/// batches of up to ``batchSize`` objects; a slot whose object the tier acknowledged becomes WB,
+/// holding the tier's handle, and its pool object is freed; an object the tier did not
+/// acknowledge stays in the pool and is tried again later.
 ///
 /// ```swift
 /// let file = try BackingFile.temporary(blockCount: 16_384)       // 64 MiB of 4 KiB blocks
 /// var configuration = ZramConfiguration(disksize: 256 << 20)
 /// configuration.backingDevice = ZramBackingDevice(file: file, blockCount: 16_384, checksums: true)
+/// // or: configuration.backingDevice = ZramBackingDevice(tier: clusterTier, batchSize: 256)
 /// ```
+///
+/// A tier that may not be called from a signal handler (`PageTier.isAsyncSignalSafe` false)
+/// gets a writeback thread of the device's own: automatic writeback runs there, frees of WB
+/// slots are queued to it, and the device tells the swap layer that its WB reads must not run in
+/// a signal handler (``ZramDevice/ioReadsAreSignalSafe``).
 public struct ZramBackingDevice: Sendable {
-    /// The file. The device writes and reads whole blocks of it and punches freed ones; it does
+    /// The file, when the device writes back to a file (blocks `0..<blockCount`); `nil` with a
+    /// ``tier``. The device reads and writes whole blocks of it and punches freed ones; it does
     /// not close it.
-    public var file: any PageFile
-    /// How many blocks of the file the device may use (blocks `0..<blockCount`).
+    public var file: (any PageFile)?
+    /// The tier, when the device writes back to one (it does not close it); `nil` with a
+    /// ``file``.
+    public var tier: (any PageTier)?
+    /// How many blocks of the file the device may use (blocks `0..<blockCount`); 0 with a tier.
     public var blockCount: Int
-    /// Record a CRC-32C of every page written back and verify it when the page is read back,
+    /// Record a CRC-32C of every object written to the file and verify it when it is read back,
     /// so a torn write or bad data from the disk throws `PageStoreError.corrupt` instead of
-    /// handing out a wrong page. Costs 8 bytes per block.
+    /// handing out a wrong page. Costs 4 bytes per block. (A tier checks what it checks: the
+    /// cluster checksums every value.)
     public var checksums: Bool
     /// Punch freed blocks out of the file (`fallocate`), so it uses no disk space for pages
     /// that were freed. A punch that fails is counted, never fails the free.
     public var punchFreedBlocks: Bool = true
+    /// The most objects one write to the tier carries (a cluster wants 256 or more: each batch
+    /// waits for the slowest master's WAIT).
+    public var batchSize: Int = 64
 
     /// A backing device over `blockCount` blocks of `file`.
     public init(file: any PageFile, blockCount: Int, checksums: Bool = false) {
         self.file = file
         self.blockCount = blockCount
         self.checksums = checksums
+    }
+
+    /// A backing device that writes back to `tier`, `batchSize` objects a write at most.
+    public init(tier: any PageTier, batchSize: Int = 256) {
+        self.tier = tier
+        self.blockCount = 0
+        self.checksums = false
+        self.batchSize = batchSize
+    }
+
+    /// Why this backing device cannot serve pages of `pageSize` bytes, or `nil`.
+    func problem(pageSize: Int) -> String? {
+        if let file {
+            if file.pageSize != pageSize {
+                return "the backing file has \(file.pageSize)-byte blocks but the device uses \(pageSize)-byte pages: open the file with the same page size"
+            }
+            if blockCount <= 0 || blockCount > Int(UInt32.max) {
+                return "backing device block count \(blockCount) is out of range: give 1 to \(UInt32.max) blocks"
+            }
+        } else if let tier {
+            if tier.maxObjectSize < pageSize {
+                return "the tier takes objects of at most \(tier.maxObjectSize) bytes but a page the device stores raw has \(pageSize): configure the tier for \(pageSize)-byte objects"
+            }
+        } else {
+            return "the backing device has neither a file nor a tier: give one"
+        }
+        if batchSize < 1 || batchSize > 65_536 { return "writeback batch size \(batchSize) must be 1...65536" }
+        return nil
     }
 }
 
@@ -39,7 +83,10 @@ public struct ZramBackingDevice: Sendable {
 ///
 /// When a write leaves `mem_used_total` at or above ``highWatermark``, the writing thread
 /// writes idle slots back to the file until `mem_used_total` is below ``lowWatermark`` or it
-/// has written ``batchSize`` pages. When no slot is idle it first marks every slot idle (as
+/// has written ``batchSize`` pages. With a tier that may not be called from a signal handler the
+/// device's writeback thread does it instead (checking every millisecond), the writes never
+/// wait, and while the tier refuses pages the pool stays above the watermark (counted in
+/// ``ZramWritebackStatistics/storesAboveHighWatermark`` and ``ZramWritebackStatistics/refusedPages``). When no slot is idle it first marks every slot idle (as
 /// `echo all > idle` does), so the slots read or written since the previous marking are the
 /// ones that stay in memory: a two-generation clock. One thread does this at a time; others
 /// that find it running go on without waiting.
@@ -100,11 +147,21 @@ public enum ZramWritebackMode: Sendable, Hashable {
 /// What writeback did, beyond `bd_stat`: failures, cancellations and the cost of automatic
 /// writeback (``ZramDevice/writebackStatistics``).
 public struct ZramWritebackStatistics: Sendable, Equatable {
-    /// Block writes that failed; each page stayed in the pool, readable.
+    /// Tier writes that failed (I/O errors: a full or unreachable tier counts in
+    /// ``refusedPages`` only); each page stayed in the pool, readable.
     public var failedWrites = 0
-    /// Pages written to the file but kept in the pool because the slot was read, written or
-    /// freed while its block was being written (the block was freed again).
+    /// Pages written to the tier but kept in the pool because the slot was read, written or
+    /// freed while the batch was being written (the tier's copy was freed again).
     public var cancelled = 0
+    /// Pages the tier did not acknowledge (a cluster down or failing over, WAIT short, a full
+    /// file): they stayed in the pool and were tried again later.
+    public var refusedPages = 0
+    /// Writes that left the pool at or above the high watermark while writeback ran on the
+    /// device's thread (a tier that may not be called from a signal handler): the pool over its
+    /// soft limit, waiting for the tier.
+    public var storesAboveHighWatermark = 0
+    /// Freed written-back pages whose tier copy waits in the writeback thread's queue now.
+    public var pendingTierFrees = 0
     /// Freed blocks whose hole punch failed (the block is still reused).
     public var failedPunches = 0
     /// Automatic writeback rounds run.
@@ -118,7 +175,7 @@ public struct ZramWritebackStatistics: Sendable, Equatable {
     public var automaticBusy = 0
     /// Rounds that marked every slot idle because none was.
     public var automaticIdleMarkings = 0
-    /// Rounds that stopped because the backing file was full.
+    /// Rounds that stopped because the backing file (the tier) was full.
     public var automaticFileFull = 0
     /// Rounds that stopped because the writeback limit was used up.
     public var automaticLimitStops = 0

@@ -1,44 +1,114 @@
 import PageStore
 import Synchronization
+import SystemSupport
+import ZsPool
+
+/// The batch a ``FrontswapCache`` writeback fills, and the slot of each entry.
+///
+/// **Memory.** The batch's own allocations and `victims` (`batch.capacity` slots), made in
+/// `init`, freed in `deinit`, used only while the cache's shrinker mutex is held: that mutex is
+/// what makes the `@unchecked Sendable` safe. Entry `i` of the batch is slot `victims[i]`'s
+/// object.
+struct WritebackScratch: ~Copyable, @unchecked Sendable {
+    var batch: PageTierBatch
+    let victims: UnsafeMutablePointer<Int>
+
+    init(capacity: Int, pageSize: Int) {
+        batch = PageTierBatch(capacity: capacity, maxObjectSize: pageSize)
+        victims = .allocate(capacity: capacity)
+        victims.initialize(repeating: -1, count: capacity)
+    }
+
+    deinit { victims.deallocate() }
+}
+
+/// A batch of one page for a store that goes straight to the tier, one per codec stream.
+///
+/// **Memory.** The batch (one page of arena), made in `init`, freed with the box; used only by
+/// the thread holding the codec stream of the same index, which is what makes the
+/// `@unchecked Sendable` safe.
+final class DirectBatch: @unchecked Sendable {
+    var batch: PageTierBatch
+    init(pageSize: Int) { batch = PageTierBatch(capacity: 1, maxObjectSize: pageSize) }
+}
+
+/// What one writeback batch did.
+struct FrontswapBatchOutcome {
+    /// Entries copied into the batch.
+    var collected = 0
+    /// Slots in the tier now.
+    var written = 0
+    /// Whether the tier refused some (their entries stay in the pool).
+    var refused = false
+}
 
 extension FrontswapCache {
-    /// Writes least recently used pool entries back to their file blocks until the pool is at
-    /// or below the accept threshold or `maxPages` were written (zswap's shrink worker).
+    /// Writes least recently used pool entries back to the tier, in batches of
+    /// ``FrontswapConfiguration/writebackBatch``, until the pool is at or below the accept
+    /// threshold or `maxPages` were written (zswap's shrink worker).
     ///
     /// Entries loaded since the shrinker last looked at them get a second chance: their
-    /// referenced bit is cleared and they move to the head. Busy slots are skipped. A failed
-    /// file write keeps the entry in the pool (counted in `reject_reclaim_fail` and
-    /// `failed_writes`) and ends the pass. If another thread is shrinking, returns 0 at once.
+    /// referenced bit is cleared and they move to the head. Busy slots are skipped; a slot
+    /// loaded, stored or discarded while its batch is being written keeps its new state (the
+    /// tier's copy is freed again). Objects the tier refuses stay in the pool (counted in
+    /// `reject_reclaim_fail`, and `failed_writes` for an I/O error) and end the pass. If another
+    /// thread is shrinking, returns 0 at once.
     ///
     /// - Returns: the number of entries written back.
     @discardableResult
     public func shrink(maxPages: Int = .max) -> Int {
-        shrinker.withLockIfAvailable { _ in
-            var written = 0
-            while written < maxPages && poolBytes > acceptThresholdBytes {
-                guard let victim = pickVictim() else { break }
-                guard writeBack(victim) else { break }
-                written += 1
-            }
-            return written
+        shrinker.withLockIfAvailable { scratch in
+            shrinkerOrder.withLock { shrinkLocked(maxPages: maxPages, untilThreshold: true, scratch: &scratch).written }
         } ?? 0
     }
 
     /// Writes back exactly `count` entries from the LRU tail (second chance applies) whatever
     /// the pool's size: for a reclaim thread that wants room ahead of demand, and for tests.
     ///
-    /// - Returns: the number written back (fewer when the LRU runs out or a write fails).
+    /// - Returns: the number written back (fewer when the LRU runs out or the tier refuses).
     @discardableResult
     public func writeBack(count: Int) -> Int {
-        shrinker.withLock { _ in
-            var written = 0
-            while written < count {
-                guard let victim = pickVictim() else { break }
-                guard writeBack(victim) else { break }
-                written += 1
-            }
-            return written
+        shrinker.withLock { scratch in
+            shrinkerOrder.withLock { shrinkLocked(maxPages: count, untilThreshold: false, scratch: &scratch).written }
         }
+    }
+
+    /// Batches until `maxPages` are written, the LRU runs dry, the tier refuses, or (with
+    /// `untilThreshold`) the pool is at or below the accept threshold. The caller holds the
+    /// shrinker.
+    func shrinkLocked(maxPages: Int, untilThreshold: Bool, scratch: inout WritebackScratch) -> (written: Int, refused: Bool) {
+        var written = 0
+        while written < maxPages && (!untilThreshold || poolBytes > acceptThresholdBytes) {
+            let outcome = writeBackBatch(maxPages: min(scratch.batch.capacity, maxPages - written), scratch: &scratch)
+            written += outcome.written
+            if outcome.refused { return (written, true) }
+            if outcome.collected == 0 { break }
+        }
+        return (written, false)
+    }
+
+    /// One round of the writeback thread (a tier that may not be called from a signal
+    /// handler): once a store found the pool at its limit, batches until it is at or below the
+    /// accept threshold (eight batches a round, so frees get their turn).
+    func threadRound() -> TierWritebackThread.Outcome {
+        if poolBytes >= poolLimitBytes { draining.store(true, ordering: .relaxed) }
+        guard draining.load(ordering: .relaxed) else { return .idle }
+        guard poolBytes > acceptThresholdBytes else {
+            draining.store(false, ordering: .relaxed)
+            return .idle
+        }
+        let result = shrinker.withLock { scratch in
+            shrinkerOrder.withLock {
+                shrinkLocked(maxPages: 8 * configuration.writebackBatch, untilThreshold: true, scratch: &scratch)
+            }
+        }
+        if result.written > 0 { return .wrote }
+        if result.refused { return .refused }
+        // Nothing left to write back (all same-filled, busy or just loaded): the holes loads
+        // left in the pool's spans keep it above the threshold; compact and stop draining.
+        compact()
+        draining.store(false, ordering: .relaxed)
+        return .idle
     }
 
     /// Takes the LRU tail's first unreferenced, unlocked entry off the list and returns it with
@@ -61,34 +131,79 @@ extension FrontswapCache {
         }
     }
 
-    /// Writes `slot`'s pool entry to its file block and frees the entry (slot lock held by the
-    /// caller, released here). The page is restored into a codec stream's page buffer, held
-    /// for this one entry. On failure the entry goes back to the LRU head, still in the pool.
-    /// Returns whether it was written.
-    func writeBack(_ slot: Int) -> Bool {
-        defer { entries.unlock(slot) }
-        let entry = entries.poolEntry(slot)
-        let outcome = streams.withStream { stream -> PageStoreError? in
-            let page = stream.page
-            if let failure = decode(entry, into: page, using: stream) {
-                return .corrupt(slot: slot, reason: failure)
+    /// Collects up to `maxPages` victims' objects into the batch (each slot claimed, off the
+    /// LRU, its lock dropped), writes the batch to the tier with no slot lock held, then
+    /// commits each slot under its lock: still claimed and acknowledged, its object is freed
+    /// and the slot holds the tier's handle; still claimed and refused, it goes back to the LRU
+    /// head; touched meanwhile (claim cleared), the tier's copy is freed and a slot still in the
+    /// pool goes back on the LRU. The caller holds the shrinker.
+    func writeBackBatch(maxPages: Int, scratch: inout WritebackScratch) -> FrontswapBatchOutcome {
+        var outcome = FrontswapBatchOutcome()
+        scratch.batch.removeAll()
+        var attempts = 2 * maxPages
+        while scratch.batch.count < maxPages && attempts > 0, let slot = pickVictim() {
+            attempts -= 1
+            let entry = entries.poolEntry(slot)
+            if entry.isSameFilled {
+                // Costs no pool memory: nothing to gain in the tier.
+                lru.withLock { $0.pushFront(slot) }
+                entries.unlock(slot)
+                continue
             }
-            do throws(PageStoreError) { try file.writeBlock(UnsafeRawBufferPointer(page), at: slot) } catch {
-                counters.failedWrites.add(1, ordering: .relaxed)
-                return error
+            let object = pool.bytes(
+                of: ZsHandle(rawValue: entry.handle), inClass: pool.classes.classIndex(forSize: entry.size), count: entry.size)
+            guard let index = try? scratch.batch.append(object) else {
+                lru.withLock { $0.pushFront(slot) }
+                entries.unlock(slot)
+                break
             }
-            checksums?.record(UnsafeRawBufferPointer(page), for: slot)
-            return nil
+            scratch.victims[index] = slot
+            entries.claim(slot)
+            entries.unlock(slot)
         }
-        if outcome != nil {
-            counters.rejectReclaimFail.add(1, ordering: .relaxed)
-            lru.withLock { $0.pushFront(slot) }
-            return false
+        outcome.collected = scratch.batch.count
+        guard outcome.collected > 0 else { return outcome }
+        do throws(PageTierError) { try tier.write(&scratch.batch) } catch {
+            scratch.batch.resetResults()
+            scratch.batch.failure = error
         }
-        freeObject(of: entry)
-        entries.setLocation(slot, .file)
-        counters.pagesInFile.add(1, ordering: .relaxed)
-        counters.writtenBack.add(1, ordering: .relaxed)
-        return true
+        var refused = 0
+        for i in 0..<scratch.batch.count {
+            let slot = scratch.victims[i]
+            let handle = scratch.batch.handle(at: i)
+            entries.lock(slot)
+            guard entries.location(slot) == .pool, entries.isClaimed(slot) else {
+                // Touched meanwhile: the new state stands.
+                if entries.location(slot) == .pool { lru.withLock { if !$0.contains(slot) { $0.pushFront(slot) } } }
+                entries.unlock(slot)
+                if let handle {
+                    if let frees { frees.push(handle) } else { withUnsafePointer(to: handle) { tier.free(UnsafeBufferPointer(start: $0, count: 1)) } }
+                }
+                continue
+            }
+            entries.clearClaim(slot)
+            guard let handle else {
+                lru.withLock { $0.pushFront(slot) }
+                entries.unlock(slot)
+                refused += 1
+                continue
+            }
+            freeObject(of: entries.poolEntry(slot))
+            entries.setTierHandle(slot, handle.rawValue)
+            entries.unlock(slot)
+            outcome.written += 1
+        }
+        if outcome.written > 0 {
+            counters.pagesInFile.add(outcome.written, ordering: .relaxed)
+            counters.writtenBack.add(outcome.written, ordering: .relaxed)
+        }
+        if refused > 0 || scratch.batch.failure != nil {
+            outcome.refused = true
+            counters.rejectReclaimFail.add(max(refused, 1), ordering: .relaxed)
+            counters.tierRefused.add(refused, ordering: .relaxed)
+            if case .io? = scratch.batch.failure { counters.failedWrites.add(refused, ordering: .relaxed) }
+        }
+        scratch.batch.removeAll()
+        return outcome
     }
 }

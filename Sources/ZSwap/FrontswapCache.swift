@@ -1,17 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import PageCodecs
 import PageStore
 import Synchronization
 import SystemSupport
 import ZsPool
 
-/// A zswap-style compressed cache in front of a backing swap file, usable as a swap region's
-/// backend.
+/// A zswap-style compressed cache in front of a backing swap file (or any second tier: a Redis
+/// Cluster, an encrypting tier), usable as a swap region's backend.
 ///
 /// Pages stored on swap-out are compressed into an in-memory pool (a `ZsPool`, as zswap keeps
 /// its entries in zsmalloc, one entry per swap slot); when the pool is full, the least
-/// recently used entries are written back to their block of the file (slot i is block i, as
-/// on a swap device), and pages the pool refuses go straight to the file. Loads come from the
-/// pool when the page is there, otherwise from the file.
+/// recently used entries are written back to the second tier in batches (their compressed
+/// objects, through the `PageTier` interface: a `PageFileTier` over the file, or the tier
+/// given), the slot keeping the tier's handle, and pages the pool refuses go straight to the
+/// tier. Loads come from the pool when the page is there, otherwise from the tier.
 ///
 /// ```swift
 /// let file = try BackingFile.temporary(blockCount: 4096)
@@ -56,11 +60,23 @@ import ZsPool
 /// instead (second chance). A writeback whose file write fails leaves the entry in the pool,
 /// readable (`reject_reclaim_fail`).
 ///
-/// ## File reads and failures
-/// A file read that fails frees nothing, counts `failed_reads` and throws
-/// `PageStoreError.io`; a retry after the fault clears succeeds. With
-/// ``FrontswapConfiguration/checksums`` every page written to the file has a CRC-32C, verified
-/// on read (`PageStoreError.corrupt`, nothing freed).
+/// ## A tier that may not be called from a signal handler
+/// A cluster or an encrypting tier (`PageTier.isAsyncSignalSafe` false) is never called on the
+/// store, load-free or notify paths, which a swap region runs in its SIGBUS handler: a thread
+/// of the cache's own writes the LRU tail back in batches of ``FrontswapConfiguration/writebackBatch``
+/// whenever the pool is at its limit (down to the accept threshold), and frees tier copies from
+/// a queue. Stores are never refused for a full pool then: while the tier cannot take writes,
+/// pages stay in the pool over its limit (``FrontswapStatistics/storedOverLimit``), and
+/// writeback resumes when the tier takes them again. Loads from such a tier must run on a
+/// normal thread (the swap layer's I/O threads: ``ioReadsAreSignalSafe``). Call
+/// ``stopTierWriteback()`` before closing the tier.
+///
+/// ## Tier reads and failures
+/// A tier read that fails frees nothing, counts `failed_reads` and throws
+/// `PageStoreError.io` (or `.corrupt`); a retry after the fault clears succeeds. With
+/// ``FrontswapConfiguration/checksums`` every object written to the file has a CRC-32C,
+/// verified on read (`PageStoreError.corrupt`, nothing freed); the cluster checksums every
+/// value.
 ///
 /// ## Concurrency
 /// `@unchecked Sendable` because every shared field is guarded:
@@ -82,9 +98,11 @@ import ZsPool
 ///
 /// **Memory and ownership.** The cache owns its pool (a `ZsPool`: one reserved address range,
 /// ``poolStatistics``), its codec streams (`CodecStreams`, two per core), the slot entries
-/// (12 bytes per slot), the LRU links (8 bytes per slot) and optional checksums (8 bytes per
-/// slot), all allocated in `init`: the store, load, notify and writeback paths allocate
-/// nothing. It holds the file but does not close it.
+/// (12 bytes per slot), the LRU links (8 bytes per slot), the writeback batch
+/// (``FrontswapConfiguration/writebackBatch`` pages) and, over a tier safe in a signal handler,
+/// one single-page batch per codec stream, all allocated in `init`: the store, load, notify and
+/// writeback paths allocate nothing. A file tier made over ``file`` keeps 8 bytes per block
+/// (length, checksum). It holds the file or tier but does not close it.
 public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// The configuration the cache was made with.
     public let configuration: FrontswapConfiguration
@@ -99,8 +117,23 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// The exclusive-load hook frees copies.
     public var freesOnNotify: Bool { true }
 
-    /// The backing file (block i is slot i).
-    public let file: any PageFile
+    /// The backing file, when the cache was made over one (its `PageFileTier` hands out the
+    /// blocks); `nil` over another tier.
+    public let file: (any PageFile)?
+    /// The second tier: where written-back and refused pages go.
+    public let tier: any PageTier
+    /// The file tier made over ``file``, if any.
+    let fileTier: PageFileTier?
+    /// Frees waiting for the writeback thread (a tier that may not be called from a signal
+    /// handler), or `nil`: frees then go to the tier at once.
+    let frees: TierFreeQueue?
+    /// The writeback thread, set once by `init` when ``frees`` is set.
+    private(set) var thread: TierWritebackThread?
+    /// One single-object batch per codec stream, for stores that go straight to the tier.
+    let directBatches: [DirectBatch]
+    /// With a writeback thread: the pool reached its limit and the thread drains it to the
+    /// accept threshold.
+    let draining = Atomic<Bool>(false)
 
     let pool: ZsPool
     let streams: CodecStreams
@@ -108,7 +141,6 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// A compressed page of at least this size is stored raw (the pool's huge_class_size).
     let hugeClassSize: Int
     let lru: Mutex<IntrusiveLRU>
-    let checksums: PageChecksums?
     let counters = FrontswapCounters()
     /// notify_free and miss_free.
     let notifications = SlotFreeNotifyCounters()
@@ -117,23 +149,54 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     let reachedFull = Atomic<Bool>(false)
     /// With `.rejectNewest`: stores refused by a full pool, counting toward the next compaction.
     let refusalsTowardCompaction = Atomic<Int>(0)
-    /// Held while shrinking: one shrinker at a time.
-    let shrinker = Mutex(())
+    /// Held while shrinking: one shrinker at a time; it owns the writeback batch.
+    let shrinker: Mutex<WritebackScratch>
+    /// Taken inside ``shrinker``: ThreadSanitizer does not see `Mutex` on Linux; it sees this
+    /// lock's atomics. Never contended.
+    let shrinkerOrder = SpinLock()
 
-    /// Makes a cache over `file`, with its pool limit taken from `memTotal` bytes of RAM when
-    /// the limit is a percentage (default: this machine's `MemTotal`, `MemInfo.totalBytes()`).
+    /// Makes a cache over `file` (one block per slot, through a `PageFileTier`), with its pool
+    /// limit taken from `memTotal` bytes of RAM when the limit is a percentage (default: this
+    /// machine's `MemTotal`, `MemInfo.totalBytes()`).
     ///
     /// - Throws: ``ZSwapError/invalidConfiguration(_:)`` for a bad configuration or a file with
     ///   another page size; ``ZSwapError/codecUnavailable(codec:reason:)`` when the compressor
     ///   cannot be set up; ``ZSwapError/pool(_:)`` when the pool cannot be made.
-    public init(
+    public convenience init(
         _ configuration: FrontswapConfiguration, file: any PageFile, memTotal: Int = MemInfo.totalBytes()
     ) throws(ZSwapError) {
-        if let problem = configuration.problem { throw .invalidConfiguration(problem) }
         guard file.pageSize == configuration.pageSize else {
             throw .invalidConfiguration(
                 "the backing file has \(file.pageSize)-byte blocks but the cache uses \(configuration.pageSize)-byte pages: open the file with the same page size")
         }
+        if let problem = configuration.problem { throw .invalidConfiguration(problem) }
+        let fileTier = PageFileTier(
+            file: file, blockCount: configuration.slotCount, checksums: configuration.checksums,
+            punchFreedBlocks: configuration.punchFreedBlocks)
+        try self.init(configuration, tier: fileTier, file: file, fileTier: fileTier, memTotal: memTotal)
+    }
+
+    /// Makes a cache that writes back to `tier` (a Redis Cluster, an encrypting tier, or a file
+    /// tier you made), with its pool limit as in ``init(_:file:memTotal:)``. A tier that may not
+    /// be called from a signal handler gets a writeback thread (see the type's discussion).
+    ///
+    /// - Throws: as ``init(_:file:memTotal:)``; ``ZSwapError/invalidConfiguration(_:)`` for a
+    ///   tier that cannot hold a raw page.
+    public convenience init(
+        _ configuration: FrontswapConfiguration, tier: any PageTier, memTotal: Int = MemInfo.totalBytes()
+    ) throws(ZSwapError) {
+        guard tier.maxObjectSize >= configuration.pageSize else {
+            throw .invalidConfiguration(
+                "the tier takes objects of at most \(tier.maxObjectSize) bytes but a page the cache stores raw has \(configuration.pageSize): configure the tier for \(configuration.pageSize)-byte objects")
+        }
+        try self.init(configuration, tier: tier, file: nil, fileTier: nil, memTotal: memTotal)
+    }
+
+    private init(
+        _ configuration: FrontswapConfiguration, tier: any PageTier, file: (any PageFile)?, fileTier: PageFileTier?,
+        memTotal: Int
+    ) throws(ZSwapError) {
+        if let problem = configuration.problem { throw .invalidConfiguration(problem) }
         let limit = configuration.poolLimitBytes(memTotal: memTotal)
         guard limit >= configuration.pageSize else {
             throw .invalidConfiguration(
@@ -155,17 +218,50 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         // At most one object per slot, plus the new objects of stores in flight (each filled
         // before the slot's old one is freed): a margin of one per stream. An allocation past
         // the spans fails as a full pool does, and the page goes to the file.
+        // With a writeback thread the pool may stay over its limit while the tier refuses
+        // pages: no hard limit then (the thread keeps it near the limit when it can).
+        let threaded = !tier.isAsyncSignalSafe
         do throws(ZsPoolError) {
-            pool = try ZsPool(pageSize: pageSize, holding: slotCount + streams.count, memoryLimit: limit)
+            pool = try ZsPool(pageSize: pageSize, holding: slotCount + streams.count, memoryLimit: threaded ? 0 : limit)
         } catch {
             throw .pool(error)
         }
         hugeClassSize = pool.classes.hugeClassSize
         self.file = file
+        self.tier = tier
+        self.fileTier = fileTier
         entries = SlotEntries(count: configuration.slotCount)
         lru = Mutex(IntrusiveLRU(capacity: configuration.slotCount))
-        checksums = configuration.checksums ? PageChecksums(count: configuration.slotCount) : nil
+        shrinker = Mutex(WritebackScratch(capacity: configuration.writebackBatch, pageSize: pageSize))
+        directBatches = threaded ? [] : (0..<streams.count).map { _ in DirectBatch(pageSize: configuration.pageSize) }
+        frees = threaded ? TierFreeQueue(capacity: 65_536) : nil
+        if let frees {
+            do {
+                thread = try TierWritebackThread(tier: tier, frees: frees) { [weak self] in
+                    guard let self else { return .gone }
+                    return self.threadRound()
+                }
+            } catch {
+                throw .invalidConfiguration("the writeback thread for the tier could not be started (\(error)): the system is out of threads")
+            }
+        }
     }
+
+    deinit {
+        thread?.requestStop()
+    }
+
+    /// Stops the cache's writeback thread (a tier that may not be called from a signal
+    /// handler) after it freed what it had queued, so the tier can be closed; writeback stops
+    /// with it. Without a thread it does nothing. Call it when the cache is done.
+    public func stopTierWriteback() {
+        thread?.stop()
+    }
+
+    /// Whether loads from the tier may run in a signal handler: false for a tier that may not
+    /// be called from one, so a SIGBUS-mode swap region reads this cache's pages on its I/O
+    /// threads.
+    public var ioReadsAreSignalSafe: Bool { tier.isAsyncSignalSafe }
 
     @inline(__always)
     func check(_ slot: Int, _ count: Int) throws(PageStoreError) {
@@ -179,7 +275,22 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         return entries.location(slot)
     }
 
-    /// Whether `slot`'s page is in the file now (a hint for the swap layer's I/O threads).
+    /// The tier handle of `slot`'s page while it is in the tier, else `nil`.
+    public func tierHandle(of slot: Int) -> PageTierHandle? {
+        guard slot >= 0 && slot < slotCount else { return nil }
+        entries.lock(slot)
+        defer { entries.unlock(slot) }
+        guard entries.location(slot) == .file else { return nil }
+        return PageTierHandle(rawValue: entries.tierHandle(slot))
+    }
+
+    /// The file block holding `slot`'s page while it is in the cache's own file, else `nil`.
+    public func fileBlock(of slot: Int) -> Int? {
+        guard fileTier != nil, let handle = tierHandle(of: slot) else { return nil }
+        return Int(handle.rawValue) - 1
+    }
+
+    /// Whether `slot`'s page is in the tier now (a hint for the swap layer's I/O threads).
     public func readNeedsIO(at slot: Int) -> Bool { location(of: slot) == .file }
 
     /// The pool's `mem_used_total`.
@@ -189,12 +300,12 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     // MARK: Store
 
     /// Stores a page at `slot` (zswap_store): into the pool if it accepts the page, otherwise
-    /// into the slot's file block. Replaces the slot's old contents only on success.
+    /// straight to the tier (a raw page). Replaces the slot's old contents only on success.
+    /// With a writeback thread the pool always takes the page (over its limit if need be).
     ///
     /// - Throws: `PageStoreError.slotOutOfRange`,
     ///   `PageStoreError.wrongPageSize`, or `.io` when the page had to go to
-    ///   the file and the write failed (the slot keeps its old page; an old page in the file may
-    ///   be torn by the failed write, which checksums then report as corrupt on read).
+    ///   the tier and the tier refused it (the slot keeps its old page).
     public func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         try check(slot, page.count)
         var entry: PoolEntry? = nil
@@ -212,11 +323,11 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         defer { entries.unlock(slot) }
         let old = entries.location(slot)
         if poorlyCompressed {
-            if storeToFile(page, slot) == nil {
-                // Incompressible and not kept raw: the file has it now.
+            if case .stored(let handle) = storeToTier(page, slot) {
+                // Incompressible and not kept raw: the tier has it now.
                 if old == .pool { dropPoolEntry(slot) }
                 counters.rejectCompressPoor.add(1, ordering: .relaxed)
-                finishFileStore(slot, old: old)
+                finishFileStore(slot, old: old, handle: handle)
                 return
             }
             // The file refused it: keep it raw in the pool after all, if the pool takes it.
@@ -228,19 +339,23 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         }
         if let entry {
             let previous = old == .pool ? entries.poolEntry(slot) : nil
+            if old == .file { releaseTierCopy(slot) }  // before the handle is replaced
             entries.setPoolEntry(slot, entry)
             if let previous { freeObject(of: previous) }
-            if old == .file { releaseFileBlock(slot) }
             lru.withLock { $0.pushFront(slot) }
             return
         }
-        // Refused by the pool: straight to the file.
-        if let error = storeToFile(page, slot) {
-            guard case .io(let code, _) = error else { throw error }
-            throw .io(errno: code, operation: "store of slot \(slot) to the backing file (the pool refused it)")
+        // Refused by the pool: straight to the tier.
+        switch storeToTier(page, slot) {
+        case .stored(let handle):
+            if old == .pool { dropPoolEntry(slot) }
+            finishFileStore(slot, old: old, handle: handle)
+        case .refused(let error):
+            if case .io(let code, let operation) = error {
+                throw .io(errno: code, operation: "store of slot \(slot) to the tier (the pool refused it): \(operation)")
+            }
+            throw .io(errno: EAGAIN, operation: "store of slot \(slot) to the tier (the pool refused it): \(error)")
         }
-        if old == .pool { dropPoolEntry(slot) }
-        finishFileStore(slot, old: old)
     }
 
     /// What ``prepareEntry(for:)`` made of a page.
@@ -264,7 +379,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         }
         return streams.withStream { stream -> Preparation in
             let (bytes, isRaw) = stream.compress(page, hugeThreshold: hugeClassSize)
-            if isRaw && !configuration.storeIncompressible { return .incompressible }
+            if isRaw && !configuration.storeIncompressible && thread == nil { return .incompressible }
             guard let entry = makeEntry(bytes: bytes, isRaw: isRaw) else { return .poolFull }
             return .entry(entry)
         }
@@ -300,26 +415,46 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         freeObject(of: entries.poolEntry(slot))
     }
 
-    /// Writes `page` to `slot`'s block and records its checksum; counts a failure and returns
-    /// its error.
-    @inline(__always)
-    private func storeToFile(_ page: UnsafeRawBufferPointer, _ slot: Int) -> PageStoreError? {
-        do throws(PageStoreError) {
-            try file.writeBlock(page, at: slot)
-        } catch {
-            counters.failedWrites.add(1, ordering: .relaxed)
-            return error
-        }
-        checksums?.record(page, for: slot)
-        return nil
+    /// What a store straight to the tier did.
+    enum DirectStore {
+        /// The tier holds the page under this handle.
+        case stored(UInt64)
+        /// The tier refused it (the slot keeps its old contents).
+        case refused(PageTierError)
     }
 
-    /// State changes after a page went to the file (slot lock held; a pool entry was dropped).
+    /// Writes `page` (a raw page) to the tier as a batch of one, with the batch of a codec
+    /// stream held for the call (slot lock held; only a tier safe in a signal handler, which
+    /// has these batches). Counts a failure.
     @inline(__always)
-    private func finishFileStore(_ slot: Int, old: SlotLocation) {
-        if old != .file { counters.pagesInFile.add(1, ordering: .relaxed) }
+    private func storeToTier(_ page: UnsafeRawBufferPointer, _ slot: Int) -> DirectStore {
+        guard !directBatches.isEmpty else { return .refused(.notAcknowledged("the tier is written only by the cache's thread")) }
+        let index = streams.acquire()
+        defer { streams.release(index) }
+        let box = directBatches[index]
+        box.batch.removeAll()
+        do throws(PageTierError) {
+            try box.batch.append(page)
+            try tier.write(&box.batch)
+        } catch {
+            counters.failedWrites.add(1, ordering: .relaxed)
+            return .refused(error)
+        }
+        guard let handle = box.batch.handle(at: 0) else {
+            counters.failedWrites.add(1, ordering: .relaxed)
+            return .refused(box.batch.failure ?? .notAcknowledged("the tier did not say why"))
+        }
+        return .stored(handle.rawValue)
+    }
+
+    /// State changes after a page went to the tier under `handle` (slot lock held; a pool entry
+    /// was dropped, an old tier copy is freed here).
+    @inline(__always)
+    private func finishFileStore(_ slot: Int, old: SlotLocation, handle: UInt64) {
+        if old == .file { releaseTierCopy(slot) }
+        counters.pagesInFile.add(1, ordering: .relaxed)
         counters.fileStores.add(1, ordering: .relaxed)
-        entries.setLocation(slot, .file)
+        entries.setTierHandle(slot, handle)
     }
 
     /// With ``FrontswapConfiguration/LimitPolicy/rejectNewest``: refused stores between two
@@ -330,6 +465,14 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// store first writes back a batch and asks again. Returns whether the pool takes a store.
     @inline(__always)
     func admit() -> Bool {
+        if thread != nil {
+            // The thread writes back; the pool takes the page whatever its size.
+            if poolBytes >= poolLimitBytes {
+                counters.storedOverLimit.add(1, ordering: .relaxed)
+                draining.store(true, ordering: .relaxed)
+            }
+            return true
+        }
         if checkLimits() { return true }
         if configuration.shrinkOnLimit {
             switch configuration.limitPolicy {
@@ -373,11 +516,13 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     // MARK: Load
 
     /// Loads the page at `slot` (zswap_load, never exclusive): from the pool, marking the
-    /// entry referenced, or from the file, verifying its checksum. Never frees.
+    /// entry referenced (a batch writeback in flight then keeps it in the pool), or from the
+    /// tier, which verifies its checksum, then decompressed. Never frees.
     ///
-    /// - Throws: `PageStoreError.emptySlot`; `.io` when the file read fails and
-    ///   `PageStoreError.corrupt` when its checksum (or the pool's
-    ///   decompression) fails: nothing is freed, `failed_reads` counts it, a retry may succeed.
+    /// - Throws: `PageStoreError.emptySlot`; `.io` when the tier read fails or the tier is
+    ///   unreachable, `PageStoreError.corrupt` when its checksum (or a decompression) fails or
+    ///   the tier has nothing under the slot's handle: nothing is freed, `failed_reads` counts
+    ///   it, a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
         try check(slot, buffer.count)
         entries.lock(slot)
@@ -391,16 +536,48 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
                 throw .corrupt(slot: slot, reason: failure)
             }
             entries.markReferenced(slot)
+            entries.clearClaim(slot)
             counters.loads.add(1, ordering: .relaxed)
         case .file:
-            do throws(PageStoreError) {
-                try file.readBlock(slot, into: buffer)
-                try checksums?.verify(UnsafeRawBufferPointer(buffer), for: slot, slot: slot)
-            } catch {
+            if let error = readFromTier(slot, into: buffer) {
                 counters.failedReads.add(1, ordering: .relaxed)
                 throw error
             }
             counters.fileLoads.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Reads `slot`'s tier copy into `buffer` (one page): straight in when it is a raw page,
+    /// else moved to a codec stream's scratch and decompressed (slot lock held). Returns the
+    /// error, or `nil`.
+    @inline(__always)
+    private func readFromTier(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer) -> PageStoreError? {
+        let handle = PageTierHandle(rawValue: entries.tierHandle(slot))
+        let length: Int
+        do throws(PageTierError) { length = try tier.read(handle, into: buffer) } catch {
+            return Self.storeError(error, slot: slot)
+        }
+        guard length < pageSize else { return nil }
+        return streams.withStream { stream -> PageStoreError? in
+            let object = UnsafeMutableRawBufferPointer(rebasing: stream.scratch[0..<length])
+            object.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            do throws(CodecError) {
+                try stream.decode(UnsafeRawBufferPointer(object), isRaw: false, priority: 0, into: buffer)
+            } catch {
+                return .corrupt(slot: slot, reason: "the object read back from the tier does not decompress: \(error.description)")
+            }
+            return nil
+        }
+    }
+
+    /// The error a store operation reports for a tier's `error` about `slot`.
+    static func storeError(_ error: PageTierError, slot: Int) -> PageStoreError {
+        switch error {
+        case .io(let code, let operation): .io(errno: code, operation: operation)
+        case .corrupt(_, let reason): .corrupt(slot: slot, reason: reason)
+        case .missing: .corrupt(slot: slot, reason: error.description)
+        case .unavailable: .io(errno: ETIMEDOUT, operation: "read of slot \(slot): \(error.description)")
+        default: .io(errno: EIO, operation: "slot \(slot): \(error.description)")
         }
     }
 
@@ -459,20 +636,22 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         switch old {
         case .empty: return old
         case .pool: dropPoolEntry(slot)
-        case .file: releaseFileBlock(slot)
+        case .file: releaseTierCopy(slot)
         }
-        entries.setLocation(slot, .empty)
+        entries.setEmpty(slot)
         return old
     }
 
-    /// Forgets `slot`'s file copy: checksum cleared, block punched (lock held).
+    /// Frees `slot`'s tier copy (lock held): at once in a tier safe in a signal handler (a file
+    /// block punched when configured), else through the writeback thread's queue.
     @inline(__always)
-    func releaseFileBlock(_ slot: Int) {
-        checksums?.clear(slot)
+    func releaseTierCopy(_ slot: Int) {
         counters.pagesInFile.subtract(1, ordering: .relaxed)
-        guard configuration.punchFreedBlocks else { return }
-        do throws(PageStoreError) { try file.punchHole(at: slot, count: 1) } catch {
-            counters.failedPunches.add(1, ordering: .relaxed)
+        let handle = PageTierHandle(rawValue: entries.tierHandle(slot))
+        if let frees {
+            frees.push(handle)
+        } else {
+            withUnsafePointer(to: handle) { tier.free(UnsafeBufferPointer(start: $0, count: 1)) }
         }
     }
 
@@ -503,8 +682,12 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         s.failedWrites = counters.failedWrites.load(ordering: .relaxed)
         s.notifyFree = notifications.notifyFree
         s.missFree = notifications.missFree
-        s.failedPunches = counters.failedPunches.load(ordering: .relaxed)
-        s.file = file.ioCounters
+        s.failedPunches = fileTier?.failedPunchCount ?? 0
+        s.file = file?.ioCounters ?? PageFileCounters()
+        s.storedOverLimit = counters.storedOverLimit.load(ordering: .relaxed)
+        s.tierRefused = counters.tierRefused.load(ordering: .relaxed)
+        s.pendingTierFrees = frees?.count ?? 0
+        s.tier = tier.tierStatistics
         return s
     }
 
@@ -576,6 +759,10 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         precondition(compressed == stored.comprDataSize, "slots hold \(compressed) bytes, the counter says \(stored.comprDataSize)")
         precondition(objects == pool.objectCount, "\(objects) slots hold objects, the pool has \(pool.objectCount)")
         precondition(inFile == counters.pagesInFile.load(ordering: .relaxed), "\(inFile) slots in the file, counter says \(counters.pagesInFile.load(ordering: .relaxed))")
+        if let fileTier {
+            fileTier.checkInvariants()
+            precondition(fileTier.allocatedBlocks == inFile, "\(fileTier.allocatedBlocks) blocks in use for \(inFile) slots in the file")
+        }
     }
     #endif
 }

@@ -12,7 +12,7 @@ public struct FrontswapStatistics: Sendable, Equatable {
     public var poolLimit = 0
     /// The accept threshold in bytes (`accept_threshold_percent` of the limit).
     public var acceptThreshold = 0
-    /// `written_back_pages`: entries written from the pool to their file block.
+    /// `written_back_pages`: entries written from the pool to the tier.
     public var writtenBackPages = 0
     /// `reject_reclaim_fail`: writebacks that failed (the entry stayed in the pool).
     public var rejectReclaimFail = 0
@@ -51,8 +51,18 @@ public struct FrontswapStatistics: Sendable, Equatable {
     public var missFree = 0
     /// Hole punches that failed (the block kept its stale data; nothing else changes).
     public var failedPunches = 0
-    /// The backing file's own I/O counters (reads, writes, punches, syncs).
+    /// The backing file's own I/O counters (reads, writes, punches, syncs); zero over a tier
+    /// that is not a file.
     public var file = PageFileCounters()
+    /// Stores the pool took at or over its limit because the tier is written by the cache's
+    /// thread (a tier that may not be called from a signal handler): pages waiting for the tier.
+    public var storedOverLimit = 0
+    /// Pages the tier did not acknowledge (kept in the pool, written again later).
+    public var tierRefused = 0
+    /// Freed tier copies waiting in the writeback thread's queue now.
+    public var pendingTierFrees = 0
+    /// The tier's own counters.
+    public var tier = PageTierStatistics()
 
     /// All zero.
     public init() {}
@@ -69,7 +79,8 @@ public struct FrontswapStatistics: Sendable, Equatable {
             ("file_stores", fileStores), ("pages_in_file", pagesInFile), ("invalidates", invalidates),
             ("failed_reads", failedReads), ("failed_writes", failedWrites), ("notify_free", notifyFree),
             ("miss_free", missFree), ("failed_punches", failedPunches), ("file_reads", file.reads),
-            ("file_writes", file.writes), ("file_punches", file.punches),
+            ("file_writes", file.writes), ("file_punches", file.punches), ("stored_over_limit", storedOverLimit),
+            ("tier_refused", tierRefused), ("pending_tier_frees", pendingTierFrees),
         ]
         return fields.map { "\($0.0) \($0.1)\n" }.joined()
     }
@@ -92,6 +103,8 @@ final class FrontswapCounters: Sendable {
     let failedReads = Atomic<Int>(0)
     let failedWrites = Atomic<Int>(0)
     let failedPunches = Atomic<Int>(0)
+    let storedOverLimit = Atomic<Int>(0)
+    let tierRefused = Atomic<Int>(0)
 
     init() {}
 

@@ -7,7 +7,7 @@ public enum SlotLocation: UInt32, Sendable, Hashable {
     case empty = 0
     /// Compressed (or same-filled, or raw) in the pool.
     case pool = 1
-    /// In the slot's block of the backing file.
+    /// In the second tier (the backing file, or the cluster): the slot holds the tier's handle.
     case file = 2
 }
 
@@ -29,8 +29,10 @@ struct PoolEntry: Equatable {
 ///
 /// **Layout.** Word bit 0 = lock, bits 1-2 = location, bit 3 = referenced (loaded since the
 /// shrinker last looked at the entry: its second chance), bit 4 = same-filled, bit 5 = raw,
-/// bits 8-31 = object size. The handle array holds a `ZsHandle`'s raw value, or the word of a
-/// same-filled page.
+/// bit 6 = claimed (a batch writeback copied the pool entry and will move it to the tier if
+/// nothing touches the slot first: every store, discard and load clears it), bits 8-31 = object
+/// size. The handle array holds a `ZsHandle`'s raw value or the word of a same-filled page for
+/// a pool entry, the tier's handle for a slot in the tier.
 ///
 /// **Memory.** `count` atomic words (an `AtomicArray`) and `count` handles, allocated in
 /// `init`, freed with this object, their only owner.
@@ -41,8 +43,9 @@ struct PoolEntry: Equatable {
 /// (atomic and/or), so changes of the rest use a compare-and-swap loop that keeps the lock bit.
 ///
 /// **Invariant** (``checkInvariants()``): when no operation runs, no slot is locked; the
-/// location field is a valid ``SlotLocation``; a slot not in the pool has no size, kind or
-/// handle; a same-filled entry has size 0 and a raw one is not same-filled.
+/// location field is a valid ``SlotLocation``; no slot is claimed; an empty slot has no handle,
+/// a slot in the tier has one and no size or kind; a same-filled entry has size 0 and a raw one
+/// is not same-filled.
 final class SlotEntries: @unchecked Sendable {
     // @unchecked Sendable: the words are atomics; handles are guarded by the slot locks; the
     // pointer never changes after init.
@@ -56,6 +59,7 @@ final class SlotEntries: @unchecked Sendable {
     static let referencedBit: UInt32 = 1 << 3
     static let sameFilledBit: UInt32 = 1 << 4
     static let rawBit: UInt32 = 1 << 5
+    static let claimedBit: UInt32 = 1 << 6
     static let sizeShift: UInt32 = 8
 
     /// A table of `count` empty slots.
@@ -131,14 +135,38 @@ final class SlotEntries: @unchecked Sendable {
         replaceFields(i, fields)
     }
 
-    /// Sets slot `i`'s location to the file or empty (no pool entry) and clears its referenced
-    /// bit; the caller holds the lock.
+    /// Empties slot `i` (no pool entry, no tier copy) and clears its referenced bit; the caller
+    /// holds the lock.
     @inline(__always)
-    func setLocation(_ i: Int, _ location: SlotLocation) {
-        assert(location != .pool, "a pool entry is set with setPoolEntry")
+    func setEmpty(_ i: Int) {
         handles[i] = 0
-        replaceFields(i, location.rawValue << Self.locationShift)
+        replaceFields(i, SlotLocation.empty.rawValue << Self.locationShift)
     }
+
+    /// Makes slot `i` a tier copy under `handle` and clears its referenced bit; the caller holds
+    /// the lock.
+    @inline(__always)
+    func setTierHandle(_ i: Int, _ handle: UInt64) {
+        handles[i] = handle
+        replaceFields(i, SlotLocation.file.rawValue << Self.locationShift)
+    }
+
+    /// The tier handle of slot `i`; the caller holds the lock and the slot is in the tier.
+    @inline(__always)
+    func tierHandle(_ i: Int) -> UInt64 { handles[i] }
+
+    /// Marks slot `i`'s pool entry claimed by a batch writeback; the caller holds the lock.
+    @inline(__always)
+    func claim(_ i: Int) { words[i].bitwiseOr(Self.claimedBit, ordering: .relaxed) }
+
+    /// Clears slot `i`'s claim (a load touched it: the writeback in flight keeps it in the
+    /// pool); the caller holds the lock.
+    @inline(__always)
+    func clearClaim(_ i: Int) { words[i].bitwiseAnd(~Self.claimedBit, ordering: .relaxed) }
+
+    /// Whether slot `i` is still claimed; the caller holds the lock.
+    @inline(__always)
+    func isClaimed(_ i: Int) -> Bool { words[i].load(ordering: .relaxed) & Self.claimedBit != 0 }
 
     /// Replaces every field but the lock bit (referenced cleared), whatever the shrinker does
     /// to the referenced bit meanwhile.
@@ -177,15 +205,16 @@ final class SlotEntries: @unchecked Sendable {
     /// Verifies the documented invariant; call while no operation runs. Debug builds only.
     func checkInvariants() {
         let known = Self.lockBit | Self.locationMask | Self.referencedBit | Self.sameFilledBit | Self.rawBit
-            | ~((1 << Self.sizeShift) - 1)
+            | Self.claimedBit | ~((1 << Self.sizeShift) - 1)
         for i in 0..<count {
             let word = words[i].load(ordering: .acquiring)
             precondition(word & Self.lockBit == 0, "slot \(i) is still locked")
             precondition((word & Self.locationMask) >> Self.locationShift <= 2, "slot \(i) has a bad location")
             precondition(word & ~known == 0, "slot \(i) has stray bits")
+            precondition(word & Self.claimedBit == 0, "slot \(i) is still claimed by a writeback")
             if location(i) != .pool {
                 precondition(word >> Self.sizeShift == 0 && word & (Self.sameFilledBit | Self.rawBit) == 0, "slot \(i) outside the pool has a pool entry")
-                precondition(handles[i] == 0, "slot \(i) outside the pool has handle \(handles[i])")
+                precondition((handles[i] != 0) == (location(i) == .file), "slot \(i) in \(location(i)) has handle \(handles[i])")
             } else {
                 let entry = poolEntry(i)
                 if entry.isSameFilled { precondition(entry.size == 0 && !entry.isRaw, "same-filled slot \(i) has an object") }

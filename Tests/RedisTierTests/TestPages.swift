@@ -1,3 +1,4 @@
+import PageStore
 import Foundation
 import RedisTier
 import Synchronization

@@ -106,7 +106,8 @@ import ZSwap
         for p in 0..<pages { fill(tier.region, page: p) }
         let (target, slot) = try #require(pageInFile(tier, pages: pages))
         tier.region.resetStatistics()
-        tier.file.inject(fault, on: .read, when: .block(slot), times: 1)
+        let block = try #require(tier.cache.fileBlock(of: slot))
+        tier.file.inject(fault, on: .read, when: .block(block), times: 1)
         #expect(matches(tier.region, page: target))
         let s = tier.region.statistics
         #expect(s.failedReads == 1)
@@ -131,7 +132,7 @@ import ZSwap
         for p in 0..<pages { fill(tier.region, page: p) }
         let (target, slot) = try #require(pageInFile(tier, pages: pages))
         tier.region.resetStatistics()
-        tier.file.inject(.error(errno: EIO), on: .read, when: .block(slot))
+        tier.file.inject(.error(errno: EIO), on: .read, when: .block(try #require(tier.cache.fileBlock(of: slot))))
         // prefault serves the fault as a touch would, but reports instead of raising SIGBUS.
         #expect(throws: SwapError.self) { try tier.region.prefault(target * page..<(target + 1) * page) }
         let s = tier.region.statistics
@@ -163,7 +164,7 @@ import ZSwap
         defer { tier.close() }
         for p in 0..<pages { fill(tier.region, page: p) }
         let (target, slot) = try #require(pageInFile(tier, pages: pages))
-        tier.file.inject(.delay(microseconds: 300_000), on: .read, when: .block(slot), times: 1)
+        tier.file.inject(.delay(microseconds: 300_000), on: .read, when: .block(try #require(tier.cache.fileBlock(of: slot))), times: 1)
         let region = tier.region
         let sawRight = Atomic<Bool>(false)
         let toucher = Thread { [self] in sawRight.store(matches(region, page: target), ordering: .relaxed) }
@@ -205,7 +206,7 @@ import ZSwap
         for p in 0..<pages { fill(tier.region, page: p) }
         let (target, slot) = try #require(pageInFile(tier, pages: pages))
         tier.region.resetStatistics()
-        tier.file.inject(.delay(microseconds: 100_000), on: .read, when: .block(slot), times: 1)
+        tier.file.inject(.delay(microseconds: 100_000), on: .read, when: .block(try #require(tier.cache.fileBlock(of: slot))), times: 1)
         let region = tier.region
         let right = Atomic<Int>(0)
         onThreads(4) { [self] _ in

@@ -212,6 +212,22 @@ func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(ours.detail?.hasPrefix("bd_stat") == true)
     }
 
+    @Test("--tier FILE --encrypt-tier: pages reach the file encrypted, come back verified, and the file is removed", arguments: ["zswap", "zram"])
+    func anEncryptedFileTierVerifies(backend: String) throws {
+        let corpus = try writeCorpus(pages: 64, noisy: true)
+        defer { unlink(corpus) }
+        let file = freshPath("enc-\(backend)")
+        var bench = smallBench(corpus: corpus, backend: BenchBackendKind(argument: backend)!, poolLimit: .bytes(1 << 20))
+        bench.tier = .file(path: file)
+        bench.encryptTier = true
+        guard let (result, ours) = try run(bench) else { return }
+        #expect(ours.verified && ours.mismatches == 0)
+        #expect(ours.writtenBack > 0 && ours.fileReads > 0, "pages went to the tier and came back")
+        #expect(ours.backendLabel.contains("encrypted (AES-256-GCM)"))
+        #expect(result.clean)
+        #expect(access(file, F_OK) != 0, "the bench removes its tier file")
+    }
+
     @Test func aSecondTierThatHadWorkAndDidNoneFailsTheRun() {
         var figures = UserSpaceFigures(
             usPerTouch: 1, cpuUsPerTouch: 1, swapIns: 10, p50: 1, p99: 1, p999: 1, policy: "free-on-swapin",
@@ -299,7 +315,7 @@ func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(BenchBackendKind(argument: "zram") == .zram)
         #expect(BenchBackendKind(argument: "zswap:/var/tmp/s") == .zswap(file: "/var/tmp/s"))
         #expect(BenchBackendKind(argument: "zswap:") == nil)
-        #expect(BenchBackendKind(argument: "zswap") == nil)
+        #expect(BenchBackendKind(argument: "zswap") == .zswap(file: nil))  // its tier comes from --tier
         #expect(PoolLimit.percentOfRAM(1).bytes(memTotal: 200 << 20) == 2 << 20)
         #expect(PoolLimit.bytes(3 << 20).bytes(memTotal: 1) == 3 << 20)
     }

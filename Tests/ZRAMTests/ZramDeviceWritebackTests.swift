@@ -427,9 +427,7 @@ func makeFaultyDevice(slots: Int, storing: Int) throws -> (ZramDevice, BackingFi
         // A tight pool now: one round writes idle pages until below the low watermark.
         let tier = try #require(device.writebackTier)
         let tight = ZramAutomaticWriteback(highWatermark: device.mmStat.memUsedTotal / 2, lowWatermark: device.mmStat.memUsedTotal / 2, batchSize: 10_000)
-        let index = device.streams.acquire()
-        let written = device.runAutomaticWriteback(tier: tier, automatic: tight, stream: device.streams.stream(index), wait: true)
-        device.streams.release(index)
+        let written = device.runAutomaticWriteback(tier: tier, automatic: tight, wait: true)
         #expect(written > 0)
         #expect(device.mmStat.memUsedTotal < tight.lowWatermark)
         for slot in hot { #expect(try !device.slotFlags(slot).contains(.writtenBack), "hot slot \(slot) was written back") }

@@ -176,7 +176,7 @@ import Glibc
         let (cache, file) = try makeCache()
         try cache.store(TestPage.make(9), at: 9)
         cache.writeBack(count: 1)
-        file.inject(fault, on: .read, when: .block(9))
+        file.inject(fault, on: .read, when: .block(try #require(cache.fileBlock(of: 9))))
         let error = #expect(throws: PageStoreError.self) { _ = try cache.load(9) }
         guard case .io(EIO, _)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(cache.location(of: 9) == .file)
@@ -189,24 +189,25 @@ import Glibc
     }
 
     @Test func aChecksumMismatchIsCorruptFreesNothingAndARetrySucceeds() throws {
+        // An incompressible page: stored raw, so the comparison below sees the flipped byte.
         let (cache, file) = try makeCache(checksums: true)
-        try cache.store(TestPage.make(11), at: 11)
+        try cache.store(TestPage.make(11, 0, .incompressible), at: 11)
         cache.writeBack(count: 1)
-        file.inject(.corrupt, on: .read, when: .block(11), times: 1)
+        file.inject(.corrupt, on: .read, when: .block(try #require(cache.fileBlock(of: 11))), times: 1)
         let error = #expect(throws: PageStoreError.self) { _ = try cache.load(11) }
         guard case .corrupt(11, _)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(cache.location(of: 11) == .file)
         #expect(cache.frontswapStatistics.failedReads == 1)
-        #expect(try cache.load(11) == TestPage.make(11))
+        #expect(try cache.load(11) == TestPage.make(11, 0, .incompressible))
     }
 
     @Test func withoutChecksumsACorruptReadGoesUnnoticed() throws {
         // The reason checksums exist: the same fault passes silently without them.
         let (cache, file) = try makeCache(checksums: false)
-        try cache.store(TestPage.make(11), at: 11)
+        try cache.store(TestPage.make(11, 0, .incompressible), at: 11)
         cache.writeBack(count: 1)
-        file.inject(.corrupt, on: .read, when: .block(11), times: 1)
-        #expect(try cache.load(11) != TestPage.make(11))
+        file.inject(.corrupt, on: .read, when: .block(try #require(cache.fileBlock(of: 11))), times: 1)
+        #expect(try cache.load(11) != TestPage.make(11, 0, .incompressible))
     }
 
     @Test func aFailedDirectFileStoreKeepsTheOldPage() throws {

@@ -9,8 +9,9 @@ import Testing
         entries.setPoolEntry(2, PoolEntry(handle: 77, size: 1234, isSameFilled: false, isRaw: false))
         entries.markReferenced(2)
         #expect(entries.isReferenced(2) && entries.isLocked(2))
-        entries.setLocation(2, .file)
+        entries.setTierHandle(2, 0x55)
         #expect(entries.location(2) == .file)
+        #expect(entries.tierHandle(2) == 0x55)
         #expect(!entries.isReferenced(2))
         #expect(entries.isLocked(2))
         entries.unlock(2)
@@ -35,8 +36,26 @@ import Testing
         entries.unlock(1)
         entries.checkInvariants()
         entries.lock(1)
-        entries.setLocation(1, .empty)
+        entries.setEmpty(1)
         entries.unlock(1)
+        entries.checkInvariants()
+    }
+
+    @Test func aClaimLastsUntilTheEntryIsReplacedOrCleared() {
+        let entries = SlotEntries(count: 2)
+        entries.lock(0)
+        entries.setPoolEntry(0, PoolEntry(handle: 7, size: 100, isSameFilled: false, isRaw: false))
+        entries.claim(0)
+        #expect(entries.isClaimed(0))
+        entries.clearClaim(0)
+        #expect(!entries.isClaimed(0))
+        entries.claim(0)
+        entries.setPoolEntry(0, PoolEntry(handle: 8, size: 200, isSameFilled: false, isRaw: false))
+        #expect(!entries.isClaimed(0), "a store replaces the entry and drops the claim")
+        entries.claim(0)
+        entries.setEmpty(0)
+        #expect(!entries.isClaimed(0), "a discard drops it too")
+        entries.unlock(0)
         entries.checkInvariants()
     }
 

@@ -24,7 +24,8 @@
 /// safe); a free never fails from the caller's point of view: what cannot be freed now is retried
 /// by the tier, and what it finally cannot free is counted in its statistics.
 ///
-/// Conformers are shared between threads; every method may be called concurrently.
+/// Conformers are shared between threads; every method may be called concurrently. Calls may
+/// run in signal handlers only where ``isAsyncSignalSafe`` says so.
 public protocol PageTier: AnyObject, Sendable {
     /// The largest object ``write(_:)`` accepts (the page size: a page that does not compress is
     /// stored raw).
@@ -33,6 +34,15 @@ public protocol PageTier: AnyObject, Sendable {
     /// Whether a handle may name a different object after it was freed (a file's block is
     /// reused; a cluster's key never is).
     var handlesAreReused: Bool { get }
+
+    /// Whether ``write(_:)``, ``read(_:into:)`` and ``free(_:)`` may run in a signal handler:
+    /// only atomics, async-signal-safe system calls (`pread`, `pwrite`, `fallocate`) and locks no
+    /// application code holds, no allocation, no waiting on the network. A file tier is; a
+    /// cluster (sockets, connection pools, allocation) or an encrypting tier (the cipher
+    /// allocates) is not. A store over a tier that is not writes back on a thread of its own,
+    /// frees through a queue that thread drains, and tells the swap layer that its second-tier
+    /// reads must not run in a signal handler (`SwapBackend.ioReadsAreSignalSafe`).
+    var isAsyncSignalSafe: Bool { get }
 
     /// Stores every object of `batch` and marks each one acknowledged, with its handle, or not
     /// (``PageTierBatch/failure`` then says why). Objects that were not acknowledged stay the

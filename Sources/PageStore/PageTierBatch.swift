@@ -13,7 +13,7 @@
 ///
 /// **Memory and ownership.** The batch owns two allocations made once in `init` and freed in
 /// `deinit`: `capacity` entries and an arena of `capacity` object slots of ``maxObjectSize``
-/// bytes (rounded up to 64). ``append(_:)`` copies the object into its slot, so the caller's
+/// bytes (rounded up to 64; page-aligned, so a slot of a page-sized batch is one aligned page). ``append(_:)`` copies the object into its slot, so the caller's
 /// memory may change (a pool object freed, a slot rewritten) as soon as it returns: a tier never
 /// sees memory the batch does not own. Buffers ``object(at:)`` returns live until the next
 /// ``removeAll()`` or the end of the batch.
@@ -49,7 +49,7 @@ public struct PageTierBatch: ~Copyable {
         stride = (maxObjectSize + 63) & ~63
         entries = .allocate(capacity: capacity)
         entries.initialize(repeating: Entry(length: 0, handle: 0, acknowledged: false), count: capacity)
-        arena = .allocate(byteCount: stride * capacity, alignment: 64)
+        arena = .allocate(byteCount: stride * capacity, alignment: 4096)
     }
 
     deinit {
@@ -114,6 +114,26 @@ public struct PageTierBatch: ~Copyable {
     public func object(at index: Int) -> UnsafeRawBufferPointer {
         precondition(index >= 0 && index < count, "object index out of range")
         return UnsafeRawBufferPointer(start: arena + index * stride, count: entries[index].length)
+    }
+
+    /// For tiers that store fixed-size blocks: zero-fills the room after object `index` up to
+    /// `size` bytes (in the batch's own memory; the object itself is unchanged) and passes the
+    /// padded object to `body`. `size` must be at least the object's length; a size past the
+    /// object's slot goes through a temporary buffer.
+    public mutating func withPaddedObject<R>(at index: Int, to size: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        precondition(index >= 0 && index < count, "object index out of range")
+        let length = entries[index].length
+        precondition(size >= length, "padding \(length) bytes to \(size)")
+        let start = arena + index * stride
+        if size <= stride {
+            (start + length).initializeMemory(as: UInt8.self, repeating: 0, count: size - length)
+            return body(UnsafeRawBufferPointer(start: start, count: size))
+        }
+        let page = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+        defer { page.deallocate() }
+        page.initializeMemory(as: UInt8.self, repeating: 0)
+        if length > 0 { page.baseAddress!.copyMemory(from: start, byteCount: length) }
+        return body(UnsafeRawBufferPointer(page))
     }
 
     /// Whether the last write acknowledged object `index`.

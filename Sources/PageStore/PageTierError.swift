@@ -8,6 +8,9 @@ public enum PageTierError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(String)
     /// Some objects of a write were not acknowledged (the caller kept them); the reason.
     case notAcknowledged(String)
+    /// The tier holds as many objects as it can (a file whose blocks are all in use); the
+    /// objects stay with the caller.
+    case full(capacity: Int)
     /// Nothing is stored under the handle.
     case missing(handle: UInt64)
     /// What is stored under the handle failed its checksum or format check.
@@ -30,6 +33,8 @@ public enum PageTierError: Error, Sendable, Equatable, CustomStringConvertible {
             "the tier could not be reached: \(reason); nothing was freed, the caller still owns the page"
         case .notAcknowledged(let reason):
             "not acknowledged: \(reason); the pages stay in memory and can be written again"
+        case .full(let capacity):
+            "the tier's \(capacity) places are all in use: the pages stay in memory; free some, or give the tier more room (a larger file)"
         case .missing(let handle):
             "nothing is stored under handle 0x\(String(handle, radix: 16)): it was freed, never acknowledged, or removed by someone else (gc of an expired lease?)"
         case .corrupt(let handle, let reason):

@@ -1,7 +1,7 @@
 import PageStore
 import Testing
 
-@testable import RedisTier
+@testable import PageStore
 
 @Suite("PageFileTier: a backing file behind the same tier interface as the cluster")
 struct PageFileTierTests {
@@ -9,7 +9,7 @@ struct PageFileTierTests {
         for i in range { try TestPages.object(i).withUnsafeBytes { _ = try batch.append($0) } }
     }
 
-    private func read(_ tier: PageFileTier<some PageFile>, _ handle: PageTierHandle, count: Int = 4096) throws -> [UInt8] {
+    private func read(_ tier: PageFileTier, _ handle: PageTierHandle, count: Int = 4096) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let length = try buffer.withUnsafeMutableBytes { try tier.read(handle, into: $0) }
         return Array(buffer[0..<length])
@@ -58,7 +58,7 @@ struct PageFileTierTests {
         let file = FaultInjectingBackingFile(wrapping: base)
         let tier = PageFileTier(file: file, blockCount: 4)
         var batch = PageTierBatch(capacity: 2, maxObjectSize: 4096)
-        try fill(&batch, 2..<4)  // object 3 is 2963 bytes: the flipped middle byte is inside it
+        try fill(&batch, 2..<4)  // the flipped 17th byte is inside object 3
         file.inject(.error(errno: 28), on: .write, when: .call(1), times: 1)
         try tier.write(&batch)
         #expect(batch.handle(at: 0) == nil)

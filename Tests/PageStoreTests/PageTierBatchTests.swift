@@ -1,6 +1,6 @@
 import Testing
 
-@testable import RedisTier
+@testable import PageStore
 
 @Suite("PageTierBatch: objects on their way to a tier, and what it did with each")
 struct PageTierBatchTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import RedisTier
+@testable import PageStore
 
 @Suite("PageTierError: what happened to the page, and what to do")
 struct PageTierErrorTests {
