@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
+        .library(name: "ProcessPager", targets: ["ProcessPager"]),
+        // Preloaded into programs run by `uswap run`; lands next to the `uswap` executable.
+        .library(name: "uswap-agent", type: .dynamic, targets: ["USwapAgent"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
     ],
     dependencies: [
@@ -43,10 +46,27 @@ let package = Package(
             name: "Swap",
             dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
+        // What the pager needs from C beside CUSwap: socket messages with descriptors, userfaultfd
+        // events, epoll, process_vm_readv; and the agent protocol header.
+        .target(name: "CProcessPager"),
+        // The agent `uswap run` preloads into the program: a full userfaultfd handed to the pager,
+        // mmap interposed, a drop thread. C only, no malloc.
+        .target(
+            name: "USwapAgent", cSettings: [.headerSearchPath("../CProcessPager/include")],
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "-z", "-Xlinker", "now"])]),
+        // `uswap run`'s pager: sessions per program process, the userfaultfd reader, eviction
+        // across processes, the agent protocol, the run's figures.
+        .target(
+            name: "ProcessPager",
+            dependencies: [
+                "CProcessPager", "CUSwap", "Swap", "ZRAM", "ZSwap", "PageStore", "PageCodecs", "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "ProcessPager", "SystemSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -73,6 +93,9 @@ let package = Package(
         .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
         .testTarget(
             name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ProcessPagerTests", dependencies: ["ProcessPager", "TestSupport", "USwapCLI"],
             swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],

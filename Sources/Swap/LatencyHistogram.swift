@@ -38,7 +38,7 @@ public struct LatencySummary: Sendable, Equatable, CustomStringConvertible {
 ///
 /// Memory: `shardCount x bucketCount` atomic counters, allocated at init and freed in deinit,
 /// owned by this object. Recording is async-signal-safe (relaxed atomic adds).
-final class LatencyHistogram: @unchecked Sendable {
+public final class LatencyHistogram: @unchecked Sendable {
     // @unchecked Sendable: every counter is an atomic; the pointer never changes.
 
     /// Buckets per shard: 16 exact values, then 8 sub-buckets for each power of two 2^4...2^43 ns.
@@ -46,7 +46,8 @@ final class LatencyHistogram: @unchecked Sendable {
     let shardCount: Int
     private let counts: UnsafeMutablePointer<Atomic<UInt64>>
 
-    init(shardCount: Int = 16) {
+    /// A histogram with `shardCount` preallocated sets of buckets.
+    public init(shardCount: Int = 16) {
         precondition(shardCount > 0, "at least one shard")
         self.shardCount = shardCount
         let total = shardCount * Self.bucketCount
@@ -83,7 +84,7 @@ final class LatencyHistogram: @unchecked Sendable {
 
     /// Records one sample, in nanoseconds.
     @inline(__always)
-    func record(nanoseconds: UInt64) {
+    public func record(nanoseconds: UInt64) {
         #if os(Linux)
         let token = UInt(cuswap_thread_token())
         #else
@@ -106,7 +107,7 @@ final class LatencyHistogram: @unchecked Sendable {
     }
 
     /// p50, p99 and p999 in microseconds: the midpoint of the bucket holding the percentile.
-    func summary() -> LatencySummary {
+    public func summary() -> LatencySummary {
         let buckets = merged()
         let total = buckets.reduce(0, +)
         guard total > 0 else { return LatencySummary() }
@@ -127,12 +128,12 @@ final class LatencyHistogram: @unchecked Sendable {
     }
 
     /// Zeroes every bucket.
-    func reset() {
+    public func reset() {
         for i in 0..<(shardCount * Self.bucketCount) { counts[i].store(0, ordering: .relaxed) }
     }
 
     /// Debug-only: bucket bounds are increasing and cover each other's edges.
-    func checkInvariants() {
+    public func checkInvariants() {
         #if DEBUG
         for b in 1..<Self.bucketCount {
             precondition(Self.lowerBound(of: b) > Self.lowerBound(of: b - 1), "bucket bounds must increase")
