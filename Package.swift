@@ -96,7 +96,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ProcessPagerTests", dependencies: ["ProcessPager", "TestSupport", "USwapCLI"],
-            swiftSettings: strict),
+            exclude: ["Programs"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
             swiftSettings: strict),

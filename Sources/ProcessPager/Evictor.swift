@@ -138,13 +138,13 @@ final class Evictor: @unchecked Sendable {
         return core.usedPages > cap - core.configuration.reservePages || core.counters.parked.load(ordering: .relaxed) > 0
     }
 
-    /// Eviction is needed and nothing could be evicted: after 20 ms of that with faults waiting,
+    /// Eviction is needed and nothing could be evicted: after 100 ms of that with faults waiting,
     /// they are let over the cap rather than wait forever (every resident page is shared,
-    /// pinned, or in a process that cannot be asked to drop).
+    /// pinned, or in a process that cannot be asked to drop). The next batch ends the override.
     private func noProgress() {
         let now = MonotonicClock.nanoseconds()
         if idleSince == 0 { idleSince = now }
-        if core.counters.parked.load(ordering: .relaxed) > 0, now - idleSince > 20_000_000,
+        if core.counters.parked.load(ordering: .relaxed) > 0, now - idleSince > 100_000_000,
             !core.counters.capOverride.load(ordering: .relaxed)
         {
             core.counters.capOverride.store(true, ordering: .relaxed)
@@ -532,10 +532,9 @@ final class Evictor: @unchecked Sendable {
             for ready in session.deferredForkReady { sendForkReady(session, sequence: ready) }
             session.deferredForkReady.removeAll()
         }
-        if core.counters.parked.load(ordering: .relaxed) > 0 {
-            core.counters.capOverride.store(false, ordering: .relaxed)
-            core.toReader.nudge()
-        }
+        // Pages left the program: the cap holds again.
+        core.counters.capOverride.store(false, ordering: .relaxed)
+        if core.counters.parked.load(ordering: .relaxed) > 0 { core.toReader.nudge() }
     }
 
     private func finishBatch(_ session: Session, _ done: uswap_evict_done) {

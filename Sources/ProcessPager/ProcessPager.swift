@@ -64,16 +64,23 @@ public final class ProcessPager: @unchecked Sendable {
     /// Features the pager needs: write-protect faults, fork/remap/remove/unmap events, MOVE.
     public static let requiredFeatures: UInt64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | (1 << 16)
 
+    /// Why this process cannot make a userfaultfd that serves kernel-mode faults, or nil when
+    /// it can (root, CAP_SYS_PTRACE, /dev/userfaultfd, or vm.unprivileged_userfaultfd=1).
+    public static func fullUserfaultfdUnavailable() -> PagerError? {
+        var features: UInt64 = 0
+        let probe = uswap_probe_full_userfaultfd(&features)
+        if probe != 0 { return .fullUserfaultfdUnavailable(Errno(rawValue: -probe)) }
+        if features & requiredFeatures != requiredFeatures { return .missingFeatures(have: features, need: requiredFeatures) }
+        return nil
+    }
+
     /// Makes a pager: checks that a full userfaultfd can be made here, makes the slot space and
     /// listens on the configuration's abstract socket.
     public init(_ configuration: PagerConfiguration) throws(PagerError) {
         if let problem = configuration.problem { throw .invalidConfiguration(problem) }
+        if let unavailable = Self.fullUserfaultfdUnavailable() { throw unavailable }
         var features: UInt64 = 0
-        let probe = uswap_probe_full_userfaultfd(&features)
-        guard probe == 0 else { throw .fullUserfaultfdUnavailable(Errno(rawValue: -probe)) }
-        guard features & Self.requiredFeatures == Self.requiredFeatures else {
-            throw .missingFeatures(have: features, need: Self.requiredFeatures)
-        }
+        _ = uswap_probe_full_userfaultfd(&features)
         kernelFeatures = features
         self.configuration = configuration
         let chunkBytes = SlotSpace.chunkSlots * 4096
