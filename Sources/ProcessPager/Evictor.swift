@@ -435,9 +435,9 @@ final class Evictor: @unchecked Sendable {
                 requeue.append(entry)
                 continue
             }
-            if state.referenced {
+            if state.heat > 0 {
                 // Refaulted soon after its last eviction: hot. Once more round the clock.
-                if session.table.compareExchange(entry.page, expected: state, desired: state.setting(.referenced, false)).exchanged {
+                if session.table.compareExchange(entry.page, expected: state, desired: state.with(heat: state.heat - 1)).exchanged {
                     core.ring.push(entry)
                     core.counters.secondChances.add(1, ordering: .relaxed)
                 }
@@ -455,7 +455,7 @@ final class Evictor: @unchecked Sendable {
     private func claim(_ session: Session, entry: RingEntry, state: PageState) -> Bool {
         session.lock.lock()
         defer { session.lock.unlock() }
-        let claimed = state.with(kind: .evicting).setting(.referenced, false)
+        let claimed = state.with(kind: .evicting).with(heat: 0)
         guard session.victimCount < Session.pagesPerHalf,
             session.table.compareExchange(entry.page, expected: state, desired: claimed).exchanged
         else { return false }

@@ -136,8 +136,13 @@ final class FaultReader: @unchecked Sendable {
 
     // MARK: Messages
 
+    /// Reads and handles `session`'s messages until none is pending (at most 1,024, so other
+    /// sessions get their turn). Reading again right away usually finds the program's next fault:
+    /// the page just installed woke it, it ran on this CPU and faulted again, and the reader got
+    /// the CPU back; that saves an epoll_wait per fault.
     private func readEvents(of session: Session) {
-        while true {
+        var handled = 0
+        while handled < 1024 {
             let count = uswap_uffd_read_events(session.uffd, events, 64)
             if count == -EAGAIN || count == 0 { return }
             if count < 0 {
@@ -166,7 +171,7 @@ final class FaultReader: @unchecked Sendable {
                     break
                 }
             }
-            if count < 64 { return }
+            handled += Int(count)
         }
     }
 
@@ -255,7 +260,7 @@ final class FaultReader: @unchecked Sendable {
                 let installed = install(session, address: address, from: zeroPage, writeProtected: false)
                 if installed == -EAGAIN { return .retry }
                 if installed == -ESRCH || installed == -ENOENT { return .served }
-                let resident = PageState(kind: .resident, slot: nil, generation: state.generation &+ 1)
+                let resident = PageState(kind: .resident, slot: nil, generation: state.nextGeneration)
                 guard table.compareExchange(page, expected: state, desired: resident).exchanged else { continue }
                 becameResident(session, page: page, generation: resident.generation)
                 if installed == 0 { counters.zeroFills.add(1, ordering: .relaxed) }
@@ -340,12 +345,12 @@ final class FaultReader: @unchecked Sendable {
         if installed == -EAGAIN { return .retry }
         if installed == -ESRCH || installed == -ENOENT { return .served }
         if installed == -EEXIST { core.counters.unexpectedMissing.add(1, ordering: .relaxed) }
-        var resident = PageState(kind: .resident, slot: keepSlot ? slot : nil, generation: state.generation &+ 1)
+        var resident = PageState(kind: .resident, slot: keepSlot ? slot : nil, generation: state.nextGeneration)
         if core.lazy && installed == 0 { resident = resident.setting(.clean) }
         if forkWindow { resident = resident.setting(.forkWindow) }
         let distance = (core.epoch &- state.epoch) & 0x7FFF
         if distance < core.refaultEpochs {
-            resident = resident.setting(.referenced)
+            resident = resident.with(heat: core.configuration.refaultLaps)
             core.counters.refaults.add(1, ordering: .relaxed)
         }
         session.table.store(pageNumber, resident)

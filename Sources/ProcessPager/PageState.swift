@@ -6,10 +6,10 @@
 /// - 32...34: the ``Kind``
 /// - 35: ``moved`` (evicting: the page sits in the agent's scratch area, not in the program)
 /// - 36: ``wake`` (a thread of the program waits for this page's eviction to end)
-/// - 37: ``referenced`` (refaulted soon after its eviction: a second chance next time)
-/// - 38: ``clean`` (resident, mapped write-protected, its slot holds the same bytes: lazy policy)
-/// - 39: ``forkWindow`` (swapped in while a fork was pending: the slot stays for the child)
-/// - 40...47: the residency generation, which ring entries carry to tell stale ones apart
+/// - 37...38: ``heat`` (laps of the clock the page is skipped: it refaulted soon after eviction)
+/// - 39: ``clean`` (resident, mapped write-protected, its slot holds the same bytes: lazy policy)
+/// - 40: ``forkWindow`` (swapped in while a fork was pending: the slot stays for the child)
+/// - 41...47: the residency generation (7 bits), which ring entries carry to tell stale ones apart
 /// - 48...62: the eviction epoch (units of ``epochShift`` evictions), for refault distances
 /// - 63: ``pinned`` (the page cannot be moved out: its mapping forbids it)
 public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConvertible {
@@ -43,7 +43,7 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
     /// A state of `kind` holding `slot` (nil: none) with `generation`.
     @inlinable
     public init(kind: Kind, slot: Int?, generation: UInt8 = 0) {
-        var raw = kind.rawValue << 32 | UInt64(generation) << 40
+        var raw = kind.rawValue << 32 | UInt64(generation & 0x7F) << 41
         if let slot { raw |= UInt64(slot + 1) & 0xFFFF_FFFF }
         rawValue = raw
     }
@@ -57,8 +57,14 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
         return stored == 0 ? nil : Int(stored - 1)
     }
 
-    /// The residency generation (wraps at 256).
-    @inlinable public var generation: UInt8 { UInt8(truncatingIfNeeded: rawValue >> 40) }
+    /// The residency generation (7 bits: wraps at 128; use ``nextGeneration``).
+    @inlinable public var generation: UInt8 { UInt8(truncatingIfNeeded: rawValue >> 41) & 0x7F }
+
+    /// The generation after this one.
+    @inlinable public var nextGeneration: UInt8 { (generation &+ 1) & 0x7F }
+
+    /// Laps of the clock this page is still skipped (0...3).
+    @inlinable public var heat: Int { Int((rawValue >> 37) & 0x3) }
 
     /// The eviction epoch stored when the page was swapped out (15 bits).
     @inlinable public var epoch: UInt64 { (rawValue >> 48) & 0x7FFF }
@@ -67,12 +73,10 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
     @inlinable public var moved: Bool { rawValue & (1 << 35) != 0 }
     /// A thread waits for the eviction to end.
     @inlinable public var wake: Bool { rawValue & (1 << 36) != 0 }
-    /// Refaulted soon after eviction: skipped once by the clock hand.
-    @inlinable public var referenced: Bool { rawValue & (1 << 37) != 0 }
     /// Resident, write-protected, and identical to its slot.
-    @inlinable public var clean: Bool { rawValue & (1 << 38) != 0 }
+    @inlinable public var clean: Bool { rawValue & (1 << 39) != 0 }
     /// Swapped in while a fork was pending; the slot is kept for the child.
-    @inlinable public var forkWindow: Bool { rawValue & (1 << 39) != 0 }
+    @inlinable public var forkWindow: Bool { rawValue & (1 << 40) != 0 }
     /// Cannot be moved out of the program.
     @inlinable public var pinned: Bool { rawValue & (1 << 63) != 0 }
 
@@ -88,9 +92,14 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
         return PageState(rawValue: raw)
     }
 
-    /// This state with `generation`.
+    /// This state with `generation` (7 bits kept).
     @inlinable public func with(generation: UInt8) -> PageState {
-        PageState(rawValue: rawValue & ~(0xFF << 40) | UInt64(generation) << 40)
+        PageState(rawValue: rawValue & ~(0x7F << 41) | UInt64(generation & 0x7F) << 41)
+    }
+
+    /// This state with `heat` laps (clamped to 0...3).
+    @inlinable public func with(heat: Int) -> PageState {
+        PageState(rawValue: rawValue & ~(0x3 << 37) | UInt64(max(0, min(3, heat))) << 37)
     }
 
     /// This state with the eviction `epoch` (15 bits kept).
@@ -113,12 +122,10 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
         public static let moved = Flag(rawValue: 1 << 35)
         /// See ``PageState/wake``.
         public static let wake = Flag(rawValue: 1 << 36)
-        /// See ``PageState/referenced``.
-        public static let referenced = Flag(rawValue: 1 << 37)
         /// See ``PageState/clean``.
-        public static let clean = Flag(rawValue: 1 << 38)
+        public static let clean = Flag(rawValue: 1 << 39)
         /// See ``PageState/forkWindow``.
-        public static let forkWindow = Flag(rawValue: 1 << 39)
+        public static let forkWindow = Flag(rawValue: 1 << 40)
         /// See ``PageState/pinned``.
         public static let pinned = Flag(rawValue: 1 << 63)
     }
@@ -130,7 +137,7 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
         parts.append("gen=\(generation)")
         if moved { parts.append("moved") }
         if wake { parts.append("wake") }
-        if referenced { parts.append("referenced") }
+        if heat > 0 { parts.append("heat=\(heat)") }
         if clean { parts.append("clean") }
         if forkWindow { parts.append("fork-window") }
         if pinned { parts.append("pinned") }

@@ -61,6 +61,9 @@ public struct PagerConfiguration: Sendable {
     /// How long the fault reader keeps polling after its last message before it sleeps (a
     /// fault served by a spinning reader skips a thread wake-up).
     public var spinMicroseconds = 60
+    /// Laps of the clock a page is skipped when it comes back within one limit's worth of
+    /// evictions after it went out (0...3): the hot pages a program keeps touching.
+    public var refaultLaps = 1
     /// Pages moved out of a program per eviction batch (at most the scratch half, 64).
     public var batchPages = 64
     /// How often the tree's memory is sampled, in milliseconds.

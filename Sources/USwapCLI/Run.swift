@@ -82,6 +82,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("agent-flags"), help: .hidden)
     var agentFlags: UInt32 = 0
 
+    @Option(name: .customLong("spin-us"), help: .hidden)
+    var spinMicroseconds: Int?
+
+    @Option(name: .customLong("refault-laps"), help: .hidden)
+    var refaultLaps: Int?
+
     /// The command without a leading `--`.
     var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
@@ -101,6 +107,8 @@ struct Run: ParsableCommand {
         configuration.codec = PageCodecFactory(name: codec) ?? .lz4
         configuration.policy = SlotPolicy(rawValue: policy) ?? .freeOnSwapIn
         configuration.chargesUnmanagedMemory = !noChargeUnmanaged
+        if let spinMicroseconds { configuration.spinMicroseconds = spinMicroseconds }
+        if let refaultLaps { configuration.refaultLaps = refaultLaps }
         let files: AgentFiles
         let pager: ProcessPager
         do {

@@ -21,12 +21,13 @@ import Testing
 
     @Test(arguments: [PageState.Kind.empty, .resident, .swapped, .evicting, .lost])
     func kindsSurviveFlagChanges(kind: PageState.Kind) {
-        var state = PageState(kind: kind, slot: 42, generation: 200)
-        state = state.setting(.moved).setting(.wake).setting(.referenced).setting(.clean).setting(.forkWindow).setting(.pinned)
+        var state = PageState(kind: kind, slot: 42, generation: 100)
+        state = state.setting(.moved).setting(.wake).setting(.clean).setting(.forkWindow).setting(.pinned).with(heat: 3)
         #expect(state.kind == kind)
         #expect(state.slot == 42)
-        #expect(state.generation == 200)
-        #expect(state.moved && state.wake && state.referenced && state.clean && state.forkWindow && state.pinned)
+        #expect(state.generation == 100)
+        #expect(state.heat == 3)
+        #expect(state.moved && state.wake && state.clean && state.forkWindow && state.pinned)
         state = state.setting(.wake, false).setting(.pinned, false)
         #expect(!state.wake && !state.pinned && state.moved)
     }
@@ -38,11 +39,18 @@ import Testing
         #expect(!state.pinned)
     }
 
-    @Test func generationWrapsWithoutTouchingTheKind() {
-        let state = PageState(kind: .resident, slot: nil, generation: 255)
-        let next = state.with(generation: state.generation &+ 1)
+    @Test func generationWrapsAtSevenBitsWithoutTouchingTheKind() {
+        let state = PageState(kind: .resident, slot: nil, generation: 127)
+        let next = state.with(generation: state.nextGeneration)
         #expect(next.generation == 0)
         #expect(next.kind == .resident)
+    }
+
+    @Test(arguments: [(-1, 0), (0, 0), (2, 2), (3, 3), (9, 3)])
+    func heatIsClampedToTwoBits(asked: Int, kept: Int) {
+        let state = PageState(kind: .resident, slot: 1, generation: 5).with(heat: asked)
+        #expect(state.heat == kept)
+        #expect(state.slot == 1 && state.generation == 5)
     }
 
     @Test func descriptionNamesKindSlotAndFlags() {
