@@ -424,7 +424,11 @@ final class Evictor: @unchecked Sendable {
         // Entries of other sessions seen meanwhile go back to the tail.
         while claimed < limit && popped < 4 * limit, let entry = core.ring.pop() {
             popped += 1
-            guard let session = sessions[entry.session] else { continue }
+            guard let session = sessions[entry.session] else {
+                // A fork child the reader made and this thread has not heard of yet: keep it.
+                if core.indices.isInUse(entry.session) { requeue.append(entry) }
+                continue
+            }
             let state = session.table.load(entry.page)
             guard state.kind == .resident, state.generation == entry.generation, !state.pinned else { continue }
             if let current = chosen, current !== session {

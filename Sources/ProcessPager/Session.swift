@@ -19,15 +19,38 @@ struct Victim {
 }
 
 /// Session indices, shared by the threads that make sessions (evictor: new images; reader:
-/// fork children); an index is reused only after its session is destroyed.
-final class SessionIndices: Sendable {
+/// fork children); an index is reused only after its session is destroyed. Whether an index is
+/// in use is readable without the lock, so the evictor can tell a ring entry of a session it
+/// has not heard of yet (a fork child the reader just made) from one of a session that ended.
+final class SessionIndices: @unchecked Sendable {
+    // @unchecked Sendable: the free list is behind a mutex, the flags are atomics.
     private let free: Mutex<[Int]>
+    private let inUse: UnsafeMutablePointer<Atomic<Bool>>
 
-    init() { free = Mutex(Array((0..<RingEntry.sessionLimit).reversed())) }
+    init() {
+        free = Mutex(Array((0..<RingEntry.sessionLimit).reversed()))
+        inUse = .allocate(capacity: RingEntry.sessionLimit)
+        for i in 0..<RingEntry.sessionLimit { (inUse + i).initialize(to: Atomic(false)) }
+    }
 
-    func take() -> Int? { free.withLock { $0.popLast() } }
+    deinit {
+        inUse.deinitialize(count: RingEntry.sessionLimit)
+        inUse.deallocate()
+    }
 
-    func give(_ index: Int) { free.withLock { $0.append(index) } }
+    func take() -> Int? {
+        guard let index = free.withLock({ $0.popLast() }) else { return nil }
+        inUse[index].store(true, ordering: .releasing)
+        return index
+    }
+
+    func give(_ index: Int) {
+        inUse[index].store(false, ordering: .releasing)
+        free.withLock { $0.append(index) }
+    }
+
+    /// Whether a session holds `index` now.
+    func isInUse(_ index: Int) -> Bool { inUse[index].load(ordering: .acquiring) }
 }
 
 /// One process image under the pager: its userfaultfd, its page table, its agent's socket.

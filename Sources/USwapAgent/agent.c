@@ -415,6 +415,11 @@ AGENT_NO_STACK_PROTECTOR static uint32_t move_victims(const uint64_t *pages, uin
             k += moved;
             if (rc != 0 && k <= j) {
                 if (rc == -EAGAIN && retries++ < 3) continue;
+                if (rc == -EINVAL && j > k) {
+                    /* A run that crosses into another mapping is refused whole: go page by page. */
+                    j = k;
+                    continue;
+                }
                 results[k] = (int32_t)rc;
                 k++;
                 retries = 0;
