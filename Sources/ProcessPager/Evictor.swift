@@ -23,8 +23,8 @@ import SystemSupport
 /// Pages that cannot move are given back: shared by fork (unshared, tried later), in a mapping
 /// that forbids moving (pinned), or gone.
 ///
-/// **Memory and ownership.** The thread owns a 64-page read buffer (allocated in `init`, freed in
-/// `deinit`) and the sockets of the connections it accepted (closed when they end); its
+/// **Memory and ownership.** The thread owns a 64-page read buffer and a message buffer
+/// (``PageBuffer``s) and the sockets of the connections it accepted (closed when they end); its
 /// session array holds one reference per session. Nothing is allocated per page.
 final class Evictor: @unchecked Sendable {
     // @unchecked Sendable: all state but `core` and `statusProvider` is the evictor thread's.
@@ -43,8 +43,10 @@ final class Evictor: @unchecked Sendable {
     private var awaitingHello: [Session] = []
     private var live: [Session] = []
     private var pendingChildHellos: [(fd: Int32, hello: uswap_hello)] = []
-    private let buffer: UnsafeMutableRawPointer
-    private let message: UnsafeMutableRawPointer
+    private let readBuffer = PageBuffer(pages: Session.pagesPerHalf)
+    private let messageBuffer = PageBuffer(pages: 2)
+    private var buffer: UnsafeMutableRawPointer { readBuffer.base }
+    private var message: UnsafeMutableRawPointer { messageBuffer.base }
     private var sequence: UInt64 = 0
     private var wakes: [UInt64] = []
     private var requeue: [RingEntry] = []
@@ -55,7 +57,7 @@ final class Evictor: @unchecked Sendable {
     private static let listenToken: UInt64 = 1 << 40
     private static let commandToken: UInt64 = 1 << 41
     private static let socketToken: UInt64 = 1 << 42
-    private static let messageBytes = 8192
+    private static let messageBytes = 2 * 4096
 
     init(core: PagerCore, listener: Int32, statusProvider: StatusSource) throws(PagerError) {
         self.core = core
@@ -65,8 +67,6 @@ final class Evictor: @unchecked Sendable {
         guard fd >= 0 else { throw .resource("an epoll descriptor", Errno(rawValue: -fd)) }
         epoll = fd
         sessions = Array(repeating: nil, count: RingEntry.sessionLimit)
-        buffer = .allocate(byteCount: Session.pagesPerHalf * 4096, alignment: 4096)
-        message = .allocate(byteCount: Self.messageBytes, alignment: 16)
         wakes.reserveCapacity(Session.pagesPerHalf)
         requeue.reserveCapacity(4 * Session.pagesPerHalf)
         var rc = uswap_epoll_add(epoll, listener, Self.listenToken)
@@ -77,11 +77,7 @@ final class Evictor: @unchecked Sendable {
         }
     }
 
-    deinit {
-        buffer.deallocate()
-        message.deallocate()
-        uswap_close(epoll)
-    }
+    deinit { uswap_close(epoll) }
 
     // MARK: The loop
 

@@ -32,20 +32,20 @@ struct ParkedFault {
 /// the evictor has made room. So the evictor may wait for an agent whose drop raises a remove
 /// event, and that event is always read.
 ///
-/// **Memory and ownership.** The reader owns a page buffer and a zero page (allocated in `init`,
-/// freed in `deinit`), its event buffer and its parked-fault queue (fixed capacity); its session
-/// array holds a reference to each session it serves. The fault path allocates nothing.
+/// **Memory and ownership.** The reader owns a page buffer and a zero page (``PageBuffer``), its
+/// event arrays and its parked-fault queues (reserved once, never grown in normal operation); its
+/// session array holds a reference to each session it serves. The fault path allocates nothing.
 final class FaultReader: @unchecked Sendable {
     // @unchecked Sendable: everything but `core` is touched by the reader thread only.
 
     private let core: PagerCore
     private let epoll: Int32
     private var sessions: [Session?]
-    private let buffer: UnsafeMutableRawPointer
-    private let zeroPage: UnsafeMutableRawPointer
-    private let events: UnsafeMutablePointer<uswap_uffd_event>
-    private let tokens: UnsafeMutablePointer<UInt64>
-    private let flags: UnsafeMutablePointer<UInt32>
+    private let pageBuffer = PageBuffer(pages: 1)
+    private let zeroBuffer = PageBuffer(pages: 1, zeroed: true)
+    private var events = [uswap_uffd_event](repeating: uswap_uffd_event(), count: 64)
+    private var tokens = [UInt64](repeating: 0, count: 64)
+    private var flags = [UInt32](repeating: 0, count: 64)
     private var parked: [ParkedFault]
     private var parkedHead = 0
     private var retries: [ParkedFault] = []
@@ -60,27 +60,18 @@ final class FaultReader: @unchecked Sendable {
         guard fd >= 0 else { throw .resource("an epoll descriptor", Errno(rawValue: -fd)) }
         epoll = fd
         sessions = Array(repeating: nil, count: RingEntry.sessionLimit)
-        buffer = .allocate(byteCount: 4096, alignment: 4096)
-        zeroPage = .allocate(byteCount: 4096, alignment: 4096)
-        zeroPage.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
-        events = .allocate(capacity: 64)
-        tokens = .allocate(capacity: 64)
-        flags = .allocate(capacity: 64)
         parked = []
         parked.reserveCapacity(Self.parkCapacity)
         retries.reserveCapacity(Self.parkCapacity)
         retrying.reserveCapacity(Self.parkCapacity)
         wakeBuffer.reserveCapacity(64)
+        pageBuffer.checkInvariants()
+        zeroBuffer.checkInvariants()
         let rc = uswap_epoll_add(epoll, core.toReader.eventfd, Self.commandToken)
         guard rc == 0 else { throw .resource("the reader's epoll registration", Errno(rawValue: -rc)) }
     }
 
     deinit {
-        buffer.deallocate()
-        zeroPage.deallocate()
-        events.deallocate()
-        tokens.deallocate()
-        flags.deallocate()
         uswap_close(epoll)
     }
 
@@ -91,7 +82,9 @@ final class FaultReader: @unchecked Sendable {
         var spinUntil = 0
         while !core.stopping.load(ordering: .relaxed) {
             let timeout: Int32 = !retries.isEmpty || MonotonicClock.nanoseconds() < spinUntil ? 0 : 100
-            let n = uswap_epoll_wait(epoll, tokens, flags, 64, timeout)
+            let n = tokens.withUnsafeMutableBufferPointer { t in
+                flags.withUnsafeMutableBufferPointer { f in uswap_epoll_wait(epoll, t.baseAddress, f.baseAddress, 64, timeout) }
+            }
             if n > 0 {
                 for i in 0..<Int(n) {
                     let token = tokens[i]
@@ -143,7 +136,7 @@ final class FaultReader: @unchecked Sendable {
     private func readEvents(of session: Session) {
         var handled = 0
         while handled < 1024 {
-            let count = uswap_uffd_read_events(session.uffd, events, 64)
+            let count = events.withUnsafeMutableBufferPointer { uswap_uffd_read_events(session.uffd, $0.baseAddress, 64) }
             if count == -EAGAIN || count == 0 { return }
             if count < 0 {
                 _ = uswap_epoll_remove(epoll, session.uffd)
@@ -239,6 +232,8 @@ final class FaultReader: @unchecked Sendable {
     @inline(__always)
     private func serve(_ session: Session, page: UInt64, flags: UInt64, tid: UInt32, since: Int, mayPark: Bool) -> FaultOutcome {
         let address = page << 12
+        let zeroPage = zeroBuffer.base
+        let buffer = pageBuffer.base
         let counters = core.counters
         let writeProtectFault = flags & uswap_pagefault_flag_wp != 0
         if session.inScratch(address) || !PageTable.contains(page: page) {
@@ -320,7 +315,7 @@ final class FaultReader: @unchecked Sendable {
     @inline(__always)
     private func readSlot(_ slot: Int) -> Bool {
         do {
-            try core.slots.read(slot, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))
+            try core.slots.read(slot, into: UnsafeMutableRawBufferPointer(start: pageBuffer.base, count: 4096))
             return true
         } catch {
             core.counters.failedReads.add(1, ordering: .relaxed)
@@ -341,7 +336,7 @@ final class FaultReader: @unchecked Sendable {
         }
         let forkWindow = session.forkPending.load(ordering: .acquiring) > 0
         let keepSlot = core.lazy || forkWindow
-        let installed = install(session, address: address, from: buffer, writeProtected: core.lazy)
+        let installed = install(session, address: address, from: pageBuffer.base, writeProtected: core.lazy)
         if installed == -EAGAIN { return .retry }
         if installed == -ESRCH || installed == -ENOENT { return .served }
         if installed == -EEXIST { core.counters.unexpectedMissing.add(1, ordering: .relaxed) }

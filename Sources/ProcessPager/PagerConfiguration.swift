@@ -8,8 +8,9 @@ public enum PagerBackend: Sendable, Equatable, CustomStringConvertible {
     /// In-process zram devices (``ZRAM/ZramDevice``), one per 65,536 slots, made as needed.
     case zram
     /// zswap-style caches (``ZSwap/FrontswapCache``) in front of files at this path (the first
-    /// chunk uses the path itself, later ones `PATH.1`, `PATH.2`, ...). The files are created,
-    /// and removed when the pager stops.
+    /// chunk uses the path itself, later ones `PATH.1`, `PATH.2`, ...). Each file is created and
+    /// unlinked at once: it lives as long as the pager holds it open, and nothing is left behind
+    /// however uswap ends.
     case zswap(path: String)
 
     /// Parses `zram` or `zswap:FILE`; nil for anything else.

@@ -107,6 +107,9 @@ final class StatusSource: Sendable {
 
     func set(_ provider: @escaping @Sendable () -> String) { self.provider.withLock { $0 = provider } }
 
+    /// Lets the provider go (it may hold the pager: a cycle otherwise).
+    func clear() { provider.withLock { $0 = nil } }
+
     /// The provider's text, or `{}` without one.
     func text() -> String {
         let current = provider.withLock { $0 }

@@ -118,7 +118,9 @@ public final class ProcessPager: @unchecked Sendable {
                 var file: BackingFile? = nil
                 if let writeback {
                     let path = index == 0 ? writeback : "\(writeback).\(index)"
-                    let backing = try BackingFile(path: path, blockCount: chunkSlots, options: [.create, .truncate, .removeOnClose])
+                    let backing = try BackingFile(path: path, blockCount: chunkSlots, options: [.create, .truncate])
+                    // Unlinked at once: the file goes with the descriptor, even if uswap is killed.
+                    _ = unlink(path)
                     var device = ZramBackingDevice(file: backing, blockCount: chunkSlots)
                     device.punchFreedBlocks = true
                     zram.backingDevice = device
@@ -135,8 +137,10 @@ public final class ProcessPager: @unchecked Sendable {
             }
         case .zswap(let path):
             return { index in
-                let file = try BackingFile(
-                    path: index == 0 ? path : "\(path).\(index)", blockCount: chunkSlots, options: [.create, .truncate, .removeOnClose])
+                let chunkPath = index == 0 ? path : "\(path).\(index)"
+                let file = try BackingFile(path: chunkPath, blockCount: chunkSlots, options: [.create, .truncate])
+                // Unlinked at once: the file goes with the descriptor, even if uswap is killed.
+                _ = unlink(chunkPath)
                 var cache = FrontswapConfiguration(slotCount: chunkSlots, poolLimit: poolLimit)
                 cache.codec = codec
                 do {
@@ -274,6 +278,7 @@ public final class ProcessPager: @unchecked Sendable {
     /// Stops the threads (sessions still alive end: their agents see the pager go and end their
     /// processes) and lets the stores go. Safe to call more than once.
     public func stop() {
+        statusProvider.clear()
         core.stopping.store(true, ordering: .releasing)
         core.toReader.nudge()
         core.toEvictor.nudge()

@@ -58,6 +58,9 @@ struct Run: ParsableCommand {
     @Option(help: "With --backend zram: a file that idle compressed pages are written back to once the pools reach 20% of RAM (created and removed by uswap).")
     var writeback: String?
 
+    @Option(name: .customLong("pool-limit"), help: "The compressed pool's limit (bytes, or with K, M, G): zswap's, or where zram starts writing back to --writeback (default: 20% of RAM).")
+    var poolLimit: ByteCount?
+
     @Option(help: "Compressor: lz4, zstd or zstd-N.")
     var codec: String = "lz4"
 
@@ -104,6 +107,7 @@ struct Run: ParsableCommand {
         var configuration = PagerConfiguration(residentLimitBytes: resident.bytes)
         configuration.backend = PagerBackend(argument: backend) ?? .zram
         configuration.writebackPath = writeback
+        if let poolLimit { configuration.writebackPoolLimit = .bytes(poolLimit.bytes) }
         configuration.codec = PageCodecFactory(name: codec) ?? .lz4
         configuration.policy = SlotPolicy(rawValue: policy) ?? .freeOnSwapIn
         configuration.chargesUnmanagedMemory = !noChargeUnmanaged

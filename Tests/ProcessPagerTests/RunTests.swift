@@ -4,6 +4,20 @@ import Synchronization
 import TestSupport
 import Testing
 
+@testable import USwapCLI
+
+@Suite struct ByteCountTests {
+    @Test(arguments: [("4096", 4096), ("256K", 256 << 10), ("80M", 80 << 20), ("80MiB", 80 << 20), ("2G", 2 << 30), ("1t", 1 << 40)])
+    func sizesReadAsBinaryUnits(text: String, bytes: Int) {
+        #expect(ByteCount(argument: text)?.bytes == bytes)
+    }
+
+    @Test(arguments: ["", "M", "-1M", "0", "12Q", "99999999999999999T"])
+    func nonsenseIsRefused(text: String) {
+        #expect(ByteCount(argument: text) == nil)
+    }
+}
+
 /// The small C programs under Programs/, built with the system's C compiler once per test run.
 enum TestPrograms {
     private static let built = Mutex<[String: String]>([:])
@@ -163,6 +177,41 @@ struct ManagedRun {
         let run = try await ManagedRun.start(uswap, program: "churn", ["16"], resident: "4M", extra: ["--policy", policy])
         run.expectPagedCleanly(line: "churn ok", minimumSwapOuts: Self.pages(8))
         #expect(run.report?.policy == policy)
+    }
+
+    @Test(arguments: ["zstd", "lz4"])
+    func aZswapBackendWithASmallPoolSpillsToItsFileAndLeavesNoFile(codec: String) async throws {
+        guard let uswap = RunEnvironment.uswap() else { return }
+        let file = NSTemporaryDirectory() + "uswap-run-zswap-\(UUID().uuidString)"
+        let run = try await ManagedRun.start(
+            uswap, program: "churn", ["16"], resident: "4M", extra: ["--backend", "zswap:\(file)", "--codec", codec, "--pool-limit", "1M"])
+        run.expectPagedCleanly(line: "churn ok", minimumSwapOuts: Self.pages(8))
+        #expect(run.report?.codec.hasPrefix(codec) == true)
+        #expect((run.report?.pager.fileReads ?? 0) > 0, "pages must come back from the file")
+        #expect(!FileManager.default.fileExists(atPath: file))
+    }
+
+    @Test func zramWritesBackToItsFileAboveThePoolLimit() async throws {
+        guard let uswap = RunEnvironment.uswap() else { return }
+        let file = NSTemporaryDirectory() + "uswap-run-writeback-\(UUID().uuidString)"
+        let run = try await ManagedRun.start(
+            uswap, program: "churn", ["16"], resident: "4M", extra: ["--writeback", file, "--pool-limit", "1M"])
+        run.expectPagedCleanly(line: "churn ok", minimumSwapOuts: Self.pages(8))
+        #expect((run.report?.pager.writtenBack ?? 0) > 0)
+        #expect(!FileManager.default.fileExists(atPath: file))
+    }
+
+    @Test func theAgentGoesInFrontOfAnExistingPreloadWithTheAllocator() async throws {
+        guard let uswap = RunEnvironment.uswap() else { return }
+        let run = try await HelperProcess.run(
+            path: uswap, ["run", "--quiet", "--", "/usr/bin/printenv", "LD_PRELOAD"], environment: ["LD_PRELOAD": "libm.so.6"])
+        #expect(run.exitCode == 0, "\(run.output)")
+        let parts = run.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
+        #expect(parts.first?.hasSuffix("/libuswap-agent.so") == true, "\(run.output)")
+        #expect(parts.last == "libm.so.6", "\(run.output)")
+        if let allocator = AgentFiles.allocatorCandidates.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            #expect(parts.count == 3 && parts[1] == allocator, "\(run.output)")
+        }
     }
 
     @Test func aProgramWithoutAFullUserfaultfdIsRefusedWithWhatToGet() async throws {
