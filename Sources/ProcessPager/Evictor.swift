@@ -84,7 +84,7 @@ final class Evictor: @unchecked Sendable {
     /// The thread's loop: until the pager stops. Closing every socket at the end tells the
     /// agents of processes still running that the pager is gone (they end themselves).
     func run() {
-        uswap_block_signals()
+        cuswap_block_async_signals()
         var tokens = [UInt64](repeating: 0, count: 64)
         var flags = [UInt32](repeating: 0, count: 64)
         var progressed = true

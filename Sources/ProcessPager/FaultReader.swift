@@ -77,7 +77,7 @@ final class FaultReader: @unchecked Sendable {
 
     /// The thread's loop: until the pager stops.
     func run() {
-        uswap_block_signals()
+        cuswap_block_async_signals()
         let spin = core.configuration.spinMicroseconds * 1000
         var spinUntil = 0
         while !core.stopping.load(ordering: .relaxed) {

@@ -1,4 +1,3 @@
-import Swap
 import Synchronization
 
 /// The pager's live counters, shared by its threads (all atomics, relaxed unless noted).
@@ -55,7 +54,7 @@ final class PagerCounters: Sendable {
 
 /// A snapshot of a pager's figures: the kernel's vocabulary where it has a word (swap-ins,
 /// mm_stat fields), the pager's own otherwise.
-public struct PagerStatistics: Sendable, Equatable {
+public struct PagerStatistics: Codable, Sendable, Equatable {
     /// Managed pages in the programs now.
     public var residentPages = 0
     /// Pages moved out and not yet dropped by the agents.
@@ -134,8 +133,14 @@ public struct PagerStatistics: Sendable, Equatable {
     public var writtenBack = 0
     /// Pages read back from a file tier.
     public var fileReads = 0
-    /// Fault service time (read of the message to the page installed), in microseconds.
-    public var latency = LatencySummary()
+    /// Fault service time (the fault message read to the page installed): median, in µs.
+    public var p50Us = 0.0
+    /// The 99th percentile of the fault service time, in µs.
+    public var p99Us = 0.0
+    /// The 99.9th percentile of the fault service time, in µs.
+    public var p999Us = 0.0
+    /// Faults the service times cover.
+    public var latencySamples = 0
 
     /// An empty snapshot.
     public init() {}

@@ -271,7 +271,11 @@ public final class ProcessPager: @unchecked Sendable {
         s.fileReads = backend.fileReads
         s.metadataBytes = core.slots.metadataBytes
         s.usedSlots = core.slots.usedSlots
-        s.latency = core.latency.summary()
+        let latency = core.latency.summary()
+        s.p50Us = latency.p50
+        s.p99Us = latency.p99
+        s.p999Us = latency.p999
+        s.latencySamples = latency.count
         return s
     }
 

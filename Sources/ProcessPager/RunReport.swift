@@ -45,8 +45,10 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var codec: String
     /// See ``backend``.
     public var policy: String
+    /// The lowest cap the resident pages had (the limit minus charged unmanaged memory).
+    public var capMinBytes: Int
     /// The pager's counters at the end.
-    public var pager: PagerCounts
+    public var pager: PagerStatistics
 
     /// The kernel's side of a comparison run.
     public struct KernelSide: Codable, Sendable, Equatable {
@@ -54,68 +56,6 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var unavailable: String?
         /// A side that is not there, and why.
         public init(unavailable: String) { self.unavailable = unavailable }
-    }
-
-    /// The pager's counters, as the report names them.
-    public struct PagerCounts: Codable, Sendable, Equatable {
-        /// See ``PagerStatistics``.
-        public var missingFaults, writeProtectFaults, duplicateFaults, zeroFills, zeroEvictions: Int
-        /// See ``PagerStatistics``.
-        public var waitedOnEviction, parkedFaults, capOverrides, failedReads, failedWrites: Int
-        /// See ``PagerStatistics``.
-        public var unexpectedMissing, lostPages, pinnedPages, sharedPages, unsharedPages: Int
-        /// See ``PagerStatistics``.
-        public var secondChances, refaults, removedPages, remappedPages, batches, moveCalls: Int
-        /// See ``PagerStatistics``.
-        public var sessions, forks, unannouncedForks, pendingBytes: Int
-        /// mm_stat figures at the end.
-        public var origDataSize, comprDataSize, memUsedTotal, metadataBytes: Int
-        /// Pages written back to a file tier, and read back.
-        public var writtenBack, fileReads: Int
-        /// Fault service p99.9 and the number of samples.
-        public var p999Us: Double
-        /// See ``p999Us``.
-        public var latencySamples: Int
-        /// The lowest cap the resident pages had (limit minus charged unmanaged memory).
-        public var capMinBytes: Int
-
-        /// The counts from a statistics snapshot and the sampled figures.
-        public init(_ s: PagerStatistics, figures: PagerFigures) {
-            missingFaults = s.missingFaults
-            writeProtectFaults = s.writeProtectFaults
-            duplicateFaults = s.duplicateFaults
-            zeroFills = s.zeroFills
-            zeroEvictions = s.zeroEvictions
-            waitedOnEviction = s.waitedOnEviction
-            parkedFaults = s.parkedFaults
-            capOverrides = s.capOverrides
-            failedReads = s.failedReads
-            failedWrites = s.failedWrites
-            unexpectedMissing = s.unexpectedMissing
-            lostPages = s.lostPages
-            pinnedPages = s.pinnedPages
-            sharedPages = s.sharedPages
-            unsharedPages = s.unsharedPages
-            secondChances = s.secondChances
-            refaults = s.refaults
-            removedPages = s.removedPages
-            remappedPages = s.remappedPages
-            batches = s.batches
-            moveCalls = s.moveCalls
-            sessions = s.sessionsStarted
-            forks = s.forks
-            unannouncedForks = s.unannouncedForks
-            pendingBytes = s.pendingBytes
-            origDataSize = s.origDataSize
-            comprDataSize = s.comprDataSize
-            memUsedTotal = s.memUsedTotal
-            metadataBytes = s.metadataBytes
-            writtenBack = s.writtenBack
-            fileReads = s.fileReads
-            p999Us = s.latency.p999
-            latencySamples = s.latency.count
-            capMinBytes = figures.capMinBytes == Int.max ? 0 : figures.capMinBytes
-        }
     }
 
     /// A report from its parts.
@@ -139,13 +79,14 @@ public struct RunReport: Codable, Sendable, Equatable {
         pagerAnonMaxBytes = figures.pagerAnonMaxBytes
         swapIns = statistics.swapIns
         swapOuts = statistics.swapOuts
-        p50Us = statistics.latency.p50
-        p99Us = statistics.latency.p99
+        p50Us = statistics.p50Us
+        p99Us = statistics.p99Us
         self.stdoutSha256 = stdoutSha256
         self.kernel = kernel
         backend = configuration.backend.description + (configuration.writebackPath.map { " writeback:\($0)" } ?? "")
         codec = configuration.codec.description
         policy = configuration.policy.rawValue
-        pager = PagerCounts(statistics, figures: figures)
+        capMinBytes = figures.capMinBytes == Int.max ? 0 : figures.capMinBytes
+        pager = statistics
     }
 }

@@ -230,22 +230,7 @@ public final class SlotSpace: @unchecked Sendable {
     /// The chunks' counters summed (mem_used_max is the sum of each chunk's maximum).
     public var statistics: BackendStatistics {
         var total = BackendStatistics()
-        for i in 0..<chunkCount {
-            let s = chunks[i].unsafelyUnwrapped.store.statistics
-            total.storedPages += s.storedPages
-            total.origDataSize += s.origDataSize
-            total.comprDataSize += s.comprDataSize
-            total.memUsedTotal += s.memUsedTotal
-            total.memUsedMax += s.memUsedMax
-            total.samePages += s.samePages
-            total.hugePages += s.hugePages
-            total.failedReads += s.failedReads
-            total.failedWrites += s.failedWrites
-            total.notifyFree += s.notifyFree
-            total.missFree += s.missFree
-            total.writtenBack += s.writtenBack
-            total.fileReads += s.fileReads
-        }
+        for i in 0..<chunkCount { total.add(chunks[i].unsafelyUnwrapped.store.statistics) }
         return total
     }
 
@@ -266,5 +251,16 @@ public final class SlotSpace: @unchecked Sendable {
             precondition(used == chunk.used.load(ordering: .relaxed), "chunk \(i): \(used) slots in use, counted \(chunk.used.load(ordering: .relaxed))")
         }
         #endif
+    }
+}
+
+extension BackendStatistics {
+    /// Adds `other`'s counters to these (the sum over a space's chunks).
+    mutating func add(_ other: BackendStatistics) {
+        for field in [\BackendStatistics.storedPages, \.origDataSize, \.comprDataSize, \.memUsedTotal, \.memUsedMax,
+            \.samePages, \.hugePages, \.failedReads, \.failedWrites, \.notifyFree, \.missFree, \.writtenBack, \.fileReads]
+        {
+            self[keyPath: field] += other[keyPath: field]
+        }
     }
 }

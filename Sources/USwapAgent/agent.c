@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "USwapAgent.h"
 #include "uswap_protocol.h"
+#include "uswap_socket.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -296,51 +297,6 @@ int madvise(void *address, size_t length, int advice) {
 
 /* ---- socket helpers -------------------------------------------------------------------- */
 
-static int send_message(int fd, const void *message, size_t length, int pass_fd) {
-    struct iovec iov = { .iov_base = (void *)message, .iov_len = length };
-    union {
-        char buffer[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pass_fd >= 0) {
-        memset(&control, 0, sizeof control);
-        m.msg_control = control.buffer;
-        m.msg_controllen = sizeof control.buffer;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-    }
-    for (;;) {
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
-        if (n >= 0) return n == (ssize_t)length ? 0 : EIO;
-        if (errno != EINTR) return errno;
-    }
-}
-
-/* Receives one message; a passed descriptor lands in *received_fd (else -1). */
-static ssize_t receive_message(int fd, void *buffer, size_t capacity, int *received_fd) {
-    struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
-    union {
-        char buffer[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer };
-    if (received_fd) *received_fd = -1;
-    for (;;) {
-        ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
-        if (n > 0 && received_fd) {
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(received_fd, CMSG_DATA(c), sizeof(int));
-            }
-        }
-        return n;
-    }
-}
-
 static int connect_to_pager(void) {
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
@@ -354,13 +310,33 @@ static int connect_to_pager(void) {
     return fd;
 }
 
+/* A HELLO of `kind` for this process as it is now. */
+static struct uswap_hello make_hello(uint32_t kind) {
+    struct uswap_hello hello;
+    memset(&hello, 0, sizeof hello);
+    hello.header.type = USWAP_MSG_HELLO;
+    hello.header.length = sizeof hello;
+    hello.version = USWAP_PROTOCOL_VERSION;
+    hello.kind = kind;
+    hello.pid = getpid();
+    hello.parent_pid = getppid();
+    hello.features = agent_features;
+    hello.scratch_base = agent_scratch;
+    hello.scratch_pages = USWAP_SCRATCH_HALVES * USWAP_SCRATCH_HALF_PAGES;
+    hello.page_size = 4096;
+    hello.fork_sequence = agent_fork_sequence;
+    return hello;
+}
+
 /* Waits for WELCOME (or REFUSE, which ends the process with the pager's reason). */
 static int await_welcome(int fd, struct uswap_welcome *welcome, int *received_fd) {
     union {
         struct uswap_welcome welcome;
         struct uswap_text text;
     } reply;
-    ssize_t n = receive_message(fd, &reply, sizeof reply, received_fd);
+    int unexpected = -1;
+    int64_t n = uswap_receive_message(fd, &reply, sizeof reply, received_fd ? received_fd : &unexpected, 0);
+    if (unexpected >= 0) close(unexpected);
     if (n >= (ssize_t)sizeof(struct uswap_header) && reply.welcome.header.type == USWAP_MSG_REFUSE) {
         reply.text.text[USWAP_TEXT_BYTES - 1] = 0;
         agent_say(reply.text.text, NULL, NULL);
@@ -513,7 +489,7 @@ static void fork_prepare(void) {
     map_lock(); /* held across fork: no mapping changes while the pager snapshots the parent */
     uint32_t sequence = ++agent_fork_sequence;
     struct uswap_header begin = { .type = USWAP_MSG_FORK_BEGIN, .length = sizeof begin, .sequence = sequence };
-    if (send_message(agent_socket, &begin, sizeof begin, -1) != 0) return;
+    if (uswap_send_message(agent_socket, &begin, sizeof begin, -1) != 0) return;
     /* Wait (at most ~10 s) for the pager to pause evictions in this process. */
     for (int i = 0; i < 1000 && atomic_load(&agent_fork_ready) < sequence; i++) {
         struct timespec t = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
@@ -543,22 +519,10 @@ static void fork_child(void) {
         agent_say("cannot reach the pager from a forked child; ending it (its pages live in the pager)", NULL, NULL);
         agent_die();
     }
-    struct uswap_hello hello;
-    memset(&hello, 0, sizeof hello);
-    hello.header.type = USWAP_MSG_HELLO;
-    hello.header.length = sizeof hello;
-    hello.version = USWAP_PROTOCOL_VERSION;
-    hello.kind = USWAP_HELLO_FORK_CHILD;
-    hello.pid = getpid();
-    hello.parent_pid = getppid();
-    hello.features = agent_features;
-    hello.scratch_base = agent_scratch;
-    hello.scratch_pages = USWAP_SCRATCH_HALVES * USWAP_SCRATCH_HALF_PAGES;
-    hello.page_size = 4096;
-    hello.fork_sequence = agent_fork_sequence;
+    struct uswap_hello hello = make_hello(USWAP_HELLO_FORK_CHILD);
     struct uswap_welcome welcome;
     int child_uffd = -1;
-    if (send_message(fd, &hello, sizeof hello, -1) != 0 || await_welcome(fd, &welcome, &child_uffd) != 0 || child_uffd < 0) {
+    if (uswap_send_message(fd, &hello, sizeof hello, -1) != 0 || await_welcome(fd, &welcome, &child_uffd) != 0 || child_uffd < 0) {
         agent_say("the pager did not take this forked child; ending it (its pages live in the pager)", NULL, NULL);
         agent_die();
     }
@@ -580,7 +544,7 @@ pid_t fork(void) {
     if (pid < 0 && atomic_load(&agent_state) == AGENT_ACTIVE) {
         int saved = errno;
         struct uswap_header failed = { .type = USWAP_MSG_FORK_FAILED, .length = sizeof failed, .sequence = agent_fork_sequence };
-        send_message(agent_socket, &failed, sizeof failed, -1);
+        uswap_send_message(agent_socket, &failed, sizeof failed, -1);
         errno = saved;
     }
     return pid;
@@ -684,23 +648,12 @@ __attribute__((constructor)) static void agent_start(void) {
         agent_say("cannot reach the uswap run that started this program; not starting it", NULL, NULL);
         _exit(127);
     }
-    struct uswap_hello hello;
-    memset(&hello, 0, sizeof hello);
-    hello.header.type = USWAP_MSG_HELLO;
-    hello.header.length = sizeof hello;
-    hello.version = USWAP_PROTOCOL_VERSION;
-    hello.kind = USWAP_HELLO_EXEC;
-    hello.pid = getpid();
-    hello.parent_pid = getppid();
-    hello.features = agent_features;
-    hello.scratch_base = agent_scratch;
-    hello.scratch_pages = USWAP_SCRATCH_HALVES * USWAP_SCRATCH_HALF_PAGES;
-    hello.page_size = 4096;
+    struct uswap_hello hello = make_hello(USWAP_HELLO_EXEC);
     int pending = atomic_load(&agent_pending_count);
     if (pending > AGENT_PENDING_CAPACITY) pending = AGENT_PENDING_CAPACITY;
     for (int i = 0; i < pending; i++) hello.pending_bytes += agent_pending[i].length;
     struct uswap_welcome welcome;
-    if (send_message(fd, &hello, sizeof hello, uffd) != 0 || await_welcome(fd, &welcome, NULL) != 0) {
+    if (uswap_send_message(fd, &hello, sizeof hello, uffd) != 0 || await_welcome(fd, &welcome, NULL) != 0) {
         agent_say("the uswap run that started this program did not answer; not starting it", NULL, NULL);
         _exit(127);
     }

@@ -170,7 +170,7 @@ struct Run: ParsableCommand {
         lines.append("  resident max \(mib(r.residentMaxBytes)) of \(mib(r.residentLimitBytes)); unmanaged anonymous max \(mib(r.unmanagedAnonMaxBytes)); memory max \(mib(r.memoryMaxBytes))")
         let ratio = s.compressionRatio > 0 ? ", ratio \(format2(s.compressionRatio))" : ""
         lines.append("  pool max \(mib(r.poolMaxBytes)) (\(r.backend) \(r.codec)\(ratio)); swap-ins \(r.swapIns), swap-outs \(r.swapOuts)")
-        lines.append("  fault service p50 \(format1(r.p50Us)) us, p99 \(format1(r.p99Us)) us (\(s.latency.count) faults)")
+        lines.append("  fault service p50 \(format1(r.p50Us)) us, p99 \(format1(r.p99Us)) us (\(s.latencySamples) faults)")
         if s.capOverrides > 0 || s.lostPages > 0 || s.failedReads > 0 {
             lines.append("  note: \(s.capOverrides) times over the cap (nothing evictable), \(s.lostPages) pages lost in unannounced forks, \(s.failedReads) failed reads")
         }

@@ -148,7 +148,7 @@ struct ManagedRun {
         run.expectPagedCleanly(line: "fork ok", minimumSwapOuts: Self.pages(24))
         #expect(run.report?.pager.forks == 1)
         #expect(run.report?.pager.unannouncedForks == 0)
-        #expect(run.report?.pager.sessions == 2)
+        #expect(run.report?.pager.sessionsStarted == 2)
     }
 
     @Test func unmappedAndDiscardedPagesReadAsZerosAfterwards() async throws {

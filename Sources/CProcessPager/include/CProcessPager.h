@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "uswap_protocol.h"
+#include "uswap_socket.h"
 
 #ifdef __linux__
 #include <sys/types.h>
@@ -58,12 +59,6 @@ int uswap_connect_abstract(const char *name);
 int uswap_accept(int fd);
 /* The peer's pid and uid (SO_PEERCRED); returns 0 or -errno. */
 int uswap_peer_credentials(int fd, int32_t *pid, uint32_t *uid);
-/* Sends one message, with `pass_fd` as SCM_RIGHTS when >= 0; returns 0 or -errno. */
-int uswap_send_message(int fd, const void *message, size_t length, int pass_fd);
-/* Receives one message without blocking when `nonblocking`; a passed descriptor lands in
- * *received_fd (else -1). Returns the length (0: peer closed) or -errno. */
-int64_t uswap_receive_message(int fd, void *buffer, size_t capacity, int *received_fd, int nonblocking);
-
 /* epoll without the packed struct: returns the descriptor or -errno. */
 int uswap_epoll_create(void);
 /* Adds `fd` for input (EPOLLIN | EPOLLRDHUP) with `token`; returns 0 or -errno. */
@@ -85,8 +80,6 @@ uint64_t uswap_eventfd_drain(int fd);
 int uswap_pidfd_open(int pid);
 /* The calling thread's id. */
 int32_t uswap_gettid(void);
-/* Blocks the asynchronous signals in the calling thread (pager threads never run a handler). */
-void uswap_block_signals(void);
 /* Closes a descriptor. */
 void uswap_close(int fd);
 
