@@ -11,7 +11,7 @@ public enum AgentFilesError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .agentMissing(let directory):
-            "libuswap-agent.so is not next to uswap (in \(directory)): build both with `swift build` (the agent is the uswap-agent product), or install them side by side: install -m 755 .build/release/uswap .build/release/libuswap-agent.so /usr/local/bin/"
+            "libuswap-agent.so is not next to uswap (in \(directory)): build it with `swift build --product uswap-agent` (with -c release for a release uswap; a plain `swift build` builds both), or install both side by side: install -m 755 .build/release/uswap .build/release/libuswap-agent.so /usr/local/bin/"
         case .allocatorMissing(let path):
             "the allocator \(path) does not exist: give the path of libmimalloc.so.2 (apt-get install libmimalloc2.0), or --allocator none"
         }

@@ -77,9 +77,9 @@ final class PagerCore: Sendable {
         self.configuration = configuration
         self.slots = slots
         lazy = configuration.policy == .lazy
-        // Valid entries never exceed the resident pages; room for four times the limit leaves
-        // space for stale entries between the evictor's laps.
-        ring = ResidentRing(minimumCapacity: 4 * configuration.limitPages + 65_536)
+        // Valid entries never exceed the resident pages (fork children's shared pages count in
+        // each process); twice the limit leaves room for stale entries between the evictor's laps.
+        ring = ResidentRing(minimumCapacity: 2 * configuration.limitPages + 16_384)
         counters = PagerCounters(capPages: configuration.limitPages)
         toReader = try CommandQueue()
         toEvictor = try CommandQueue()
