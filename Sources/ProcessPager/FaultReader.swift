@@ -16,7 +16,9 @@ enum FaultOutcome {
 }
 
 struct ParkedFault {
-    var session: Int
+    /// The session itself, not its index: an index may be reused by a new process before a
+    /// fault of an ended one is taken off the queue.
+    var session: Session
     var page: UInt64
     var flags: UInt64
     var tid: UInt32
@@ -120,6 +122,7 @@ final class FaultReader: @unchecked Sendable {
     }
 
     private func endSession(_ session: Session) {
+        session.endedForReader = true
         _ = uswap_epoll_remove(epoll, session.uffd)
         // The process's pages died with it: they no longer count against the cap.
         let pages = session.resident.exchange(0, ordering: .relaxed)
@@ -179,7 +182,7 @@ final class FaultReader: @unchecked Sendable {
         case .waiting:
             break
         case .retry:
-            retries.append(ParkedFault(session: session.index, page: page, flags: flags, tid: tid, since: since))
+            retries.append(ParkedFault(session: session, page: page, flags: flags, tid: tid, since: since))
         }
     }
 
@@ -188,7 +191,8 @@ final class FaultReader: @unchecked Sendable {
     private func serveRetries() {
         swap(&retries, &retrying)
         for fault in retrying {
-            guard let session = sessions[fault.session] else { continue }
+            let session = fault.session
+            guard !session.endedForReader else { continue }
             dispatch(session, page: fault.page, flags: fault.flags, tid: fault.tid, since: fault.since, mayPark: false)
         }
         retrying.removeAll(keepingCapacity: true)
@@ -208,7 +212,7 @@ final class FaultReader: @unchecked Sendable {
             parked.removeAll(keepingCapacity: true)
             parkedHead = 0
         }
-        parked.append(ParkedFault(session: session.index, page: page, flags: flags, tid: tid, since: since))
+        parked.append(ParkedFault(session: session, page: page, flags: flags, tid: tid, since: since))
         if core.counters.parked.add(1, ordering: .relaxed).newValue == 1 { core.toEvictor.nudge() }
         core.counters.parkedFaults.add(1, ordering: .relaxed)
     }
@@ -223,7 +227,8 @@ final class FaultReader: @unchecked Sendable {
             let fault = parked[parkedHead]
             parkedHead += 1
             counters.parked.subtract(1, ordering: .relaxed)
-            guard let session = sessions[fault.session] else { continue }
+            let session = fault.session
+            guard !session.endedForReader else { continue }
             dispatch(session, page: fault.page, flags: fault.flags, tid: fault.tid, since: fault.since, mayPark: false)
         }
     }

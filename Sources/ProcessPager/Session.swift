@@ -96,6 +96,10 @@ final class Session: @unchecked Sendable {
     /// Entries in use in `victims`.
     var victimCount = 0
 
+    // reader
+    /// The reader stopped serving this session: its queued faults are dropped.
+    var endedForReader = false
+
     // evictor
     /// Where a scratch half is in its cycle.
     enum HalfState: Equatable {
