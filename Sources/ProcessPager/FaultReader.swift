@@ -103,6 +103,9 @@ final class FaultReader: @unchecked Sendable {
         }
         for case let session? in sessions { endSession(session) }
         sessions = []
+        parked.removeAll()
+        retries.removeAll()
+        retrying.removeAll()
     }
 
     // MARK: Commands
@@ -231,6 +234,9 @@ final class FaultReader: @unchecked Sendable {
             guard !session.endedForReader else { continue }
             dispatch(session, page: fault.page, flags: fault.flags, tid: fault.tid, since: fault.since, mayPark: false)
         }
+        // Drained: let the served entries (and the sessions they hold) go.
+        parked.removeAll(keepingCapacity: true)
+        parkedHead = 0
     }
 
     /// Serves one fault.

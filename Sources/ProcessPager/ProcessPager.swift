@@ -291,6 +291,10 @@ public final class ProcessPager: @unchecked Sendable {
             return threads
         }
         for thread in running { thread.join() }
+        // Commands nobody read any more may hold sessions: let them go, so every session's
+        // slots are freed now.
+        _ = core.toReader.drain()
+        _ = core.toEvictor.drain()
     }
 }
 

@@ -114,6 +114,8 @@ struct ManagedRun {
         #expect(report.pager.unexpectedMissing == 0, sourceLocation: sourceLocation)
         #expect(report.pager.failedReads == 0, sourceLocation: sourceLocation)
         #expect(report.exitStatus == 0, sourceLocation: sourceLocation)
+        #expect(report.pager.usedSlots == 0, "every slot is freed once the program is gone", sourceLocation: sourceLocation)
+        #expect(report.pager.residentPages == 0 && report.pager.scratchPages == 0, sourceLocation: sourceLocation)
     }
 }
 
