@@ -12,13 +12,18 @@ let package = Package(
     products: [
         .library(name: "PageCodecs", targets: ["PageCodecs"]),
         .library(name: "PageStore", targets: ["PageStore"]),
+        .library(name: "ZsPool", targets: ["ZsPool"]),
         .library(name: "ZRAM", targets: ["ZRAM"]),
         .library(name: "ZSwap", targets: ["ZSwap"]),
         .library(name: "Swap", targets: ["Swap"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "KernelSwap", targets: ["KernelSwap"]),
+        .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .library(name: "ProcessPager", targets: ["ProcessPager"]),
         // Preloaded into programs run by `uswap run`; lands next to the `uswap` executable.
         .library(name: "uswap-agent", type: .dynamic, targets: ["USwapAgent"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
+        .library(name: "RedisTier", targets: ["RedisTier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,20 +36,48 @@ let package = Package(
         .target(
             name: "SystemSupport", dependencies: [.product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict),
-        // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection.
-        .target(name: "PageCodecs", swiftSettings: strict),
+        // Codecs: pure Swift LZ4, zstd through the system libzstd (dlopen), same-filled detection,
+        // and the per-thread codec streams the stores share.
+        .target(name: "PageCodecs", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The vocabulary every store shares: SwapBackend, slots, errors, BackingFile.
-        .target(name: "PageStore", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .target(
+            name: "PageStore",
+            dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The size-class pool (zsmalloc) under both ZRAM and ZSwap.
+        .target(name: "ZsPool", dependencies: ["SystemSupport"], swiftSettings: strict),
         // The in-process zram device.
-        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "SystemSupport"], swiftSettings: strict),
+        .target(name: "ZRAM", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // A zswap-style compressed cache in front of a backing swap file.
-        .target(name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZRAM"], swiftSettings: strict),
+        .target(
+            name: "ZSwap", dependencies: ["PageCodecs", "PageStore", "ZsPool", "SystemSupport"], swiftSettings: strict),
         // Kernel interfaces Swift cannot express: userfaultfd structs and ioctls, newer constants.
         .target(name: "CUSwap"),
         // userfaultfd swap regions.
         .target(
             name: "Swap",
-            dependencies: ["PageStore", "CUSwap", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PageStore", "CUSwap", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The work run on memory and checked afterwards: swapbench.c's workload and access
+        // patterns, page corpora, the demo's table, the test helpers' page contents.
+        .target(
+            name: "Workloads",
+            dependencies: ["PageCodecs", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The kernel's side, for measuring a machine: zram devices, swap files and swapon/off,
+        // memory cgroups, zswap, the kernel-swap session and its child, direct I/O, and putting
+        // the machine back on signals.
+        .target(
+            name: "KernelSwap",
+            dependencies: ["SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // What compressed swap would save for a running process: its maps, pagemap and pages
+        // (process_vm_readv, /proc/PID/mem), stored in a pool per codec.
+        .target(
+            name: "ProcessAnalysis",
+            dependencies: [
+                "PageCodecs", "PageStore", "ZRAM", "SystemSupport", .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strict),
         // What the pager needs from C beside CUSwap: socket messages with descriptors, userfaultfd
         // events, epoll, process_vm_readv; and the agent protocol header.
@@ -66,16 +99,28 @@ let package = Package(
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "ProcessPager", "SystemSupport",
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
+                "ProcessPager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
-        .executableTarget(name: "USwapTestHelper", swiftSettings: strict),
-        // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
-        // a failed swap-in): fork is unsafe in a multithreaded test runner.
         .executableTarget(
-            name: "USwapFaultHelper", dependencies: ["Swap", "ZSwap", "ZRAM", "PageStore", "CUSwap"],
+            name: "USwapTestHelper",
+            dependencies: [
+                "SystemSupport", "Workloads", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        // Runs a swap region in its own process for tests whose outcome is a signal (SIGBUS on
+        // a failed swap-in, a trap) or that count the process's descriptors and mappings: fork
+        // is unsafe in a multithreaded test runner.
+        .executableTarget(
+            name: "USwapFaultHelper",
+            dependencies: [
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         // What the test targets share: finding and running the helper executables, the CI gate.
         .target(
@@ -87,18 +132,64 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport"], swiftSettings: strict),
-        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
-        .testTarget(name: "PageStoreTests", dependencies: ["PageStore"], swiftSettings: strict),
-        .testTarget(name: "ZRAMTests", dependencies: ["ZRAM", "PageCodecs", "PageStore"], swiftSettings: strict),
-        .testTarget(name: "ZSwapTests", dependencies: ["ZSwap", "ZRAM", "PageStore", "PageCodecs"], swiftSettings: strict),
+        // The kernel's side; its live tests run the built `uswap` and USwapTestHelper as the
+        // session's child.
         .testTarget(
-            name: "SwapTests", dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "USwapFaultHelper"],
+            name: "KernelSwapTests",
+            dependencies: [
+                "KernelSwap", "SystemSupport", "TestSupport", "USwapCLI", "USwapTestHelper",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
+        // Reads the memory of a running USwapTestHelper.
+        .testTarget(
+            name: "ProcessAnalysisTests",
+            dependencies: [
+                "ProcessAnalysis", "PageCodecs", "PageStore", "ZRAM", "Workloads", "SystemSupport", "TestSupport",
+                "USwapTestHelper", .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs"], swiftSettings: strict),
+        .testTarget(
+            name: "PageStoreTests",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .testTarget(name: "ZsPoolTests", dependencies: ["ZsPool", "SystemSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ZRAMTests", dependencies: ["ZRAM", "ZsPool", "PageCodecs", "PageStore", "SystemSupport", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ZSwapTests", dependencies: ["ZSwap", "ZsPool", "PageStore", "PageCodecs", "SystemSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SwapTests",
+            dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
             name: "ProcessPagerTests", dependencies: ["ProcessPager", "TestSupport", "USwapCLI"],
             exclude: ["Programs"], swiftSettings: strict),
         .testTarget(
-            name: "USwapCLITests", dependencies: ["USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs"],
+            name: "USwapCLITests",
+            dependencies: [
+                "USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs", "KernelSwap", "Workloads", "SystemSupport",
+                "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict),
+        // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,
+        // hash-slot routing, redirects, failover, WAIT for replicas, leases and gc), behind the
+        // PageTier interface a backing file can also sit behind.
+        .target(
+            name: "RedisTier",
+            dependencies: ["PageStore", "SystemSupport", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        // The tier's figures against redis-benchmark, and the run the gc test kills.
+        .executableTarget(
+            name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
             swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
-/// The pure-Swift LZ4 block codec: blocks that liblz4's `LZ4_decompress_safe` decodes, and a
-/// safe decoder for every block liblz4 (or anything else) produces.
+/// The pure-Swift LZ4 block codec: the same blocks as liblz4's `LZ4_compress_fast` (1.9.4, byte
+/// for byte, so the same ratio), and a safe decoder for every block liblz4 (or anything else)
+/// produces.
 ///
 /// A stream owns its compressor's 16 KiB hash table, allocated once in ``init(acceleration:)``
 /// and reused for every page; compressing and decompressing allocate nothing. Use one stream per

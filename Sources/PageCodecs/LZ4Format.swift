@@ -33,16 +33,12 @@ enum LZ4Format {
     static let maxAcceleration = 65537
     /// The largest input the 16-bit position table indexes; larger inputs are stored as literals.
     static let maxTableInput = 65536
-    /// Table positions are `epoch base + position`: the table is cleared only when the base
-    /// would pass this, i.e. once per 16 pages of 4 KiB instead of once per page (liblz4 clears
-    /// its 16 KiB table on every call).
-    static let tablePositionSpace = 65536
 
     // MARK: Decompressor tuning
 
-    /// The fast loop runs while at least this many output bytes remain: every wild copy in it
-    /// (16-byte literals, 8/16-byte match chunks, the 18-byte short match) then stays inside.
-    static let fastLoopOutputMargin = 64
+    /// The fast loop runs while at least this many output bytes remain: a short sequence's
+    /// blind copies (16 literal bytes, then an 18-byte match at most 14 bytes further) stay inside.
+    static let fastLoopOutputMargin = 32
     /// The fast loop's short literal path copies 16 bytes blindly; it needs this much input left
     /// (16 bytes of literals window plus the 2-byte offset that must follow; the last sequence,
     /// literals only, always goes through the careful loop).

@@ -1,11 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+import SystemPackage
+import SystemSupport
 
 /// A page-granular file: whole pages read and written at a block index (block `i` lives at
 /// byte offset `i * pageSize`). ``BackingFile`` is the real one; wrappers such as
@@ -82,13 +77,15 @@ public struct PageFileCounters: Sendable, Equatable {
 /// operations after ``close()`` throw `.io(errno: EBADF, ...)`.
 ///
 /// **Short I/O.** A read or write that transfers fewer bytes than asked is continued until the
-/// whole page is done; `EINTR` is retried. A read that reaches end of file throws `.io(EIO)`.
+/// whole page is done; `EINTR` is retried (`SystemCall.retrying`, as every call here). A read
+/// that reaches end of file throws `.io(EIO)`.
 public final class BackingFile: PageFile, @unchecked Sendable {
     // @unchecked Sendable: the descriptor and counters are atomics; `path`, `pageSize` and
     // `options` never change after init.
 
     /// How to open a file.
     public struct Options: OptionSet, Sendable, Hashable {
+        /// The option bits.
         public let rawValue: Int
         /// Makes an option set from raw bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
@@ -136,8 +133,11 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// Opens (or creates) the file at `path` for reading and writing.
     ///
     /// - Parameters:
+    ///   - path: the file's path.
+    ///   - pageSize: the block size, a power of two from 512 bytes to 1 MiB.
     ///   - blockCount: when given, the file is set to exactly this many blocks (sparse: no disk
     ///     space is used until blocks are written).
+    ///   - options: how to open it (``Options``).
     /// - Throws: ``PageStoreError/invalidConfiguration(_:)`` for a bad page size or block count,
     ///   ``PageStoreError/io(errno:operation:)`` when the file cannot be opened or sized.
     public init(path: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = [.create])
@@ -153,15 +153,21 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         if options.contains(.create) { flags |= O_CREAT }
         if options.contains(.exclusive) { flags |= O_EXCL }
         if options.contains(.truncate) { flags |= O_TRUNC }
-        let fd = Self.retrying { open(path, flags, 0o600) }
-        guard fd >= 0 else { throw .io(errno: errno, operation: "open \(path)") }
+        let fd: Int32
+        do { fd = try SystemCall.retrying { open(path, flags, 0o600) } } catch {
+            throw .io(errno: error.rawValue, operation: "open \(path)")
+        }
         self.path = path
         self.pageSize = pageSize
         self.options = options
         descriptor = Atomic(fd)
-        // O_DIRECT needs the page size to be a multiple of the device's block (512 or 4096).
-        let direct = options.contains(.uncached) && pageSize >= 4096
-            ? Self.retrying { open(path, O_RDONLY | O_CLOEXEC | Self.directFlag) } : -1
+        // O_DIRECT needs the page size to be a multiple of the device's block (512 or 4096). It is
+        // a flag of the open file, shared by duplicated descriptors, so reads get an open of
+        // their own; where the file system refuses it (tmpfs), reads go through the cache.
+        var direct: Int32 = -1
+        if options.contains(.uncached) && pageSize >= 4096, let directFlag = DirectIOFlag.rawValue {
+            direct = (try? SystemCall.retrying { open(path, O_RDONLY | O_CLOEXEC | directFlag) }) ?? -1
+        }
         directDescriptor = Atomic(direct)
         dropper = options.contains(.uncached) ? CacheDropper.make(fd: fd) : nil
         if let blockCount {
@@ -181,9 +187,11 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         options: Options = []
     ) throws(PageStoreError) -> BackingFile {
         var template = Array("\(directory)/\(prefix)-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw .io(errno: errno, operation: "mkstemp in \(directory)") }
-        _ = systemClose(fd)
+        let fd: Int32
+        do { fd = try SystemCall.retrying { template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) } } } catch {
+            throw .io(errno: error.rawValue, operation: "mkstemp in \(directory)")
+        }
+        Self.closeDescriptor(fd)
         let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         do {
             return try BackingFile(path: path, pageSize: pageSize, blockCount: blockCount, options: options.union(.removeOnClose))
@@ -205,10 +213,10 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// twice; must not race with other operations on this file.
     public func close() {
         let direct = directDescriptor.exchange(-1, ordering: .acquiringAndReleasing)
-        if direct >= 0 { _ = systemClose(direct) }
+        if direct >= 0 { Self.closeDescriptor(direct) }
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
-        _ = systemClose(fd)
+        Self.closeDescriptor(fd)
         if options.contains(.removeOnClose) { _ = unlink(path) }
     }
 
@@ -232,7 +240,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
             reads.add(1, ordering: .relaxed)
         case .failed(let code, let done):
             failedReads.add(1, ordering: .relaxed)
-            throw .io(errno: code, operation: "read of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
+            throw .io(errno: code.rawValue, operation: "read of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
         case .endOfFile(let done):
             failedReads.add(1, ordering: .relaxed)
             throw .io(
@@ -256,7 +264,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
             dropper?.noteWrite(block: index, pageSize: pageSize)
         case .failed(let code, let done):
             failedWrites.add(1, ordering: .relaxed)
-            throw .io(errno: code, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
+            throw .io(errno: code.rawValue, operation: "write of block \(index) (offset \(offset)) after \(done) of \(pageSize) bytes")
         case .endOfFile(let done):
             failedWrites.add(1, ordering: .relaxed)
             throw .io(errno: EIO, operation: "write of block \(index) (offset \(offset)): no progress after \(done) of \(pageSize) bytes")
@@ -275,11 +283,11 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         #if os(Linux)
         guard let fallocate = Self.fallocate else { return false }
         let fd = fileDescriptor
-        let result = Self.retrying { fallocate(fd, 0x01 | 0x02, Int64(index * pageSize), Int64(count * pageSize)) }
-        if result != 0 {
-            let code = errno
-            if code == EOPNOTSUPP { return false }
-            throw .io(errno: code, operation: "punch a hole of \(count) blocks at block \(index)")
+        do {
+            _ = try SystemCall.retrying { fallocate(fd, 0x01 | 0x02, Int64(index * pageSize), Int64(count * pageSize)) }
+        } catch {
+            if error.rawValue == EOPNOTSUPP { return false }
+            throw .io(errno: error.rawValue, operation: "punch a hole of \(count) blocks at block \(index)")
         }
         punches.add(1, ordering: .relaxed)
         return true
@@ -300,10 +308,9 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         #if os(Linux)
         guard let fallocate = Self.fallocate else { return false }
         let fd = fileDescriptor
-        if Self.retrying({ fallocate(fd, 0, 0, Int64(blockCount * pageSize)) }) != 0 {
-            let code = errno
-            if code == EOPNOTSUPP { return false }
-            throw .io(errno: code, operation: "allocate \(blockCount) blocks for \(path)")
+        do { _ = try SystemCall.retrying { fallocate(fd, 0, 0, Int64(blockCount * pageSize)) } } catch {
+            if error.rawValue == EOPNOTSUPP { return false }
+            throw .io(errno: error.rawValue, operation: "allocate \(blockCount) blocks for \(path)")
         }
         return true
         #else
@@ -314,7 +321,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// `fsync`s the file.
     public func sync() throws(PageStoreError) {
         let fd = fileDescriptor
-        guard Self.retrying({ fsync(fd) }) == 0 else { throw .io(errno: errno, operation: "fsync \(path)") }
+        do { _ = try SystemCall.retrying { fsync(fd) } } catch { throw .io(errno: error.rawValue, operation: "fsync \(path)") }
         syncs.add(1, ordering: .relaxed)
     }
 
@@ -324,8 +331,8 @@ public final class BackingFile: PageFile, @unchecked Sendable {
             throw .invalidConfiguration("block count \(blockCount) is out of range: give 0 or more blocks")
         }
         let fd = fileDescriptor
-        guard Self.retrying({ ftruncate(fd, off_t(blockCount * pageSize)) }) == 0 else {
-            throw .io(errno: errno, operation: "truncate \(path) to \(blockCount) blocks")
+        do { _ = try SystemCall.retrying { ftruncate(fd, off_t(blockCount * pageSize)) } } catch {
+            throw .io(errno: error.rawValue, operation: "truncate \(path) to \(blockCount) blocks")
         }
     }
 
@@ -360,7 +367,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         let fd = fileDescriptor
         guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else { return nil }
         defer { munmap(mapping, size) }
-        let systemPage = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let systemPage = AnonymousMapping.pageSize
         var resident = [UInt8](repeating: 0, count: (size + systemPage - 1) / systemPage)
         guard mincore(mapping, size, &resident) == 0 else { return nil }
         return resident.reduce(0) { $0 + Int($1 & 1) } * systemPage
@@ -380,20 +387,14 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         #endif
     }
 
-    #if os(Linux)
-    /// `O_DIRECT` (behind `_GNU_SOURCE` in the C headers): 0o40000 on x86-64, 0o200000 on arm64.
-    #if arch(arm64)
-    private static let directFlag: Int32 = 0o200000
-    #else
-    private static let directFlag: Int32 = 0o40000
-    #endif
-    #else
-    private static let directFlag: Int32 = 0
-    #endif
+    /// Closes `fd`, ignoring the outcome (Linux frees the descriptor even when close fails).
+    private static func closeDescriptor(_ fd: Int32) {
+        try? FileDescriptor(rawValue: fd).close()
+    }
 
     private func status() throws(PageStoreError) -> (size: Int, allocated: Int) {
         var info = stat()
-        guard fstat(fileDescriptor, &info) == 0 else { throw .io(errno: errno, operation: "fstat \(path)") }
+        guard fstat(fileDescriptor, &info) == 0 else { throw .io(errno: SystemCall.lastError.rawValue, operation: "fstat \(path)") }
         return (Int(info.st_size), Int(info.st_blocks) * 512)
     }
 
@@ -410,40 +411,25 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         /// Every byte was transferred.
         case done
         /// A call failed with `errno` after `done` bytes.
-        case failed(errno: Int32, done: Int)
+        case failed(errno: Errno, done: Int)
         /// A call transferred nothing (end of file) after `done` bytes.
         case endOfFile(done: Int)
     }
 
     /// Calls `step(done)` until `byteCount` bytes are done: a short result continues from where
-    /// it stopped, `-1` with `EINTR` retries, `-1` with another errno fails, `0` is end of file.
-    /// `step` returns what `pread`/`pwrite` return and leaves `errno` set on failure.
+    /// it stopped, `-1` with `EINTR` retries (`SystemCall.retrying`), `-1` with another errno
+    /// fails, `0` is end of file. `step` returns what `pread`/`pwrite` return and leaves `errno`
+    /// set on failure.
     @inline(__always)
     static func transferFully(byteCount: Int, _ step: (_ done: Int) -> Int) -> Transfer {
         var done = 0
         while done < byteCount {
-            let n = step(done)
-            if n > 0 {
-                done += n
-            } else if n == 0 {
-                return .endOfFile(done: done)
-            } else {
-                let code = errno
-                if code == EINTR { continue }
-                return .failed(errno: code, done: done)
-            }
+            let n: Int
+            do { n = try SystemCall.retrying { step(done) } } catch { return .failed(errno: error, done: done) }
+            if n == 0 { return .endOfFile(done: done) }
+            done += n
         }
         return .done
-    }
-
-    /// Runs `call` again while it fails with `EINTR`.
-    @inline(__always)
-    private static func retrying<R: BinaryInteger>(_ call: () -> R) -> R {
-        while true {
-            let r = call()
-            if r == -1 && errno == EINTR { continue }
-            return r
-        }
     }
 
     #if os(Linux)
@@ -457,18 +443,6 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     #endif
 }
 
-/// The C library's `close`, out of the way of ``BackingFile/close()``.
-@inline(__always)
-private func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.close(fd)
-    #elseif canImport(Musl)
-    Musl.close(fd)
-    #else
-    Darwin.close(fd)
-    #endif
-}
-
 /// What keeps an ``BackingFile/Options/uncached`` file's written pages out of the page cache,
 /// on the writers' own path and without a thread (a second thread of the process would make
 /// every TLB shootdown of a swap region an inter-processor interrupt): every
@@ -478,29 +452,20 @@ private func systemClose(_ fd: Int32) -> Int32 {
 /// then on disk (`POSIX_FADV_DONTNEED` on that block alone, after waiting for its writeback
 /// should it still run, so the advice never falls back to draining every CPU's LRU lists).
 ///
-/// **Memory.** A ring of ``depth`` atomic block indices (-1: empty), allocated in `init` and
-/// freed in `deinit`. **Invariant**: an index in the ring is a block written since it was last
-/// dropped; a block may sit in the ring twice, which only drops it twice.
-final class CacheDropper: @unchecked Sendable {
-    // @unchecked Sendable: the ring's slots and the ticket are atomics; the pointer never
-    // changes after init.
+/// **Memory.** A ring of ``depth`` atomic block indices (-1: empty), an `AtomicArray` made in
+/// `init` and freed with the dropper. **Invariant**: an index in the ring is a block written
+/// since it was last dropped; a block may sit in the ring twice, which only drops it twice.
+final class CacheDropper: Sendable {
     /// How many recently written blocks stay in the cache (dirty or under writeback).
     static let depth = 128
     /// Writes between two submissions of the file's dirty pages.
     static let submitEvery = 32
     let fd: Int32
-    private let ring: UnsafeMutablePointer<Atomic<Int>>
+    private let ring = AtomicArray<Int>(count: CacheDropper.depth, repeating: -1)
     private let ticket = Atomic<Int>(0)
 
     private init(fd: Int32) {
         self.fd = fd
-        ring = .allocate(capacity: Self.depth)
-        for i in 0..<Self.depth { (ring + i).initialize(to: Atomic(-1)) }
-    }
-
-    deinit {
-        ring.deinitialize(count: Self.depth)
-        ring.deallocate()
     }
 
     /// A dropper for `fd`; nil where the system lacks the calls (the file then keeps whatever

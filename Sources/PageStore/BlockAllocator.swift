@@ -1,11 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+import SystemSupport
 
 /// Hands out block indices of a backing file, lowest free block first, so a file that was once
 /// full refills from its start and its tail can be truncated or punched: the kernel zram's

@@ -1,9 +1,10 @@
 import Synchronization
+import SystemSupport
 
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum of iSCSI,
 /// ext4 metadata and btrfs: `CRC32C.checksum("123456789")` is `0xE3069283`.
 ///
-/// ``checksum(_:continuing:)`` uses slicing-by-8 (eight 256-entry tables, eight bytes per step);
+/// ``checksum(_:continuing:)-(UnsafeRawBufferPointer,_)`` uses slicing-by-8 (eight 256-entry tables, eight bytes per step);
 /// ``checksumBytewise(_:continuing:)`` is the one-table reference it is tested against.
 ///
 /// **Memory.** The tables (8 x 256 x 4 bytes) are computed once, on first use, into one buffer
@@ -44,7 +45,7 @@ public enum CRC32C {
         return array.withUnsafeBytes { checksum($0, continuing: crc) }
     }
 
-    /// The reference: one table, one byte per step. Same results as ``checksum(_:continuing:)``.
+    /// The reference: one table, one byte per step. Same results as ``checksum(_:continuing:)-(UnsafeRawBufferPointer,_)``.
     public static func checksumBytewise(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         let t = tables
         var c = ~crc
@@ -90,34 +91,26 @@ public enum CRC32C {
 /// is reported as ``PageStoreError/corrupt(slot:reason:)`` instead of handed out.
 ///
 /// **Memory.** One atomic 64-bit word per block (bit 32 = a checksum is recorded, low 32 bits =
-/// the CRC), allocated in `init` and freed in `deinit`; owned by this object alone.
+/// the CRC), in an `AtomicArray` allocated in `init` and freed with this object, its only owner.
 ///
 /// **Thread safety.** Each entry is one atomic word, so entries can be recorded, verified and
 /// cleared from any thread. The caller serializes operations on one block (the block's owner
 /// holds the slot's lock), as it must for the page data anyway.
-public final class PageChecksums: @unchecked Sendable {
-    // @unchecked Sendable: the entries are atomics; the pointer never changes after init.
-
+public final class PageChecksums: Sendable {
     /// How many blocks the table covers.
     public let count: Int
-    private let entries: UnsafeMutablePointer<Atomic<UInt64>>
+    private let entries: AtomicArray<UInt64>
     private static let valid: UInt64 = 1 << 32
 
     /// A table of `count` blocks, none recorded.
     public init(count: Int) {
         precondition(count >= 0, "a checksum table needs a block count of 0 or more")
         self.count = count
-        entries = .allocate(capacity: max(1, count))
-        for i in 0..<count { (entries + i).initialize(to: Atomic(0)) }
-    }
-
-    deinit {
-        entries.deinitialize(count: count)
-        entries.deallocate()
+        entries = AtomicArray(count: count, repeating: 0)
     }
 
     /// Memory the table holds.
-    public var bytes: Int { count * 8 }
+    public var bytes: Int { entries.bytes }
 
     /// Records the checksum of `page`, just written to `block`. Out-of-range blocks are ignored.
     @inline(__always)
@@ -143,7 +136,10 @@ public final class PageChecksums: @unchecked Sendable {
     /// Verifies `page`, just read from `block`, against the recorded checksum (a block with no
     /// record passes).
     ///
-    /// - Parameter slot: the swap slot to name in the error.
+    /// - Parameters:
+    ///   - page: the page read.
+    ///   - block: the block it was read from.
+    ///   - slot: the swap slot to name in the error.
     /// - Throws: ``PageStoreError/corrupt(slot:reason:)`` when the checksums differ.
     @inline(__always)
     public func verify(_ page: UnsafeRawBufferPointer, for block: Int, slot: Int) throws(PageStoreError) {

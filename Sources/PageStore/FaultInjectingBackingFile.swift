@@ -1,11 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+import SystemSupport
 
 /// A ``PageFile`` that passes calls to another one, except the calls you choose, which fail,
 /// come back short or corrupt, or are delayed: for testing what a store does when its file
@@ -134,12 +128,6 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
         }
     }
 
-    private static func pause(_ microseconds: Int) {
-        var request = timespec(tv_sec: microseconds / 1_000_000, tv_nsec: (microseconds % 1_000_000) * 1000)
-        var left = timespec()
-        while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
-    }
-
     // MARK: PageFile
 
     /// Reads through the wrapped file, unless a rule says otherwise.
@@ -158,7 +146,7 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
             try base.readBlock(index, into: buffer)
             if buffer.count > 0 { buffer[buffer.count / 2] ^= 0x5A }
         case .delay(let microseconds)?:
-            Self.pause(microseconds)
+            sleepMicroseconds(microseconds)
             try base.readBlock(index, into: buffer)
         }
     }
@@ -181,7 +169,7 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
             try base.writeBlock(UnsafeRawBufferPointer(scratch), at: index)
             throw .io(errno: EIO, operation: "write of block \(index): cut short after \(page.count / 2) of \(page.count) bytes (injected)")
         case .delay(let microseconds)?:
-            Self.pause(microseconds)
+            sleepMicroseconds(microseconds)
             try base.writeBlock(page, at: index)
         }
     }
@@ -195,7 +183,7 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
         case .error(let code)?:
             throw .io(errno: code, operation: "punch a hole of \(count) blocks at block \(index) (injected fault)")
         case .delay(let microseconds)?:
-            Self.pause(microseconds)
+            sleepMicroseconds(microseconds)
             return try base.punchHole(at: index, count: count)
         }
     }
@@ -208,7 +196,7 @@ public final class FaultInjectingBackingFile: PageFile, Sendable {
         case .error(let code)?:
             throw .io(errno: code, operation: "fsync (injected fault)")
         case .delay(let microseconds)?:
-            Self.pause(microseconds)
+            sleepMicroseconds(microseconds)
             try base.sync()
         }
     }

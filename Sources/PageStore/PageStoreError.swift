@@ -15,6 +15,7 @@ public enum PageStoreError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The store was configured wrongly (a size, a limit, a path).
     case invalidConfiguration(String)
 
+    /// What happened and what to do.
     public var description: String {
         switch self {
         case .slotOutOfRange(let s, let n): "slot \(s) is outside the device's \(n) slots"

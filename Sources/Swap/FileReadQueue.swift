@@ -1,8 +1,8 @@
 #if os(Linux)
 import CUSwap
-import Glibc
 #endif
 import Synchronization
+import SystemSupport
 
 /// The requests of swap-ins whose page is read from a file tier by an I/O thread: a fixed table
 /// of request slots, a submission bitmap the I/O threads take from, and one futex word per
@@ -22,48 +22,89 @@ import Synchronization
 ///   read's outcome and calls ``arrive(_:)``; the one that brings the count to zero installs
 ///   the page (or poisons it), wakes the faulting thread and releases the request.
 ///
+/// The futexes stay hand-written (`cuswap_futex_wait`/`_wake` in CUSwap): a sleep that a
+/// signal handler may enter must be one system call on a word the waker changes, with no
+/// lock or allocation around it, which no general-purpose primitive promises.
+///
 /// **Memory and ownership.** `capacity` (1...64) entries of each per-request array, allocated
-/// in `init` and freed in `deinit`, owned by this object alone. Invariants its methods keep: a
-/// request is in exactly one of free, reserved (one owner), submitted (its bit set in the
-/// submission bitmap), taken (one I/O thread), completed; its plain fields are written only by
-/// its reserver before ``submit(_:_:)`` (published with release ordering, read after an
-/// acquiring take), and ``inFlightPage(_:)`` is its page from submission to release, -1 otherwise.
+/// in `init` and freed with the queue, owned by this object alone (the plain request fields in
+/// one buffer, the shared words in ``AtomicArray``s). Invariants its methods keep: a request is
+/// in exactly one of free, reserved (one owner), submitted (its bit set in the submission
+/// bitmap), taken (one I/O thread), completed; its plain fields are written only by its
+/// reserver before ``submit(_:_:)`` (published with release ordering, read after an acquiring
+/// take), and its page (what ``isInFlight(page:)`` looks for) is set from submission to
+/// release, -1 otherwise.
 final class FileReadQueue: @unchecked Sendable {
     // @unchecked Sendable: per-request plain fields follow the ownership hand-offs above; all
     // shared words are atomics.
 
-    /// What a request carries from the faulting path to its completion.
+    /// What a swap-in carries from the faulting path to its completion (through the queue
+    /// when an I/O thread reads the page).
     struct Request {
+        /// The faulting page.
         var page = 0
+        /// Its address.
         var pageAddress: UInt = 0
+        /// The slot read (``state``'s).
         var slot = 0
+        /// The swap cache frame the page is read into.
         var frame = 0
-        var access: Int32 = 0
+        /// What the faulting access was.
+        var access = FaultAccess.unknown
+        /// The page's state when the fault locked it (swapped), restored if the fault fails.
         var state = PageState.empty
-        var start: UInt64 = 0
+        /// When the fault started (a `MonotonicClock` reading), for its latency.
+        var start = 0
         /// Handler-thread mode: the completion (install, free, wake or poison) runs on
         /// whichever thread arrives last, never blocking the handler thread on the disk.
         var completesOnIOThread = false
+
+        /// An empty request (a free slot of the queue).
+        init() {}
+
+        /// The swap-in of `page`, locked in `state`, by an `access` that started at `start`.
+        init(page: Int, pageAddress: UInt, state: PageState, access: FaultAccess, start: Int) {
+            self.page = page
+            self.pageAddress = pageAddress
+            self.slot = state.slot
+            self.state = state
+            self.access = access
+            self.start = start
+        }
     }
+
+    /// What a request's futex word says.
+    private enum Status {
+        /// The read is in flight and nobody sleeps on it.
+        static var pending: UInt32 { 0 }
+        /// The read is in flight and the submitter sleeps on the word.
+        static var pendingWithWaiter: UInt32 { 1 }
+        /// The read completed (its outcome is in `succeeded`).
+        static var done: UInt32 { 2 }
+    }
+
+    /// The parties that arrive at a handler-thread request: its submitter and the I/O thread.
+    private static var parties: Int { 2 }
 
     /// The number of request slots.
     let capacity: Int
     private let requests: UnsafeMutablePointer<Request>
-    /// Futex words: 0 pending, 1 pending with a sleeping waiter, 2 done.
-    private let status: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Futex words, one per request (``Status``).
+    private let status: AtomicArray<UInt32>
     /// The read's outcome, written by the I/O thread before it completes or arrives.
-    private let succeeded: UnsafeMutablePointer<Atomic<Bool>>
+    private let succeeded: AtomicArray<Bool>
     /// Whether the submitter's charge succeeded (handler-thread mode).
-    private let charged: UnsafeMutablePointer<Atomic<Bool>>
-    /// Arrivals still expected (handler-thread mode): 2 at submission.
-    private let arrivals: UnsafeMutablePointer<Atomic<Int>>
-    private let pages: UnsafeMutablePointer<Atomic<Int>>
-    /// Bit i set: request i is reserved or in flight.
-    private let busy = Atomic<UInt64>(0)
-    /// Bit i set: request i waits for an I/O thread.
-    private let submitted = Atomic<UInt64>(0)
+    private let charged: AtomicArray<Bool>
+    /// Arrivals still expected (handler-thread mode): `parties` at submission.
+    private let arrivals: AtomicArray<Int>
+    /// The page each request reads, -1 when free.
+    private let pages: AtomicArray<Int>
+    /// Set: the request is reserved or in flight.
+    private let busy: AtomicBitmap
+    /// Set: the request waits for an I/O thread.
+    private let submitted: AtomicBitmap
     /// The futex word I/O threads sleep on; bumped by every submission.
-    private let sequence: UnsafeMutablePointer<Atomic<UInt32>>
+    private let sequence: AtomicArray<UInt32>
     private let sleepers = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     /// How long an idle I/O thread keeps polling the submission bitmap before it sleeps, in
@@ -72,63 +113,34 @@ final class FileReadQueue: @unchecked Sendable {
     /// How long a waiter polls its request before it sleeps on the futex, in nanoseconds.
     let waitSpinNanoseconds: UInt64
 
-    /// An idle I/O thread sleeps at once: on 2 loaded cores a polling I/O thread took the CPU
-    /// from the faulting thread (bench-file-reads, page-cached file: 20 us of polling made a
-    /// touch 49.6 us of CPU against 36.7 us without).
-    static let defaultIdleSpin: UInt64 = 0
-    /// A waiter polls 5 us before it sleeps (as fast as no polling, 34.3 against 36.7 us of CPU
-    /// per touch; 20 us of polling: 72.9 us).
-    static let defaultWaitSpin: UInt64 = 5_000
-
-    private static let pending: UInt32 = 0
-    private static let pendingWithWaiter: UInt32 = 1
-    private static let done: UInt32 = 2
-
-    /// A queue of `capacity` (1...64) request slots.
+    /// A queue of `capacity` (1...64) request slots; see ``SwapTuning`` for the spins a region
+    /// uses.
     init(capacity: Int, idleSpinNanoseconds: UInt64 = 0, waitSpinNanoseconds: UInt64 = 0) {
-        precondition(capacity >= 1 && capacity <= 64, "1...64 requests")
+        precondition(capacity >= 1 && capacity <= SwapTuning.maximumFileReadRequests, "1...64 requests")
         self.capacity = capacity
         self.idleSpinNanoseconds = idleSpinNanoseconds
         self.waitSpinNanoseconds = waitSpinNanoseconds
         requests = .allocate(capacity: capacity)
         requests.initialize(repeating: Request(), count: capacity)
-        status = .allocate(capacity: capacity)
-        succeeded = .allocate(capacity: capacity)
-        charged = .allocate(capacity: capacity)
-        arrivals = .allocate(capacity: capacity)
-        pages = .allocate(capacity: capacity)
-        for i in 0..<capacity {
-            (status + i).initialize(to: Atomic<UInt32>(0))
-            (succeeded + i).initialize(to: Atomic<Bool>(false))
-            (charged + i).initialize(to: Atomic<Bool>(false))
-            (arrivals + i).initialize(to: Atomic<Int>(0))
-            (pages + i).initialize(to: Atomic<Int>(-1))
-        }
-        sequence = .allocate(capacity: 1)
-        sequence.initialize(to: Atomic<UInt32>(0))
+        status = AtomicArray(count: capacity, initialValue: Status.pending)
+        succeeded = AtomicArray(count: capacity, initialValue: false)
+        charged = AtomicArray(count: capacity, initialValue: false)
+        arrivals = AtomicArray(count: capacity, initialValue: 0)
+        pages = AtomicArray(count: capacity, initialValue: -1)
+        busy = AtomicBitmap(capacity: capacity)
+        submitted = AtomicBitmap(capacity: capacity)
+        sequence = AtomicArray(count: 1, initialValue: 0)
     }
 
     deinit {
         requests.deinitialize(count: capacity)
         requests.deallocate()
-        status.deinitialize(count: capacity)
-        status.deallocate()
-        succeeded.deinitialize(count: capacity)
-        succeeded.deallocate()
-        charged.deinitialize(count: capacity)
-        charged.deallocate()
-        arrivals.deinitialize(count: capacity)
-        arrivals.deallocate()
-        pages.deinitialize(count: capacity)
-        pages.deallocate()
-        sequence.deinitialize(count: 1)
-        sequence.deallocate()
     }
 
+    /// The 32-bit word a futex call waits on or wakes.
     @inline(__always)
-    private static func word(_ p: UnsafeMutablePointer<Atomic<UInt32>>) -> UnsafeMutablePointer<UInt32> {
-        // Atomic<UInt32> has UInt32's layout: the futex works on the same 4 bytes.
-        UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.self)
+    private static func word(_ array: borrowing AtomicArray<UInt32>, _ index: Int) -> UnsafeMutablePointer<UInt32> {
+        array.address(of: index).assumingMemoryBound(to: UInt32.self)
     }
 
     // MARK: Submitting side
@@ -136,32 +148,22 @@ final class FileReadQueue: @unchecked Sendable {
     /// Takes a free request slot, or nil when every one is in flight (never waits).
     @inline(__always)
     func reserve() -> Int? {
-        let all: UInt64 = capacity == 64 ? .max : (1 << UInt64(capacity)) - 1
-        var current = busy.load(ordering: .relaxed)
-        while true {
-            let free = ~current & all
-            guard free != 0 else { return nil }
-            let index = free.trailingZeroBitCount
-            let (exchanged, original) = busy.compareExchange(
-                expected: current, desired: current | (1 << UInt64(index)), ordering: .acquiring)
-            if exchanged { return index }
-            current = original
-        }
+        busy.setLowestClear()
     }
 
     /// Publishes a reserved request and wakes an I/O thread.
     @inline(__always)
     func submit(_ index: Int, _ request: Request) {
         requests[index] = request
-        status[index].store(Self.pending, ordering: .relaxed)
+        status[index].store(Status.pending, ordering: .relaxed)
         succeeded[index].store(false, ordering: .relaxed)
         charged[index].store(false, ordering: .relaxed)
-        arrivals[index].store(2, ordering: .relaxed)
+        arrivals[index].store(Self.parties, ordering: .relaxed)
         pages[index].store(request.page, ordering: .releasing)
-        submitted.bitwiseOr(1 << UInt64(index), ordering: .sequentiallyConsistent)
-        sequence.pointee.add(1, ordering: .sequentiallyConsistent)
+        submitted.set(index)
+        sequence[0].add(1, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-            _ = cuswap_futex_wake(Self.word(sequence), 1)
+            _ = cuswap_futex_wake(Self.word(sequence, 0), 1)
         }
     }
 
@@ -170,23 +172,23 @@ final class FileReadQueue: @unchecked Sendable {
     /// ``release(_:)``s the request.
     @inline(__always)
     func wait(_ index: Int) -> (succeeded: Bool, slept: Bool) {
-        if status[index].load(ordering: .acquiring) == Self.done {
+        if status[index].load(ordering: .acquiring) == Status.done {
             return (succeeded[index].load(ordering: .relaxed), false)
         }
         if waitSpinNanoseconds > 0 {
-            let start = cuswap_now_ns()
+            let start = MonotonicClock.nanoseconds()
             repeat {
                 cuswap_cpu_relax()
-                if status[index].load(ordering: .acquiring) == Self.done {
+                if status[index].load(ordering: .acquiring) == Status.done {
                     return (succeeded[index].load(ordering: .relaxed), false)
                 }
-            } while cuswap_now_ns() &- start < waitSpinNanoseconds
+            } while UInt64(MonotonicClock.nanoseconds() &- start) < waitSpinNanoseconds
         }
         var slept = false
-        if status[index].compareExchange(expected: Self.pending, desired: Self.pendingWithWaiter, ordering: .acquiringAndReleasing).exchanged {
+        if status[index].compareExchange(expected: Status.pending, desired: Status.pendingWithWaiter, ordering: .acquiringAndReleasing).exchanged {
             slept = true
-            while status[index].load(ordering: .acquiring) != Self.done {
-                _ = cuswap_futex_wait(Self.word(status + index), Self.pendingWithWaiter, -1)
+            while status[index].load(ordering: .acquiring) != Status.done {
+                _ = cuswap_futex_wait(Self.word(status, index), Status.pendingWithWaiter, -1)
             }
         }
         return (succeeded[index].load(ordering: .relaxed), slept)
@@ -222,7 +224,7 @@ final class FileReadQueue: @unchecked Sendable {
     @inline(__always)
     func release(_ index: Int) {
         pages[index].store(-1, ordering: .relaxed)
-        busy.bitwiseAnd(~(1 << UInt64(index)), ordering: .releasing)
+        busy.clear(index)
     }
 
     /// Whether a read for `page` is in flight (handler-thread mode: a second fault on that page
@@ -230,7 +232,7 @@ final class FileReadQueue: @unchecked Sendable {
     /// request may complete right after.
     @inline(__always)
     func isInFlight(page: Int) -> Bool {
-        var bits = busy.load(ordering: .acquiring)
+        var bits = busy.load()
         while bits != 0 {
             let i = bits.trailingZeroBitCount
             if pages[i].load(ordering: .acquiring) == page { return true }
@@ -240,37 +242,30 @@ final class FileReadQueue: @unchecked Sendable {
     }
 
     /// Requests reserved or in flight now.
-    var inFlight: Int { busy.load(ordering: .relaxed).nonzeroBitCount }
+    var inFlight: Int { busy.setCount }
 
     // MARK: I/O thread side
 
     /// The next submitted request, sleeping while there is none; nil once ``stop()`` was
     /// called and nothing is left to take.
     func next() -> Int? {
-        var idleSince: UInt64 = 0
+        var idleSince = 0
         while true {
-            var bits = submitted.load(ordering: .acquiring)
-            while bits != 0 {
-                let i = bits.trailingZeroBitCount
-                let (exchanged, original) = submitted.compareExchange(
-                    expected: bits, desired: bits & ~(1 << UInt64(i)), ordering: .acquiringAndReleasing)
-                if exchanged { return i }
-                bits = original
-            }
+            if let index = submitted.clearLowestSet() { return index }
             if stopping.load(ordering: .acquiring) { return nil }
             if idleSpinNanoseconds > 0 {
-                let now = cuswap_now_ns()
+                let now = MonotonicClock.nanoseconds()
                 if idleSince == 0 { idleSince = now }
-                if now &- idleSince < idleSpinNanoseconds {
+                if UInt64(now &- idleSince) < idleSpinNanoseconds {
                     cuswap_cpu_relax()
                     continue
                 }
                 idleSince = 0
             }
-            let seen = sequence.pointee.load(ordering: .sequentiallyConsistent)
+            let seen = sequence[0].load(ordering: .sequentiallyConsistent)
             sleepers.add(1, ordering: .sequentiallyConsistent)
-            if submitted.load(ordering: .sequentiallyConsistent) == 0 && !stopping.load(ordering: .sequentiallyConsistent) {
-                _ = cuswap_futex_wait(Self.word(sequence), seen, -1)
+            if submitted.load() == 0 && !stopping.load(ordering: .sequentiallyConsistent) {
+                _ = cuswap_futex_wait(Self.word(sequence, 0), seen, -1)
             }
             sleepers.subtract(1, ordering: .sequentiallyConsistent)
         }
@@ -280,8 +275,8 @@ final class FileReadQueue: @unchecked Sendable {
     @inline(__always)
     func complete(_ index: Int, succeeded ok: Bool) {
         succeeded[index].store(ok, ordering: .relaxed)
-        if status[index].exchange(Self.done, ordering: .acquiringAndReleasing) == Self.pendingWithWaiter {
-            _ = cuswap_futex_wake(Self.word(status + index), 1)
+        if status[index].exchange(Status.done, ordering: .acquiringAndReleasing) == Status.pendingWithWaiter {
+            _ = cuswap_futex_wake(Self.word(status, index), 1)
         }
     }
 
@@ -294,15 +289,17 @@ final class FileReadQueue: @unchecked Sendable {
     /// Tells the I/O threads to exit once no submitted request is left, and wakes them.
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        sequence.pointee.add(1, ordering: .sequentiallyConsistent)
-        _ = cuswap_futex_wake(Self.word(sequence), Int32.max)
+        sequence[0].add(1, ordering: .sequentiallyConsistent)
+        _ = cuswap_futex_wake(Self.word(sequence, 0), Int32.max)
     }
 
     /// Debug-only: nothing reserved or in flight (call on a quiescent region).
     func checkInvariants() {
         #if DEBUG
-        precondition(busy.load(ordering: .relaxed) == 0, "\(inFlight) file reads still in flight")
-        precondition(submitted.load(ordering: .relaxed) == 0, "submitted reads left untaken")
+        busy.checkInvariants()
+        submitted.checkInvariants()
+        precondition(busy.load() == 0, "\(inFlight) file reads still in flight")
+        precondition(submitted.load() == 0, "submitted reads left untaken")
         for i in 0..<capacity {
             precondition(pages[i].load(ordering: .relaxed) == -1, "request \(i) still names page \(pages[i].load(ordering: .relaxed))")
         }

@@ -1,7 +1,5 @@
-#if os(Linux)
-import CUSwap
-#endif
 import Synchronization
+import SystemSupport
 
 /// Percentiles of a latency distribution, in microseconds.
 public struct LatencySummary: Sendable, Equatable, CustomStringConvertible {
@@ -34,35 +32,42 @@ public struct LatencySummary: Sendable, Equatable, CustomStringConvertible {
 
 /// A latency histogram that threads record into without allocating or locking: fixed
 /// log-linear buckets (8 per power of two, exact below 16 ns), one preallocated set per shard,
-/// a thread writing to the shard its thread token picks; shards are merged when read.
+/// a thread writing to the shard its thread identity picks; shards are merged when read.
 ///
-/// Memory: `shardCount x bucketCount` atomic counters, allocated at init and freed in deinit,
-/// owned by this object. Recording is async-signal-safe (relaxed atomic adds).
-public final class LatencyHistogram: @unchecked Sendable {
-    // @unchecked Sendable: every counter is an atomic; the pointer never changes.
-
+/// Recording is async-signal-safe (a `pthread_self`, a multiply and one relaxed atomic add), so
+/// a SIGBUS handler serving a fault records into it. That is why it is written here by hand
+/// rather than built on a general metrics type: nothing on the recording path may allocate,
+/// lock, or run a lazy initializer.
+///
+/// ```swift
+/// let latency = LatencyHistogram()
+/// let start = DispatchTime.now().uptimeNanoseconds
+/// serveOneFault()
+/// latency.record(nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+/// print(latency.summary())  // "p50 ... us, p99 ... us, p999 ... us (1 samples)"
+/// ```
+///
+/// Memory: `shardCount x bucketCount` atomic counters, allocated at init and freed with the
+/// histogram, which alone owns them.
+public final class LatencyHistogram: Sendable {
     /// Buckets per shard: 16 exact values, then 8 sub-buckets for each power of two 2^4...2^43 ns.
-    static let bucketCount = 16 + 40 * 8
-    let shardCount: Int
-    private let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    public static let bucketCount = 16 + 40 * 8
+    /// The number of shards threads spread their samples over.
+    public let shardCount: Int
+    private let counts: AtomicArray<UInt64>
 
-    /// A histogram with `shardCount` preallocated sets of buckets.
+    /// An empty histogram with `shardCount` (at least 1) shards: about one per thread that
+    /// records at once keeps their counters on different cache lines; the default of 16 covers
+    /// the threads that fault at once on a 16-way machine, and more only makes the merge longer.
     public init(shardCount: Int = 16) {
         precondition(shardCount > 0, "at least one shard")
         self.shardCount = shardCount
-        let total = shardCount * Self.bucketCount
-        counts = .allocate(capacity: total)
-        for i in 0..<total { (counts + i).initialize(to: Atomic<UInt64>(0)) }
-    }
-
-    deinit {
-        counts.deinitialize(count: shardCount * Self.bucketCount)
-        counts.deallocate()
+        counts = AtomicArray(count: shardCount * Self.bucketCount, initialValue: 0)
     }
 
     /// The bucket a value (in nanoseconds) falls in.
     @inline(__always)
-    static func bucket(for nanoseconds: UInt64) -> Int {
+    public static func bucket(for nanoseconds: UInt64) -> Int {
         if nanoseconds < 16 { return Int(nanoseconds) }
         let exponent = 63 - nanoseconds.leadingZeroBitCount  // >= 4
         let sub = Int((nanoseconds >> UInt64(exponent - 3)) & 7)
@@ -70,7 +75,7 @@ public final class LatencyHistogram: @unchecked Sendable {
     }
 
     /// The smallest value (ns) of a bucket.
-    static func lowerBound(of bucket: Int) -> UInt64 {
+    public static func lowerBound(of bucket: Int) -> UInt64 {
         if bucket < 16 { return UInt64(bucket) }
         let exponent = (bucket - 16) / 8 + 4
         let sub = UInt64((bucket - 16) % 8)
@@ -78,25 +83,21 @@ public final class LatencyHistogram: @unchecked Sendable {
     }
 
     /// The largest value (ns) of a bucket.
-    static func upperBound(of bucket: Int) -> UInt64 {
+    public static func upperBound(of bucket: Int) -> UInt64 {
         bucket + 1 < bucketCount ? lowerBound(of: bucket + 1) - 1 : .max
     }
 
-    /// Records one sample, in nanoseconds.
+    /// Records one sample, in nanoseconds. Async-signal-safe.
     @inline(__always)
     public func record(nanoseconds: UInt64) {
-        #if os(Linux)
-        let token = UInt(cuswap_thread_token())
-        #else
-        let token: UInt = 0
-        #endif
         // pthread_self values are aligned addresses: mix the bits before picking a shard.
+        let token = UInt(bitPattern: NativeThread.currentHint())
         let shard = Int((token &* 0x9E37_79B9_7F4A_7C15) >> 58) % shardCount
         counts[shard * Self.bucketCount + Self.bucket(for: nanoseconds)].add(1, ordering: .relaxed)
     }
 
     /// All shards merged: counts per bucket.
-    func merged() -> [UInt64] {
+    public func merged() -> [UInt64] {
         var result = [UInt64](repeating: 0, count: Self.bucketCount)
         for shard in 0..<shardCount {
             for b in 0..<Self.bucketCount {
@@ -127,14 +128,15 @@ public final class LatencyHistogram: @unchecked Sendable {
         return LatencySummary(p50: percentile(0.5), p99: percentile(0.99), p999: percentile(0.999), count: Int(total))
     }
 
-    /// Zeroes every bucket.
+    /// Zeroes every bucket (samples recorded meanwhile may be lost or kept).
     public func reset() {
-        for i in 0..<(shardCount * Self.bucketCount) { counts[i].store(0, ordering: .relaxed) }
+        for i in 0..<counts.count { counts[i].store(0, ordering: .relaxed) }
     }
 
     /// Debug-only: bucket bounds are increasing and cover each other's edges.
     public func checkInvariants() {
         #if DEBUG
+        counts.checkInvariants()
         for b in 1..<Self.bucketCount {
             precondition(Self.lowerBound(of: b) > Self.lowerBound(of: b - 1), "bucket bounds must increase")
             precondition(Self.bucket(for: Self.lowerBound(of: b)) == b, "bucket \(b) lower bound maps back")

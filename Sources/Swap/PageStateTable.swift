@@ -1,7 +1,5 @@
-#if os(Linux)
-import Glibc
-#endif
 import Synchronization
+import SystemSupport
 
 /// The state of one page of a region, packed in one word so that every transition is a single
 /// compare-and-swap.
@@ -19,62 +17,87 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         case swapped = 2
     }
 
+    /// One field of the word: `width` bits starting at bit `shift`.
+    struct Field {
+        /// The field's lowest bit.
+        let shift: UInt64
+        /// The field's width in bits.
+        let width: UInt64
+        /// The field's bits in place.
+        var mask: UInt64 { (width == 64 ? .max : (1 << width) - 1) << shift }
+    }
+
+    /// The word's layout, low bits first. Computed, not stored: a fault path must never run a
+    /// global's lazy initializer (`swift_once` is not async-signal-safe), and these fold to
+    /// constants.
+    enum Layout {
+        @inline(__always) static var kind: Field { Field(shift: 0, width: 2) }
+        @inline(__always) static var locked: Field { Field(shift: 2, width: 1) }
+        @inline(__always) static var dirty: Field { Field(shift: 3, width: 1) }
+        @inline(__always) static var writeProtected: Field { Field(shift: 4, width: 1) }
+        @inline(__always) static var hasSlot: Field { Field(shift: 5, width: 1) }
+        @inline(__always) static var credit: Field { Field(shift: 6, width: 2) }
+        @inline(__always) static var stamp: Field { Field(shift: 8, width: 24) }
+        @inline(__always) static var slot: Field { Field(shift: 32, width: 32) }
+    }
+
+    /// The word as stored in the table.
     var raw: UInt64
 
+    /// The state a table word holds.
     init(raw: UInt64) { self.raw = raw }
 
-    static let empty = PageState(raw: 0)
+    /// A page never touched: every field zero.
+    static var empty: PageState { PageState(raw: 0) }
 
-    private static let kindMask: UInt64 = 0b11
-    private static let lockedBit: UInt64 = 1 << 2
-    private static let dirtyBit: UInt64 = 1 << 3
-    private static let writeProtectedBit: UInt64 = 1 << 4
-    private static let hasSlotBit: UInt64 = 1 << 5
-    private static let creditShift: UInt64 = 6
-    private static let creditMask: UInt64 = 0b11 << 6
-    private static let stampShift: UInt64 = 8
-    private static let stampMask: UInt64 = 0xFF_FFFF << 8
+    /// The lock bit in place, for the table's compare-and-swap loops.
+    @inline(__always) static var lockedBit: UInt64 { Layout.locked.mask }
     /// The number of distinct eviction stamps (stamps wrap modulo this).
-    static let stampModulus: UInt64 = 1 << 24
+    @inline(__always) static var stampModulus: UInt64 { 1 << Layout.stamp.width }
     /// The largest credit a page can hold.
-    static let maximumCredit: UInt64 = 3
+    @inline(__always) static var maximumCredit: UInt64 { Layout.credit.mask >> Layout.credit.shift }
 
+    /// A field's value; setting it keeps only the bits that fit (values wrap modulo 2^width).
+    @inline(__always)
+    subscript(field: Field) -> UInt64 {
+        get { (raw & field.mask) >> field.shift }
+        set { raw = (raw & ~field.mask) | ((newValue << field.shift) & field.mask) }
+    }
+
+    /// A one-bit field as a flag.
+    @inline(__always)
+    private subscript(flag field: Field) -> Bool {
+        get { self[field] != 0 }
+        set { self[field] = newValue ? 1 : 0 }
+    }
+
+    /// Where the page's contents are.
     var kind: Kind {
-        get { Kind(rawValue: raw & Self.kindMask) ?? .empty }
-        set { raw = (raw & ~Self.kindMask) | newValue.rawValue }
+        get { Kind(rawValue: self[Layout.kind]) ?? .empty }
+        set { self[Layout.kind] = newValue.rawValue }
     }
-    var isLocked: Bool {
-        get { raw & Self.lockedBit != 0 }
-        set { raw = newValue ? raw | Self.lockedBit : raw & ~Self.lockedBit }
-    }
+    /// A pager thread owns the page (serving a fault, evicting, snapshotting it).
+    var isLocked: Bool { get { self[flag: Layout.locked] } set { self[flag: Layout.locked] = newValue } }
     /// The resident page differs from any copy in a slot (or has none): evicting it compresses.
-    var isDirty: Bool {
-        get { raw & Self.dirtyBit != 0 }
-        set { raw = newValue ? raw | Self.dirtyBit : raw & ~Self.dirtyBit }
-    }
+    var isDirty: Bool { get { self[flag: Layout.dirty] } set { self[flag: Layout.dirty] = newValue } }
     /// The resident page is mapped write-protected: its first write traps.
-    var isWriteProtected: Bool {
-        get { raw & Self.writeProtectedBit != 0 }
-        set { raw = newValue ? raw | Self.writeProtectedBit : raw & ~Self.writeProtectedBit }
-    }
+    var isWriteProtected: Bool { get { self[flag: Layout.writeProtected] } set { self[flag: Layout.writeProtected] = newValue } }
     /// ``slot`` is meaningful: the page owns one reference on that swap slot.
-    var hasSlot: Bool {
-        get { raw & Self.hasSlotBit != 0 }
-        set { raw = newValue ? raw | Self.hasSlotBit : raw & ~Self.hasSlotBit }
-    }
-    /// CLOCK credit: passes of the hand the page survives.
+    var hasSlot: Bool { get { self[flag: Layout.hasSlot] } set { self[flag: Layout.hasSlot] = newValue } }
+    /// CLOCK credit: passes of the hand the page survives (saturates at ``maximumCredit``).
     var credit: UInt64 {
-        get { (raw & Self.creditMask) >> Self.creditShift }
-        set { raw = (raw & ~Self.creditMask) | (min(newValue, Self.maximumCredit) << Self.creditShift) }
+        get { self[Layout.credit] }
+        set { self[Layout.credit] = min(newValue, Self.maximumCredit) }
     }
-    /// The reclaimer's eviction counter when the page was last evicted (modulo 2^24).
+    /// The reclaimer's eviction counter when the page was last evicted (modulo ``stampModulus``).
     var stamp: UInt64 {
-        get { (raw & Self.stampMask) >> Self.stampShift }
-        set { raw = (raw & ~Self.stampMask) | ((newValue % Self.stampModulus) << Self.stampShift) }
+        get { self[Layout.stamp] }
+        set { self[Layout.stamp] = newValue }
     }
+    /// The swap slot holding the page's contents (meaningful with ``hasSlot``).
     var slot: Int {
-        get { Int(raw >> 32) }
-        set { raw = (raw & 0xFFFF_FFFF) | (UInt64(UInt32(truncatingIfNeeded: newValue)) << 32) }
+        get { Int(self[Layout.slot]) }
+        set { self[Layout.slot] = UInt64(UInt32(truncatingIfNeeded: newValue)) }
     }
 
     /// A resident page with no slot, dirty.
@@ -85,6 +108,7 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         return s
     }
 
+    /// The kind and the fields that are set, for failure messages.
     var description: String {
         "\(kind)\(isLocked ? " locked" : "")\(isDirty ? " dirty" : "")\(isWriteProtected ? " wp" : "")"
             + (hasSlot ? " slot \(slot)" : "") + " credit \(credit)"
@@ -93,26 +117,21 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
 
 /// One atomic ``PageState`` word per page of a region.
 ///
-/// Memory: the table allocates `pageCount` words at init and frees them in deinit; nothing
-/// else holds the pointer. Invariants its methods keep: a word changes only by compare-and-swap
-/// or by the thread that holds its lock bit (``lock(_:)``/``tryLock(_:)`` acquire it,
+/// Memory: the table owns `pageCount` atomic words (an ``AtomicArray``), allocated at init and
+/// freed with the table. Invariants its methods keep: a word changes only by compare-and-swap
+/// or by the thread that holds its lock bit (``lock(_:)``/``tryLock(_:if:)`` acquire it,
 /// ``unlock(_:to:)`` releases it with release ordering), and an unlocked word always describes
 /// what is mapped (resident iff the page is mapped in the region).
-final class PageStateTable: @unchecked Sendable {
-    // @unchecked Sendable: the words are atomics; the pointer itself never changes.
+final class PageStateTable: Sendable {
+    /// The number of pages.
     let pageCount: Int
-    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    private let words: AtomicArray<UInt64>
 
+    /// A table of `pageCount` (at least 1) empty pages.
     init(pageCount: Int) {
         precondition(pageCount > 0, "a page table needs at least one page")
         self.pageCount = pageCount
-        words = .allocate(capacity: pageCount)
-        for i in 0..<pageCount { (words + i).initialize(to: Atomic<UInt64>(0)) }
-    }
-
-    deinit {
-        words.deinitialize(count: pageCount)
-        words.deallocate()
+        words = AtomicArray(count: pageCount, initialValue: PageState.empty.raw)
     }
 
     /// The current state (acquiring).
@@ -134,16 +153,15 @@ final class PageStateTable: @unchecked Sendable {
     /// snapshotting this page), which never waits for the caller: no deadlock.
     @inline(__always)
     func lock(_ page: Int) -> PageState {
-        var spins = 0
+        var wait = SpinWait(yieldAfter: SwapTuning.pageLockSpins)
         while true {
             let current = words[page].load(ordering: .relaxed)
-            if current & (1 << 2) == 0 {
-                if words[page].compareExchange(expected: current, desired: current | (1 << 2), ordering: .acquiring).exchanged {
+            if current & PageState.lockedBit == 0 {
+                if words[page].compareExchange(expected: current, desired: current | PageState.lockedBit, ordering: .acquiring).exchanged {
                     return PageState(raw: current)
                 }
             } else {
-                spins += 1
-                if spins > 64 { sched_yield() }
+                wait.spin()
             }
         }
     }
@@ -153,8 +171,8 @@ final class PageStateTable: @unchecked Sendable {
     @inline(__always)
     func tryLock(_ page: Int, if accept: (PageState) -> Bool) -> PageState? {
         let current = words[page].load(ordering: .relaxed)
-        guard current & (1 << 2) == 0, accept(PageState(raw: current)) else { return nil }
-        return words[page].compareExchange(expected: current, desired: current | (1 << 2), ordering: .acquiring).exchanged
+        guard current & PageState.lockedBit == 0, accept(PageState(raw: current)) else { return nil }
+        return words[page].compareExchange(expected: current, desired: current | PageState.lockedBit, ordering: .acquiring).exchanged
             ? PageState(raw: current) : nil
     }
 
@@ -185,6 +203,7 @@ final class PageStateTable: @unchecked Sendable {
     /// write-protected pages are resident; clean resident pages own a slot.
     func checkInvariants() {
         #if DEBUG
+        words.checkInvariants()
         for i in 0..<pageCount {
             let s = load(i)
             precondition(!s.isLocked, "page \(i) is still locked: \(s)")

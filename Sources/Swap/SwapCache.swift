@@ -1,7 +1,6 @@
-#if os(Linux)
-import Glibc
-#endif
 import Synchronization
+import SystemPackage
+import SystemSupport
 
 /// The pager's own uncompressed page copies: a fixed pool of page frames that a fault
 /// decompresses into before `UFFDIO_COPY` installs the page (the swap cache's page, in the
@@ -17,64 +16,61 @@ import Synchronization
 /// emptied together with one `MADV_DONTNEED` per contiguous run (``flushStaging()``), which is
 /// several times cheaper per page than one call per page.
 ///
-/// Memory: `frameCount` page-aligned frames in one anonymous mapping, and `stagingCount` pages
-/// in another, both made at init and unmapped in deinit, owned by this object. Invariants: a
-/// frame is used by at most one holder, between ``acquire()`` and ``release(_:)``; a staging
-/// slot is free (empty page table entry), held by one evictor, or done (holding a compressed
-/// page's old copy, charged, waiting for a flush).
-final class SwapCache: @unchecked Sendable {
-    // @unchecked Sendable: frames are handed out exclusively through the atomic bitmap.
+/// Memory: `frameCount` page frames in one `AnonymousMapping` (touched at init so a fault
+/// never takes a kernel page fault on one) and `stagingCount` pages in another, both owned by
+/// this object and unmapped with it. Invariants: a frame is used by at most one holder, between
+/// ``acquire()`` and ``release(_:)``; a staging slot is free (empty page table entry), held by
+/// one evictor, or done (holding a compressed page's old copy, charged, waiting for a flush).
+final class SwapCache: Sendable {
+    /// What a staging slot holds.
+    private enum Staging {
+        /// Empty: its page table entry is empty, a move may land there.
+        static var free: UInt32 { 0 }
+        /// Held by one evictor, between its move and its compression.
+        static var held: UInt32 { 1 }
+        /// Its page was compressed: the old copy waits for the next flush (charged).
+        static var done: UInt32 { 2 }
+    }
+
+    /// The number of frames.
     let frameCount: Int
+    /// The size of a frame and of a staging slot.
     let pageSize: Int
-    private let base: UnsafeMutableRawPointer
-    private let busy = Atomic<UInt64>(0)
+    private let frames: AnonymousMapping
+    private let busy: AtomicBitmap
 
     /// Staging slots.
     let stagingCount: Int
-    /// The staging area's first byte (registered with the region's userfaultfd by the region).
-    let stagingBase: UnsafeMutableRawPointer
-    /// Per staging slot: 0 free, 1 held by an evictor, 2 done (waiting for a flush).
-    private let staging: UnsafeMutablePointer<Atomic<UInt8>>
+    /// The staging area (registered with the region's userfaultfd by the region).
+    private let stagingArea: AnonymousMapping
+    private let staging: AtomicArray<UInt32>
     private let stagingDone = Atomic<Int>(0)
     private let flushing = Atomic<Bool>(false)
     /// Done staging slots that trigger a flush.
     let stagingBatch: Int
 
-    /// Creates `frameCount` (1...64) frames of `pageSize` bytes and `stagingCount` (0...256)
-    /// staging slots flushed `stagingBatch` at a time.
-    init?(frameCount: Int, pageSize: Int, stagingCount: Int = 0, stagingBatch: Int = 16) {
-        precondition(frameCount >= 1 && frameCount <= 64, "1...64 frames")
-        precondition(stagingCount >= 0 && stagingCount <= 256, "0...256 staging slots")
-        let bytes = frameCount * pageSize
-        guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              p != MAP_FAILED else { return nil }
-        let stagingBytes = max(1, stagingCount) * pageSize
-        guard let q = mmap(nil, stagingBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              q != MAP_FAILED else {
-            munmap(p, bytes)
-            return nil
-        }
-        _ = madvise(q, stagingBytes, MADV_NOHUGEPAGE)
-        _ = madvise(q, stagingBytes, MADV_DONTFORK)
-        base = p
-        stagingBase = q
+    /// Creates `frameCount` (1...64) frames of `pageSize` bytes and `stagingCount`
+    /// (0...``SwapTuning/maximumStagingSlots``) staging slots flushed `stagingBatch` at a time.
+    /// Throws the `Errno` of a mapping that failed (nothing stays mapped).
+    init(frameCount: Int, pageSize: Int, stagingCount: Int = 0, stagingBatch: Int = 16) throws(Errno) {
+        precondition(stagingCount >= 0 && stagingCount <= SwapTuning.maximumStagingSlots, "0...256 staging slots")
+        busy = AtomicBitmap(capacity: frameCount)
+        frames = try AnonymousMapping(size: frameCount * pageSize, reserveOnly: false)
+        stagingArea = try AnonymousMapping(size: max(1, stagingCount) * pageSize)
         self.frameCount = frameCount
         self.pageSize = pageSize
         self.stagingCount = stagingCount
         self.stagingBatch = max(1, min(stagingBatch, stagingCount))
-        staging = .allocate(capacity: max(1, stagingCount))
-        for i in 0..<max(1, stagingCount) { (staging + i).initialize(to: Atomic<UInt8>(0)) }
+        staging = AtomicArray(count: max(1, stagingCount), initialValue: Staging.free)
         // Touch every frame now so that a fault never takes a kernel page fault on one.
-        memset(p, 0, bytes)
-        _ = madvise(p, bytes, MADV_DONTFORK)
+        frames.base.initializeMemory(as: UInt8.self, repeating: 0, count: frames.size)
+        // Neither the frames nor the staged pages are a child's business after fork().
+        _ = madvise(frames.base, frames.size, MADV_DONTFORK)
+        _ = madvise(stagingArea.base, stagingArea.size, MADV_DONTFORK)
     }
 
-    deinit {
-        munmap(base, frameCount * pageSize)
-        munmap(stagingBase, max(1, stagingCount) * pageSize)
-        staging.deinitialize(count: max(1, stagingCount))
-        staging.deallocate()
-    }
+    /// The staging area's first byte.
+    var stagingBase: UnsafeMutableRawPointer { stagingArea.base }
 
     // MARK: Staging
 
@@ -91,29 +87,20 @@ final class SwapCache: @unchecked Sendable {
     @inline(__always)
     func acquireStaging(hint: Int) -> Int? {
         guard stagingCount > 0 else { return nil }
-        var i = hint % stagingCount
-        for _ in 0..<stagingCount {
-            if staging[i].load(ordering: .relaxed) == 0,
-               staging[i].compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-                return i
-            }
-            i += 1
-            if i == stagingCount { i = 0 }
-        }
-        return nil
+        return staging.claim(from: hint, expected: Staging.free, desired: Staging.held)
     }
 
     /// Gives back a staging slot that is empty again (the move failed or was undone).
     @inline(__always)
     func releaseStaging(_ index: Int) {
-        staging[index].store(0, ordering: .releasing)
+        staging[index].store(Staging.free, ordering: .releasing)
     }
 
     /// Marks a held staging slot done: its page was compressed and waits for a flush.
     /// Returns the number of done slots.
     @inline(__always)
     func markStagingDone(_ index: Int) -> Int {
-        staging[index].store(2, ordering: .releasing)
+        staging[index].store(Staging.done, ordering: .releasing)
         return stagingDone.add(1, ordering: .relaxed).newValue
     }
 
@@ -126,12 +113,12 @@ final class SwapCache: @unchecked Sendable {
         var runStart = -1
         var i = 0
         while i <= stagingCount {
-            let done = i < stagingCount && staging[i].load(ordering: .acquiring) == 2
+            let done = i < stagingCount && staging[i].load(ordering: .acquiring) == Staging.done
             if done {
                 if runStart < 0 { runStart = i }
             } else if runStart >= 0 {
-                _ = madvise(stagingBase + runStart * pageSize, (i - runStart) * pageSize, MADV_DONTNEED)
-                for j in runStart..<i { staging[j].store(0, ordering: .releasing) }
+                stagingArea.discard(offset: runStart * pageSize, length: (i - runStart) * pageSize)
+                for j in runStart..<i { staging[j].store(Staging.free, ordering: .releasing) }
                 freed += i - runStart
                 runStart = -1
             }
@@ -143,46 +130,38 @@ final class SwapCache: @unchecked Sendable {
     }
 
     /// The frames in use.
-    var framesInUse: Int { busy.load(ordering: .relaxed).nonzeroBitCount }
+    var framesInUse: Int { busy.setCount }
 
-    /// Takes a free frame, waiting (yielding) while all are in use.
+    /// Takes a free frame, waiting (spinning, then yielding) while all are in use.
     @inline(__always)
     func acquire() -> Int {
-        let all: UInt64 = frameCount == 64 ? .max : (1 << UInt64(frameCount)) - 1
-        var spins = 0
+        var wait = SpinWait(yieldAfter: SwapTuning.frameSpins)
         while true {
-            let current = busy.load(ordering: .relaxed)
-            let free = ~current & all
-            if free != 0 {
-                let index = free.trailingZeroBitCount
-                if busy.compareExchange(expected: current, desired: current | (1 << UInt64(index)), ordering: .acquiring).exchanged {
-                    return index
-                }
-            } else {
-                spins += 1
-                if spins > 16 { sched_yield() }
-            }
+            if let index = busy.setLowestClear() { return index }
+            wait.spin()
         }
     }
 
     /// The memory of a frame.
     @inline(__always)
     func frame(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: base + index * pageSize, count: pageSize)
+        UnsafeMutableRawBufferPointer(start: frames.base + index * pageSize, count: pageSize)
     }
 
     /// Returns a frame.
     @inline(__always)
     func release(_ index: Int) {
-        busy.bitwiseAnd(~(1 << UInt64(index)), ordering: .releasing)
+        busy.clear(index)
     }
 
     /// Debug-only: no frame is in use (call when the region is quiescent).
     func checkInvariants() {
         #if DEBUG
+        busy.checkInvariants()
+        staging.checkInvariants()
         precondition(framesInUse == 0, "\(framesInUse) swap cache frames still in use")
         for i in 0..<stagingCount {
-            precondition(staging[i].load(ordering: .relaxed) != 1, "staging slot \(i) still held")
+            precondition(staging[i].load(ordering: .relaxed) != Staging.held, "staging slot \(i) still held")
         }
         #endif
     }

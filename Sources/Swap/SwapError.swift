@@ -24,6 +24,8 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
     case bufferInsideRegion
     /// A byte range outside the region.
     case rangeOutOfBounds(Range<Int>, size: Int)
+    /// An element index outside a ``SwapArray``.
+    case indexOutOfBounds(index: Int, count: Int)
     /// The backend failed; nothing was freed.
     case backend(PageStoreError)
     /// A page could not be brought in (the backend failed or the resident limit cannot be met).
@@ -50,6 +52,8 @@ public enum SwapError: Error, Sendable, Equatable, CustomStringConvertible {
             "the buffer overlaps the swap region it would be filled from: pass memory outside the region"
         case .rangeOutOfBounds(let range, let size):
             "byte range \(range) lies outside the region of \(size) bytes"
+        case .indexOutOfBounds(let index, let count):
+            "index \(index) is outside the swap array's \(count) elements: use 0..<\(count)"
         case .backend(let error): "the swap backend failed: \(error)"
         case .pageUnavailable(let page, let reason): "page \(page) could not be made resident: \(reason)"
         case .closed: "the swap region was closed; create a new one"

@@ -1,13 +1,14 @@
 #if os(Linux)
 import CUSwap
-import Glibc
 #endif
 import PageStore
 import Synchronization
 import SystemPackage
+import SystemSupport
 
-/// A range of ordinary memory with a resident limit: cold pages are compressed into a
-/// ``SwapBackend`` and fault back in, through userfaultfd, when any thread touches them.
+/// A range of ordinary memory with a resident limit: cold pages are compressed into a backend
+/// (PageStore's `SwapBackend`) and fault back in, through userfaultfd, when any thread touches
+/// them.
 ///
 /// ```swift
 /// let zram = try ZramDevice(ZramConfiguration(disksize: 64 << 20))
@@ -21,6 +22,9 @@ import SystemPackage
 /// Memory: the region owns an anonymous mapping of ``size`` bytes, registered with its own
 /// userfaultfd, from init until ``close()`` (or deinit). The application may read and write it
 /// through ``baseAddress`` from any thread until then; pointers into it are invalid after.
+/// ``withBytes(_:)`` and ``withMutableBytes(_:)`` give the same memory as spans that cannot
+/// outlive the call, and ``SwapArray`` gives typed, bounds-checked elements in a region of
+/// their own.
 ///
 /// Kernel-mode accesses: the descriptor is user-mode-only (no privilege needed), so a system
 /// call that reads or writes an evicted page from the kernel (`read(2)` into it, `write(2)` from
@@ -32,7 +36,7 @@ import SystemPackage
 /// Thread safety: every method may be called from any thread; the statistics are snapshots.
 public final class SwapRegion: @unchecked Sendable {
     // @unchecked Sendable: mutable state lives in atomics and in page locks; `closed` guards
-    // teardown, which runs once.
+    // teardown, which runs once, and the owned resources below change only there.
 
     /// The first byte of the region: plain memory any thread reads and writes.
     public let baseAddress: UnsafeMutableRawPointer
@@ -45,27 +49,144 @@ public final class SwapRegion: @unchecked Sendable {
     /// The userfaultfd features the kernel reported.
     public let features: UserfaultfdFeatures
 
-    let backend: any SwapBackend
-    let table: PageStateTable
-    let slots: SwapSlots
-    let cache: SwapCache
-    let counters: SwapCounters
-    let latency: LatencyHistogram
+    /// What the fault handler, the reclaimer and the region share.
+    let context: RegionContext
+    /// Evicts to keep the region within its limit (and runs the background thread).
     let reclaimer: Reclaimer
+    /// Serves the region's faults (and runs the handler and I/O threads).
     let handler: FaultHandler
-    let uffd: Userfaultfd
-    private let registration: Int32
+
+    // What the region owns, released by close() in this order (each type releases itself if
+    // setup fails half way).
+    private var signalRegistration: SignalRegistration?
+    private var mapping: AnonymousMapping?
+    private var descriptor: OwnedUserfaultfd?
     private let closed = Atomic<Bool>(false)
 
     /// The resident limit in pages.
-    public var residentLimitPages: Int { reclaimer.limitPages }
+    public var residentLimitPages: Int { context.limitPages }
+
+    /// Whether ``close()`` was called: the region's memory is gone.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Maps a region, registers it with userfaultfd and starts serving its faults.
     ///
     /// Throws ``SwapError/invalidConfiguration(_:)`` for sizes that do not fit (with what to
-    /// change), and the ``probe()`` errors when userfaultfd is not usable here.
-    public init(_ configuration: SwapRegionConfiguration, backend: any SwapBackend) throws(SwapError) {
-        let systemPage = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// change), and the ``probe()`` errors when userfaultfd is not usable here. A setup that
+    /// fails leaves nothing behind: no mapping, no descriptor, no signal handler, no thread.
+    public convenience init(_ configuration: SwapRegionConfiguration, backend: any SwapBackend) throws(SwapError) {
+        try self.init(configuration, backend: backend, failingAt: nil)
+    }
+
+    /// A setup step that tests make fail, to prove that a failed setup releases everything it
+    /// made.
+    @_spi(Testing) public enum SetupFault: String, Sendable, CaseIterable {
+        /// The handshake asks for a feature no kernel has (the kernel answers EINVAL), after
+        /// the mapping exists.
+        case handshake
+        /// Every thread and registration exists, then a thread start fails.
+        case threadStart = "thread-start"
+    }
+
+    /// ``init(_:backend:)`` with one setup step made to fail (`nil`: none).
+    @_spi(Testing) public init(
+        _ configuration: SwapRegionConfiguration, backend: any SwapBackend, failingAt fault: SetupFault?
+    ) throws(SwapError) {
+        try Self.validate(configuration, backend: backend)
+        let available = try Self.probe().get()
+        var wanted = try Self.features(for: configuration, available: available)
+        // Bit 62: a feature no kernel defines (UFFD_FEATURE_* ends far below it).
+        if fault == .handshake { wanted.insert(UserfaultfdFeatures(rawValue: 1 << 62)) }
+
+        // The memory: base pages only (AnonymousMapping turns huge pages off; the first
+        // eviction would split one), and no inheritance by fork().
+        let mapping: AnonymousMapping
+        do {
+            mapping = try AnonymousMapping(size: configuration.size)
+        } catch {
+            throw .systemCall("mmap of \(configuration.size) bytes", errno: error)
+        }
+        _ = madvise(mapping.base, mapping.size, MADV_DONTFORK)
+
+        // The descriptor, registered over the memory.
+        let descriptor: OwnedUserfaultfd
+        do {
+            descriptor = try OwnedUserfaultfd.open(requesting: wanted)
+        } catch {
+            throw .systemCall("userfaultfd handshake", errno: error)
+        }
+        let uffd = descriptor.handle
+        do {
+            try uffd.register(mapping.base, length: mapping.size, writeProtect: true)
+        } catch {
+            throw .systemCall("UFFDIO_REGISTER", errno: error)
+        }
+
+        // The shared tables, the reclaimer and the fault path.
+        let context = try RegionContext(
+            configuration: configuration, backend: backend, base: UInt(bitPattern: mapping.base), uffd: uffd,
+            usesMove: wanted.contains(.move))
+        if context.cache.stagingCount > 0 {
+            // UFFDIO_MOVE needs its destination registered with the same descriptor.
+            do {
+                try uffd.register(context.cache.stagingBase, length: context.cache.stagingCount * context.pageSize, writeProtect: false)
+            } catch {
+                throw .systemCall("UFFDIO_REGISTER (staging area)", errno: error)
+            }
+        }
+        let reclaimer = Reclaimer(region: context)
+        let handler = FaultHandler(region: context, reclaimer: reclaimer)
+        // The handler outlives the registration: the region holds both and ends the
+        // registration first in close().
+        let registration: SignalRegistration? = configuration.faultMode == .signal
+            ? try SignalRegistration(
+                base: context.base, length: context.size, entry: swapRegionSignalEntry,
+                context: Unmanaged.passUnretained(handler).toOpaque())
+            : nil
+
+        baseAddress = mapping.base
+        size = configuration.size
+        pageSize = configuration.pageSize
+        self.configuration = configuration
+        features = available
+        self.context = context
+        self.reclaimer = reclaimer
+        self.handler = handler
+        self.signalRegistration = registration
+        self.mapping = consume mapping
+        self.descriptor = consume descriptor
+
+        do throws(SwapError) {
+            if case .ioThreads(let n) = configuration.fileReads { try handler.startIOThreads(count: n) }
+            if configuration.faultMode == .handlerThread { try handler.startThread() }
+            try reclaimer.start()
+            if fault == .threadStart {
+                throw .systemCall("pthread_create (a failure injected by a test)", errno: .resourceTemporarilyUnavailable)
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// The features a region made with `configuration` asks the handshake for, of those the
+    /// kernel has: write-protect faults always, `UFFDIO_MOVE` for eviction by move where the
+    /// kernel has it (else eviction falls back to write protection), SIGBUS delivery for faults
+    /// served on the faulting thread (required: throws ``SwapError/missingFeatures(_:)``).
+    static func features(for configuration: SwapRegionConfiguration, available: UserfaultfdFeatures) throws(SwapError) -> UserfaultfdFeatures {
+        var wanted = UserfaultfdFeatures.required
+        if configuration.evictionMethod == .move && available.contains(.move) { wanted.insert(.move) }
+        if configuration.faultMode == .signal {
+            guard available.contains(.sigbus) else { throw .missingFeatures(.sigbus) }
+            wanted.insert(.sigbus)
+        }
+        return wanted
+    }
+
+    /// Checks everything about a configuration that needs no system call; throws
+    /// ``SwapError/invalidConfiguration(_:)`` with what to change.
+    static func validate(_ configuration: SwapRegionConfiguration, backend: any SwapBackend) throws(SwapError) {
+        let systemPage = AnonymousMapping.pageSize
         let pageSize = configuration.pageSize
         guard pageSize == systemPage else {
             throw .invalidConfiguration("page size \(pageSize) differs from the system's \(systemPage): use \(systemPage)")
@@ -79,147 +200,23 @@ public final class SwapRegion: @unchecked Sendable {
         guard configuration.size / pageSize < Int(UInt32.max) else {
             throw .invalidConfiguration("region size \(configuration.size) is too large: at most \(UInt32.max - 1) pages")
         }
-        let limitPages = configuration.residentLimit / pageSize
-        guard limitPages >= SwapRegionConfiguration.minimumResidentPages else {
+        guard configuration.residentLimit / pageSize >= SwapRegionConfiguration.minimumResidentPages else {
             throw .invalidConfiguration(
                 "resident limit \(configuration.residentLimit) bytes is below \(SwapRegionConfiguration.minimumResidentPages) pages: raise it")
         }
         guard backend.slotCount > 0, backend.slotCount < Int(UInt32.max) else {
             throw .invalidConfiguration("the backend has \(backend.slotCount) slots: give it 1...\(UInt32.max - 1)")
         }
-        if case .ioThreads(let n) = configuration.fileReads, !(1...16).contains(n) {
-            throw .invalidConfiguration("\(n) file read threads: give 1...16 (or read inline)")
+        let threads = SwapTuning.ioThreadRange, retries = SwapTuning.readRetryRange, pause = SwapTuning.readRetryPauseRange
+        if case .ioThreads(let n) = configuration.fileReads, !threads.contains(n) {
+            throw .invalidConfiguration("\(n) file read threads: give \(threads.lowerBound)...\(threads.upperBound) (or read inline)")
         }
-        guard (0...100).contains(configuration.readRetries) else {
-            throw .invalidConfiguration("\(configuration.readRetries) read retries: give 0...100")
+        guard retries.contains(configuration.readRetries) else {
+            throw .invalidConfiguration("\(configuration.readRetries) read retries: give \(retries.lowerBound)...\(retries.upperBound)")
         }
-        guard (0...1_000_000).contains(configuration.readRetryPauseMicroseconds) else {
+        guard pause.contains(configuration.readRetryPauseMicroseconds) else {
             throw .invalidConfiguration(
-                "a read retry pause of \(configuration.readRetryPauseMicroseconds) us: give 0...1000000")
-        }
-
-        // The descriptor and its features.
-        let available: UserfaultfdFeatures
-        switch Self.probe() {
-        case .success(let f): available = f
-        case .failure(let e): throw e
-        }
-        var wanted: UserfaultfdFeatures = [.pagefaultFlagWP]
-        let usesMove = configuration.evictionMethod == .move && available.contains(.move)
-        if usesMove { wanted.insert(.move) }
-        if configuration.faultMode == .signal {
-            guard available.contains(.sigbus) else { throw .missingFeatures(.sigbus) }
-            wanted.insert(.sigbus)
-        }
-        let uffd: Userfaultfd
-        do {
-            uffd = try Userfaultfd.open()
-            _ = try uffd.handshake(requesting: wanted)
-        } catch {
-            throw .systemCall("userfaultfd handshake", errno: error)
-        }
-
-        // The mapping.
-        guard let mapped = mmap(nil, configuration.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-              mapped != MAP_FAILED else {
-            let e = Errno(rawValue: errno)
-            uffd.close()
-            throw .systemCall("mmap of \(configuration.size) bytes", errno: e)
-        }
-        // 4 KiB pages only (a huge page would be split by the first eviction), and no
-        // inheritance by fork().
-        _ = madvise(mapped, configuration.size, MADV_NOHUGEPAGE)
-        _ = madvise(mapped, configuration.size, MADV_DONTFORK)
-        do {
-            try uffd.register(mapped, length: configuration.size, writeProtect: true)
-        } catch {
-            munmap(mapped, configuration.size)
-            uffd.close()
-            throw .systemCall("UFFDIO_REGISTER", errno: error)
-        }
-
-        let base = UInt(bitPattern: mapped)
-        let pageCount = configuration.size / pageSize
-        let table = PageStateTable(pageCount: pageCount)
-        let slots = SwapSlots(slotCount: backend.slotCount)
-        // Staging: a small fraction of the limit (the staged pages are charged).
-        let stagingCount = usesMove ? max(4, min(64, limitPages / 16)) : 0
-        guard let cache = SwapCache(frameCount: 64, pageSize: pageSize, stagingCount: stagingCount,
-                                    stagingBatch: max(1, stagingCount / 4)) else {
-            munmap(mapped, configuration.size)
-            uffd.close()
-            throw .systemCall("mmap of the swap cache", errno: Errno(rawValue: errno))
-        }
-        if stagingCount > 0 {
-            // UFFDIO_MOVE needs its destination registered with the same descriptor.
-            do {
-                try uffd.register(cache.stagingBase, length: stagingCount * pageSize, writeProtect: false)
-            } catch {
-                munmap(mapped, configuration.size)
-                uffd.close()
-                throw .systemCall("UFFDIO_REGISTER (staging area)", errno: error)
-            }
-        }
-        let counters = SwapCounters()
-        let latency = LatencyHistogram()
-        let fileLatency = LatencyHistogram()
-        // Half the swap cache's frames at most are held by file reads in flight.
-        let queue: FileReadQueue? = if case .ioThreads = configuration.fileReads {
-            FileReadQueue(capacity: 32, idleSpinNanoseconds: FileReadQueue.defaultIdleSpin,
-                          waitSpinNanoseconds: FileReadQueue.defaultWaitSpin)
-        } else { nil }
-        let reclaimer = Reclaimer(
-            base: base, pageSize: pageSize, table: table, slots: slots, backend: backend, uffd: uffd, counters: counters,
-            limitPages: limitPages, selection: configuration.victimSelection, mode: configuration.reclaimMode,
-            cache: cache, usesMove: usesMove)
-        let handler = FaultHandler(
-            base: base, size: configuration.size, pageSize: pageSize, table: table, slots: slots, cache: cache,
-            backend: backend, uffd: uffd, counters: counters, latency: latency, fileLatency: fileLatency,
-            reclaimer: reclaimer, policy: configuration.policy, limitPages: limitPages, queue: queue,
-            readRetries: configuration.readRetries,
-            retryPauseNanoseconds: configuration.readRetryPauseMicroseconds * 1000)
-
-        var registration: Int32 = -1
-        if configuration.faultMode == .signal {
-            let rc = cuswap_sigbus_retain()
-            if rc != 0 {
-                munmap(mapped, configuration.size)
-                uffd.close()
-                throw .systemCall("sigaction(SIGBUS)", errno: Errno(rawValue: rc))
-            }
-            registration = cuswap_sigbus_register(base, configuration.size, swapRegionSignalEntry,
-                                                  Unmanaged.passUnretained(handler).toOpaque())
-            if registration < 0 {
-                cuswap_sigbus_release()
-                munmap(mapped, configuration.size)
-                uffd.close()
-                throw .tooManyRegions(limit: Int(cuswap_sigbus_capacity()))
-            }
-        }
-
-        self.baseAddress = mapped
-        self.size = configuration.size
-        self.pageSize = pageSize
-        self.configuration = configuration
-        self.features = available
-        self.backend = backend
-        self.table = table
-        self.slots = slots
-        self.cache = cache
-        self.counters = counters
-        self.latency = latency
-        self.reclaimer = reclaimer
-        self.handler = handler
-        self.uffd = uffd
-        self.registration = registration
-
-        do throws(SwapError) {
-            if case .ioThreads(let n) = configuration.fileReads { try handler.startIOThreads(count: n) }
-            if configuration.faultMode == .handlerThread { try handler.startThread() }
-            try reclaimer.start()
-        } catch {
-            close()
-            throw error
+                "a read retry pause of \(configuration.readRetryPauseMicroseconds) us: give \(pause.lowerBound)...\(pause.upperBound)")
         }
     }
 
@@ -270,45 +267,28 @@ public final class SwapRegion: @unchecked Sendable {
 
     /// A snapshot of the counters and gauges.
     public var statistics: SwapStatistics {
-        var s = SwapStatistics()
-        s.swapIns = counters.swapIns.load(ordering: .relaxed)
-        s.swapOuts = counters.swapOuts.load(ordering: .relaxed)
-        s.cleanDrops = counters.cleanDrops.load(ordering: .relaxed)
-        s.writeProtectFaults = counters.writeProtectFaults.load(ordering: .relaxed)
-        s.notifyFree = counters.notifyFree.load(ordering: .relaxed)
-        s.zeroPageFills = counters.zeroPageFills.load(ordering: .relaxed)
-        s.slotsDiscarded = counters.slotsDiscarded.load(ordering: .relaxed)
-        s.copyExists = counters.copyExists.load(ordering: .relaxed)
-        s.failedFaults = counters.failedFaults.load(ordering: .relaxed)
-        s.failedEvictions = counters.failedEvictions.load(ordering: .relaxed)
-        s.faults = counters.faults.load(ordering: .relaxed)
-        s.keptCopies = counters.keptCopies.load(ordering: .relaxed)
-        s.slotsInUse = slots.inUse
-        s.stagedPages = cache.stagedPages
-        let census = table.census()
+        let counters = context.counters
+        var s = counters.snapshot()
+        s.slotsInUse = context.slots.inUse
+        s.stagedPages = context.cache.stagedPages
+        let census = context.table.census()
         s.residentPages = census.resident
         s.swappedPages = census.swapped
-        s.residentMaxPages = counters.chargedMax.load(ordering: .relaxed)
-        s.faultLatency = latency.summary()
-        s.fileReads = counters.fileReads.load(ordering: .relaxed)
-        s.fileReadWaits = counters.fileReadWaits.load(ordering: .relaxed)
-        s.inlineFileReads = counters.inlineFileReads.load(ordering: .relaxed)
-        s.failedReads = counters.failedReads.load(ordering: .relaxed)
-        s.readRetries = counters.readRetries.load(ordering: .relaxed)
-        s.fileSwapInLatency = handler.fileLatency.summary()
+        s.faultLatency = context.latency.summary()
+        s.fileSwapInLatency = context.fileLatency.summary()
         return s
     }
 
-    /// Zeroes the event counters and the latency histogram (not the resident and swapped
+    /// Zeroes the event counters and the latency histograms (not the resident and swapped
     /// gauges; the resident maximum restarts from the current charge).
     public func resetStatistics() {
-        counters.reset()
-        latency.reset()
-        handler.fileLatency.reset()
+        context.counters.reset()
+        context.latency.reset()
+        context.fileLatency.reset()
     }
 
     /// Pages charged against the resident limit now: mapped pages plus pager-held copies.
-    public var chargedPages: Int { counters.charged.load(ordering: .relaxed) }
+    public var chargedPages: Int { context.counters.charged.load(ordering: .relaxed) }
 
     /// Copies the whole region into `buffer` (exactly ``size`` bytes): resident pages from
     /// memory, swapped pages decompressed from their slots, untouched pages as zeros.
@@ -324,6 +304,7 @@ public final class SwapRegion: @unchecked Sendable {
         let start = UInt(bitPattern: destination), end = start + UInt(buffer.count)
         let regionStart = UInt(bitPattern: baseAddress), regionEnd = regionStart + UInt(size)
         guard end <= regionStart || start >= regionEnd else { throw .bufferInsideRegion }
+        let table = context.table
         for page in 0..<table.pageCount {
             let target = UnsafeMutableRawBufferPointer(start: destination + page * pageSize, count: pageSize)
             let state = table.lock(page)
@@ -336,11 +317,11 @@ public final class SwapRegion: @unchecked Sendable {
                 target.copyMemory(from: UnsafeRawBufferPointer(start: baseAddress + page * pageSize, count: pageSize))
                 table.unlock(page, to: state)
             case .swapped:
-                slots.retain(state.slot)
+                context.slots.retain(state.slot)
                 table.unlock(page, to: state)
                 defer { reclaimer.dropReference(state.slot, asking: nil) }
                 do {
-                    try backend.readPage(at: state.slot, into: target)
+                    try context.backend.readPage(at: state.slot, into: target)
                 } catch {
                     throw .backend(error)
                 }
@@ -357,9 +338,8 @@ public final class SwapRegion: @unchecked Sendable {
         guard !range.isEmpty else { return }
         let first = range.lowerBound / pageSize
         let last = (range.upperBound - 1) / pageSize
-        for page in first...last where table.load(page).kind != .resident {
-            let address = UInt(bitPattern: baseAddress) + UInt(page * pageSize)
-            guard handler.service(address: address, access: CUSWAP_ACCESS_READ) else {
+        for page in first...last where context.table.load(page).kind != .resident {
+            guard handler.serve(address: context.address(ofPage: page), access: .read) != .failed else {
                 throw .pageUnavailable(page: page, reason: "the backend could not return it or no room could be made")
             }
         }
@@ -369,32 +349,31 @@ public final class SwapRegion: @unchecked Sendable {
     /// it. No thread may touch the region after (its memory is gone).
     public func close() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        if registration >= 0 {
-            cuswap_sigbus_unregister(registration)
-            cuswap_sigbus_release()
-        }
+        // No SIGBUS reaches the handler from now on (waits for those being served).
+        signalRegistration = nil
         handler.stopThread()
         // Every file read in flight completes (installs or fails) before the memory goes.
         handler.stopIOThreads()
         reclaimer.stop()
         reclaimer.flushStaging()
-        _ = try? uffd.unregister(baseAddress, length: size)
-        munmap(baseAddress, size)
+        _ = try? context.uffd.unregister(baseAddress, length: size)
+        mapping = nil
+        let table = context.table
         for page in 0..<table.pageCount {
             let state = table.load(page)
             if state.hasSlot { reclaimer.dropReference(state.slot, asking: .discard) }
             table.unlock(page, to: .empty)
         }
-        counters.charged.store(0, ordering: .relaxed)
-        counters.keptCopies.store(0, ordering: .relaxed)
-        uffd.close()
+        context.counters.charged.store(0, ordering: .relaxed)
+        context.counters.keptCopies.store(0, ordering: .relaxed)
+        descriptor = nil
     }
 
     /// Evicts one page now if it is resident and unlocked (tests and tools). Returns whether
     /// it left memory.
     @discardableResult
     func evict(page: Int) -> Bool {
-        guard let state = table.tryLock(page, if: { $0.kind == .resident }) else { return false }
+        guard let state = context.table.tryLock(page, if: { $0.kind == .resident }) else { return false }
         return reclaimer.evict(page, state)
     }
 
@@ -402,22 +381,36 @@ public final class SwapRegion: @unchecked Sendable {
     /// it is resident or was never written (a racy answer while other threads fault or evict
     /// it). For tools and tests that inject faults into a particular block of a file tier.
     public func swapSlot(ofPage page: Int) -> Int? {
-        guard page >= 0 && page < table.pageCount else { return nil }
-        let state = table.load(page)
+        guard page >= 0 && page < context.table.pageCount else { return nil }
+        let state = context.table.load(page)
         return state.kind == .swapped ? state.slot : nil
     }
 
     /// The state word of a page (tests).
-    func state(ofPage page: Int) -> PageState { table.load(page) }
+    func state(ofPage page: Int) -> PageState { context.table.load(page) }
+
+    /// The swap slots (tests).
+    var slots: SwapSlots { context.slots }
+
+    /// The region's userfaultfd (tests).
+    var uffd: Userfaultfd { context.uffd }
 
     /// Debug-only consistency checks for tests, on a quiescent region: page states, slot
-    /// counts (every slot in use belongs to exactly one page), swap cache frames, charge.
+    /// counts (every slot in use belongs to exactly one page), swap cache frames, charge, the
+    /// descriptor and the mapping the region owns.
     public func checkInvariants() {
         #if DEBUG
+        let table = context.table, slots = context.slots, cache = context.cache
+        if !closed.load(ordering: .acquiring) {
+            descriptor?.checkInvariants()
+            precondition(mapping?.base == baseAddress && mapping?.size == size, "the region's mapping is not the one it owns")
+        }
         table.checkInvariants()
         let slotsUsed = slots.checkInvariants()
         cache.checkInvariants()
-        handler.queue?.checkInvariants()
+        context.queue?.checkInvariants()
+        reclaimer.checkInvariants()
+        context.latency.checkInvariants()
         var owned = 0
         var resident = 0
         for page in 0..<table.pageCount {
@@ -437,9 +430,10 @@ public final class SwapRegion: @unchecked Sendable {
 }
 
 #if os(Linux)
-/// The C-callable entry the SIGBUS trampoline calls on the faulting thread.
+/// The C-callable entry the SIGBUS trampoline calls on the faulting thread (async-signal-safe:
+/// ``FaultHandler/serve(address:access:queueing:)`` is).
 private let swapRegionSignalEntry: cuswap_fault_fn = { context, address, access in
     let handler = Unmanaged<FaultHandler>.fromOpaque(context!).takeUnretainedValue()
-    return handler.service(address: address, access: access) ? CUSWAP_FAULT_HANDLED : CUSWAP_FAULT_FAILED
+    return handler.serve(address: address, access: FaultAccess(reported: access)) != .failed ? CUSWAP_FAULT_HANDLED : CUSWAP_FAULT_FAILED
 }
 #endif

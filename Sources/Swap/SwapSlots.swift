@@ -9,10 +9,9 @@ import Synchronization
 /// owner asked for (`slotFreeNotify` after a swap-in, or `discard`), while the slot is marked
 /// freeing, so the allocator cannot hand it out before the backend has dropped its copy.
 ///
-/// Memory: one atomic word per slot, allocated at init and freed in deinit; the pointer is
-/// owned by this object alone.
-final class SwapSlots: @unchecked Sendable {
-    // @unchecked Sendable: the words and counters are atomics; the pointer never changes.
+/// Memory: one atomic word per slot (an ``AtomicArray``), allocated at init and freed with the
+/// allocator, which alone owns it.
+final class SwapSlots: Sendable {
 
     /// How the backend is told that a slot is free.
     enum FreeKind: Sendable {
@@ -23,8 +22,9 @@ final class SwapSlots: @unchecked Sendable {
         case discard
     }
 
+    /// The number of slots (the backend's).
     let slotCount: Int
-    private let words: UnsafeMutablePointer<Atomic<UInt32>>
+    private let words: AtomicArray<UInt32>
     private let cursor = Atomic<Int>(0)
     private let used = Atomic<Int>(0)
 
@@ -32,16 +32,11 @@ final class SwapSlots: @unchecked Sendable {
     private static let notifyBit: UInt32 = 1 << 30
     private static let freeingBit: UInt32 = 1 << 31
 
+    /// `slotCount` free slots.
     init(slotCount: Int) {
         precondition(slotCount > 0 && slotCount <= Int(UInt32.max), "slot count out of range")
         self.slotCount = slotCount
-        words = .allocate(capacity: slotCount)
-        for i in 0..<slotCount { (words + i).initialize(to: Atomic<UInt32>(0)) }
-    }
-
-    deinit {
-        words.deinitialize(count: slotCount)
-        words.deallocate()
+        words = AtomicArray(count: slotCount, initialValue: 0)
     }
 
     /// Slots with a nonzero count (or being freed).
@@ -58,19 +53,12 @@ final class SwapSlots: @unchecked Sendable {
     /// Allocates a free slot with count 1 (the owner's reference), or nil when all are used.
     func allocate() -> Int? {
         guard used.load(ordering: .relaxed) < slotCount else { return nil }
-        var index = cursor.add(1, ordering: .relaxed).oldValue % slotCount
-        for _ in 0..<slotCount {
-            if words[index].load(ordering: .relaxed) == 0,
-               words[index].compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-                used.add(1, ordering: .relaxed)
-                // Scatter concurrent allocators; the next search starts after this slot.
-                cursor.store(index + 1, ordering: .relaxed)
-                return index
-            }
-            index += 1
-            if index == slotCount { index = 0 }
-        }
-        return nil
+        let start = cursor.add(1, ordering: .relaxed).oldValue
+        guard let index = words.claim(from: start, expected: 0, desired: 1) else { return nil }
+        used.add(1, ordering: .relaxed)
+        // Scatter concurrent allocators; the next search starts after this slot.
+        cursor.store(index + 1, ordering: .relaxed)
+        return index
     }
 
     /// Adds a reader's reference to a slot that is in use.
@@ -113,6 +101,7 @@ final class SwapSlots: @unchecked Sendable {
     /// matches the slots with a nonzero count. Returns the slots in use.
     @discardableResult
     func checkInvariants() -> Int {
+        words.checkInvariants()
         var counted = 0
         for i in 0..<slotCount {
             let w = words[i].load(ordering: .acquiring)

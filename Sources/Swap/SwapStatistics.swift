@@ -72,51 +72,70 @@ public struct SwapStatistics: Sendable, Equatable {
 }
 
 /// The live counters behind ``SwapStatistics``: relaxed atomics, safe to bump from a signal
-/// handler.
+/// handler. Events are counted by name into one ``AtomicArray``; the gauges (charge, its
+/// maximum, kept copies) go up and down and are atomics of their own.
 final class SwapCounters: Sendable {
-    let swapIns = Atomic<Int>(0)
-    let swapOuts = Atomic<Int>(0)
-    let cleanDrops = Atomic<Int>(0)
-    let writeProtectFaults = Atomic<Int>(0)
-    let notifyFree = Atomic<Int>(0)
-    let zeroPageFills = Atomic<Int>(0)
-    let slotsDiscarded = Atomic<Int>(0)
-    let copyExists = Atomic<Int>(0)
-    let failedFaults = Atomic<Int>(0)
-    let failedEvictions = Atomic<Int>(0)
-    let faults = Atomic<Int>(0)
+    /// The events a region counts, each filling the statistics field of its name.
+    enum Event: Int, CaseIterable {
+        case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
+        case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
+        case failedReads, readRetries
+
+        /// The field of ``SwapStatistics`` that reports the event.
+        var field: WritableKeyPath<SwapStatistics, Int> {
+            switch self {
+            case .swapIns: \.swapIns
+            case .swapOuts: \.swapOuts
+            case .cleanDrops: \.cleanDrops
+            case .writeProtectFaults: \.writeProtectFaults
+            case .notifyFree: \.notifyFree
+            case .zeroPageFills: \.zeroPageFills
+            case .slotsDiscarded: \.slotsDiscarded
+            case .copyExists: \.copyExists
+            case .failedFaults: \.failedFaults
+            case .failedEvictions: \.failedEvictions
+            case .faults: \.faults
+            case .fileReads: \.fileReads
+            case .fileReadWaits: \.fileReadWaits
+            case .inlineFileReads: \.inlineFileReads
+            case .failedReads: \.failedReads
+            case .readRetries: \.readRetries
+            }
+        }
+    }
+
+    private let events = AtomicArray<Int>(count: Event.allCases.count, initialValue: 0)
     /// Pages charged against the resident limit now (mapped + pager-held copies).
     let charged = Atomic<Int>(0)
     /// The most pages charged at once.
     let chargedMax = Atomic<Int>(0)
     /// Resident pages that still own a slot.
     let keptCopies = Atomic<Int>(0)
-    let fileReads = Atomic<Int>(0)
-    let fileReadWaits = Atomic<Int>(0)
-    let inlineFileReads = Atomic<Int>(0)
-    let failedReads = Atomic<Int>(0)
-    let readRetries = Atomic<Int>(0)
 
-    init() {}
+    /// Counts one `event`. Async-signal-safe.
+    @inline(__always)
+    func count(_ event: Event) {
+        events[event.rawValue].add(1, ordering: .relaxed)
+    }
 
-    /// Zeroes the event counters (not the gauges).
+    /// How many times `event` happened since the last ``reset()``.
+    func value(_ event: Event) -> Int {
+        events[event.rawValue].load(ordering: .relaxed)
+    }
+
+    /// The counters and the charge gauges as statistics (the fields that need the page table,
+    /// the slots or the histograms are left for the region to fill).
+    func snapshot() -> SwapStatistics {
+        var s = SwapStatistics()
+        for event in Event.allCases { s[keyPath: event.field] = value(event) }
+        s.keptCopies = keptCopies.load(ordering: .relaxed)
+        s.residentMaxPages = chargedMax.load(ordering: .relaxed)
+        return s
+    }
+
+    /// Zeroes the event counters (not the gauges; the maximum restarts from the charge now).
     func reset() {
-        swapIns.store(0, ordering: .relaxed)
-        swapOuts.store(0, ordering: .relaxed)
-        cleanDrops.store(0, ordering: .relaxed)
-        writeProtectFaults.store(0, ordering: .relaxed)
-        notifyFree.store(0, ordering: .relaxed)
-        zeroPageFills.store(0, ordering: .relaxed)
-        slotsDiscarded.store(0, ordering: .relaxed)
-        copyExists.store(0, ordering: .relaxed)
-        failedFaults.store(0, ordering: .relaxed)
-        failedEvictions.store(0, ordering: .relaxed)
-        faults.store(0, ordering: .relaxed)
-        fileReads.store(0, ordering: .relaxed)
-        fileReadWaits.store(0, ordering: .relaxed)
-        inlineFileReads.store(0, ordering: .relaxed)
-        failedReads.store(0, ordering: .relaxed)
-        readRetries.store(0, ordering: .relaxed)
+        for event in Event.allCases { events[event.rawValue].store(0, ordering: .relaxed) }
         chargedMax.store(charged.load(ordering: .relaxed), ordering: .relaxed)
     }
 }

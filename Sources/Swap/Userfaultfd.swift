@@ -1,8 +1,8 @@
 #if os(Linux)
 import CUSwap
-import Glibc
 #endif
 import SystemPackage
+import SystemSupport
 
 /// The userfaultfd features a kernel reports (`UFFDIO_API` with features = 0), bit for bit as
 /// `UFFD_FEATURE_*`.
@@ -54,23 +54,42 @@ public struct UserfaultfdFeatures: OptionSet, Sendable, Hashable, CustomStringCo
 
 #if os(Linux)
 /// A userfaultfd descriptor, in swift-system style: each operation is one ioctl and reports
-/// failure as an `Errno`.
+/// failure as an `Errno`. The fault-path operations (copy, zeropage, write-protect, wake,
+/// poison, move) return the error instead of throwing it and are async-signal-safe: a SIGBUS
+/// handler serving a fault calls them.
 ///
-/// The value does not own the descriptor's lifetime by itself: ``close()`` ends it, and the
-/// owner (a region's fault handler) calls it exactly once.
-struct Userfaultfd: Sendable {
+/// ```swift
+/// let uffd = try Userfaultfd.open()
+/// defer { uffd.close() }
+/// let granted = try uffd.handshake(requesting: [.pagefaultFlagWP])
+/// try uffd.register(memory, length: size, writeProtect: true)
+/// // On a missing-page fault at `address`, install a page read into `frame`:
+/// if let error = uffd.copy(to: address, from: frame, length: 4096, writeProtected: false) { ... }
+/// ```
+///
+/// The value is a plain view of the descriptor and does not own its lifetime: ``close()`` ends
+/// it, exactly once, by whoever owns it (``OwnedUserfaultfd`` owns one and closes it itself).
+public struct Userfaultfd: Sendable {
     /// The descriptor.
-    let fd: Int32
+    public let fd: Int32
 
-    /// Opens a user-mode-only, non-blocking, close-on-exec userfaultfd.
-    static func open() throws(Errno) -> Userfaultfd {
+    /// A view of an open userfaultfd descriptor `fd` (one made elsewhere, or inherited).
+    public init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// Opens a user-mode-only, non-blocking, close-on-exec userfaultfd. Throws ENOSYS (no
+    /// userfaultfd in this kernel), EPERM (a seccomp filter, or `vm.unprivileged_userfaultfd=0`
+    /// before Linux 5.11), EINVAL (a kernel without `UFFD_USER_MODE_ONLY`).
+    public static func open() throws(Errno) -> Userfaultfd {
         let rc = cuswap_userfaultfd(O_CLOEXEC | O_NONBLOCK | cuswap_uffd_user_mode_only)
         if rc < 0 { throw Errno(rawValue: -rc) }
         return Userfaultfd(fd: rc)
     }
 
     /// The `UFFDIO_API` handshake: requests `features`, returns what the kernel supports.
-    func handshake(requesting features: UserfaultfdFeatures) throws(Errno) -> UserfaultfdFeatures {
+    /// Throws EINVAL when the kernel lacks a requested feature (or the handshake was done).
+    public func handshake(requesting features: UserfaultfdFeatures) throws(Errno) -> UserfaultfdFeatures {
         var bits = features.rawValue
         var ioctls: UInt64 = 0
         let rc = cuswap_uffd_api_handshake(fd, &bits, &ioctls)
@@ -79,7 +98,7 @@ struct Userfaultfd: Sendable {
     }
 
     /// Registers a range for missing-page and (optionally) write-protect faults.
-    func register(_ start: UnsafeMutableRawPointer, length: Int, writeProtect: Bool) throws(Errno) {
+    public func register(_ start: UnsafeMutableRawPointer, length: Int, writeProtect: Bool) throws(Errno) {
         var ioctls: UInt64 = 0
         let mode = cuswap_register_mode_missing | (writeProtect ? cuswap_register_mode_wp : 0)
         let rc = cuswap_uffd_register(fd, UInt64(UInt(bitPattern: start)), UInt64(length), mode, &ioctls)
@@ -87,7 +106,7 @@ struct Userfaultfd: Sendable {
     }
 
     /// Unregisters a range.
-    func unregister(_ start: UnsafeMutableRawPointer, length: Int) throws(Errno) {
+    public func unregister(_ start: UnsafeMutableRawPointer, length: Int) throws(Errno) {
         let rc = cuswap_uffd_unregister(fd, UInt64(UInt(bitPattern: start)), UInt64(length))
         if rc != 0 { throw Errno(rawValue: rc) }
     }
@@ -96,7 +115,7 @@ struct Userfaultfd: Sendable {
     /// `wake: false` leaves waiting threads asleep (the caller wakes them after publishing).
     /// Returns nil on success, or the errno (EEXIST: the page is already mapped).
     @inline(__always)
-    func copy(to dst: UInt, from src: UnsafeRawPointer, length: Int, writeProtected: Bool, wake: Bool = true) -> Errno? {
+    public func copy(to dst: UInt, from src: UnsafeRawPointer, length: Int, writeProtected: Bool, wake: Bool = true) -> Errno? {
         var copied: Int64 = 0
         let mode = (writeProtected ? cuswap_copy_mode_wp : 0) | (wake ? 0 : cuswap_copy_mode_dontwake)
         let rc = cuswap_uffd_copy(fd, UInt64(dst), UInt64(UInt(bitPattern: src)), UInt64(length), mode, &copied)
@@ -105,42 +124,42 @@ struct Userfaultfd: Sendable {
 
     /// `UFFDIO_ZEROPAGE`: maps the shared zero page (writable: no write-protect mode exists).
     @inline(__always)
-    func zeropage(at start: UInt, length: Int, wake: Bool = true) -> Errno? {
+    public func zeropage(at start: UInt, length: Int, wake: Bool = true) -> Errno? {
         let rc = cuswap_uffd_zeropage(fd, UInt64(start), UInt64(length), wake ? 0 : UInt64(UFFDIO_ZEROPAGE_MODE_DONTWAKE))
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_WRITEPROTECT`: sets or clears write protection (clearing wakes waiters).
     @inline(__always)
-    func writeProtect(_ start: UInt, length: Int, enable: Bool, wake: Bool = true) -> Errno? {
+    public func writeProtect(_ start: UInt, length: Int, enable: Bool, wake: Bool = true) -> Errno? {
         let rc = cuswap_uffd_writeprotect(fd, UInt64(start), UInt64(length), enable ? 1 : 0, wake ? 0 : 1)
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_WAKE`: wakes threads waiting on a range.
     @inline(__always)
-    func wake(_ start: UInt, length: Int) -> Errno? {
+    public func wake(_ start: UInt, length: Int) -> Errno? {
         let rc = cuswap_uffd_wake(fd, UInt64(start), UInt64(length))
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_POISON`: accesses to the range raise SIGBUS.
     @inline(__always)
-    func poison(_ start: UInt, length: Int) -> Errno? {
+    public func poison(_ start: UInt, length: Int) -> Errno? {
         let rc = cuswap_uffd_poison(fd, UInt64(start), UInt64(length))
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// `UFFDIO_MOVE`: moves pages from `src` to `dst` (dst registered, empty).
     @inline(__always)
-    func move(to dst: UInt, from src: UInt, length: Int) -> Errno? {
+    public func move(to dst: UInt, from src: UInt, length: Int) -> Errno? {
         var moved: Int64 = 0
         let rc = cuswap_uffd_move(fd, UInt64(dst), UInt64(src), UInt64(length), 0, &moved)
         return rc == 0 ? nil : Errno(rawValue: rc)
     }
 
     /// Closes the descriptor.
-    func close() {
+    public func close() {
         _ = Glibc.close(fd)
     }
 }

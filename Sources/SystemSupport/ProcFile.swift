@@ -23,11 +23,24 @@ public enum ProcFile {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
-    /// Writes `text` to the file at `path` (a sysfs or procfs knob) in one `write`, as `echo`
-    /// does; throws the `Errno` the kernel returned (EBUSY from a zram0 in use, EINVAL for a value
-    /// it refuses).
+    /// The value of a one-value file (`disksize`, `page-cluster`, a module parameter): its text
+    /// without the whitespace and newline around it.
+    public static func readValue(_ path: String) throws(Errno) -> String {
+        trimmed(try read(path))
+    }
+
+    /// `text` without the whitespace and newlines at either end (the kernel ends its values and
+    /// lines with a newline and pads its counters with spaces).
+    public static func trimmed(_ text: some StringProtocol) -> String {
+        String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+
+    /// Writes `text` to the file at `path` (a sysfs or procfs knob) in one `write`, as `echo` does
+    /// (the file is opened with `O_TRUNC`, like a shell's `>`, so a regular file standing in for a
+    /// knob in a test tree holds exactly `text` afterwards); throws the `Errno` the kernel returned
+    /// (EBUSY from a zram0 in use, EINVAL for a value it refuses).
     public static func write(_ text: String, to path: String) throws(Errno) {
-        let fd = try SystemCall.retrying { open(path, O_WRONLY | O_CLOEXEC) }
+        let fd = try SystemCall.retrying { open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
         defer { _ = close(fd) }
         let bytes = Array(text.utf8)
         let written = try SystemCall.retrying { bytes.withUnsafeBytes { Platform.write(fd, $0.baseAddress, $0.count) } }

@@ -1,9 +1,7 @@
 import ArgumentParser
 import PageCodecs
-
-#if os(Linux)
-import Glibc
-#endif
+import ProcessAnalysis
+import SystemSupport
 
 /// `uswap analyze --pid PID`: what compressed swap would save for a running process.
 struct Analyze: ParsableCommand {
@@ -39,7 +37,7 @@ struct Analyze: ParsableCommand {
     static func parseCodecs(_ text: String) throws(ValidationError) -> [PageCodecFactory] {
         var result: [PageCodecFactory] = []
         for name in text.split(separator: ",") {
-            let trimmed = name.trimmingSpaces()
+            let trimmed = ProcFile.trimmed(name)
             guard let factory = PageCodecFactory(name: trimmed) else {
                 throw ValidationError("unknown codec \"\(trimmed)\": use lz4, zstd, or zstd-LEVEL (-7...22)")
             }
@@ -74,13 +72,13 @@ struct Analyze: ParsableCommand {
             throw AnalyzeFailure(error: error)
         }
         bar?.finish()
-        let command = (try? readProcFile("/proc/\(pid)/comm"))?.trimmingSpaces()
+        let command = try? ProcFile.readValue("/proc/\(pid)/comm")
         if report.processExited {
             StandardError.line(
                 "warning: process \(pid) exited during the scan; the figures cover the \(report.scannedPages) pages read until then")
         }
         if json {
-            print(AnalyzeOutput.json(report, command: command, dump: dump).rendered)
+            print(try JSONOutput.render(AnalyzeOutput.json(report, command: command, dump: dump)))
         } else {
             print(AnalyzeOutput.human(report, command: command, dump: dump))
         }
@@ -96,80 +94,9 @@ struct AnalyzeFailure: Error, CustomStringConvertible {
 
 /// The report of `uswap analyze`, for people and for scripts.
 enum AnalyzeOutput {
-    /// The one JSON object `--json` prints. Each codec entry has `mem_used_total` (what the
-    /// ZramDevice holds) and, where the pool can say, `kernel_zram_mem_used_total` (what the
-    /// kernel's zram would hold for the same objects, its zspages allocated whole): the figure
-    /// to compare with the kernel's mm_stat. Keys are sorted, so that one comes first.
-    static func json(_ report: MemoryAnalysisReport, command: String?, dump: String?) -> JSONValue {
-        let pageSize = report.pageSize
-        func mappingJSON(_ m: MappingAnalysis, codec: Int) -> JSONValue {
-            let ratio = m.ratio(codec: codec, pageSize: pageSize) ?? 0
-            return .object([
-                "name": .string(m.mapping.name),
-                "start": .string("0x" + String(m.mapping.start, radix: 16)),
-                "end": .string("0x" + String(m.mapping.end, radix: 16)),
-                "scanned_pages": .int(m.scannedPages),
-                "same_filled_pages": .int(m.zeroPages + m.sameFilledPages),
-                "compressed_bytes": .int(m.compressedBytes[codec]),
-                "ratio": ratio.isFinite ? .double(rounded(ratio, 3)) : .string("all same-filled"),
-            ])
-        }
-        var codecs: [JSONValue] = []
-        for (index, c) in report.codecs.enumerated() {
-            var entry: [String: JSONValue] = [
-                "name": .string(c.name),
-                "mem_used_total": .int(c.pool.memUsedTotal),
-                "orig_data_size": .int(c.pool.origDataSize),
-                "compr_data_size": .int(c.pool.comprDataSize),
-                "same_pages": .int(c.pool.samePages),
-                "huge_pages": .int(c.pool.hugePages),
-                "ratio": c.ratio.isFinite ? .double(rounded(c.ratio, 3)) : .null,
-                "saved_bytes": .int(c.savedBytes),
-                "saved_percent": .double(rounded(c.savedPercent, 2)),
-                "histogram": .object([
-                    "up_to_quarter": .int(c.histogram[0]),
-                    "up_to_half": .int(c.histogram[1]),
-                    "up_to_three_quarters": .int(c.histogram[2]),
-                    "up_to_page": .int(c.histogram[3]),
-                    "not_smaller": .int(c.rawPages),
-                    "stored_huge": .int(c.pool.hugePages),
-                ]),
-                "best_mappings": .array(report.bestMappings(codec: index).map { mappingJSON($0, codec: index) }),
-                "worst_mappings": .array(report.worstMappings(codec: index).map { mappingJSON($0, codec: index) }),
-            ]
-            if let table = c.pool.slotTableBytes { entry["slot_table_bytes"] = .int(table) }
-            if let kernel = c.pool.kernelMemUsedTotal { entry["kernel_zram_mem_used_total"] = .int(kernel) }
-            if report.samplePercent < 100, report.scannedPages > 0 {
-                let scale = Double(report.presentPages) / Double(report.scannedPages)
-                entry["projected_for_all_present_pages"] = .object([
-                    "used_total": .int(Int((Double(c.pool.memUsedTotal) * scale).rounded())),
-                    "saved_bytes": .int(Int((Double(c.savedBytes) * scale).rounded())),
-                ])
-            }
-            codecs.append(.object(entry))
-        }
-        var object: [String: JSONValue] = [
-            "pid": .int(Int(report.pid)),
-            "page_size": .int(pageSize),
-            "mappings_analyzed": .int(report.mappings.count),
-            "virtual_pages": .int(report.virtualPages),
-            "present_pages": .int(report.presentPages),
-            "skipped_not_present_pages": .int(report.notPresentPages),
-            "skipped_swapped_pages": .int(report.swappedPages),
-            "selected_pages": .int(report.selectedPages),
-            "scanned_pages": .int(report.scannedPages),
-            "vanished_pages": .int(report.vanishedPages),
-            "zero_pages": .int(report.zeroPages),
-            "same_filled_pages": .int(report.sameFilledPages),
-            "sample_percent": .double(report.samplePercent),
-            "sampled": .bool(report.samplePercent < 100),
-            "process_exited": .bool(report.processExited),
-            "seconds": .double(rounded(report.seconds, 3)),
-            "codecs": .array(codecs),
-        ]
-        if let command { object["command"] = .string(command) }
-        if let dump { object["dump"] = .string(dump) }
-        return .object(object)
+    /// The one JSON object `--json` prints (see ``AnalyzeJSON``).
+    static func json(_ report: MemoryAnalysisReport, command: String?, dump: String?) -> AnalyzeJSON {
+        AnalyzeJSON(report: report, command: command, dump: dump)
     }
 
     /// The human report.
@@ -266,17 +193,112 @@ enum AnalyzeOutput {
         if magnitude >= kib { return sign + formatted(magnitude / kib, digits: 1) + " KiB" }
         return "\(n) B"
     }
+}
 
-    private static func rounded(_ value: Double, _ digits: Int) -> Double {
+/// The one JSON object `uswap analyze --json` prints: the process's pages (virtual, present,
+/// skipped, scanned, zero, same-filled), the sample, and `codecs`. Each codec entry has
+/// `mem_used_total` (what the ZramDevice holds) and, where the pool can say,
+/// `kernel_zram_mem_used_total` (what the kernel's zram would hold for the same objects, its
+/// zspages allocated whole): the figure to compare with the kernel's mm_stat. Members are
+/// sorted, so that one comes first, where the scoreboard looks.
+struct AnalyzeJSON: Encodable {
+    /// The analysis.
+    let report: MemoryAnalysisReport
+    /// The process's name (`/proc/PID/comm`), if it could be read.
+    let command: String?
+    /// The dump's path, if one was written.
+    let dump: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(Int(report.pid), forKey: "pid")
+        try container.encode(report.pageSize, forKey: "page_size")
+        try container.encode(report.mappings.count, forKey: "mappings_analyzed")
+        try container.encode(report.virtualPages, forKey: "virtual_pages")
+        try container.encode(report.presentPages, forKey: "present_pages")
+        try container.encode(report.notPresentPages, forKey: "skipped_not_present_pages")
+        try container.encode(report.swappedPages, forKey: "skipped_swapped_pages")
+        try container.encode(report.selectedPages, forKey: "selected_pages")
+        try container.encode(report.scannedPages, forKey: "scanned_pages")
+        try container.encode(report.vanishedPages, forKey: "vanished_pages")
+        try container.encode(report.zeroPages, forKey: "zero_pages")
+        try container.encode(report.sameFilledPages, forKey: "same_filled_pages")
+        try container.encode(report.samplePercent, forKey: "sample_percent")
+        try container.encode(report.samplePercent < 100, forKey: "sampled")
+        try container.encode(report.processExited, forKey: "process_exited")
+        try container.encode(Self.rounded(report.seconds, 3), forKey: "seconds")
+        try container.encode(report.codecs.indices.map { CodecEntry(report: report, index: $0) }, forKey: "codecs")
+        try container.encodeIfPresent(command, forKey: "command")
+        try container.encodeIfPresent(dump, forKey: "dump")
+    }
+
+    /// `value` rounded to `digits` decimals, as the JSON shows figures people read.
+    static func rounded(_ value: Double, _ digits: Int) -> Double {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         return (value * scale).rounded() / scale
     }
-}
 
-extension StringProtocol {
-    /// The text without leading and trailing whitespace.
-    fileprivate func trimmingSpaces() -> String {
-        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    /// One codec's entry: the pool's mm_stat figures, the ratio and saving, the histogram, the
+    /// best and worst mappings, and (sampled) the figures projected to every present page.
+    private struct CodecEntry: Encodable {
+        let report: MemoryAnalysisReport
+        let index: Int
+
+        func encode(to encoder: any Encoder) throws {
+            let c = report.codecs[index]
+            var container = encoder.container(keyedBy: JSONKey.self)
+            try container.encode(c.name, forKey: "name")
+            try container.encode(c.pool.memUsedTotal, forKey: "mem_used_total")
+            try container.encode(c.pool.origDataSize, forKey: "orig_data_size")
+            try container.encode(c.pool.comprDataSize, forKey: "compr_data_size")
+            try container.encode(c.pool.samePages, forKey: "same_pages")
+            try container.encode(c.pool.hugePages, forKey: "huge_pages")
+            try container.encode(Nullable(finite: c.ratio.isFinite ? rounded(c.ratio, 3) : nil), forKey: "ratio")
+            try container.encode(c.savedBytes, forKey: "saved_bytes")
+            try container.encode(rounded(c.savedPercent, 2), forKey: "saved_percent")
+            try container.encode(
+                [
+                    "up_to_quarter": c.histogram[0], "up_to_half": c.histogram[1], "up_to_three_quarters": c.histogram[2],
+                    "up_to_page": c.histogram[3], "not_smaller": c.rawPages, "stored_huge": c.pool.hugePages,
+                ], forKey: "histogram")
+            let pageSize = report.pageSize
+            try container.encode(report.bestMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "best_mappings")
+            try container.encode(report.worstMappings(codec: index).map { MappingEntry(m: $0, codec: index, pageSize: pageSize) }, forKey: "worst_mappings")
+            try container.encodeIfPresent(c.pool.slotTableBytes, forKey: "slot_table_bytes")
+            try container.encodeIfPresent(c.pool.kernelMemUsedTotal, forKey: "kernel_zram_mem_used_total")
+            if report.samplePercent < 100, report.scannedPages > 0 {
+                let scale = Double(report.presentPages) / Double(report.scannedPages)
+                try container.encode(
+                    [
+                        "used_total": Int((Double(c.pool.memUsedTotal) * scale).rounded()),
+                        "saved_bytes": Int((Double(c.savedBytes) * scale).rounded()),
+                    ], forKey: "projected_for_all_present_pages")
+            }
+        }
+    }
+
+    /// A mapping in a best or worst list: its name, addresses, pages and ratio (the text "all
+    /// same-filled" when nothing needed compressing).
+    private struct MappingEntry: Encodable {
+        let m: MappingAnalysis
+        let codec: Int
+        let pageSize: Int
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: JSONKey.self)
+            try container.encode(m.mapping.name, forKey: "name")
+            try container.encode("0x" + String(m.mapping.start, radix: 16), forKey: "start")
+            try container.encode("0x" + String(m.mapping.end, radix: 16), forKey: "end")
+            try container.encode(m.scannedPages, forKey: "scanned_pages")
+            try container.encode(m.zeroPages + m.sameFilledPages, forKey: "same_filled_pages")
+            try container.encode(m.compressedBytes[codec], forKey: "compressed_bytes")
+            let ratio = m.ratio(codec: codec, pageSize: pageSize) ?? 0
+            if ratio.isFinite {
+                try container.encode(rounded(ratio, 3), forKey: "ratio")
+            } else {
+                try container.encode("all same-filled", forKey: "ratio")
+            }
+        }
     }
 }

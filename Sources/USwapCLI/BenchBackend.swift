@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PageStore
+import SystemSupport
 import ZRAM
 import ZSwap
 
@@ -99,7 +97,7 @@ struct BenchBackend: Sendable {
             let backing = try openBenchFile(writebackPath, blockCount: blocks)
             file = backing
             let asked = poolLimit ?? .percentOfRAM(1)
-            let high = asked.bytes(memTotal: MemoryInfo.totalBytes())
+            let high = asked.bytes(memTotal: MemInfo.totalBytes())
             var device = ZramBackingDevice(file: backing, blockCount: blocks)
             device.punchFreedBlocks = false  // a preallocated file: blocks are reused
             configuration.backingDevice = device
@@ -122,7 +120,7 @@ struct BenchBackend: Sendable {
     ) throws(BenchBackendError) -> BenchBackend {
         let slots = sizeBytes / 4096
         let file = try openBenchFile(path, blockCount: slots)
-        let memTotal = MemoryInfo.totalBytes()
+        let memTotal = MemInfo.totalBytes()
         var configuration = FrontswapConfiguration(slotCount: slots)
         configuration.punchFreedBlocks = false  // a preallocated swap file: blocks are reused
         configuration.limitPolicy = limitPolicy
@@ -143,8 +141,8 @@ struct BenchBackend: Sendable {
 
     /// The pool's mm_stat line (trimmed).
     var mmStatLine: String {
-        if let zram { return trimmedLine(zram.mmStat.line) }
-        if let cache { return trimmedLine(cache.pool.mmStat.line) }
+        if let zram { return ProcFile.trimmed(zram.mmStat.line) }
+        if let cache { return ProcFile.trimmed(cache.mmStat.line) }
         return ""
     }
 
@@ -169,8 +167,8 @@ struct BenchBackend: Sendable {
 
     /// zswap's counters, or zram's bd_stat with a backing file, for the human report.
     var detailLines: String? {
-        if let cache { return trimmedLine(cache.frontswapStatistics.lines) }
-        if let zram, zram.hasBackingDevice { return "bd_stat " + trimmedLine(zram.bdStat.line) }
+        if let cache { return ProcFile.trimmed(cache.frontswapStatistics.lines) }
+        if let zram, zram.hasBackingDevice { return "bd_stat " + ProcFile.trimmed(zram.bdStat.line) }
         return nil
     }
 

@@ -1,10 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
 import PageCodecs
+import SystemSupport
+import Workloads
 
 /// `uswap bench codec`: every page of a corpus through each codec, side by side with liblz4.
 struct BenchCodec: ParsableCommand {
@@ -55,7 +52,7 @@ struct BenchCodec: ParsableCommand {
             StandardError.line("error: \(error)")
             throw ExitCode.failure
         }
-        print(json ? report.json.rendered : report.table)
+        print(json ? try JSONOutput.render(report) : report.table)
         if !report.allVerified {
             for failure in report.failures { StandardError.line("error: \(failure)") }
             throw ExitCode.failure
@@ -204,28 +201,6 @@ struct CodecBenchReport: Sendable {
         outcomes.compactMap { if case .failed(let name, let reason) = $0 { "\(name): \(reason)" } else { nil } }
     }
 
-    /// The report as the `--json` object.
-    var json: JSONValue {
-        let codecs: [JSONValue] = outcomes.map { outcome in
-            switch outcome {
-            case .measured(let f):
-                [
-                    "name": .string(f.name), "pages": .int(f.pages), "ratio": .double(f.ratio),
-                    "compress_mbps": .double(f.compressMBps), "decompress_mbps": .double(f.decompressMBps),
-                    "input_bytes": .int(f.inputBytes), "compressed_bytes": .int(f.compressedBytes),
-                    "verified": true,
-                ]
-            case .unavailable(let name, let reason): ["name": .string(name), "unavailable": .string(reason)]
-            case .failed(let name, let reason): ["name": .string(name), "failed": .string(reason), "verified": false]
-            }
-        }
-        return [
-            "codecs": .array(codecs), "same_filled_pages": .int(sameFilledPages), "page_size": .int(pageSize),
-            "pages": .int(pageCount), "corpus": .string(corpus), "remainder_bytes": .int(remainderBytes),
-            "same_filled_check_us_per_page": .double(sameFilledSeconds / Double(max(pageCount, 1)) * 1e6),
-        ]
-    }
-
     /// The report as a table for people, with a line per unavailable or failed codec.
     var table: String {
         var lines = [
@@ -249,6 +224,56 @@ struct CodecBenchReport: Sendable {
         }
         lines.append(table.rendered)
         return (lines + notes).joined(separator: "\n")
+    }
+}
+
+extension CodecBenchReport: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case codecs, pages, corpus
+        case sameFilledPages = "same_filled_pages", pageSize = "page_size", remainderBytes = "remainder_bytes"
+        case sameFilledCheck = "same_filled_check_us_per_page"
+    }
+
+    /// The `--json` object: `codecs` (one entry per codec, in the order measured), the corpus
+    /// and its same-filled pages, and the same-filled check's cost per page.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(outcomes, forKey: .codecs)
+        try container.encode(sameFilledPages, forKey: .sameFilledPages)
+        try container.encode(pageSize, forKey: .pageSize)
+        try container.encode(pageCount, forKey: .pages)
+        try container.encode(corpus, forKey: .corpus)
+        try container.encode(remainderBytes, forKey: .remainderBytes)
+        try container.encode(sameFilledSeconds / Double(max(pageCount, 1)) * 1e6, forKey: .sameFilledCheck)
+    }
+}
+
+extension CodecOutcome: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case name, pages, ratio, verified, unavailable, failed
+        case compressMBps = "compress_mbps", decompressMBps = "decompress_mbps", inputBytes = "input_bytes"
+        case compressedBytes = "compressed_bytes"
+    }
+
+    /// A codec's entry: its figures (verified), or why it is unavailable, or how it failed.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        switch self {
+        case .measured(let f):
+            try container.encode(f.pages, forKey: .pages)
+            try container.encode(f.ratio, forKey: .ratio)
+            try container.encode(f.compressMBps, forKey: .compressMBps)
+            try container.encode(f.decompressMBps, forKey: .decompressMBps)
+            try container.encode(f.inputBytes, forKey: .inputBytes)
+            try container.encode(f.compressedBytes, forKey: .compressedBytes)
+            try container.encode(true, forKey: .verified)
+        case .unavailable(_, let reason):
+            try container.encode(reason, forKey: .unavailable)
+        case .failed(_, let reason):
+            try container.encode(reason, forKey: .failed)
+            try container.encode(false, forKey: .verified)
+        }
     }
 }
 
@@ -357,9 +382,9 @@ enum CodecBenchmark {
         var sameFilled = 0
         var bestScan = Double.infinity
         for _ in 0..<options.passes {
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             sameFilled = corpus.sameFilledPageCount()
-            bestScan = min(bestScan, monotonicSeconds() - start)
+            bestScan = min(bestScan, MonotonicClock.seconds() - start)
         }
         return CodecBenchReport(
             outcomes: outcomes, sameFilledPages: sameFilled, sameFilledSeconds: bestScan, pageSize: corpus.pageSize,
@@ -422,7 +447,7 @@ enum CodecBenchmark {
         for _ in 0..<passes {
             var total = 0
             var failedPage = -1
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             for i in 0..<pageCount {
                 let page = UnsafeRawBufferPointer(start: source + i &* pageSize, count: pageSize)
                 let offset = i &* stride
@@ -432,7 +457,7 @@ enum CodecBenchmark {
                 lengths[i] = n
                 total &+= n
             }
-            let elapsed = monotonicSeconds() - start
+            let elapsed = MonotonicClock.seconds() - start
             guard failedPage < 0 else {
                 return .failed(name: name, reason: "compressing page \(failedPage) failed with a worst-case (\(capacity)-byte) destination")
             }
@@ -474,14 +499,14 @@ enum CodecBenchmark {
         var bestDecompress = Double.infinity
         for _ in 0..<passes {
             var badPage = -1
-            let start = monotonicSeconds()
+            let start = MonotonicClock.seconds()
             for i in 0..<pageCount {
                 let input = UnsafeRawBufferPointer(start: compressed + offsets[i], count: lengths[i])
                 let output = UnsafeMutableRawBufferPointer(start: decoded + i &* pageSize, count: pageSize)
                 let n = (try? codec.decompress(input, into: output)) ?? -1
                 if n != pageSize { badPage = i; break }
             }
-            let elapsed = monotonicSeconds() - start
+            let elapsed = MonotonicClock.seconds() - start
             guard badPage < 0 else {
                 return .failed(name: name, reason: "page \(badPage) failed to decode in a timed pass after decoding correctly before")
             }

@@ -1,12 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import KernelSwap
 import PageCodecs
 import PageStore
 import Synchronization
+import SystemSupport
+import Workloads
 import ZRAM
 
 /// `uswap bench device`: every page of a corpus written to a fresh in-process zram device and
@@ -76,7 +74,7 @@ struct BenchDevice: ParsableCommand {
             StandardError.line("error: \(error)")
             throw ExitCode.failure
         }
-        print(json ? report.json.rendered : report.table)
+        print(json ? try JSONOutput.render(report) : report.table)
         for problem in report.problems { StandardError.line("error: \(problem)") }
         if !report.problems.isEmpty { throw ExitCode.failure }
     }
@@ -121,8 +119,10 @@ enum DeviceBenchError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One device's figures over a corpus.
-struct DeviceFigures: Equatable, Sendable {
+/// One device's figures over a corpus; coded as `mm_stat` (by the kernel's field names),
+/// `slot_table_bytes`, `disksize`, `write_mibps`, `read_mibps`, `verified`, `mismatches`,
+/// `algorithm`.
+struct DeviceFigures: Equatable, Sendable, Encodable {
     /// mm_stat after the last run.
     var mmStat: KernelMMStat
     /// Slot table memory (measured for ours; 16 B per slot of disksize, computed, for the kernel).
@@ -140,6 +140,24 @@ struct DeviceFigures: Equatable, Sendable {
 
     /// Whether every page of every run read back equal.
     var verified: Bool { mismatches == 0 }
+
+    private enum CodingKeys: String, CodingKey {
+        case disksize, verified, mismatches, algorithm
+        case mmStat = "mm_stat", slotTableBytes = "slot_table_bytes", writeMiBps = "write_mibps", readMiBps = "read_mibps"
+    }
+
+    /// The figures' members.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(mmStat, forKey: .mmStat)
+        try container.encode(slotTableBytes, forKey: .slotTableBytes)
+        try container.encode(disksize, forKey: .disksize)
+        try container.encode(writeMiBps, forKey: .writeMiBps)
+        try container.encode(readMiBps, forKey: .readMiBps)
+        try container.encode(verified, forKey: .verified)
+        try container.encode(mismatches, forKey: .mismatches)
+        try container.encode(algorithm, forKey: .algorithm)
+    }
 }
 
 /// The kernel side of the comparison: figures, or why there are none.
@@ -177,44 +195,6 @@ struct DeviceBenchReport: Sendable {
 
     /// Our figure over the kernel's, when both exist and the kernel's is not zero.
     func ratio(_ ours: Double, _ kernel: Double) -> Double? { kernel != 0 ? ours / kernel : nil }
-
-    /// The report as one JSON object (see the command's documentation for the keys).
-    var json: JSONValue {
-        var object: [String: JSONValue] = figuresJSON(ours)
-        object["max_rss_bytes"] = .int(maxRSSBytes)
-        object["corpus"] = .string(corpusPath)
-        object["pages"] = .int(pages)
-        object["page_size"] = .int(pageSize)
-        object["remainder_bytes"] = .int(remainderBytes)
-        object["codec"] = .string(codec)
-        object["threads"] = .int(threads)
-        object["runs"] = .int(runs)
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = .object(figuresJSON(k))
-            var ratios: [String: JSONValue] = [:]
-            for (name, o, kv) in ratioRows(k) {
-                if let r = ratio(o, kv) { ratios[name] = .double(r) }
-            }
-            object["ratios"] = .object(ratios)
-        case .unavailable(let reason):
-            object["kernel"] = .object(["unavailable": .string(reason)])
-        }
-        return .object(object)
-    }
-
-    private func figuresJSON(_ f: DeviceFigures) -> [String: JSONValue] {
-        [
-            "mm_stat": mmStatJSON(f.mmStat),
-            "slot_table_bytes": .int(f.slotTableBytes),
-            "disksize": .int(f.disksize),
-            "write_mibps": .double(f.writeMiBps),
-            "read_mibps": .double(f.readMiBps),
-            "verified": .bool(f.verified),
-            "mismatches": .int(f.mismatches),
-            "algorithm": .string(f.algorithm),
-        ]
-    }
 
     /// (name, ours, kernel) for the figures whose ratio means something.
     private func ratioRows(_ k: DeviceFigures) -> [(String, Double, Double)] {
@@ -270,6 +250,38 @@ struct DeviceBenchReport: Sendable {
     }
 }
 
+extension DeviceBenchReport: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case corpus, pages, codec, threads, runs, kernel, ratios
+        case maxRSSBytes = "max_rss_bytes", pageSize = "page_size", remainderBytes = "remainder_bytes"
+    }
+
+    /// The `--json` object: our figures (``DeviceFigures``' members at the top level), the
+    /// run's settings, `kernel` (the kernel's figures, or `unavailable` and why) and, when the
+    /// kernel was measured, `ratios` (ours over the kernel's, where the kernel's is not zero).
+    func encode(to encoder: any Encoder) throws {
+        try ours.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(maxRSSBytes, forKey: .maxRSSBytes)
+        try container.encode(corpusPath, forKey: .corpus)
+        try container.encode(pages, forKey: .pages)
+        try container.encode(pageSize, forKey: .pageSize)
+        try container.encode(remainderBytes, forKey: .remainderBytes)
+        try container.encode(codec, forKey: .codec)
+        try container.encode(threads, forKey: .threads)
+        try container.encode(runs, forKey: .runs)
+        switch kernel {
+        case .measured(let k):
+            try container.encode(k, forKey: .kernel)
+            var ratios: [String: Double] = [:]
+            for (name, o, kv) in ratioRows(k) { ratios[name] = ratio(o, kv) }
+            try container.encode(ratios, forKey: .ratios)
+        case .unavailable(let reason):
+            try container.encode(Unavailable(reason), forKey: .kernel)
+        }
+    }
+}
+
 /// The procedures of `uswap bench device`, as library calls.
 enum DeviceBenchmark {
     /// Reads the corpus and measures our device (and the kernel's when asked).
@@ -293,7 +305,7 @@ enum DeviceBenchmark {
         return DeviceBenchReport(
             corpusPath: corpus.path, pages: corpus.pageCount, pageSize: corpus.pageSize, remainderBytes: corpus.remainderBytes,
             codec: options.codec.description, threads: options.threads, runs: options.runs, ours: ours,
-            maxRSSBytes: peakResidentBytes(), kernel: kernel, problems: problems)
+            maxRSSBytes: ResourceUsage.now().maxResidentBytes, kernel: kernel, problems: problems)
     }
 
     /// Best-of-`runs` figures of our ZramDevice over `corpus`; `progress` gets the runs done.
@@ -378,63 +390,25 @@ enum DeviceBenchmark {
     }
 
     /// Best-of-`runs` figures of the kernel's zram device over `corpus`, done as kzram.sh does
-    /// (see ``BenchDevice``), or why they cannot be had. The device is restored before this
-    /// returns, and on SIGINT/SIGTERM if ``SignalCleanup/installHandlers()`` was called.
+    /// (see ``BenchDevice`` and KernelSwap's ``KernelZramBenchmark``), or why they cannot be
+    /// had. The device is restored before this returns, and on SIGINT/SIGTERM if
+    /// ``SignalCleanup/installHandlers()`` was called.
     static func measureKernel(
         corpus: CorpusFile, options: DeviceBenchOptions, registry: CleanupRegistry = SignalCleanup.shared,
         progress: (Int) -> Void = { _ in }
     ) -> KernelDeviceOutcome {
-        let session: KernelZramSession
-        do {
-            session = try KernelZramSession.acquire(options.kernelDevice, root: options.root, registry: registry)
-        } catch {
-            return .unavailable(error.description)
-        }
         let algorithm = kernelAlgorithm(for: options.codec)
-        let data = corpus.bytes
-        let disksize = KernelZram.benchmarkDisksize(for: data.count)
-        var best = (write: Double.infinity, read: Double.infinity)
-        var mismatches = 0
-        var mmStat = KernelMMStat()
-        var failure: String?
-        for run in 0..<max(1, options.runs) {
-            do {
-                try session.configure(algorithm: algorithm.name, parameters: algorithm.parameters, disksize: disksize)
-                let io = try session.openBlockDevice()
-                defer { session.closeBlockDevice(io) }
-                let write = try io.write(data)
-                let read = try io.read(byteCount: data.count)
-                mismatches += try io.mismatchedPages(comparing: data, pageSize: corpus.pageSize)
-                mmStat = try session.device.mmStat()
-                best.write = min(best.write, write.seconds)
-                best.read = min(best.read, read.seconds)
-            } catch {
-                failure = "\(error)"
-                break
-            }
-            progress(run + 1)
+        let outcome = KernelZramBenchmark.run(
+            data: corpus.bytes, pageSize: corpus.pageSize, algorithm: algorithm.name, parameters: algorithm.parameters,
+            runs: options.runs, device: options.kernelDevice, root: options.root, registry: registry, progress: progress)
+        switch outcome {
+        case .unavailable(let reason): return .unavailable(reason)
+        case .measured(let k):
+            let mib = Double(corpus.bytes.count) / Double(1 << 20)
+            return .measured(DeviceFigures(
+                mmStat: k.mmStat, slotTableBytes: k.slotTableBytes, disksize: k.disksize, writeMiBps: mib / k.writeSeconds,
+                readMiBps: mib / k.readSeconds, mismatches: k.mismatches, algorithm: k.algorithm))
         }
-        do {
-            try session.restore()
-        } catch {
-            return .unavailable(error.description)
-        }
-        if let failure { return .unavailable("\(options.kernelDevice): \(failure)") }
-        let mib = Double(data.count) / Double(1 << 20)
-        return .measured(DeviceFigures(
-            mmStat: mmStat, slotTableBytes: disksize / 4096 * 16, disksize: disksize, writeMiBps: mib / best.write,
-            readMiBps: mib / best.read, mismatches: mismatches, algorithm: algorithm.name))
-    }
-
-    /// The process's peak resident set size in bytes (`getrusage` ru_maxrss).
-    static func peakResidentBytes() -> Int {
-        var usage = rusage()
-        #if canImport(Glibc)
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        #endif
-        return Int(usage.ru_maxrss) * 1024
     }
 }
 
@@ -448,11 +422,12 @@ func pageRange(_ index: Int, of count: Int, pages: Int) -> Range<Int> {
 
 /// Page-sized scratch buffers, one per thread, in one allocation.
 ///
-/// Memory: one allocation of `count * pageSize` bytes made in `init`, owned by this object and
-/// freed in `deinit`. Invariant: ``page(_:)`` returns disjoint, page-aligned buffers for
-/// `0..<count`, so threads using different indices never share bytes.
+/// Memory: one anonymous mapping of `count * pageSize` bytes (rounded up to whole pages) made in
+/// `init`, owned by this object and unmapped in `deinit`. Invariant: ``page(_:)`` returns
+/// disjoint, page-aligned buffers for `0..<count`, so threads using different indices never
+/// share bytes.
 final class PageBuffers: @unchecked Sendable {
-    private let storage: AlignedBuffer
+    private let storage: AnonymousMapping
     /// The number of buffers.
     let count: Int
     /// Bytes per buffer.
@@ -460,8 +435,8 @@ final class PageBuffers: @unchecked Sendable {
 
     /// `count` buffers of `pageSize` bytes.
     init(count: Int, pageSize: Int) throws(DeviceBenchError) {
-        do { storage = try AlignedBuffer(byteCount: count * pageSize, alignment: 4096) } catch {
-            throw .invalidOptions("\(error)")
+        do { storage = try AnonymousMapping(size: count * pageSize, reserveOnly: false) } catch {
+            throw .invalidOptions("cannot map \(count) page buffers of \(pageSize) bytes: \(error)")
         }
         self.count = count
         self.pageSize = pageSize
@@ -470,14 +445,13 @@ final class PageBuffers: @unchecked Sendable {
     /// Buffer `index`.
     func page(_ index: Int) -> UnsafeMutableRawBufferPointer {
         precondition(index >= 0 && index < count, "page buffer \(index) outside 0..<\(count)")
-        return UnsafeMutableRawBufferPointer(start: storage.bytes.baseAddress! + index * pageSize, count: pageSize)
+        return UnsafeMutableRawBufferPointer(start: storage.base + index * pageSize, count: pageSize)
     }
 
     /// Checks the invariants (debug builds only).
     func checkInvariants() {
-        storage.checkInvariants()
         #if DEBUG
-        precondition(storage.byteCount == count * pageSize, "PageBuffers size drifted")
+        precondition(storage.size >= count * pageSize && Int(bitPattern: storage.base) % 4096 == 0, "PageBuffers size drifted")
         #endif
     }
 }
@@ -487,34 +461,31 @@ final class PageBuffers: @unchecked Sendable {
 /// until the last one finishes: thread creation is not timed.
 func timedOnThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
     if count <= 1 {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         body(0)
-        return monotonicSeconds() - start
+        return MonotonicClock.seconds() - start
     }
-    let gate = StartGate(body: body)
-    var threads: [pthread_t] = []
+    let gate = StartGate()
+    var threads: [NativeThread] = []
     threads.reserveCapacity(count)
     for index in 0..<count {
-        let context = Unmanaged.passRetained(ThreadContext(gate: gate, index: index)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
-            context.gate.ready.add(1, ordering: .releasing)
-            while !context.gate.open.load(ordering: .acquiring) { sched_yield() }
-            context.gate.body(context.index)
-            return nil
-        }, context)
-        if created != 0 {
-            Unmanaged<ThreadContext>.fromOpaque(context).release()
-            fatalError("cannot create benchmark thread \(index): \(String(cString: strerror(created)))")
+        do {
+            threads.append(try NativeThread.start {
+                gate.ready.add(1, ordering: .releasing)
+                var wait = SpinWait(yieldAfter: 1)
+                while !gate.open.load(ordering: .acquiring) { wait.spin() }
+                body(index)
+            })
+        } catch {
+            fatalError("cannot create benchmark thread \(index): \(error)")
         }
-        threads.append(thread)
     }
-    while gate.ready.load(ordering: .acquiring) < count { sched_yield() }
-    let start = monotonicSeconds()
+    var wait = SpinWait(yieldAfter: 1)
+    while gate.ready.load(ordering: .acquiring) < count { wait.spin() }
+    let start = MonotonicClock.seconds()
     gate.open.store(true, ordering: .releasing)
-    for thread in threads { pthread_join(thread, nil) }
-    return monotonicSeconds() - start
+    for thread in threads { thread.join() }
+    return MonotonicClock.seconds() - start
 }
 
 /// The first page error any benchmark thread hit.
@@ -526,20 +497,9 @@ private final class FirstFailure: Sendable {
     var first: PageStoreError? { error.withLock { $0 } }
 }
 
-/// What the benchmark threads share: the work and a start gate.
+/// The start gate of ``timedOnThreads(_:_:)``: threads count themselves ready, then wait for
+/// the gate to open.
 private final class StartGate: Sendable {
-    let body: @Sendable (Int) -> Void
     let ready = Atomic<Int>(0)
     let open = Atomic<Bool>(false)
-    init(body: @escaping @Sendable (Int) -> Void) { self.body = body }
-}
-
-/// One thread's start-up argument.
-private final class ThreadContext: Sendable {
-    let gate: StartGate
-    let index: Int
-    init(gate: StartGate, index: Int) {
-        self.gate = gate
-        self.index = index
-    }
 }

@@ -1,117 +1,60 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import FoundationEssentials
+import SystemSupport
 
 // Output helpers shared by the `uswap` commands: JSON for scripts (exactly one object on
 // stdout), aligned tables for people, and progress and warnings on stderr.
 
-/// A JSON value, rendered compactly with object keys sorted so output is stable between runs.
-enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral,
-    ExpressibleByDictionaryLiteral
-{
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(stringLiteral value: String) { self = .string(value) }
-    init(integerLiteral value: Int) { self = .int(value) }
-    init(floatLiteral value: Double) { self = .double(value) }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
-    }
-
-    /// The value as compact JSON text (no newline). Non-finite doubles become `null`.
-    var rendered: String {
-        var out = ""
-        render(into: &out)
-        return out
-    }
-
-    private func render(into out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += d.isFinite ? String(d) : "null"
-        case .string(let s): Self.quote(s, into: &out)
-        case .array(let values):
-            out += "["
-            for (i, v) in values.enumerated() {
-                if i > 0 { out += "," }
-                v.render(into: &out)
-            }
-            out += "]"
-        case .object(let members):
-            out += "{"
-            for (i, key) in members.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                Self.quote(key, into: &out)
-                out += ":"
-                members[key]!.render(into: &out)
-            }
-            out += "}"
-        }
-    }
-
-    private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+/// The `--json` output: every report is `Encodable`, and this renders it as one compact object
+/// with its members sorted, so output is stable between runs (and the scoreboard, which reads
+/// the first memory figure of an entry, finds the same one every time).
+enum JSONOutput {
+    /// `value` as compact JSON text (no newline). A number that is not finite, which no report
+    /// should hold, is written as a string rather than failing the command.
+    static func render(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 
-/// `write(2)`, under a name the ``StandardError/write(_:)`` method does not hide.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
-
-/// Writing to the standard error stream (progress, warnings), never mixed into stdout.
-enum StandardError {
-    /// Writes `text` to stderr as is.
-    static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = systemWrite(2, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return }
-                done += n
-            }
-        }
-    }
-
-    /// Writes one line (a newline is added).
-    static func line(_ text: String) { write(text + "\n") }
-
-    /// Whether stderr is a terminal (progress redraws in place only there).
-    static var isTerminal: Bool { isatty(2) == 1 }
+/// A member name of a report's JSON object, written as a string literal where it is encoded.
+struct JSONKey: CodingKey, ExpressibleByStringLiteral {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+    init(stringLiteral value: String) { stringValue = value }
 }
 
-/// Seconds on the monotonic clock (`CLOCK_MONOTONIC`), for timing benchmark passes.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+/// A member that is written as `null` when it has no value (a ratio with nothing to divide
+/// by, a figure not measured), where a synthesized encoder would leave the member out.
+struct Nullable<Wrapped: Encodable & Sendable>: Encodable, Sendable {
+    /// The value, if any.
+    var value: Wrapped?
+
+    /// `value`, or null.
+    init(_ value: Wrapped?) { self.value = value }
+
+    /// The value, or `null`.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value { try container.encode(value) } else { try container.encodeNil() }
+    }
+}
+
+/// The object `{"unavailable": reason}`: a side of a comparison that was not measured.
+struct Unavailable: Encodable, Sendable {
+    /// Why.
+    var unavailable: String
+
+    /// The reason.
+    init(_ reason: String) { unavailable = reason }
+}
+
+extension Nullable where Wrapped == Double {
+    /// `value` when it is a finite number, else null.
+    init(finite value: Double?) { self.value = value.flatMap { $0.isFinite ? $0 : nil } }
 }
 
 /// Progress of a long task on stderr, shown only once the task has run for `delay` (1 s by
@@ -121,7 +64,10 @@ func monotonicSeconds() -> Double {
 /// ``finish()``; otherwise (a log file) a plain line is written at most every five seconds.
 /// Call ``update(_:detail:)`` as often as convenient, but not per page inside a timed loop:
 /// it reads the clock.
-final class Progress {
+///
+/// Safety of `@unchecked Sendable`: one thread updates it at a time (a workload's thread 0
+/// during the touches, then the caller's thread for ``finish()``), never two at once.
+final class Progress: @unchecked Sendable {
     private let label: String
     private let total: Int
     private let start: Double
@@ -130,18 +76,19 @@ final class Progress {
     private var lastDraw = -Double.infinity
     private var drawn = false
 
-    /// Starts timing a task of `total` units (passes, pages, ...).
-    init(_ label: String, total: Int, delay: Double = 1.0, terminal: Bool = StandardError.isTerminal) {
+    /// Starts timing a task of `total` units (passes, pages, ...); draws nothing unless
+    /// `enabled`.
+    init(_ label: String, total: Int, enabled: Bool = true, delay: Double = 1.0, terminal: Bool = StandardError.isTerminal) {
         self.label = label
         self.total = max(total, 1)
-        self.delay = delay
+        self.delay = enabled ? delay : .infinity
         self.terminal = terminal
-        self.start = monotonicSeconds()
+        self.start = MonotonicClock.seconds()
     }
 
     /// Reports that `done` units are complete; draws when it is time to.
     func update(_ done: Int, detail: String = "") {
-        let now = monotonicSeconds()
+        let now = MonotonicClock.seconds()
         guard now - start >= delay, now - lastDraw >= (terminal ? 0.1 : 5.0) else { return }
         lastDraw = now
         let percent = min(100, done * 100 / total)
@@ -158,6 +105,19 @@ final class Progress {
     func finish() {
         if drawn && terminal { StandardError.write("\r\u{1B}[K") }
         drawn = false
+    }
+
+    /// Runs `body` under a progress line of `total` units (drawn only when `enabled`), giving
+    /// it the function to report its units done with; returns what it returns and its wall
+    /// time in seconds (the line's drawing included, as little as it is).
+    static func timed<R, E: Error>(
+        _ label: String, total: Int, enabled: Bool, _ body: (@escaping @Sendable (Int) -> Void) throws(E) -> R
+    ) throws(E) -> (result: R, seconds: Double) {
+        let progress = Progress(label, total: total, enabled: enabled)
+        defer { progress.finish() }
+        let start = MonotonicClock.seconds()
+        let result = try body { progress.update($0) }
+        return (result, MonotonicClock.seconds() - start)
     }
 }
 

@@ -1,11 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import KernelSwap
 import PageStore
 import Swap
+import SystemSupport
+import Workloads
 import ZRAM
 import ZSwap
 
@@ -122,15 +120,11 @@ struct BenchSwap: ParsableCommand {
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init))
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
-            print(report.json.rendered)
+            print(report.jsonLine)
             throw ExitCode(report.verified ? 0 : 1)
         }
         let result = try bench.run(vsKernel: vsKernel, progress: true)
-        if json {
-            print(result.json.rendered)
-        } else {
-            print(result.humanReport)
-        }
+        print(json ? try JSONOutput.render(result) : result.humanReport)
         if !result.clean { throw ExitCode(1) }
     }
 }
@@ -193,7 +187,7 @@ struct SwapBench: Sendable {
         switch poolLimit ?? .percentOfRAM(20) {
         case .percentOfRAM(let p): return .zswap(maxPoolPercent: p)
         case .bytes(let b):
-            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: b, memTotalBytes: MemoryInfo.totalBytes()))
+            return .zswap(maxPoolPercent: KernelSwapBacking.zswapPoolPercent(holding: b, memTotalBytes: MemInfo.totalBytes()))
         }
     }
 
@@ -225,15 +219,13 @@ struct SwapBench: Sendable {
         if progress {
             StandardError.line("uswap run: SwapRegion \(sizeMiB) MiB, resident limit \(residentMiB) MiB, policy \(policy.rawValue), reclaim \(regionConfiguration.reclaimMode.rawValue), file reads \(regionConfiguration.fileReads), \(store.label)")
         }
-        let fill = Progress("uswap fill", total: workload.pageCount)
-        let f0 = monotonicSeconds()
-        try workload.fill(region.baseAddress, corpus: corpus.bytes) { if progress { fill.update($0) } }
-        let fillSeconds = monotonicSeconds() - f0
-        fill.finish()
-        let touchProgress = SendableProgress("uswap touches", total: workload.touches, enabled: progress)
+        let fillSeconds = try Progress.timed("uswap fill", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.fill(region.baseAddress, corpus: corpus.bytes, progress: update)
+        }.seconds
         let filesBefore = store.fileFigures
-        let touched = workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: { touchProgress.update($0) })
-        touchProgress.finish()
+        let touched = Progress.timed("uswap touches", total: workload.touches, enabled: progress) { update in
+            workload.touch(region.baseAddress, beforeTiming: { region.resetStatistics() }, progress: update)
+        }.result
         // Read right after the touch phase, while the pages are still swapped out (as the kernel side).
         let statistics = region.statistics
         let memUsedTotal = store.memUsedTotal
@@ -246,11 +238,9 @@ struct SwapBench: Sendable {
                      fileReads: filesAfter.fileReads - filesBefore.fileReads,
                      fileStores: filesAfter.fileStores - filesBefore.fileStores)
         let writes = workload.writeModel()
-        let verifying = Progress("uswap verify", total: workload.pageCount)
-        let verification = try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes) {
-            if progress { verifying.update($0) }
-        }
-        verifying.finish()
+        let verification = try Progress.timed("uswap verify", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.verify(UnsafeRawPointer(region.baseAddress), corpus: corpus.bytes, writes: writes, progress: update)
+        }.result
         let n = Double(max(workload.touches, 1))
         return .measured(UserSpaceFigures(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
@@ -306,24 +296,19 @@ struct SwapBench: Sendable {
 
     /// The kernel child: join the cgroup, then do exactly what our side does on plain memory.
     func runKernelChild(cgroupPath: String, progress: Bool) throws -> KernelChildReport {
-        try joinCgroup(path: cgroupPath)
+        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
         let workload = try workload()
-        let region = try AnonymousRegion(byteCount: workload.sizeBytes)
-        defer { region.unmap() }
+        let region = try AnonymousMapping(size: workload.sizeBytes, reserveOnly: false)
         // Fill from a private mapping of the file, unmapped before the touches, like swapbench.c.
-        let fill = Progress("kernel fill", total: workload.pageCount)
-        let f0 = monotonicSeconds()
-        do {
+        let fillSeconds = try Progress.timed("kernel fill", total: workload.pageCount, enabled: progress) { update in
             let corpus = try MappedCorpus(path: corpusPath)
-            try workload.fill(region.base, corpus: corpus.bytes) { if progress { fill.update($0) } }
-        }
-        let fillSeconds = monotonicSeconds() - f0
-        fill.finish()
-        let touchProgress = SendableProgress("kernel touches", total: workload.touches, enabled: progress)
+            try withExtendedLifetime(corpus) { try workload.fill(region.base, corpus: corpus.bytes, progress: update) }
+        }.seconds
         let isZswap = if case .zswap = backend { true } else { false }
         let countersBefore = isZswap ? try KernelZswapCounters.read() : nil
-        let touched = workload.touch(region.base, progress: { touchProgress.update($0) })
-        touchProgress.finish()
+        let touched = Progress.timed("kernel touches", total: workload.touches, enabled: progress) { update in
+            workload.touch(region.base, progress: update)
+        }.result
         let device = KernelZramDevice(name: "zram0", root: .live)
         let zswapFigures: KernelZswapFigures? = isZswap ? try KernelZswapFigures.read() : nil
         let touchCounters = try countersBefore.map { try KernelZswapCounters.read().since($0) }
@@ -331,11 +316,9 @@ struct SwapBench: Sendable {
         let line = zswapFigures == nil ? (try? device.read("mm_stat")) ?? "" : ""
         let writes = workload.writeModel()
         let corpus = try MappedCorpus(path: corpusPath)
-        let verifying = Progress("kernel verify", total: workload.pageCount)
-        let verification = try workload.verify(region.base, corpus: corpus.bytes, writes: writes) {
-            if progress { verifying.update($0) }
-        }
-        verifying.finish()
+        let verification = try Progress.timed("kernel verify", total: workload.pageCount, enabled: progress) { update throws(SwapWorkloadError) in
+            try workload.verify(region.base, corpus: corpus.bytes, writes: writes, progress: update)
+        }.result
         let n = Double(max(workload.touches, 1))
         var report = KernelChildReport(
             usPerTouch: touched.seconds * 1e6 / n, cpuUsPerTouch: touched.cpuSeconds * 1e6 / n,
@@ -347,15 +330,6 @@ struct SwapBench: Sendable {
     }
 }
 
-/// Moves this process into the cgroup directory `path` (the kernel child's first act).
-func joinCgroup(path: String) throws(KernelSwapError) {
-    let components = path.split(separator: "/", omittingEmptySubsequences: true)
-    guard let name = components.last else { throw .failed("cgroup path \"\(path)\" has no name") }
-    let root = "/" + components.dropLast().joined(separator: "/")
-    let cgroup = try MemoryCgroup(root: root, name: String(name))
-    try cgroup.join(pid: getpid())
-}
-
 /// `path` made absolute against the current directory.
 func absolutePath(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
@@ -363,26 +337,6 @@ func absolutePath(_ path: String) -> String {
     guard getcwd(&buffer, buffer.count) != nil else { return path }
     let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     return cwd == "/" ? "/" + path : cwd + "/" + path
-}
-
-/// A ``Progress`` that the touch loop's thread 0 can update through a `@Sendable` closure.
-/// Only one thread updates it at a time (thread 0 of the workload, then the caller's thread
-/// for ``finish()``), which is what makes the unchecked `Sendable` safe.
-final class SendableProgress: @unchecked Sendable {
-    private let progress: Progress
-    private let enabled: Bool
-
-    /// A progress line for `total` units, drawn only when `enabled`.
-    init(_ label: String, total: Int, enabled: Bool) {
-        progress = Progress(label, total: total)
-        self.enabled = enabled
-    }
-
-    /// Reports `done` units.
-    func update(_ done: Int) { if enabled { progress.update(done) } }
-
-    /// Erases the line.
-    func finish() { progress.finish() }
 }
 
 // MARK: - Results
@@ -440,21 +394,11 @@ enum UserSpaceOutcome: Sendable {
     case unavailable(String)
 }
 
-/// The kernel's side: measured, not asked for, not measurable here, or failed.
-enum KernelOutcome: Sendable {
-    case measured(KernelChildReport)
-    case notRequested
-    case unavailable(String)
-    case failed(String)
-
-    /// One line for messages.
+extension KernelOutcome {
+    /// One line for messages (the kernel's side not asked for names the flag that asks).
     var summary: String {
-        switch self {
-        case .measured(let r): "measured (\(formatted(r.usPerTouch, digits: 2)) us/touch)"
-        case .notRequested: "not requested (--vs-kernel)"
-        case .unavailable(let reason): reason
-        case .failed(let reason): reason
-        }
+        if case .notRequested = self { return "not requested (--vs-kernel)" }
+        return description
     }
 }
 
@@ -470,64 +414,6 @@ struct SwapBenchResult: Sendable {
         if case .measured(let k) = kernel, !k.verified { return false }
         if case .failed = kernel { return false }
         return true
-    }
-
-    /// The JSON object the scoreboard reads.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "size_mib": .int(bench.sizeMiB), "resident_mib": .int(bench.residentMiB), "touches": .int(bench.touches),
-            "write_pct": .int(bench.writePercent), "zipf": .double(bench.zipf), "threads": .int(bench.threads),
-        ]
-        switch ours {
-        case .measured(let o):
-            object["us_per_touch"] = .double(o.usPerTouch)
-            object["cpu_us_per_touch"] = .double(o.cpuUsPerTouch)
-            object["swap_ins"] = .int(o.swapIns)
-            object["us_per_swap_in"] = o.swapIns > 0 ? .double(o.touchSeconds * 1e6 / Double(o.swapIns)) : .null
-            object["p50_us"] = .double(o.p50)
-            object["p99_us"] = .double(o.p99)
-            object["p999_us"] = .double(o.p999)
-            object["policy"] = .string(o.policy)
-            object["verified"] = .bool(o.verified)
-            object["mismatches"] = .int(o.mismatches)
-            object["swap_outs"] = .int(o.swapOuts)
-            object["mm_stat"] = .string(o.mmStatLine)
-            object["memory"] = [
-                "resident_max_bytes": .int(o.residentMaxBytes), "backend_mem_used_total": .int(o.backendMemUsedTotal),
-                "peak_rss_bytes": .int(o.peakRSSBytes), "file_cache_bytes": .int(o.fileCacheBytes),
-            ]
-            object["backend"] = .string(bench.backend.description)
-            object["written_back"] = .int(o.writtenBack)
-            object["file_reads"] = .int(o.fileReads)
-            object["file_stores"] = .int(o.fileStores)
-            object["pool_limit_bytes"] = o.poolLimitBytes.map { .int($0) } ?? .null
-            if let problem = o.secondTierProblem { object["second_tier_problem"] = .string(problem) }
-        case .unavailable(let reason):
-            object["unavailable"] = .string(reason)
-            object["verified"] = false
-        }
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = [
-                "us_per_touch": .double(k.usPerTouch), "cpu_us_per_touch": .double(k.cpuUsPerTouch),
-                "major_faults": .int(k.majorFaults),
-                "us_per_major_fault": k.majorFaults > 0 ? .double(k.touchSeconds * 1e6 / Double(k.majorFaults)) : .null,
-                "zram_mem_used_total": .int(k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
-                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
-                "compressed_bytes": .int(k.compressedBytes),
-                "memory_bytes": .int((bench.residentMiB << 20) + k.compressedBytes),
-            ]
-            if let z = k.zswap, case .object(var kernelObject)? = object["kernel"] {
-                kernelObject.merge(z.jsonMembers) { _, new in new }
-                let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
-                kernelObject["written_back"] = .int(touch.writtenBack)
-                kernelObject["file_reads"] = .int(touch.deviceReads)
-                object["kernel"] = .object(kernelObject)
-            }
-        case .notRequested, .unavailable, .failed:
-            object["kernel"] = ["unavailable": .string(kernel.summary)]
-        }
-        return .object(object)
     }
 
     /// The side-by-side table for people.
@@ -600,19 +486,86 @@ struct SwapBenchResult: Sendable {
     }
 }
 
-/// `text` without leading and trailing whitespace and newlines.
-func trimmedLine(_ text: String) -> String {
-    var s = Substring(text)
-    while let c = s.first, c.isWhitespace { s.removeFirst() }
-    while let c = s.last, c.isWhitespace { s.removeLast() }
-    return String(s)
-}
-
 /// `bytes` as MiB with one decimal.
 func mib(_ bytes: Int) -> String { formatted(Double(bytes) / 1_048_576, digits: 1) + " MiB" }
 
-extension KernelChildReport {
-    /// The kernel's compressed memory: zswap's pool (`Zswap:` in /proc/meminfo) or zram0's
-    /// mem_used_total.
-    var compressedBytes: Int { zswap?.poolBytes ?? zramMemUsedTotal }
+extension SwapBenchResult: Encodable {
+    /// The `--json` object the scoreboard reads: the run's settings; our figures at the top
+    /// level (`us_per_touch`, `swap_ins`, `memory` {...}, the second tier's counts) or
+    /// `unavailable`; `kernel`, the kernel's figures or `unavailable` and why.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(bench.sizeMiB, forKey: "size_mib")
+        try container.encode(bench.residentMiB, forKey: "resident_mib")
+        try container.encode(bench.touches, forKey: "touches")
+        try container.encode(bench.writePercent, forKey: "write_pct")
+        try container.encode(bench.zipf, forKey: "zipf")
+        try container.encode(bench.threads, forKey: "threads")
+        switch ours {
+        case .measured(let o):
+            try container.encode(o.usPerTouch, forKey: "us_per_touch")
+            try container.encode(o.cpuUsPerTouch, forKey: "cpu_us_per_touch")
+            try container.encode(o.swapIns, forKey: "swap_ins")
+            try container.encode(Nullable(finite: o.swapIns > 0 ? o.touchSeconds * 1e6 / Double(o.swapIns) : nil), forKey: "us_per_swap_in")
+            try container.encode(o.p50, forKey: "p50_us")
+            try container.encode(o.p99, forKey: "p99_us")
+            try container.encode(o.p999, forKey: "p999_us")
+            try container.encode(o.policy, forKey: "policy")
+            try container.encode(o.verified, forKey: "verified")
+            try container.encode(o.mismatches, forKey: "mismatches")
+            try container.encode(o.swapOuts, forKey: "swap_outs")
+            try container.encode(o.mmStatLine, forKey: "mm_stat")
+            try container.encode(
+                [
+                    "resident_max_bytes": o.residentMaxBytes, "backend_mem_used_total": o.backendMemUsedTotal,
+                    "peak_rss_bytes": o.peakRSSBytes, "file_cache_bytes": o.fileCacheBytes,
+                ], forKey: "memory")
+            try container.encode(bench.backend.description, forKey: "backend")
+            try container.encode(o.writtenBack, forKey: "written_back")
+            try container.encode(o.fileReads, forKey: "file_reads")
+            try container.encode(o.fileStores, forKey: "file_stores")
+            try container.encode(Nullable(o.poolLimitBytes), forKey: "pool_limit_bytes")
+            try container.encodeIfPresent(o.secondTierProblem, forKey: "second_tier_problem")
+        case .unavailable(let reason):
+            try container.encode(reason, forKey: "unavailable")
+            try container.encode(false, forKey: "verified")
+        }
+        switch kernel {
+        case .measured(let k):
+            try container.encode(KernelTouchFigures(report: k, residentBytes: bench.residentMiB << 20), forKey: "kernel")
+        case .notRequested, .unavailable, .failed:
+            try container.encode(Unavailable(kernel.summary), forKey: "kernel")
+        }
+    }
+}
+
+/// The `kernel` object of `bench swap --json`: the child's touch-phase figures, the kernel's
+/// compressed memory (zram0's mem_used_total or zswap's pool) and the memory both sides are
+/// compared on, and for zswap ``KernelZswapReport``'s members with the touch phase's
+/// written-back pages and file reads beside ours.
+private struct KernelTouchFigures: Encodable {
+    let report: KernelChildReport
+    /// The cgroup's limit: the kernel's resident memory.
+    let residentBytes: Int
+
+    func encode(to encoder: any Encoder) throws {
+        let k = report
+        try k.zswap?.encode(to: encoder)
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(k.usPerTouch, forKey: "us_per_touch")
+        try container.encode(k.cpuUsPerTouch, forKey: "cpu_us_per_touch")
+        try container.encode(k.majorFaults, forKey: "major_faults")
+        try container.encode(Nullable(finite: k.majorFaults > 0 ? k.touchSeconds * 1e6 / Double(k.majorFaults) : nil), forKey: "us_per_major_fault")
+        try container.encode(k.zramMemUsedTotal, forKey: "zram_mem_used_total")
+        try container.encode(k.zramMMStatLine, forKey: "zram_mm_stat")
+        try container.encode(k.verified, forKey: "verified")
+        try container.encode(k.mismatches, forKey: "mismatches")
+        try container.encode(k.compressedBytes, forKey: "compressed_bytes")
+        try container.encode(residentBytes + k.compressedBytes, forKey: "memory_bytes")
+        if let z = k.zswap {
+            let touch = z.touchCounters ?? z.counters  // the touch phase's, as ours
+            try container.encode(touch.writtenBack, forKey: "written_back")
+            try container.encode(touch.deviceReads, forKey: "file_reads")
+        }
+    }
 }

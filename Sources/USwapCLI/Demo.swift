@@ -1,11 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import KernelSwap
 import PageStore
 import Swap
+import SystemSupport
+import Workloads
 import ZRAM
 
 /// `uswap demo`: a program-like table living in a SwapRegion several times larger than its
@@ -59,262 +57,19 @@ struct Demo: ParsableCommand {
         let demo = DemoRun(sizeMiB: size, residentMiB: resident, operations: operations, updatePercent: updatePercent)
         if let kernelChildCgroup {
             let report = try demo.runKernelChild(cgroupPath: kernelChildCgroup)
-            print(report.json.rendered)
+            print(report.jsonLine)
             throw ExitCode(report.verified ? 0 : 1)
         }
-        let start = monotonicSeconds()
+        let start = MonotonicClock.seconds()
         var result = try demo.run(forceDevice: deviceOnly, progress: !json)
         if !skipKernel {
             result.kernel = demo.runKernel(progress: !json)
         } else {
             result.kernel = .notRequested
         }
-        result.totalSeconds = monotonicSeconds() - start
-        print(json ? result.json.rendered : result.report)
+        result.totalSeconds = MonotonicClock.seconds() - start
+        print(json ? try JSONOutput.render(result) : result.report)
         if !result.clean { throw ExitCode(1) }
-    }
-}
-
-// MARK: - The table
-
-/// A table of fixed-size records that look like a program's heap objects, generated from the
-/// record index and its version alone, so any record's expected bytes can be recomputed.
-///
-/// Record layout (128 bytes, 32 per 4 KiB page): id, a vtable-like pointer, a next pointer,
-/// balance, version, flags, timestamp, a 32-byte name, a 32-byte city, padding, and a
-/// checksum of the rest (FNV-1a). Every 16th page is a freed block: all zero.
-struct DemoTable: Sendable {
-    /// Bytes per record.
-    static let recordSize = 128
-    /// Records per 4 KiB page.
-    static let recordsPerPage = 4096 / recordSize
-    /// One page in this many is freed (all zero).
-    static let freedPageEvery = 16
-
-    /// Pages in the table.
-    let pageCount: Int
-    /// Records in the table (freed pages included).
-    var recordCount: Int { pageCount * Self.recordsPerPage }
-
-    private static let words = [
-        "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "harbor", "island", "juniper",
-        "kestrel", "lagoon", "meadow", "nectar", "orchid", "prairie", "quartz", "raven", "sierra", "tundra",
-        "umber", "valley", "willow", "xenon", "yarrow", "zephyr", "aspen", "basalt", "cobalt", "dune",
-    ]
-    private static let cities = [
-        "Lisbon", "Osaka", "Nairobi", "Toronto", "Oslo", "Santiago", "Hanoi", "Dublin", "Tbilisi", "Perth",
-        "Quito", "Reykjavik", "Seville", "Tallinn", "Utrecht", "Valparaiso", "Windhoek", "Xalapa", "Yerevan", "Zagreb",
-    ]
-
-    /// Whether page `page` is a freed (all-zero) block.
-    static func isFreed(page: Int) -> Bool { page % freedPageEvery == freedPageEvery - 1 }
-
-    /// A 64-bit mix of `value` (splitmix64's finaliser).
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Writes record `index` at `version` into `destination` (128 bytes).
-    static func writeRecord(_ index: Int, version: UInt32, into destination: UnsafeMutableRawPointer) {
-        let h = mix(UInt64(index))
-        destination.initializeMemory(as: UInt8.self, repeating: 0, count: recordSize)
-        destination.storeBytes(of: UInt64(index), toByteOffset: 0, as: UInt64.self)
-        destination.storeBytes(of: 0x0000_5555_5555_4000 &+ (h % 8) &* 0x40, toByteOffset: 8, as: UInt64.self)
-        destination.storeBytes(of: 0x0000_7F3A_1000_0000 &+ UInt64(index + 1) &* 128, toByteOffset: 16, as: UInt64.self)
-        let balance = Int64(h % 1_000_000) * 100 + Int64(version) * 7
-        destination.storeBytes(of: balance, toByteOffset: 24, as: Int64.self)
-        destination.storeBytes(of: version, toByteOffset: 32, as: UInt32.self)
-        destination.storeBytes(of: UInt32(h >> 60), toByteOffset: 36, as: UInt32.self)
-        destination.storeBytes(of: 1_700_000_000_000 &+ UInt64(index) &* 13 &+ UInt64(version) &* 1000, toByteOffset: 40, as: UInt64.self)
-        // name: "<word>_<word>_<index>", city: a city name; NUL-padded, at most 31 bytes.
-        var at = copyBytes(wordBytes[Int(h >> 8) % wordBytes.count], to: destination + 48, at: 0, limit: 31)
-        at = copyBytes(underscore, to: destination + 48, at: at, limit: 31)
-        at = copyBytes(wordBytes[Int(h >> 16) % wordBytes.count], to: destination + 48, at: at, limit: 31)
-        at = copyBytes(underscore, to: destination + 48, at: at, limit: 31)
-        copyDecimal(index, to: destination + 48, at: at, limit: 31)
-        _ = copyBytes(cityBytes[Int(h >> 24) % cityBytes.count], to: destination + 80, at: 0, limit: 31)
-        destination.storeBytes(of: checksum(UnsafeRawPointer(destination)), toByteOffset: 124, as: UInt32.self)
-    }
-
-    /// A checksum of the first 124 bytes of a record: FNV-1a style over 15 words and a half.
-    static func checksum(_ record: UnsafeRawPointer) -> UInt32 {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for i in 0..<15 {
-            hash = (hash ^ record.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x0000_0100_0000_01B3
-        }
-        hash = (hash ^ UInt64(record.loadUnaligned(fromByteOffset: 120, as: UInt32.self))) &* 0x0000_0100_0000_01B3
-        return UInt32(truncatingIfNeeded: hash ^ (hash >> 32))
-    }
-
-    private static let wordBytes: [[UInt8]] = words.map { Array($0.utf8) }
-    private static let cityBytes: [[UInt8]] = cities.map { Array($0.utf8) }
-    private static let underscore: [UInt8] = [UInt8(ascii: "_")]
-
-    /// Copies `bytes` to `destination[at...]`, stopping at `limit`; returns the new end.
-    private static func copyBytes(_ bytes: [UInt8], to destination: UnsafeMutableRawPointer, at: Int, limit: Int) -> Int {
-        var i = at
-        for byte in bytes where i < limit {
-            destination.storeBytes(of: byte, toByteOffset: i, as: UInt8.self)
-            i += 1
-        }
-        return i
-    }
-
-    /// Writes `value` in decimal to `destination[at...]`, stopping at `limit`.
-    private static func copyDecimal(_ value: Int, to destination: UnsafeMutableRawPointer, at: Int, limit: Int) {
-        var digits = 1
-        var v = value / 10
-        while v > 0 { digits += 1; v /= 10 }
-        var rest = value
-        var i = at + digits - 1
-        while i >= at {
-            if i < limit { destination.storeBytes(of: UInt8(ascii: "0") + UInt8(rest % 10), toByteOffset: i, as: UInt8.self) }
-            rest /= 10
-            i -= 1
-        }
-    }
-
-    /// Writes page `page` (all its records at `versions(record)`, or zeros when freed).
-    func writePage(_ page: Int, into destination: UnsafeMutableRawPointer, version: (Int) -> UInt32 = { _ in 0 }) {
-        if Self.isFreed(page: page) {
-            destination.initializeMemory(as: UInt8.self, repeating: 0, count: 4096)
-            return
-        }
-        for r in 0..<Self.recordsPerPage {
-            let index = page * Self.recordsPerPage + r
-            Self.writeRecord(index, version: version(index), into: destination + r * Self.recordSize)
-        }
-    }
-}
-
-/// The demo's work on any memory holding the table: build, operate, verify. The user-space run
-/// and the kernel child run this same code.
-struct DemoWorkload: Sendable {
-    /// The table.
-    let table: DemoTable
-    /// Lookups and updates.
-    let operations: Int
-    /// Percentage of updates.
-    let updatePercent: Int
-    /// The Zipf exponent of page popularity.
-    static let zipf = 0.9
-
-    /// What the operations phase did.
-    struct Operations: Sendable {
-        var lookups = 0
-        var updates = 0
-        var freedHits = 0
-        var badRecords = 0
-        var balanceSum: Int64 = 0
-        var seconds = 0.0
-        var cpuSeconds = 0.0
-        var majorFaults = 0
-    }
-
-    /// Writes every page of the table into `memory`.
-    func build(_ memory: UnsafeMutableRawPointer, progress: (Int) -> Void) {
-        for page in 0..<table.pageCount {
-            table.writePage(page, into: memory + page * 4096)
-            if page & 0x3FFF == 0x3FFF { progress(page + 1) }
-        }
-        progress(table.pageCount)
-    }
-
-    /// The operation stream: (record, isUpdate), Zipf over pages, a record within the page.
-    private func stream() -> (PageLaw, XorShift64) {
-        (PageLaw(pageCount: table.pageCount, zipf: Self.zipf), XorShift64(seed: 0x5EED_0F_DE30))
-    }
-
-    /// Makes the lookups and updates; `beforeTiming` runs right before the clock starts.
-    func operate(_ memory: UnsafeMutableRawPointer, beforeTiming: () -> Void = {}) -> Operations {
-        let start = stream()
-        let law = start.0
-        var generator = start.1
-        var result = Operations()
-        let percent = UInt64(updatePercent)
-        beforeTiming()
-        let r0 = ResourceUsage.now()
-        let t0 = monotonicSeconds()
-        for _ in 0..<operations {
-            let x = generator.next()
-            let page = law.page(for: x)
-            let index = page * DemoTable.recordsPerPage + Int((x >> 20) % UInt64(DemoTable.recordsPerPage))
-            let record = memory + index * DemoTable.recordSize
-            if DemoTable.isFreed(page: page) {
-                result.freedHits += 1
-                continue
-            }
-            let id = record.load(as: UInt64.self)
-            let sum = record.load(fromByteOffset: 124, as: UInt32.self)
-            if id != UInt64(index) || DemoTable.checksum(UnsafeRawPointer(record)) != sum { result.badRecords += 1 }
-            if (x >> 40) % 100 < percent {
-                let version = record.load(fromByteOffset: 32, as: UInt32.self)
-                DemoTable.writeRecord(index, version: version &+ 1, into: record)
-                result.updates += 1
-            } else {
-                result.balanceSum &+= record.load(fromByteOffset: 24, as: Int64.self)
-                result.lookups += 1
-            }
-        }
-        result.seconds = monotonicSeconds() - t0
-        let r1 = ResourceUsage.now()
-        result.cpuSeconds = r1.cpuSeconds - r0.cpuSeconds
-        result.majorFaults = r1.majorFaults - r0.majorFaults
-        return result
-    }
-
-    /// The model: how many times each record was updated, as sorted record indices (one per
-    /// update), rebuilt by replaying the operation stream.
-    func updateModel() -> [UInt32] {
-        let start = stream()
-        let law = start.0
-        var generator = start.1
-        var updated: [UInt32] = []
-        updated.reserveCapacity(operations * updatePercent / 100 + operations / 50 + 16)
-        for _ in 0..<operations {
-            let x = generator.next()
-            let page = law.page(for: x)
-            guard !DemoTable.isFreed(page: page), (x >> 40) % 100 < UInt64(updatePercent) else { continue }
-            updated.append(UInt32(page * DemoTable.recordsPerPage + Int((x >> 20) % UInt64(DemoTable.recordsPerPage))))
-        }
-        updated.sort()
-        return updated
-    }
-
-    /// Compares every page with the model: the number of records that differ.
-    func verify(_ page: (Int, UnsafeMutableRawPointer) -> Bool, progress: (Int) -> Void) -> (records: Int, mismatches: Int) {
-        let updated = updateModel()
-        let expected = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
-        let actual = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
-        defer { expected.deallocate(); actual.deallocate() }
-        var u = 0
-        var mismatches = 0
-        var records = 0
-        for p in 0..<table.pageCount {
-            let first = p * DemoTable.recordsPerPage
-            let end = first + DemoTable.recordsPerPage
-            var versions = [UInt32](repeating: 0, count: 0)
-            while u < updated.count, Int(updated[u]) < end {
-                if versions.isEmpty { versions = [UInt32](repeating: 0, count: DemoTable.recordsPerPage) }
-                versions[Int(updated[u]) - first] += 1
-                u += 1
-            }
-            table.writePage(p, into: expected) { versions.isEmpty ? 0 : versions[$0 - first] }
-            guard page(p, actual) else {
-                mismatches += DemoTable.recordsPerPage
-                continue
-            }
-            for r in 0..<DemoTable.recordsPerPage where memcmp(expected + r * 128, actual + r * 128, 128) != 0 {
-                mismatches += 1
-            }
-            records += DemoTable.isFreed(page: p) ? 0 : DemoTable.recordsPerPage
-            if p & 0x3FFF == 0x3FFF { progress(p + 1) }
-        }
-        progress(table.pageCount)
-        return (records, mismatches)
     }
 }
 
@@ -358,37 +113,22 @@ struct DemoRun: Sendable {
             SwapRegionConfiguration(size: bytes, residentLimit: residentMiB << 20), backend: zram)
         defer { region.close() }
         var result = DemoResult(run: self, mode: .region)
-        let building = Progress("building the table", total: work.table.pageCount, enabled: progress)
-        let b0 = monotonicSeconds()
-        work.build(region.baseAddress) { building.update($0) }
-        result.buildSeconds = monotonicSeconds() - b0
-        building.finish()
+        result.buildSeconds = Progress.timed("building the table", total: work.table.pageCount, enabled: progress) { update in
+            work.build(region.baseAddress, progress: update)
+        }.seconds
         if progress { StandardError.line("operating: \(operations) lookups and updates...") }
         let ops = work.operate(region.baseAddress, beforeTiming: { region.resetStatistics() })
         let statistics = region.statistics
-        let mm = zram.mmStat
+        result.record(pool: zram.mmStat)
         result.operations = ops
         result.swapIns = statistics.swapIns
         result.p50 = statistics.faultLatency.p50
         result.p99 = statistics.faultLatency.p99
         result.residentBytes = statistics.residentPages * region.pageSize
         result.residentMaxBytes = statistics.residentMaxPages * region.pageSize
-        result.poolBytes = mm.memUsedTotal
-        result.origBytes = mm.origDataSize
-        result.comprBytes = mm.comprDataSize
-        result.samePages = mm.samePages
-        result.mmStatLine = trimmedLine(mm.line)
-        let verifying = Progress("verifying every record", total: work.table.pageCount, enabled: progress)
-        let v0 = monotonicSeconds()
-        let base = region.baseAddress
-        let check = work.verify({ page, buffer in
-            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
-            return true
-        }, progress: { verifying.update($0) })
-        result.verifySeconds = monotonicSeconds() - v0
-        verifying.finish()
-        result.records = check.records
-        result.mismatches = check.mismatches
+        result.record(verification: Progress.timed("verifying every record", total: work.table.pageCount, enabled: progress) { update in
+            work.verify(memory: region.baseAddress, progress: update)
+        })
         return result
     }
 
@@ -398,32 +138,21 @@ struct DemoRun: Sendable {
         var result = DemoResult(run: self, mode: .device(userfaultfdProblem))
         let page = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
         defer { page.deallocate() }
-        let building = Progress("storing the table's pages", total: work.table.pageCount, enabled: progress)
-        let b0 = monotonicSeconds()
-        for p in 0..<work.table.pageCount {
-            work.table.writePage(p, into: page.baseAddress!)
-            try zram.writePage(UnsafeRawBufferPointer(page), at: p)
-            if p & 0x3FFF == 0 { building.update(p) }
-        }
-        result.buildSeconds = monotonicSeconds() - b0
-        building.finish()
-        let mm = zram.mmStat
-        result.poolBytes = mm.memUsedTotal
-        result.origBytes = mm.origDataSize
-        result.comprBytes = mm.comprDataSize
-        result.samePages = mm.samePages
-        result.mmStatLine = trimmedLine(mm.line)
+        result.buildSeconds = try Progress.timed("storing the table's pages", total: work.table.pageCount, enabled: progress) { update in
+            for p in 0..<work.table.pageCount {
+                work.table.writePage(p, into: page.baseAddress!)
+                try zram.writePage(UnsafeRawBufferPointer(page), at: p)
+                if p & 0x3FFF == 0 { update(p) }
+            }
+        }.seconds
+        result.record(pool: zram.mmStat)
         // No operations without a region: load every page back and verify it.
-        let verifying = Progress("loading and verifying every page", total: work.table.pageCount, enabled: progress)
-        let v0 = monotonicSeconds()
         let noUpdates = DemoWorkload(table: work.table, operations: 0, updatePercent: 0)
-        let check = noUpdates.verify({ p, buffer in
-            (try? zram.readPage(at: p, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))) != nil
-        }, progress: { verifying.update($0) })
-        result.verifySeconds = monotonicSeconds() - v0
-        verifying.finish()
-        result.records = check.records
-        result.mismatches = check.mismatches
+        result.record(verification: Progress.timed("loading and verifying every page", total: work.table.pageCount, enabled: progress) { update in
+            noUpdates.verify({ p, buffer in
+                (try? zram.readPage(at: p, into: UnsafeMutableRawBufferPointer(start: buffer, count: 4096))) != nil
+            }, progress: update)
+        })
         return result
     }
 
@@ -444,26 +173,21 @@ struct DemoRun: Sendable {
 
     /// The kernel child: join the cgroup, then the same work on plain anonymous memory.
     func runKernelChild(cgroupPath: String) throws -> KernelChildReport {
-        try joinCgroup(path: cgroupPath)
+        try MemoryCgroup(path: cgroupPath).join(pid: getpid())
         let work = workload
-        let region = try AnonymousRegion(byteCount: sizeMiB << 20)
-        defer { region.unmap() }
-        let b0 = monotonicSeconds()
+        let region = try AnonymousMapping(size: sizeMiB << 20, reserveOnly: false)
+        let b0 = MonotonicClock.seconds()
         work.build(region.base) { _ in }
-        let buildSeconds = monotonicSeconds() - b0
+        let buildSeconds = MonotonicClock.seconds() - b0
         let ops = work.operate(region.base)
         let device = KernelZramDevice(name: "zram0", root: .live)
         let mm = try? device.mmStat()
         let line = (try? device.read("mm_stat")) ?? ""
-        let base = region.base
-        let check = work.verify({ page, buffer in
-            buffer.copyMemory(from: base + page * 4096, byteCount: 4096)
-            return true
-        }, progress: { _ in })
+        let check = work.verify(memory: region.base, progress: { _ in })
         let n = Double(max(operations, 1))
         return KernelChildReport(
             usPerTouch: ops.seconds * 1e6 / n, cpuUsPerTouch: ops.cpuSeconds * 1e6 / n, majorFaults: ops.majorFaults,
-            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: trimmedLine(line),
+            touchSeconds: ops.seconds, fillSeconds: buildSeconds, mmStat: mm, mmStatLine: ProcFile.trimmed(line),
             verified: check.mismatches == 0, mismatches: check.mismatches,
             extra: ["bad_records": Double(ops.badRecords), "zram_same_pages": Double(mm?.samePages ?? 0)])
     }
@@ -504,6 +228,22 @@ struct DemoResult: Sendable {
         self.mode = mode
     }
 
+    /// Takes the pool's figures from its mm_stat.
+    mutating func record(pool mm: ZramMMStat) {
+        poolBytes = mm.memUsedTotal
+        origBytes = mm.origDataSize
+        comprBytes = mm.comprDataSize
+        samePages = mm.samePages
+        mmStatLine = ProcFile.trimmed(mm.line)
+    }
+
+    /// Takes a timed verification's records, mismatches and time.
+    mutating func record(verification: (result: (records: Int, mismatches: Int), seconds: Double)) {
+        records = verification.result.records
+        mismatches = verification.result.mismatches
+        verifySeconds = verification.seconds
+    }
+
     /// Every record matched, no lookup saw a bad record, and a measured kernel side verified.
     var clean: Bool {
         guard mismatches == 0, operations.badRecords == 0 else { return false }
@@ -512,41 +252,8 @@ struct DemoResult: Sendable {
         return true
     }
 
-    private var logicalBytes: Int { run.sizeMiB << 20 }
-    private var ramBytes: Int { residentMaxBytes + poolBytes }
-
-    /// The one JSON object for scripts.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "logical_bytes": .int(logicalBytes), "resident_limit_bytes": .int(run.residentMiB << 20),
-            "resident_max_bytes": .int(residentMaxBytes), "pool_mem_used_total": .int(poolBytes),
-            "ram_used_bytes": .int(ramBytes),
-            "compression_ratio": comprBytes > 0 ? .double(Double(origBytes) / Double(comprBytes)) : .null,
-            "orig_data_size": .int(origBytes), "compr_data_size": .int(comprBytes), "same_pages": .int(samePages),
-            "mm_stat": .string(mmStatLine), "swap_ins": .int(swapIns), "p50_us": .double(p50), "p99_us": .double(p99),
-            "records": .int(records), "operations": .int(run.operations), "lookups": .int(operations.lookups),
-            "updates": .int(operations.updates), "us_per_operation": .double(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0),
-            "verified": .bool(clean), "mismatches": .int(mismatches), "seconds": .double(totalSeconds),
-        ]
-        switch mode {
-        case .region: object["mode"] = "swap-region"
-        case .device(let reason):
-            object["mode"] = "zram-device"
-            object["userfaultfd_unavailable"] = .string(reason)
-        }
-        switch kernel {
-        case .measured(let k):
-            object["kernel"] = [
-                "us_per_operation": .double(k.usPerTouch), "cpu_us_per_operation": .double(k.cpuUsPerTouch),
-                "major_faults": .int(k.majorFaults), "zram_mem_used_total": .int(k.zramMemUsedTotal),
-                "ram_used_bytes": .int((run.residentMiB << 20) + k.zramMemUsedTotal), "zram_mm_stat": .string(k.zramMMStatLine),
-                "verified": .bool(k.verified), "mismatches": .int(k.mismatches),
-            ]
-        default:
-            object["kernel"] = ["unavailable": .string(kernel.summary)]
-        }
-        return .object(object)
-    }
+    var logicalBytes: Int { run.sizeMiB << 20 }
+    var ramBytes: Int { residentMaxBytes + poolBytes }
 
     /// The readable report.
     var report: String {
@@ -605,6 +312,68 @@ struct DemoResult: Sendable {
     }
 }
 
+extension DemoResult: Encodable {
+    /// The one JSON object for scripts: memory (`logical_bytes`, `ram_used_bytes`, the pool's
+    /// mm_stat figures), the work and its latency, `verified`, `mode` (and why userfaultfd was
+    /// unusable), and `kernel`: the kernel's figures on the same work, or `unavailable` and why.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(logicalBytes, forKey: "logical_bytes")
+        try container.encode(run.residentMiB << 20, forKey: "resident_limit_bytes")
+        try container.encode(residentMaxBytes, forKey: "resident_max_bytes")
+        try container.encode(poolBytes, forKey: "pool_mem_used_total")
+        try container.encode(ramBytes, forKey: "ram_used_bytes")
+        try container.encode(Nullable(finite: comprBytes > 0 ? Double(origBytes) / Double(comprBytes) : nil), forKey: "compression_ratio")
+        try container.encode(origBytes, forKey: "orig_data_size")
+        try container.encode(comprBytes, forKey: "compr_data_size")
+        try container.encode(samePages, forKey: "same_pages")
+        try container.encode(mmStatLine, forKey: "mm_stat")
+        try container.encode(swapIns, forKey: "swap_ins")
+        try container.encode(p50, forKey: "p50_us")
+        try container.encode(p99, forKey: "p99_us")
+        try container.encode(records, forKey: "records")
+        try container.encode(run.operations, forKey: "operations")
+        try container.encode(operations.lookups, forKey: "lookups")
+        try container.encode(operations.updates, forKey: "updates")
+        try container.encode(run.operations > 0 ? operations.seconds * 1e6 / Double(run.operations) : 0, forKey: "us_per_operation")
+        try container.encode(clean, forKey: "verified")
+        try container.encode(mismatches, forKey: "mismatches")
+        try container.encode(totalSeconds, forKey: "seconds")
+        switch mode {
+        case .region:
+            try container.encode("swap-region", forKey: "mode")
+        case .device(let reason):
+            try container.encode("zram-device", forKey: "mode")
+            try container.encode(reason, forKey: "userfaultfd_unavailable")
+        }
+        if case .measured(let k) = kernel {
+            try container.encode(
+                KernelDemoFigures(report: k, ramUsedBytes: (run.residentMiB << 20) + k.zramMemUsedTotal), forKey: "kernel")
+        } else {
+            try container.encode(Unavailable(kernel.summary), forKey: "kernel")
+        }
+    }
+}
+
+/// The `kernel` object of `demo --json`: the kernel child's figures per operation and its RAM.
+private struct KernelDemoFigures: Encodable {
+    let report: KernelChildReport
+    /// The cgroup's limit plus zram0's mem_used_total.
+    let ramUsedBytes: Int
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(report.usPerTouch, forKey: "us_per_operation")
+        try container.encode(report.cpuUsPerTouch, forKey: "cpu_us_per_operation")
+        try container.encode(report.majorFaults, forKey: "major_faults")
+        try container.encode(report.zramMemUsedTotal, forKey: "zram_mem_used_total")
+        try container.encode(ramUsedBytes, forKey: "ram_used_bytes")
+        try container.encode(report.zramMMStatLine, forKey: "zram_mm_stat")
+        try container.encode(report.verified, forKey: "verified")
+        try container.encode(report.mismatches, forKey: "mismatches")
+    }
+}
+
 /// Lines of "label  value" with the values aligned.
 struct KeyValueLines {
     private var rows: [(String, String)] = []
@@ -628,11 +397,4 @@ func grouped(_ value: Int) -> String {
         out.append(c)
     }
     return value < 0 ? "-" + out : out
-}
-
-extension Progress {
-    /// A progress line that draws nothing unless `enabled`.
-    convenience init(_ label: String, total: Int, enabled: Bool) {
-        self.init(label, total: total, delay: enabled ? 1.0 : .infinity)
-    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KernelSwap
 
 /// `uswap zram`: the kernel's zram devices and their statistics, as zramctl shows them.
 ///
@@ -35,7 +36,7 @@ struct Zram: ParsableCommand {
     func run() throws {
         let listing = ZramListing(
             root: SystemRoot(prefix: systemRoot), includeUninitialized: all, onlineCPUs: KernelZram.onlineCPUs())
-        print(json ? listing.json.rendered : listing.table(bytes: bytes))
+        print(json ? try JSONOutput.render(listing) : listing.table(bytes: bytes))
     }
 }
 
@@ -122,39 +123,39 @@ struct ZramListing {
         }
         return table.rendered
     }
+}
 
+extension ZramListing: Encodable {
     /// The listing as one JSON object: `devices` (name, path, initialized, algorithm,
-    /// algorithms, disksize, data, compr, total, streams, mountpoint, mm_stat, io_stat) and,
-    /// when it is empty, `message`.
-    var json: JSONValue {
-        var object: [String: JSONValue] = [
-            "devices": .array(rows.map { row in
-                .object([
-                    "name": .string(row.name),
-                    "path": .string("/dev/\(row.name)"),
-                    "initialized": .bool(row.initialized),
-                    "algorithm": .string(row.algorithm),
-                    "algorithms": .array(row.algorithms.map { .string($0) }),
-                    "disksize": .int(row.disksize),
-                    "data": .int(row.mmStat.origDataSize),
-                    "compr": .int(row.mmStat.comprDataSize),
-                    "total": .int(row.mmStat.memUsedTotal),
-                    "streams": .int(row.streams),
-                    "mountpoint": row.mountPoint.map { .string($0) } ?? .null,
-                    "mm_stat": mmStatJSON(row.mmStat),
-                    "io_stat": .object(Dictionary(uniqueKeysWithValues: zip(KernelIOStat.fieldNames, row.ioStat.values.map { .int($0) }))),
-                ])
-            }),
-            "module_loaded": .bool(moduleLoaded),
-        ]
-        if let emptyReason { object["message"] = .string(emptyReason) }
-        return .object(object)
+    /// algorithms, disksize, data, compr, total, streams, mountpoint, mm_stat, io_stat),
+    /// `module_loaded` and, when nothing is listed, `message`.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(rows, forKey: "devices")
+        try container.encode(moduleLoaded, forKey: "module_loaded")
+        try container.encodeIfPresent(emptyReason, forKey: "message")
     }
 }
 
-/// mm_stat as a JSON object keyed by the kernel's field names.
-func mmStatJSON(_ stat: KernelMMStat) -> JSONValue {
-    .object(Dictionary(uniqueKeysWithValues: stat.namedFields.map { ($0.name, JSONValue.int($0.value)) }))
+extension ZramDeviceRow: Encodable {
+    /// One device's entry: its names, sizes (zramctl's DATA, COMPR, TOTAL), streams, mount
+    /// point (null when none) and its mm_stat and io_stat by the kernel's field names.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONKey.self)
+        try container.encode(name, forKey: "name")
+        try container.encode("/dev/\(name)", forKey: "path")
+        try container.encode(initialized, forKey: "initialized")
+        try container.encode(algorithm, forKey: "algorithm")
+        try container.encode(algorithms, forKey: "algorithms")
+        try container.encode(disksize, forKey: "disksize")
+        try container.encode(mmStat.origDataSize, forKey: "data")
+        try container.encode(mmStat.comprDataSize, forKey: "compr")
+        try container.encode(mmStat.memUsedTotal, forKey: "total")
+        try container.encode(streams, forKey: "streams")
+        try container.encode(Nullable(mountPoint), forKey: "mountpoint")
+        try container.encode(mmStat, forKey: "mm_stat")
+        try container.encode(ioStat, forKey: "io_stat")
+    }
 }
 
 /// A size as zramctl prints it (util-linux's one-letter suffixes, powers of 1024): `0B`, `512B`,

@@ -3,6 +3,7 @@
 ///
 /// Read them with ``ZramDevice/slotFlags(_:)``; the device keeps them, callers never set them.
 public struct ZramSlotFlags: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    /// The flag bits, in place in a slot's word.
     public let rawValue: UInt32
 
     /// Makes a flag set from raw bits (already shifted into place).

@@ -1,4 +1,5 @@
 import Synchronization
+import SystemSupport
 
 /// The device's slot table: 16 bytes per slot, allocated once.
 ///
@@ -46,10 +47,10 @@ final class SlotTable: @unchecked Sendable {
 
     // MARK: Lock
 
-    /// Takes slot `i`'s lock, spinning then yielding while another thread holds it.
+    /// Takes slot `i`'s lock, spinning then yielding (`SpinWait`) while another thread holds it.
     @inline(__always)
     func lock(_ i: Int) {
-        var spins = 0
+        var wait = SpinWait()
         while true {
             let word = words[i].load(ordering: .relaxed)
             if word & ZramSlotFlags.lock.rawValue == 0 {
@@ -58,11 +59,7 @@ final class SlotTable: @unchecked Sendable {
                     successOrdering: .acquiring, failureOrdering: .relaxed)
                 if done { return }
             } else {
-                spins += 1
-                if spins > 64 {
-                    SystemMemory.yield()
-                    spins = 0
-                }
+                wait.spin()
             }
         }
     }

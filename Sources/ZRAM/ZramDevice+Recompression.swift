@@ -1,4 +1,6 @@
+import PageCodecs
 import PageStore
+import ZsPool
 
 /// Which slots ``ZramDevice/recompress(type:threshold:maxPages:)`` considers, as zram's
 /// `recompress type=` selects.
@@ -35,7 +37,7 @@ extension ZramDevice {
         let index = streams.acquire()
         defer { streams.release(index) }
         let stream = streams.stream(index)
-        guard let secondary = stream.secondary else { throw .noSecondaryCodec }
+        guard stream.secondary != nil else { throw .noSecondaryCodec }
         let skip = ZramSlotFlags.same.rawValue | ZramSlotFlags.writtenBack.rawValue
             | ZramSlotFlags.incompressible.rawValue | ZramSlotFlags.priorityBit1.rawValue
             | ZramSlotFlags.priorityBit2.rawValue
@@ -58,23 +60,17 @@ extension ZramDevice {
             table.clearFlag(slot, .idle)
             let wasHuge = word & ZramSlotFlags.huge.rawValue != 0
             let oldClass = pool.classes.classIndex(forSize: size)
-            let oldHandle = table.handle(slot)
-            let object = UnsafeRawPointer(pool.address(of: oldHandle, inClass: oldClass))
-            if wasHuge {
-                stream.page.baseAddress!.copyMemory(from: object, byteCount: pageSize)
-            } else {
-                do {
-                    let produced = try stream.primary.decompress(UnsafeRawBufferPointer(start: object, count: size), into: stream.page)
-                    guard produced == pageSize else { table.unlock(slot); continue }
-                } catch {
-                    table.unlock(slot)
-                    counters.failedReads.add(1, ordering: .relaxed)
-                    continue
-                }
+            let oldHandle = ZsHandle(rawValue: table.handle(slot))
+            do throws(CodecError) {
+                try stream.decode(
+                    pool.bytes(of: oldHandle, inClass: oldClass, count: size), isRaw: wasHuge, priority: 0,
+                    into: stream.page)
+            } catch {
+                table.unlock(slot)
+                counters.failedReads.add(1, ordering: .relaxed)
+                continue
             }
-            let limit = UnsafeMutableRawBufferPointer(rebasing: stream.scratch[0..<(hugeClassSize - 1)])
-            let result = secondary.compress(UnsafeRawBufferPointer(stream.page), into: limit)
-            guard let newSize = result, newSize > 0, newSize < hugeClassSize,
+            guard let newSize = stream.recompress(UnsafeRawBufferPointer(stream.page), below: hugeClassSize),
                 threshold == 0 || newSize < threshold,
                 pool.classes.classIndex(forSize: newSize) < oldClass
             else {
@@ -87,12 +83,11 @@ extension ZramDevice {
                 table.unlock(slot)
                 continue
             }
-            pool.address(of: newHandle, inClass: newClass).copyMemory(from: stream.scratch.baseAddress!, byteCount: newSize)
-            table.setHandle(slot, newHandle)
+            pool.write(UnsafeRawBufferPointer(rebasing: stream.scratch[0..<newSize]), to: newHandle, inClass: newClass)
+            table.setHandle(slot, newHandle.rawValue)
             table.setWord(slot, UInt32(newSize) | ZramSlotFlags.priorityBit1.rawValue)
             table.unlock(slot)
-            if wasHuge { counters.hugePages.subtract(1, ordering: .relaxed) }
-            counters.comprDataSize.add(newSize - size, ordering: .relaxed)
+            stored.replaceObject(size: size, huge: wasHuge, with: newSize)
             counters.recompressed.add(1, ordering: .relaxed)
             pool.free(oldHandle, inClass: oldClass)
             improved += 1

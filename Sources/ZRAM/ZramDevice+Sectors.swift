@@ -16,6 +16,25 @@ extension ZramDevice {
         }
     }
 
+    /// Calls `body` for each page that the checked byte range `offset..<offset+length`
+    /// touches, in order, with its slot, where the range starts within it, how many of its
+    /// bytes are in the range, and how many bytes of the range come before it. The first page
+    /// error ends the walk and is thrown as ``ZramError/page(_:)``.
+    @inline(__always)
+    func forEachPage(
+        offset: Int, length: Int,
+        _ body: (_ slot: Int, _ within: Int, _ chunk: Int, _ done: Int) throws(PageStoreError) -> Void
+    ) throws(ZramError) {
+        var done = 0
+        while done < length {
+            let position = offset + done
+            let within = position % pageSize
+            let chunk = min(pageSize - within, length - done)
+            do throws(PageStoreError) { try body(position / pageSize, within, chunk, done) } catch { throw .page(error) }
+            done += chunk
+        }
+    }
+
     /// Reads `buffer.count` bytes from byte `offset`, as a block device does: unwritten pages
     /// read as zeros; a partial page is decompressed whole and the wanted part copied.
     ///
@@ -24,16 +43,8 @@ extension ZramDevice {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(ZramError) {
         try checkRange(offset: offset, length: buffer.count)
         guard buffer.count > 0 else { return }
-        let index = streams.acquire()
-        defer { streams.release(index) }
-        let stream = streams.stream(index)
-        var done = 0
-        while done < buffer.count {
-            let position = offset + done
-            let slot = position / pageSize
-            let within = position % pageSize
-            let chunk = min(pageSize - within, buffer.count - done)
-            do {
+        try streams.withStream { (stream) throws(ZramError) in
+            try forEachPage(offset: offset, length: buffer.count) { (slot, within, chunk, done) throws(PageStoreError) in
                 if chunk == pageSize {
                     let target = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + chunk)])
                     try load(slot, into: target, using: stream, emptyIsError: false)
@@ -41,8 +52,7 @@ extension ZramDevice {
                     try load(slot, into: stream.page, using: stream, emptyIsError: false)
                     (buffer.baseAddress! + done).copyMemory(from: stream.page.baseAddress! + within, byteCount: chunk)
                 }
-            } catch { throw .page(error) }
-            done += chunk
+            }
         }
     }
 
@@ -59,16 +69,8 @@ extension ZramDevice {
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(ZramError) {
         try checkRange(offset: offset, length: bytes.count)
         guard bytes.count > 0 else { return }
-        let index = streams.acquire()
-        defer { streams.release(index) }
-        let stream = streams.stream(index)
-        var done = 0
-        while done < bytes.count {
-            let position = offset + done
-            let slot = position / pageSize
-            let within = position % pageSize
-            let chunk = min(pageSize - within, bytes.count - done)
-            do {
+        try streams.withStream { (stream) throws(ZramError) in
+            try forEachPage(offset: offset, length: bytes.count) { (slot, within, chunk, done) throws(PageStoreError) in
                 if chunk == pageSize {
                     try store(UnsafeRawBufferPointer(rebasing: bytes[done..<(done + chunk)]), at: slot, using: stream)
                 } else {
@@ -76,10 +78,9 @@ extension ZramDevice {
                     (stream.page.baseAddress! + within).copyMemory(from: bytes.baseAddress! + done, byteCount: chunk)
                     try store(UnsafeRawBufferPointer(stream.page), at: slot, using: stream)
                 }
-            } catch { throw .page(error) }
-            done += chunk
+            }
+            writeBackIfAboveHighWatermark(using: stream)
         }
-        writeBackIfAboveHighWatermark(using: stream)
     }
 
     /// Discards `length` bytes at `offset`: frees every whole page inside the range; partial

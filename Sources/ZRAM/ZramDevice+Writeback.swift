@@ -297,7 +297,7 @@ extension ZramDevice {
         table.setHandle(slot, UInt64(block))
         table.setWord(slot, ZramSlotFlags.writtenBack.rawValue)
         table.unlock(slot)
-        counters.pagesStored.add(1, ordering: .relaxed)
+        stored.addElsewhere(1)
         counters.bdCount.add(1, ordering: .relaxed)
         release(old)
         block = -1
@@ -366,7 +366,7 @@ extension ZramDevice {
     @inline(__always)
     func writeBackIfAboveHighWatermark(using stream: CodecStream) {
         guard let tier = writebackTier, let automatic = tier.automatic,
-            pool.memUsed >= automatic.highWatermark
+            pool.memUsedTotal >= automatic.highWatermark
         else { return }
         runAutomaticWriteback(tier: tier, automatic: automatic, stream: stream, wait: false)
     }
@@ -405,7 +405,7 @@ extension ZramDevice {
     /// gap between the watermarks: compaction could then bring it below the low watermark.
     @inline(__always)
     func isFragmented(_ automatic: ZramAutomaticWriteback) -> Bool {
-        pool.memUsed - counters.comprDataSize.load(ordering: .relaxed)
+        pool.memUsedTotal - stored.comprDataSize
             > max(automatic.highWatermark - automatic.lowWatermark, pageSize)
     }
 
@@ -414,14 +414,14 @@ extension ZramDevice {
     func automaticRound(
         tier: WritebackTier, automatic: ZramAutomaticWriteback, stream: CodecStream, scratch: inout WritebackTier.Scratch
     ) -> Int {
-        let start = SystemMemory.monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         let required = ZramSlotFlags.idle.rawValue
         var written = 0
         var swept = 0
         var marked = false
         var compacted = false
         var block = -1
-        round: while written < automatic.batchSize && pool.memUsed >= automatic.lowWatermark {
+        round: while written < automatic.batchSize && pool.memUsedTotal >= automatic.lowWatermark {
             var found = -1
             while swept < slotCount {
                 let slot = scratch.hand
@@ -463,13 +463,13 @@ extension ZramDevice {
             }
         }
         releaseUnused(block, tier: tier)
-        if !compacted && written > 0 && pool.memUsed >= automatic.lowWatermark && isFragmented(automatic) {
+        if !compacted && written > 0 && pool.memUsedTotal >= automatic.lowWatermark && isFragmented(automatic) {
             compact()
             counters.automaticCompactions.add(1, ordering: .relaxed)
         }
         counters.automaticRounds.add(1, ordering: .relaxed)
         counters.automaticPages.add(written, ordering: .relaxed)
-        counters.automaticNanoseconds.add(SystemMemory.monotonicNanoseconds() - start, ordering: .relaxed)
+        counters.automaticNanoseconds.add(MonotonicClock.nanoseconds() - start, ordering: .relaxed)
         return written
     }
 }

@@ -2,6 +2,7 @@ import SystemSupport
 import PageCodecs
 import PageStore
 import Synchronization
+import ZsPool
 
 /// An in-process compressed RAM device with the kernel zram's semantics.
 ///
@@ -42,13 +43,14 @@ import Synchronization
 /// and throws; a retry can succeed.
 ///
 /// **Memory and ownership.** The device owns its slot table (16 bytes per slot, one buffer,
-/// ``slotTableBytes``), its pool (``ZsPool``: one reserved address range, spans returned to the
-/// system when they empty) and its codec streams (two per core, made once). All of it lives
-/// as long as the device; the store and load paths allocate nothing.
+/// ``slotTableBytes``), its pool (a `ZsPool`: one reserved address range, spans returned to
+/// the system when they empty; ``poolStatistics``) and its codec streams (`CodecStreams`, two
+/// per core, made once). All of it lives as long as the device; the store and load paths
+/// allocate nothing.
 ///
 /// **Thread safety.** `@unchecked Sendable` because every shared field is guarded: a slot's
 /// entry by the lock bit in its own word (compare-and-swap, as the kernel's ZRAM_LOCK), pool
-/// classes by a spin lock each (``SpinLock``), codec streams by an atomic busy flag each, counters are atomics.
+/// classes by a spin lock each (`SpinLock`), codec streams by an atomic busy flag each, counters are atomics.
 /// Operations on different slots run in parallel; operations on one slot are serialized.
 /// Compression runs before the slot lock is taken, so a slot is locked only to swap handles.
 /// A read of a WB slot holds the slot's lock during the file read (the block cannot be freed
@@ -72,9 +74,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     let table: SlotTable
     let pool: ZsPool
     let streams: CodecStreams
+    /// pages_stored, compr_data_size, same_pages, huge_pages, huge_pages_since.
+    let stored = StoredPageCounters()
     let counters = ZramCounters()
+    /// notify_free and miss_free.
+    let notifications = SlotFreeNotifyCounters()
     let epoch: Int
-    let compactionLock = SpinLock()
     /// The file tier, when the configuration has a backing device.
     let writebackTier: WritebackTier?
     /// bd_stat's 4 KiB units per page.
@@ -118,27 +123,47 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             configuration.secondaryCodec = configuration.codec
         }
         self.configuration = configuration
+        let primaryName = configuration.codec.description
+        let secondaryName = configuration.secondaryCodec?.description ?? "secondary"
         streams = try CodecStreams(
-            pageSize: page, count: max(2, 2 * SystemMemory.processorCount),
-            primaryName: configuration.codec.description, makePrimary: makeCodec,
-            secondaryName: configuration.secondaryCodec?.description ?? "secondary",
-            makeSecondary: makeSecondaryCodec)
+            pageSize: page,
+            makePrimary: { () throws(ZramError) -> any PageCodec in
+                do throws(CodecError) { return try makeCodec() } catch {
+                    throw .codecUnavailable(codec: primaryName, reason: error.description)
+                }
+            },
+            makeSecondary: makeSecondaryCodec.map(Self.naming(secondaryName)))
         table = SlotTable(count: slotCount)
-        let classes = SizeClassTable(pageSize: page)
-        // Every live span holds at least one object, and there is at most one object per slot
-        // plus one in flight per stream (written before the old one is freed).
-        let spans = slotCount + streams.count + classes.count + 64
-        guard let pool = ZsPool(pageSize: page, maximumSpans: spans, memoryLimit: configuration.memLimit) else {
-            throw .outOfAddressSpace(bytes: spans * SizeClassTable.maximumPagesPerSpan * page)
+        // At most one object per slot, plus one in flight per stream (written before the old
+        // one is freed).
+        do {
+            pool = try ZsPool(pageSize: page, holding: slotCount + streams.count, memoryLimit: configuration.memLimit)
+        } catch {
+            switch error {
+            case .outOfAddressSpace(let bytes): throw .outOfAddressSpace(bytes: bytes)
+            case .invalidConfiguration(let message): throw .invalidConfiguration(message)
+            }
         }
-        self.pool = pool
-        hugeClassSize = classes.hugeClassSize
-        epoch = SystemMemory.monotonicSeconds()
+        hugeClassSize = pool.classes.hugeClassSize
+        epoch = MonotonicClock.wholeSeconds()
         unitsPerPage = max(1, page / 4096)
         if let backing = configuration.backingDevice {
             writebackTier = WritebackTier(backing, automatic: configuration.automaticWriteback, pageSize: page)
         } else {
             writebackTier = nil
+        }
+    }
+
+    /// `make`, whose failure becomes ``ZramError/codecUnavailable(codec:reason:)`` naming `name`.
+    private static func naming(
+        _ name: String
+    ) -> (@escaping () throws(CodecError) -> any PageCodec) -> () throws(ZramError) -> any PageCodec {
+        { make in
+            { () throws(ZramError) -> any PageCodec in
+                do throws(CodecError) { return try make() } catch {
+                    throw .codecUnavailable(codec: name, reason: error.description)
+                }
+            }
         }
     }
 
@@ -152,10 +177,14 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// span counted whole, as zsmalloc allocates a zspage's pages all at once. This device
     /// commits a span's pages only as objects reach them, so its own `mem_used_total`
     /// (``mmStat``) is lower; use this figure to predict the kernel's.
-    public var zsmallocEquivalentBytes: Int { pool.wholeSpanBytes }
+    public var zsmallocEquivalentBytes: Int { pool.zsmallocEquivalentBytes }
+
+    /// The pool's own figures: objects, spans, mem_used_total and its high-water mark,
+    /// compaction, the zsmalloc equivalent.
+    public var poolStatistics: ZsPoolStatistics { pool.statistics }
 
     @inline(__always)
-    var now: UInt32 { UInt32(truncatingIfNeeded: SystemMemory.monotonicSeconds() - epoch) }
+    var now: UInt32 { UInt32(truncatingIfNeeded: MonotonicClock.wholeSeconds() - epoch) }
 
     @inline(__always)
     func check(_ slot: Int) throws(PageStoreError) {
@@ -173,9 +202,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// or above the high watermark then writes idle pages back (see
     /// ``ZramAutomaticWriteback``), and a write refused by `mem_limit` waits for a writeback
     /// round and tries once more.
-    /// - Throws: ``PageStoreError/slotOutOfRange(slot:slotCount:)``,
-    ///   ``PageStoreError/wrongPageSize(expected:actual:)``, or
-    ///   ``PageStoreError/memoryLimitExceeded(limit:needed:)`` (the slot keeps its old page).
+    /// - Throws: `PageStoreError.slotOutOfRange`,
+    ///   `PageStoreError.wrongPageSize`, or
+    ///   `PageStoreError.memoryLimitExceeded` (the slot keeps its old page).
     public func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         try check(slot)
         guard page.count == pageSize else { throw .wrongPageSize(expected: pageSize, actual: page.count) }
@@ -200,8 +229,8 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// and a writeback in flight for it keeps the page in memory). A written-back page is read
     /// from the backing file (and its checksum verified) under the slot's lock.
     ///
-    /// - Throws: ``PageStoreError/emptySlot(slot:)`` for a slot that holds nothing,
-    ///   ``PageStoreError/corrupt(slot:reason:)`` when the object fails to decompress or a
+    /// - Throws: `PageStoreError.emptySlot` for a slot that holds nothing,
+    ///   `PageStoreError.corrupt` when the object fails to decompress or a
     ///   written-back page fails its checksum, `PageStoreError.io` when the file read fails.
     ///   A failed read frees nothing and counts `failed_reads`; a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
@@ -215,12 +244,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// zram_slot_free_notify: counts `notify_free`; frees the copy unless another operation holds
     /// the slot, in which case it counts `miss_free` and keeps the copy.
     public func slotFreeNotify(_ slot: Int) {
-        guard slot >= 0 && slot < slotCount else { return }
-        counters.notifyFree.add(1, ordering: .relaxed)
-        guard table.tryLock(slot) else {
-            counters.missFree.add(1, ordering: .relaxed)
-            return
-        }
+        guard slot >= 0 && slot < slotCount, notifications.notify(takingLock: { table.tryLock(slot) }) else { return }
         let old = detachLocked(slot)
         table.unlock(slot)
         release(old)
@@ -240,7 +264,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         var s = BackendStatistics()
         let mm = mmStat
         let io = ioStat
-        s.storedPages = counters.pagesStored.load(ordering: .relaxed)
+        s.storedPages = stored.pagesStored
         s.origDataSize = mm.origDataSize
         s.comprDataSize = mm.comprDataSize
         s.memUsedTotal = mm.memUsedTotal
@@ -250,7 +274,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         s.failedReads = io.failedReads
         s.failedWrites = io.failedWrites
         s.notifyFree = io.notifyFree
-        s.missFree = counters.missFree.load(ordering: .relaxed)
+        s.missFree = notifications.missFree
         s.writtenBack = counters.bdWrites.load(ordering: .relaxed)
         s.fileReads = counters.bdReads.load(ordering: .relaxed)
         return s
@@ -259,25 +283,14 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     // MARK: Stats
 
     /// mm_stat, with the kernel's definitions (see ``ZramMMStat``).
-    public var mmStat: ZramMMStat {
-        ZramMMStat(
-            origDataSize: counters.pagesStored.load(ordering: .relaxed) * pageSize,
-            comprDataSize: counters.comprDataSize.load(ordering: .relaxed),
-            memUsedTotal: pool.memUsed,
-            memLimit: configuration.memLimit,
-            memUsedMax: pool.memUsedMax,
-            samePages: counters.samePages.load(ordering: .relaxed),
-            pagesCompacted: counters.pagesCompacted.load(ordering: .relaxed),
-            hugePages: counters.hugePages.load(ordering: .relaxed),
-            hugePagesSince: counters.hugePagesSince.load(ordering: .relaxed))
-    }
+    public var mmStat: ZramMMStat { stored.mmStat(pool: pool, pageSize: pageSize) }
 
     /// io_stat.
     public var ioStat: ZramIOStat {
         ZramIOStat(
             failedReads: counters.failedReads.load(ordering: .relaxed),
             failedWrites: counters.failedWrites.load(ordering: .relaxed),
-            notifyFree: counters.notifyFree.load(ordering: .relaxed))
+            notifyFree: notifications.notifyFree)
     }
 
     /// bd_stat, in 4 KiB units: pages now in the backing file, pages read from it, pages
@@ -290,7 +303,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     }
 
     /// debug_stat.
-    public var debugStat: ZramDebugStat { ZramDebugStat(missFree: counters.missFree.load(ordering: .relaxed)) }
+    public var debugStat: ZramDebugStat { ZramDebugStat(missFree: notifications.missFree) }
 
     /// Sets mem_used_max to the current mem_used_total (writing 0 to mem_used_max).
     public func resetMemUsedMax() { pool.resetMemUsedMax() }
@@ -307,7 +320,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             release(old)
         }
         counters.reset()
-        pool.resetMemUsedMax()
+        notifications.reset()
+        stored.reset()
+        pool.resetStatistics()
     }
 
     /// The flags of `slot` right now (`.lock` shows an operation in progress).
@@ -331,9 +346,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     // MARK: Store and load
 
     /// What a slot held before it was cleared: a pool object (or, with `classIndex` -1, a
-    /// backing-file block in `handle`) to free after the slot unlocks.
+    /// backing-file block in `handle`'s raw value) to free after the slot unlocks.
     struct Detached {
-        var handle: UInt64
+        var handle: ZsHandle
         var classIndex: Int
     }
 
@@ -347,21 +362,18 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         let handle = table.handle(slot)
         table.setHandle(slot, 0)
         if word & ZramSlotFlags.same.rawValue != 0 {
-            counters.samePages.subtract(1, ordering: .relaxed)
-            counters.pagesStored.subtract(1, ordering: .relaxed)
+            stored.removeSameFilled()
             return nil
         }
         if word & ZramSlotFlags.writtenBack.rawValue != 0 {
-            counters.pagesStored.subtract(1, ordering: .relaxed)
+            stored.addElsewhere(-1)
             counters.bdCount.subtract(1, ordering: .relaxed)
-            return Detached(handle: handle, classIndex: -1)
+            return Detached(handle: ZsHandle(rawValue: handle), classIndex: -1)
         }
         let size = Int(word & ZramSlotFlags.sizeMask)
         guard size != 0 else { return nil }
-        if word & ZramSlotFlags.huge.rawValue != 0 { counters.hugePages.subtract(1, ordering: .relaxed) }
-        counters.comprDataSize.subtract(size, ordering: .relaxed)
-        counters.pagesStored.subtract(1, ordering: .relaxed)
-        return Detached(handle: handle, classIndex: pool.classes.classIndex(forSize: size))
+        stored.removeObject(size: size, huge: word & ZramSlotFlags.huge.rawValue != 0)
+        return Detached(handle: ZsHandle(rawValue: handle), classIndex: pool.classes.classIndex(forSize: size))
     }
 
     /// Frees a detached object or file block (no slot lock held).
@@ -371,7 +383,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         if old.classIndex >= 0 {
             pool.free(old.handle, inClass: old.classIndex)
         } else if let tier = writebackTier {
-            releaseBlock(Int(old.handle), tier: tier)
+            releaseBlock(Int(old.handle.rawValue), tier: tier)
         }
     }
 
@@ -390,39 +402,26 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             table.setWord(slot, ZramSlotFlags.same.rawValue)
             table.setAccessTime(slot, time)
             table.unlock(slot)
-            counters.samePages.add(1, ordering: .relaxed)
-            counters.pagesStored.add(1, ordering: .relaxed)
+            stored.addSameFilled()
             release(old)
             return
         }
-        // Compress into the worst-case-sized scratch buffer, as zram does (2 pages): a codec's
-        // unbounded path is its fast one; the huge check follows on the result.
-        var size = pageSize
-        var source = UnsafeRawPointer(page.baseAddress!)
-        if let compressed = stream.primary.compress(page, into: stream.scratch), compressed > 0, compressed < hugeClassSize {
-            size = compressed
-            source = UnsafeRawPointer(stream.scratch.baseAddress!)
-        }
-        let huge = size == pageSize
+        let (bytes, huge) = stream.compress(page, hugeThreshold: hugeClassSize)
+        let size = bytes.count
         let classIndex = pool.classes.classIndex(forSize: size)
         guard let handle = pool.allocate(inClass: classIndex) else {
             if countingFailure { counters.failedWrites.add(1, ordering: .relaxed) }
             throw .memoryLimitExceeded(
-                limit: configuration.memLimit, needed: pool.memUsed + pageSize)
+                limit: configuration.memLimit, needed: pool.memUsedTotal + pageSize)
         }
-        pool.address(of: handle, inClass: classIndex).copyMemory(from: source, byteCount: size)
+        pool.write(bytes, to: handle, inClass: classIndex)
         table.lock(slot)
         let old = detachLocked(slot)
-        table.setHandle(slot, handle)
+        table.setHandle(slot, handle.rawValue)
         table.setWord(slot, UInt32(size) | (huge ? ZramSlotFlags.huge.rawValue : 0))
         table.setAccessTime(slot, time)
         table.unlock(slot)
-        if huge {
-            counters.hugePages.add(1, ordering: .relaxed)
-            counters.hugePagesSince.add(1, ordering: .relaxed)
-        }
-        counters.comprDataSize.add(size, ordering: .relaxed)
-        counters.pagesStored.add(1, ordering: .relaxed)
+        stored.addObject(size: size, huge: huge)
         release(old)
     }
 
@@ -467,19 +466,12 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         _ slot: Int, word: UInt32, into buffer: UnsafeMutableRawBufferPointer, using stream: CodecStream
     ) -> String? {
         let size = Int(word & ZramSlotFlags.sizeMask)
-        let classIndex = pool.classes.classIndex(forSize: size)
-        let object = UnsafeRawPointer(pool.address(of: table.handle(slot), inClass: classIndex))
-        if word & ZramSlotFlags.huge.rawValue != 0 {
-            buffer.baseAddress!.copyMemory(from: object, byteCount: pageSize)
-            return nil
-        }
-        let priority = Int((word >> ZramSlotFlags.priorityShift) & 3)
-        guard let codec = stream.codec(priority: priority) else {
-            return "stored with codec priority \(priority), which this device has no codec for"
-        }
-        do {
-            let produced = try codec.decompress(UnsafeRawBufferPointer(start: object, count: size), into: buffer)
-            if produced != pageSize { return "decompressed to \(produced) bytes, not \(pageSize)" }
+        let object = pool.bytes(
+            of: ZsHandle(rawValue: table.handle(slot)), inClass: pool.classes.classIndex(forSize: size), count: size)
+        do throws(CodecError) {
+            try stream.decode(
+                object, isRaw: word & ZramSlotFlags.huge.rawValue != 0,
+                priority: Int((word >> ZramSlotFlags.priorityShift) & 3), into: buffer)
         } catch {
             return error.description
         }
@@ -493,11 +485,11 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         table.checkInvariants()
         pool.checkInvariants()
         streams.checkInvariants()
-        var stored = 0, same = 0, huge = 0, compressed = 0, objects = 0, writtenBack = 0
+        var pages = 0, same = 0, huge = 0, compressed = 0, objects = 0, writtenBack = 0
         for slot in 0..<slotCount {
             let word = table.word(slot)
             guard word != 0 else { continue }
-            stored += 1
+            pages += 1
             precondition(word & ZramSlotFlags.postProcessing.rawValue == 0, "slot \(slot) still marked for post-processing")
             if word & ZramSlotFlags.same.rawValue != 0 { same += 1; continue }
             if word & ZramSlotFlags.writtenBack.rawValue != 0 {
@@ -516,10 +508,10 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             compressed += size
             objects += 1
         }
-        precondition(stored == counters.pagesStored.load(ordering: .relaxed), "pages_stored \(counters.pagesStored.load(ordering: .relaxed)) != \(stored) slots")
-        precondition(same == counters.samePages.load(ordering: .relaxed), "same_pages counter != \(same) slots")
-        precondition(huge == counters.hugePages.load(ordering: .relaxed), "huge_pages counter != \(huge) slots")
-        precondition(compressed == counters.comprDataSize.load(ordering: .relaxed), "compr_data_size counter != \(compressed)")
+        precondition(pages == stored.pagesStored, "pages_stored \(stored.pagesStored) != \(pages) slots")
+        precondition(same == stored.samePages, "same_pages counter != \(same) slots")
+        precondition(huge == stored.hugePages, "huge_pages counter != \(huge) slots")
+        precondition(compressed == stored.comprDataSize, "compr_data_size counter != \(compressed)")
         precondition(objects == pool.objectCount, "\(objects) slots hold objects, pool has \(pool.objectCount)")
         precondition(writtenBack == counters.bdCount.load(ordering: .relaxed), "bd_count counter != \(writtenBack) slots")
         if let tier = writebackTier {

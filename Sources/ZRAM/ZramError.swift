@@ -28,6 +28,7 @@ public enum ZramError: Error, Sendable, Equatable, CustomStringConvertible {
     /// the pool (readable); `last` is the last write error.
     case writebackFailed(written: Int, failures: Int, last: PageStoreError)
 
+    /// What happened and what to do.
     public var description: String {
         switch self {
         case .invalidConfiguration(let message): message

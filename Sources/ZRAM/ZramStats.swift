@@ -1,55 +1,13 @@
 import Synchronization
+import ZsPool
 
 /// Formats `value` as C's `%8llu` / `%8ld`: right-aligned in at least 8 columns.
-func kernelField(_ value: Int) -> String {
-    let text = String(value)
-    return text.count >= 8 ? text : String(repeating: " ", count: 8 - text.count) + text
-}
+@inline(__always)
+func kernelField(_ value: Int) -> String { ZsPoolMMStat.field(value) }
 
-/// zram's `mm_stat`: memory figures, with the kernel's exact line.
-public struct ZramMMStat: Sendable, Equatable {
-    /// orig_data_size: stored pages x page size, same-filled pages included (bytes).
-    public var origDataSize: Int
-    /// compr_data_size: sum of stored object sizes; huge pages count a full page, same-filled 0.
-    public var comprDataSize: Int
-    /// mem_used_total: every byte the pool holds from the system (slot table excluded).
-    public var memUsedTotal: Int
-    /// mem_limit in bytes, 0 for none.
-    public var memLimit: Int
-    /// mem_used_max: the high-water mark of mem_used_total.
-    public var memUsedMax: Int
-    /// same_pages: slots holding a same-filled page.
-    public var samePages: Int
-    /// pages_compacted: system pages freed by compaction since the device was set up.
-    public var pagesCompacted: Int
-    /// huge_pages: slots holding an uncompressed page.
-    public var hugePages: Int
-    /// huge_pages_since: pages stored huge since the device was set up.
-    public var hugePagesSince: Int
-
-    /// Makes a record from its fields.
-    public init(
-        origDataSize: Int, comprDataSize: Int, memUsedTotal: Int, memLimit: Int, memUsedMax: Int,
-        samePages: Int, pagesCompacted: Int, hugePages: Int, hugePagesSince: Int
-    ) {
-        self.origDataSize = origDataSize
-        self.comprDataSize = comprDataSize
-        self.memUsedTotal = memUsedTotal
-        self.memLimit = memLimit
-        self.memUsedMax = memUsedMax
-        self.samePages = samePages
-        self.pagesCompacted = pagesCompacted
-        self.hugePages = hugePages
-        self.hugePagesSince = hugePagesSince
-    }
-
-    /// The sysfs text exactly as mm_stat_show prints it (`%8llu` fields, one space apart,
-    /// trailing newline).
-    public var line: String {
-        [origDataSize, comprDataSize, memUsedTotal, memLimit, memUsedMax, samePages, pagesCompacted,
-         hugePages, hugePagesSince].map(kernelField).joined(separator: " ") + "\n"
-    }
-}
+/// zram's `mm_stat`: memory figures, with the kernel's exact line (``ZramDevice/mmStat``). The
+/// record is the pool's (`ZsPoolMMStat`), shared with ZSwap's cache, so both read alike.
+public typealias ZramMMStat = ZsPoolMMStat
 
 /// zram's `io_stat`.
 public struct ZramIOStat: Sendable, Equatable {
@@ -117,16 +75,8 @@ public struct ZramDebugStat: Sendable, Equatable {
 /// The device's live counters (atomics, relaxed: each is exact on its own; a report reads them
 /// one after another, as sysfs does).
 final class ZramCounters: Sendable {
-    let pagesStored = Atomic<Int>(0)
-    let comprDataSize = Atomic<Int>(0)
-    let samePages = Atomic<Int>(0)
-    let hugePages = Atomic<Int>(0)
-    let hugePagesSince = Atomic<Int>(0)
-    let pagesCompacted = Atomic<Int>(0)
     let failedReads = Atomic<Int>(0)
     let failedWrites = Atomic<Int>(0)
-    let notifyFree = Atomic<Int>(0)
-    let missFree = Atomic<Int>(0)
     let recompressed = Atomic<Int>(0)
     /// bd_count, bd_reads, bd_writes, in pages.
     let bdCount = Atomic<Int>(0)
@@ -149,16 +99,8 @@ final class ZramCounters: Sendable {
 
     /// Sets every counter to zero (device reset).
     func reset() {
-        pagesStored.store(0, ordering: .relaxed)
-        comprDataSize.store(0, ordering: .relaxed)
-        samePages.store(0, ordering: .relaxed)
-        hugePages.store(0, ordering: .relaxed)
-        hugePagesSince.store(0, ordering: .relaxed)
-        pagesCompacted.store(0, ordering: .relaxed)
         failedReads.store(0, ordering: .relaxed)
         failedWrites.store(0, ordering: .relaxed)
-        notifyFree.store(0, ordering: .relaxed)
-        missFree.store(0, ordering: .relaxed)
         recompressed.store(0, ordering: .relaxed)
         // bd_count follows the slots as they are freed; the rest restart from zero.
         bdReads.store(0, ordering: .relaxed)

@@ -13,11 +13,11 @@ extension FrontswapCache {
     /// - Returns: the number of entries written back.
     @discardableResult
     public func shrink(maxPages: Int = .max) -> Int {
-        shrinker.withLockIfAvailable { scratch in
+        shrinker.withLockIfAvailable { _ in
             var written = 0
             while written < maxPages && poolBytes > acceptThresholdBytes {
                 guard let victim = pickVictim() else { break }
-                guard writeBack(victim, using: scratch.page) else { break }
+                guard writeBack(victim) else { break }
                 written += 1
             }
             return written
@@ -30,11 +30,11 @@ extension FrontswapCache {
     /// - Returns: the number written back (fewer when the LRU runs out or a write fails).
     @discardableResult
     public func writeBack(count: Int) -> Int {
-        shrinker.withLock { scratch in
+        shrinker.withLock { _ in
             var written = 0
             while written < count {
                 guard let victim = pickVictim() else { break }
-                guard writeBack(victim, using: scratch.page) else { break }
+                guard writeBack(victim) else { break }
                 written += 1
             }
             return written
@@ -50,7 +50,7 @@ extension FrontswapCache {
             var budget = 2 * list.count
             while budget > 0, let tail = list.last {
                 budget -= 1
-                if states.clearReferenced(tail) || !states.tryLock(tail) {
+                if entries.clearReferenced(tail) || !entries.tryLock(tail) {
                     list.pushFront(tail)
                     continue
                 }
@@ -62,22 +62,31 @@ extension FrontswapCache {
     }
 
     /// Writes `slot`'s pool entry to its file block and frees the entry (slot lock held by the
-    /// caller, released here). On failure the entry goes back to the LRU head, still in the
-    /// pool. Returns whether it was written.
-    func writeBack(_ slot: Int, using page: UnsafeMutableRawBufferPointer) -> Bool {
-        defer { states.unlock(slot) }
-        do throws(PageStoreError) {
-            try pool.readPage(at: slot, into: page)
-            try file.writeBlock(UnsafeRawBufferPointer(page), at: slot)
-        } catch {
-            if case .io = error { counters.failedWrites.add(1, ordering: .relaxed) }
+    /// caller, released here). The page is restored into a codec stream's page buffer, held
+    /// for this one entry. On failure the entry goes back to the LRU head, still in the pool.
+    /// Returns whether it was written.
+    func writeBack(_ slot: Int) -> Bool {
+        defer { entries.unlock(slot) }
+        let entry = entries.poolEntry(slot)
+        let outcome = streams.withStream { stream -> PageStoreError? in
+            let page = stream.page
+            if let failure = decode(entry, into: page, using: stream) {
+                return .corrupt(slot: slot, reason: failure)
+            }
+            do throws(PageStoreError) { try file.writeBlock(UnsafeRawBufferPointer(page), at: slot) } catch {
+                counters.failedWrites.add(1, ordering: .relaxed)
+                return error
+            }
+            checksums?.record(UnsafeRawBufferPointer(page), for: slot)
+            return nil
+        }
+        if outcome != nil {
             counters.rejectReclaimFail.add(1, ordering: .relaxed)
             lru.withLock { $0.pushFront(slot) }
             return false
         }
-        checksums?.record(UnsafeRawBufferPointer(page), for: slot)
-        pool.discard(slot)
-        states.setLocation(slot, .file)
+        freeObject(of: entry)
+        entries.setLocation(slot, .file)
         counters.pagesInFile.add(1, ordering: .relaxed)
         counters.writtenBack.add(1, ordering: .relaxed)
         return true

@@ -1,13 +1,14 @@
 import PageCodecs
 import PageStore
 import Synchronization
-import ZRAM
+import SystemSupport
+import ZsPool
 
 /// A zswap-style compressed cache in front of a backing swap file, usable as a swap region's
 /// backend.
 ///
-/// Pages stored on swap-out are compressed into an in-memory pool (a `ZramDevice` keyed by
-/// swap slot, as zswap keeps its entries in zsmalloc); when the pool is full, the least
+/// Pages stored on swap-out are compressed into an in-memory pool (a `ZsPool`, as zswap keeps
+/// its entries in zsmalloc, one entry per swap slot); when the pool is full, the least
 /// recently used entries are written back to their block of the file (slot i is block i, as
 /// on a swap device), and pages the pool refuses go straight to the file. Loads come from the
 /// pool when the page is there, otherwise from the file.
@@ -33,9 +34,9 @@ import ZRAM
 /// - ``slotFreeNotify(_:)`` is the exclusive load: it drops the slot's copy (pool entry and
 ///   file block). **Contract**: the swap layer sends it only when the load was a swap-in,
 ///   the read completed and the page is installed, no other reader holds the slot (a single
-///   owner), and the page is now dirty (its next eviction stores it again), as DESIGN.md's
-///   seed rules and the kernel's 2024 fix require. Snapshot or verification reads never send
-///   it. Like zram, a notify that finds the slot busy counts `miss_free` and keeps the copy.
+///   owner), and the page is now dirty (its next eviction stores it again), as the seed's
+///   rules and the kernel's 2024 fix require. Snapshot or verification reads never send it.
+///   Like zram, a notify that finds the slot busy counts `miss_free` and keeps the copy.
 /// - ``discard(_:)`` is `zswap_invalidate`: the swap slot was freed; the pool entry and the
 ///   file block (punched out of the file) are dropped.
 ///
@@ -49,10 +50,11 @@ import ZRAM
 /// ``shrink(maxPages:)`` does the same on demand (for a reclaim thread). With
 /// ``FrontswapConfiguration/limitPolicy`` `.rejectNewest` (zswap's way) only the store that
 /// finds the pool at its limit writes back a batch; later stores go to the file until the pool
-/// drains below the threshold, compacting it every ``compactEvery`` refusals so that the holes
-/// loads leave in its spans do not keep its footprint above the threshold for ever. An entry loaded since
-/// the shrinker last looked at it is rotated to the head instead (second chance). A writeback
-/// whose file write fails leaves the entry in the pool, readable (`reject_reclaim_fail`).
+/// drains below the threshold, compacting it (``compact()``) every ``compactEvery`` refusals
+/// so that the holes loads leave in its spans do not keep its footprint above the threshold
+/// for ever. An entry loaded since the shrinker last looked at it is rotated to the head
+/// instead (second chance). A writeback whose file write fails leaves the entry in the pool,
+/// readable (`reject_reclaim_fail`).
 ///
 /// ## File reads and failures
 /// A file read that fails frees nothing, counts `failed_reads` and throws
@@ -62,23 +64,27 @@ import ZRAM
 ///
 /// ## Concurrency
 /// `@unchecked Sendable` because every shared field is guarded:
-/// - Each slot has one atomic state word (``SlotLocation`` + lock bit + referenced bit). Every
+/// - Each slot has one entry (`SlotEntries`): an atomic state word (``SlotLocation``, lock
+///   bit, referenced bit, the pool object's size and kind) and the pool handle. Every
 ///   operation on a slot holds that slot's lock for its whole duration (pool call, file I/O,
 ///   state change), so operations on one slot are serialized and operations on different
-///   slots run in parallel. The pool's own per-slot locks nest inside.
+///   slots run in parallel. Compression runs before the lock is taken (the page is the
+///   caller's), and the new object is allocated and filled before it, too.
+/// - The pool's classes have a spin lock each, taken inside a slot lock, never around one.
 /// - The LRU (intrusive links in preallocated per-slot arrays) sits behind one `Mutex`, held
 ///   only to link, unlink or pick a victim: a few pointer writes. Lock order is slot lock, then
 ///   LRU mutex; the shrinker, which holds the LRU mutex while picking, only *tries* slot locks
 ///   and skips busy slots, so it never waits against that order.
 /// - Loads mark an entry referenced with an atomic OR: no LRU lock on the load path.
-/// - One thread shrinks at a time (a `Mutex` guarding its scratch page; others that find it
-///   taken do not wait). Counters are relaxed atomics.
+/// - One thread shrinks at a time (a `Mutex`; others that find it taken do not wait); one
+///   compaction at a time (the pool's). Codec streams are taken per operation, after any slot
+///   lock and never while waiting for one. Counters are relaxed atomics.
 ///
-/// **Memory and ownership.** The cache owns its pool (a `ZramDevice`: slot table, size-class
-/// pool, codec streams), the slot states (4 bytes per slot), the LRU links (8 bytes per slot),
-/// optional checksums (8 bytes per slot) and one scratch page for writeback, all allocated in
-/// `init`: the store, load, notify and writeback paths allocate nothing. It holds the file
-/// but does not close it.
+/// **Memory and ownership.** The cache owns its pool (a `ZsPool`: one reserved address range,
+/// ``poolStatistics``), its codec streams (`CodecStreams`, two per core), the slot entries
+/// (12 bytes per slot), the LRU links (8 bytes per slot) and optional checksums (8 bytes per
+/// slot), all allocated in `init`: the store, load, notify and writeback paths allocate
+/// nothing. It holds the file but does not close it.
 public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// The configuration the cache was made with.
     public let configuration: FrontswapConfiguration
@@ -93,40 +99,35 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// The exclusive-load hook frees copies.
     public var freesOnNotify: Bool { true }
 
-    /// The compressed pool, keyed by slot.
-    public let pool: ZramDevice
     /// The backing file (block i is slot i).
     public let file: any PageFile
 
-    let states: SlotStates
+    let pool: ZsPool
+    let streams: CodecStreams
+    let entries: SlotEntries
+    /// A compressed page of at least this size is stored raw (the pool's huge_class_size).
+    let hugeClassSize: Int
     let lru: Mutex<IntrusiveLRU>
     let checksums: PageChecksums?
     let counters = FrontswapCounters()
+    /// notify_free and miss_free.
+    let notifications = SlotFreeNotifyCounters()
+    /// stored_pages, compressed bytes, same_filled_pages, raw pages: the pool entries.
+    let stored = StoredPageCounters()
     let reachedFull = Atomic<Bool>(false)
     /// With `.rejectNewest`: stores refused by a full pool, counting toward the next compaction.
     let refusalsTowardCompaction = Atomic<Int>(0)
-    let shrinker: Mutex<WritebackScratch>
-
-    /// The one page the shrinker decompresses into before writing it to the file.
-    ///
-    /// **Memory.** One page allocated in `init` and freed in `deinit`, used only while the
-    /// cache's shrink mutex is held.
-    struct WritebackScratch: ~Copyable {
-        let page: UnsafeMutableRawBufferPointer
-        init(pageSize: Int) {
-            page = .allocate(byteCount: pageSize, alignment: 64)
-            page.initializeMemory(as: UInt8.self, repeating: 0)
-        }
-        deinit { page.deallocate() }
-    }
+    /// Held while shrinking: one shrinker at a time.
+    let shrinker = Mutex(())
 
     /// Makes a cache over `file`, with its pool limit taken from `memTotal` bytes of RAM when
-    /// the limit is a percentage (default: this machine's `MemTotal`).
+    /// the limit is a percentage (default: this machine's `MemTotal`, `MemInfo.totalBytes()`).
     ///
     /// - Throws: ``ZSwapError/invalidConfiguration(_:)`` for a bad configuration or a file with
-    ///   another page size; ``ZSwapError/pool(_:)`` when the pool cannot be made.
+    ///   another page size; ``ZSwapError/codecUnavailable(codec:reason:)`` when the compressor
+    ///   cannot be set up; ``ZSwapError/pool(_:)`` when the pool cannot be made.
     public init(
-        _ configuration: FrontswapConfiguration, file: any PageFile, memTotal: Int = MemoryInfo.totalBytes()
+        _ configuration: FrontswapConfiguration, file: any PageFile, memTotal: Int = MemInfo.totalBytes()
     ) throws(ZSwapError) {
         if let problem = configuration.problem { throw .invalidConfiguration(problem) }
         guard file.pageSize == configuration.pageSize else {
@@ -143,16 +144,27 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         slotCount = configuration.slotCount
         poolLimitBytes = limit
         acceptThresholdBytes = limit * configuration.acceptThresholdPercent / 100
-        var poolConfiguration = ZramConfiguration(
-            disksize: configuration.slotCount * configuration.pageSize, pageSize: configuration.pageSize,
-            codec: configuration.codec, memLimit: limit)
-        poolConfiguration.secondaryCodec = nil
-        do throws(ZramError) { pool = try ZramDevice(poolConfiguration) } catch { throw .pool(error) }
+        let codec = configuration.codec
+        streams = try CodecStreams(
+            pageSize: configuration.pageSize,
+            makePrimary: { () throws(ZSwapError) -> any PageCodec in
+                do throws(CodecError) { return try codec.makeStream() } catch {
+                    throw .codecUnavailable(codec: codec.description, reason: error.description)
+                }
+            })
+        // At most one object per slot, plus the new objects of stores in flight (each filled
+        // before the slot's old one is freed): a margin of one per stream. An allocation past
+        // the spans fails as a full pool does, and the page goes to the file.
+        do throws(ZsPoolError) {
+            pool = try ZsPool(pageSize: pageSize, holding: slotCount + streams.count, memoryLimit: limit)
+        } catch {
+            throw .pool(error)
+        }
+        hugeClassSize = pool.classes.hugeClassSize
         self.file = file
-        states = SlotStates(count: configuration.slotCount)
+        entries = SlotEntries(count: configuration.slotCount)
         lru = Mutex(IntrusiveLRU(capacity: configuration.slotCount))
         checksums = configuration.checksums ? PageChecksums(count: configuration.slotCount) : nil
-        shrinker = Mutex(WritebackScratch(pageSize: configuration.pageSize))
     }
 
     @inline(__always)
@@ -164,7 +176,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// Where `slot`'s page lives right now (a racy peek while other threads use the slot).
     public func location(of slot: Int) -> SlotLocation {
         guard slot >= 0 && slot < slotCount else { return .empty }
-        return states.location(slot)
+        return entries.location(slot)
     }
 
     /// Whether `slot`'s page is in the file now (a hint for the swap layer's I/O threads).
@@ -172,84 +184,147 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
 
     /// The pool's `mem_used_total`.
     @inline(__always)
-    var poolBytes: Int { pool.mmStat.memUsedTotal }
+    var poolBytes: Int { pool.memUsedTotal }
 
     // MARK: Store
 
     /// Stores a page at `slot` (zswap_store): into the pool if it accepts the page, otherwise
     /// into the slot's file block. Replaces the slot's old contents only on success.
     ///
-    /// - Throws: ``PageStoreError/slotOutOfRange(slot:slotCount:)``,
-    ///   ``PageStoreError/wrongPageSize(expected:actual:)``, or `.io` when the page had to go to
+    /// - Throws: `PageStoreError.slotOutOfRange`,
+    ///   `PageStoreError.wrongPageSize`, or `.io` when the page had to go to
     ///   the file and the write failed (the slot keeps its old page; an old page in the file may
     ///   be torn by the failed write, which checksums then report as corrupt on read).
     public func writePage(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
         try check(slot, page.count)
-        var accepted = admit()
-        states.lock(slot)
-        defer { states.unlock(slot) }
-        let old = states.location(slot)
-        if accepted {
-            do throws(PageStoreError) {
-                try pool.writePage(page, at: slot)
-            } catch {
-                guard case .memoryLimitExceeded = error else { throw error }
+        var entry: PoolEntry? = nil
+        var poorlyCompressed = false
+        if admit() {
+            switch prepareEntry(for: page) {
+            case .entry(let made): entry = made
+            case .incompressible: poorlyCompressed = true
+            case .poolFull:
                 counters.rejectAllocFail.add(1, ordering: .relaxed)
                 reachedFull.store(true, ordering: .relaxed)
-                accepted = false
             }
         }
-        if accepted {
-            if !configuration.storeIncompressible, (try? pool.objectSize(slot)) == pageSize,
-                storeToFile(page, slot)
-            {
+        entries.lock(slot)
+        defer { entries.unlock(slot) }
+        let old = entries.location(slot)
+        if poorlyCompressed {
+            if storeToFile(page, slot) == nil {
                 // Incompressible and not kept raw: the file has it now.
-                pool.discard(slot)
+                if old == .pool { dropPoolEntry(slot) }
                 counters.rejectCompressPoor.add(1, ordering: .relaxed)
-                finishFileStore(slot, old: old, poolDropped: true)
+                finishFileStore(slot, old: old)
                 return
             }
+            // The file refused it: keep it raw in the pool after all, if the pool takes it.
+            entry = makeEntry(bytes: page, isRaw: true)
+            if entry == nil {
+                counters.rejectAllocFail.add(1, ordering: .relaxed)
+                reachedFull.store(true, ordering: .relaxed)
+            }
+        }
+        if let entry {
+            let previous = old == .pool ? entries.poolEntry(slot) : nil
+            entries.setPoolEntry(slot, entry)
+            if let previous { freeObject(of: previous) }
             if old == .file { releaseFileBlock(slot) }
-            states.setLocation(slot, .pool)
             lru.withLock { $0.pushFront(slot) }
             return
         }
         // Refused by the pool: straight to the file.
-        guard storeToFile(page, slot) else {
-            throw .io(errno: lastWriteErrno.load(ordering: .relaxed), operation: "store of slot \(slot) to the backing file (the pool refused it)")
+        if let error = storeToFile(page, slot) {
+            guard case .io(let code, _) = error else { throw error }
+            throw .io(errno: code, operation: "store of slot \(slot) to the backing file (the pool refused it)")
         }
-        if old == .pool { pool.discard(slot) }
-        finishFileStore(slot, old: old, poolDropped: old == .pool)
+        if old == .pool { dropPoolEntry(slot) }
+        finishFileStore(slot, old: old)
     }
 
-    private let lastWriteErrno = Atomic<Int32>(0)
+    /// What ``prepareEntry(for:)`` made of a page.
+    enum Preparation {
+        /// A pool entry, object allocated and filled (or same-filled), counted.
+        case entry(PoolEntry)
+        /// The page does not compress and the configuration sends such pages to the file.
+        case incompressible
+        /// The pool could not allocate the object (its limit, or no span left).
+        case poolFull
+    }
 
-    /// Writes `page` to `slot`'s block; records its checksum. Counts a failure and returns false.
+    /// Compresses `page` and puts it in a new pool object, before the slot's lock is taken:
+    /// the same-filled check, then compression with a codec stream (held only here), the huge
+    /// check, allocation and copy. The entry is counted in the stored-page counters.
     @inline(__always)
-    private func storeToFile(_ page: UnsafeRawBufferPointer, _ slot: Int) -> Bool {
+    func prepareEntry(for page: UnsafeRawBufferPointer) -> Preparation {
+        if let word = SameFilled.word(of: page) {
+            stored.addSameFilled()
+            return .entry(PoolEntry(handle: word, size: 0, isSameFilled: true, isRaw: false))
+        }
+        return streams.withStream { stream -> Preparation in
+            let (bytes, isRaw) = stream.compress(page, hugeThreshold: hugeClassSize)
+            if isRaw && !configuration.storeIncompressible { return .incompressible }
+            guard let entry = makeEntry(bytes: bytes, isRaw: isRaw) else { return .poolFull }
+            return .entry(entry)
+        }
+    }
+
+    /// Allocates an object for `bytes`, copies them in and counts it; `nil` when the pool is
+    /// full.
+    @inline(__always)
+    func makeEntry(bytes: UnsafeRawBufferPointer, isRaw: Bool) -> PoolEntry? {
+        let classIndex = pool.classes.classIndex(forSize: bytes.count)
+        guard let handle = pool.allocate(inClass: classIndex) else { return nil }
+        pool.write(bytes, to: handle, inClass: classIndex)
+        stored.addObject(size: bytes.count, huge: isRaw)
+        return PoolEntry(handle: handle.rawValue, size: bytes.count, isSameFilled: false, isRaw: isRaw)
+    }
+
+    /// Frees a pool entry's object and uncounts it (same-filled entries have none).
+    @inline(__always)
+    func freeObject(of entry: PoolEntry) {
+        if entry.isSameFilled {
+            stored.removeSameFilled()
+            return
+        }
+        stored.removeObject(size: entry.size, huge: entry.isRaw)
+        pool.free(ZsHandle(rawValue: entry.handle), inClass: pool.classes.classIndex(forSize: entry.size))
+    }
+
+    /// Empties `slot`'s pool entry: off the LRU, object freed (slot lock held; the caller sets
+    /// the new location).
+    @inline(__always)
+    func dropPoolEntry(_ slot: Int) {
+        lru.withLock { $0.remove(slot) }
+        freeObject(of: entries.poolEntry(slot))
+    }
+
+    /// Writes `page` to `slot`'s block and records its checksum; counts a failure and returns
+    /// its error.
+    @inline(__always)
+    private func storeToFile(_ page: UnsafeRawBufferPointer, _ slot: Int) -> PageStoreError? {
         do throws(PageStoreError) {
             try file.writeBlock(page, at: slot)
         } catch {
             counters.failedWrites.add(1, ordering: .relaxed)
-            if case .io(let code, _) = error { lastWriteErrno.store(code, ordering: .relaxed) }
-            return false
+            return error
         }
         checksums?.record(page, for: slot)
-        return true
+        return nil
     }
 
-    /// State changes after a page went to the file (slot lock held).
+    /// State changes after a page went to the file (slot lock held; a pool entry was dropped).
     @inline(__always)
-    private func finishFileStore(_ slot: Int, old: SlotLocation, poolDropped: Bool) {
-        if poolDropped { lru.withLock { $0.remove(slot) } }
+    private func finishFileStore(_ slot: Int, old: SlotLocation) {
         if old != .file { counters.pagesInFile.add(1, ordering: .relaxed) }
         counters.fileStores.add(1, ordering: .relaxed)
-        states.setLocation(slot, .file)
+        entries.setLocation(slot, .file)
     }
 
     /// With ``FrontswapConfiguration/LimitPolicy/rejectNewest``: refused stores between two
     /// compactions of the pool.
-    static let compactEvery = 1024
+    public static let compactEvery = 1024
 
     /// zswap_check_limits with the accept-threshold hysteresis; with `shrinkOnLimit` a refused
     /// store first writes back a batch and asks again. Returns whether the pool takes a store.
@@ -268,7 +343,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
                 // Loads free objects but leave holes in the pool's spans, so its footprint would
                 // never fall below the threshold: compact now and then (zsmalloc's shrinker does).
                 if refusalsTowardCompaction.add(1, ordering: .relaxed).newValue % Self.compactEvery == 0 {
-                    _ = pool.compact()
+                    compact()
                     if checkLimits() { return true }
                 }
                 if poolBytes >= poolLimitBytes { shrink(maxPages: configuration.writebackBatch) }
@@ -300,22 +375,22 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// Loads the page at `slot` (zswap_load, never exclusive): from the pool, marking the
     /// entry referenced, or from the file, verifying its checksum. Never frees.
     ///
-    /// - Throws: ``PageStoreError/emptySlot(slot:)``; `.io` when the file read fails and
-    ///   ``PageStoreError/corrupt(slot:reason:)`` when its checksum (or the pool's
+    /// - Throws: `PageStoreError.emptySlot`; `.io` when the file read fails and
+    ///   `PageStoreError.corrupt` when its checksum (or the pool's
     ///   decompression) fails: nothing is freed, `failed_reads` counts it, a retry may succeed.
     public func readPage(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
         try check(slot, buffer.count)
-        states.lock(slot)
-        defer { states.unlock(slot) }
-        switch states.location(slot) {
+        entries.lock(slot)
+        defer { entries.unlock(slot) }
+        switch entries.location(slot) {
         case .empty:
             throw .emptySlot(slot: slot)
         case .pool:
-            do throws(PageStoreError) { try pool.readPage(at: slot, into: buffer) } catch {
+            if let failure = decode(entries.poolEntry(slot), into: buffer) {
                 counters.failedReads.add(1, ordering: .relaxed)
-                throw error
+                throw .corrupt(slot: slot, reason: failure)
             }
-            states.markReferenced(slot)
+            entries.markReferenced(slot)
             counters.loads.add(1, ordering: .relaxed)
         case .file:
             do throws(PageStoreError) {
@@ -329,6 +404,33 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         }
     }
 
+    /// Restores a pool entry's page into `buffer` (slot lock held): fills a same-filled page,
+    /// copies a raw one, decompresses the others with `stream` (or one taken for the call).
+    /// Returns why it failed, or `nil`.
+    @inline(__always)
+    func decode(_ entry: PoolEntry, into buffer: UnsafeMutableRawBufferPointer, using stream: CodecStream? = nil) -> String? {
+        if entry.isSameFilled {
+            SameFilled.fill(buffer, with: entry.handle)
+            return nil
+        }
+        let object = pool.bytes(
+            of: ZsHandle(rawValue: entry.handle), inClass: pool.classes.classIndex(forSize: entry.size), count: entry.size)
+        do throws(CodecError) {
+            if entry.isRaw {
+                try CodecStream.copyRaw(object, into: buffer)
+            } else if let stream {
+                try stream.decode(object, isRaw: false, priority: 0, into: buffer)
+            } else {
+                try streams.withStream { (stream) throws(CodecError) in
+                    try stream.decode(object, isRaw: false, priority: 0, into: buffer)
+                }
+            }
+        } catch {
+            return error.description
+        }
+        return nil
+    }
+
     // MARK: Free
 
     /// The exclusive-load hook: the swap layer installed the page it read from `slot` (a
@@ -336,38 +438,30 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// entry and the file block. Counts `notify_free`; a busy slot counts `miss_free` and
     /// keeps its copy until it is overwritten or discarded.
     public func slotFreeNotify(_ slot: Int) {
-        guard slot >= 0 && slot < slotCount else { return }
-        counters.notifyFree.add(1, ordering: .relaxed)
-        guard states.tryLock(slot) else {
-            counters.missFree.add(1, ordering: .relaxed)
-            return
-        }
+        guard slot >= 0 && slot < slotCount, notifications.notify(takingLock: { entries.tryLock(slot) }) else { return }
         if drop(slot) == .pool { counters.exclusiveLoads.add(1, ordering: .relaxed) }
-        states.unlock(slot)
+        entries.unlock(slot)
     }
 
     /// zswap_invalidate: the swap slot was freed; drops the pool entry and the file block.
     /// Out-of-range slots are ignored.
     public func discard(_ slot: Int) {
         guard slot >= 0 && slot < slotCount else { return }
-        states.lock(slot)
+        entries.lock(slot)
         if drop(slot) != .empty { counters.invalidates.add(1, ordering: .relaxed) }
-        states.unlock(slot)
+        entries.unlock(slot)
     }
 
     /// Empties `slot` (lock held) and returns where its page was.
     @inline(__always)
     private func drop(_ slot: Int) -> SlotLocation {
-        let old = states.location(slot)
+        let old = entries.location(slot)
         switch old {
         case .empty: return old
-        case .pool:
-            lru.withLock { $0.remove(slot) }
-            pool.discard(slot)
-        case .file:
-            releaseFileBlock(slot)
+        case .pool: dropPoolEntry(slot)
+        case .file: releaseFileBlock(slot)
         }
-        states.setLocation(slot, .empty)
+        entries.setLocation(slot, .empty)
         return old
     }
 
@@ -387,9 +481,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// zswap's debugfs counters plus the file tier's.
     public var frontswapStatistics: FrontswapStatistics {
         var s = FrontswapStatistics()
-        let mm = pool.mmStat
-        s.storedPages = mm.origDataSize / pageSize
-        s.poolTotalSize = mm.memUsedTotal
+        s.storedPages = stored.pagesStored
+        s.poolTotalSize = pool.memUsedTotal
         s.poolLimit = poolLimitBytes
         s.acceptThreshold = acceptThresholdBytes
         s.writtenBackPages = counters.writtenBack.load(ordering: .relaxed)
@@ -398,8 +491,8 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         s.rejectAllocFail = counters.rejectAllocFail.load(ordering: .relaxed)
         s.rejectPoolFull = counters.rejectPoolFull.load(ordering: .relaxed)
         s.poolLimitHit = counters.poolLimitHit.load(ordering: .relaxed)
-        s.sameFilledPages = mm.samePages
-        s.rawPages = mm.hugePages
+        s.sameFilledPages = stored.samePages
+        s.rawPages = stored.hugePages
         s.loads = counters.loads.load(ordering: .relaxed)
         s.exclusiveLoads = counters.exclusiveLoads.load(ordering: .relaxed)
         s.fileLoads = counters.fileLoads.load(ordering: .relaxed)
@@ -408,18 +501,27 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         s.invalidates = counters.invalidates.load(ordering: .relaxed)
         s.failedReads = counters.failedReads.load(ordering: .relaxed)
         s.failedWrites = counters.failedWrites.load(ordering: .relaxed)
-        s.notifyFree = counters.notifyFree.load(ordering: .relaxed)
-        s.missFree = counters.missFree.load(ordering: .relaxed)
+        s.notifyFree = notifications.notifyFree
+        s.missFree = notifications.missFree
         s.failedPunches = counters.failedPunches.load(ordering: .relaxed)
         s.file = file.ioCounters
         return s
     }
 
-    /// The counters in the shared vocabulary: pool figures from mm_stat, `writtenBack`,
+    /// The pool's memory figures in zram's `mm_stat` form (the pool entries' pages, their
+    /// compressed bytes, `mem_used_total` and friends), so a cache's pool reads as a zram
+    /// device's does.
+    public var mmStat: ZsPoolMMStat { stored.mmStat(pool: pool, pageSize: pageSize) }
+
+    /// The pool's own figures: objects, spans, mem_used_total and its high-water mark,
+    /// compaction, the zsmalloc equivalent.
+    public var poolStatistics: ZsPoolStatistics { pool.statistics }
+
+    /// The counters in the shared vocabulary: pool figures from ``mmStat``, `writtenBack`,
     /// `fileReads` (loads served by the file), `failedReads`/`failedWrites` of the cache.
     public var statistics: BackendStatistics {
         let z = frontswapStatistics
-        let mm = pool.mmStat
+        let mm = mmStat
         var s = BackendStatistics()
         s.storedPages = z.storedPages + z.pagesInFile
         s.origDataSize = mm.origDataSize
@@ -441,22 +543,38 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     public func lruOrder() -> [Int] { lru.withLock { $0.orderedSlots() } }
 
     #if DEBUG
-    /// Verifies the cache's invariants: slot states, LRU links, the pool's own, and that the
-    /// LRU holds exactly the slots in the pool. Call only while no other operation runs.
+    /// Verifies the cache's invariants: the slot entries, LRU links, the pool's and the
+    /// streams' own, that the LRU holds exactly the slots in the pool, and that the counters
+    /// and the pool's objects match what the entries hold. Call only while no other operation
+    /// runs. Debug builds only.
     public func checkInvariants() {
-        states.checkInvariants()
+        entries.checkInvariants()
         pool.checkInvariants()
-        var inPool = 0, inFile = 0
+        streams.checkInvariants()
+        var inPool = 0, inFile = 0, same = 0, raw = 0, objects = 0, compressed = 0
         lru.withLock { list in
             list.checkInvariants()
             for slot in 0..<slotCount {
-                let location = states.location(slot)
+                let location = entries.location(slot)
                 precondition(list.contains(slot) == (location == .pool), "slot \(slot) in \(location) but LRU membership \(list.contains(slot))")
-                if location == .pool { inPool += 1 }
                 if location == .file { inFile += 1 }
+                guard location == .pool else { continue }
+                inPool += 1
+                let entry = entries.poolEntry(slot)
+                if entry.isSameFilled { same += 1; continue }
+                objects += 1
+                compressed += entry.size
+                if entry.isRaw {
+                    raw += 1
+                    precondition(entry.size == pageSize, "raw slot \(slot) has size \(entry.size)")
+                }
             }
         }
-        precondition(inPool * pageSize == pool.mmStat.origDataSize, "\(inPool) slots in the pool, pool holds \(pool.mmStat.origDataSize / pageSize) pages")
+        precondition(inPool == stored.pagesStored, "\(inPool) slots in the pool, stored_pages says \(stored.pagesStored)")
+        precondition(same == stored.samePages, "\(same) same-filled slots, same_filled_pages says \(stored.samePages)")
+        precondition(raw == stored.hugePages, "\(raw) raw slots, the counter says \(stored.hugePages)")
+        precondition(compressed == stored.comprDataSize, "slots hold \(compressed) bytes, the counter says \(stored.comprDataSize)")
+        precondition(objects == pool.objectCount, "\(objects) slots hold objects, the pool has \(pool.objectCount)")
         precondition(inFile == counters.pagesInFile.load(ordering: .relaxed), "\(inFile) slots in the file, counter says \(counters.pagesInFile.load(ordering: .relaxed))")
     }
     #endif

@@ -91,8 +91,6 @@ final class FrontswapCounters: Sendable {
     let invalidates = Atomic<Int>(0)
     let failedReads = Atomic<Int>(0)
     let failedWrites = Atomic<Int>(0)
-    let notifyFree = Atomic<Int>(0)
-    let missFree = Atomic<Int>(0)
     let failedPunches = Atomic<Int>(0)
 
     init() {}

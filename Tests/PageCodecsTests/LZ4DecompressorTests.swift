@@ -71,7 +71,7 @@ private struct GuardedBuffer {
         let swift = LZ4Codec()
         let encoders: [any PageCodec] = [swift] + ((try? [LibLZ4(acceleration: 1), LibLZ4(acceleration: 8)]) ?? [])
         var inputs: [[UInt8]] = []
-        let corpus = (try? LZ4Corpus.bytes.get()) ?? []
+        let corpus = (try? TestCorpus.bytes.get()) ?? []
         for k in 0..<120 {
             let size = [0, 1, 5, 12, 13, 20, 64, 100, 200, 300, 400, 512][k % 12]
             if !corpus.isEmpty && k % 3 == 0 {
@@ -239,6 +239,80 @@ private struct GuardedBuffer {
         }
         #expect(try lz4Decompress(swift, [0x10, 65, 1, 0, 0x10, 66], capacity: 100) == [65, 65, 65, 65, 65, 66])
         #expect("\(CodecError.invalidOffset(offset: 2, distance: 0))".contains("corrupt"))
+    }
+
+    /// An offset of 0 deep in a block, where the fast loop decodes (its one bound per match
+    /// lets 0 pass; the short and long overlapping-match paths reject it), throws
+    /// `invalidOffset` at that offset field, before a later offset that reaches before the
+    /// output's start; the same block without it decodes.
+    @Test(arguments: [(false, 8), (true, 8), (false, 40)])
+    func zeroOffsetInTheFastLoopIsReportedWhereItIs(laterOffsetBeforeStart: Bool, matchLength: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: 11)
+        var w = LZ4BlockWriter()
+        w.sequence(literals: rng.bytes(32), offset: 32, matchLength: 18)
+        for k in 0..<20 { w.sequence(literals: rng.bytes(3), offset: 9 + k, matchLength: 8 + k % 11) }
+        var good = w
+        good.finish(literals: rng.bytes(40))
+        #expect(try lz4Decompress(swift, good.block, capacity: good.decoded.count) == good.decoded)
+
+        var block = w.block
+        let zeroAt = block.count + 1 + 5
+        // 5 literals, then a match at offset 0 (short, or long with a length byte).
+        block += matchLength < 19 ? [0x50 | UInt8(matchLength - 4)] + rng.bytes(5) + [0, 0] : [0x5F] + rng.bytes(5) + [0, 0, UInt8(matchLength - 19)]
+        for k in 0..<6 { block += [0x24] + rng.bytes(2) + [UInt8(10 + k), 0] }  // valid sequences after it
+        if laterOffsetBeforeStart { block += [0x10, 7, 0xFF, 0x7F] }  // offset 32767: before the start
+        block += [0xF0, 40] + rng.bytes(55)
+        #expect(throws: CodecError.invalidOffset(offset: zeroAt, distance: 0)) {
+            try lz4Decompress(swift, block, capacity: 4096)
+        }
+    }
+
+    /// A page that repeats one record of `period` bytes is one long match at that offset
+    /// (it ends in the careful loop, which copies periodic matches in aligned chunks): the
+    /// Swift and liblz4 blocks decode to the page, also with the record starting mid-page, and
+    /// into a buffer a byte short the decoder throws and writes nothing outside it.
+    @Test(arguments: Array(1...70))
+    func pagesRepeatingOneRecordDecodeExactly(period: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: UInt64(period) &* 31)
+        let record = rng.bytes(period)
+        let repeated = (0..<4096).map { record[$0 % period] }
+        let prefixed = Array(rng.bytes(100) + repeated.prefix(3996))
+        for page in [repeated, prefixed] {
+            var encoders: [any PageCodec] = [swift]
+            if let lib = try? LibLZ4() { encoders.append(lib) }
+            for encoder in encoders {
+                let block = try #require(lz4Compress(encoder, page))
+                #expect(try lz4Decompress(swift, block, capacity: 4096) == page, "period \(period) by \(encoder.name)")
+                #expect(try lz4Decompress(swift, block, capacity: 4096 + 64) == page, "period \(period) by \(encoder.name)")
+                let short = GuardedBuffer(capacity: 4095)
+                defer { short.free() }
+                #expect(throws: CodecError.self) {
+                    try block.withUnsafeBytes { try swift.decompress($0, into: short.buffer) }
+                }
+                #expect(short.guardsIntact, "period \(period): wrote outside a buffer one byte short")
+            }
+        }
+    }
+
+    /// A literal run whose length takes many bytes of 255 (an incompressible page's takes 16;
+    /// the careful loop reads them eight at a time) decodes exactly, and the block cut anywhere
+    /// inside those bytes or the run throws `truncatedInput` at the block's end.
+    @Test(arguments: [15 + 255 * 7, 15 + 255 * 8 + 3, 4096, 15 + 255 * 17 + 254])
+    func longLiteralRunsParseTheirLengthAndTruncateCleanly(count: Int) throws {
+        let swift = LZ4Codec()
+        var rng = LZ4TestRandom(seed: UInt64(count))
+        var w = LZ4BlockWriter()
+        w.finish(literals: rng.bytes(count))
+        #expect(try lz4Decompress(swift, w.block, capacity: count) == w.decoded)
+        #expect(throws: CodecError.outputOverflow(capacity: count - 1)) { try lz4Decompress(swift, w.block, capacity: count - 1) }
+        let lengthBytes = 1 + (count - 15) / 255 + 1
+        for cut in Array(1...(lengthBytes + 2)) + [w.block.count - 1] {
+            #expect(throws: CodecError.truncatedInput(offset: cut)) {
+                try lz4Decompress(swift, Array(w.block.prefix(cut)), capacity: count)
+            }
+        }
     }
 
     /// Overlapping matches of every short offset and length expand the pattern correctly in

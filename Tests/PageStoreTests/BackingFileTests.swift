@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemPackage
 import Testing
 @testable import PageStore
 
@@ -72,7 +73,7 @@ func patternPage(_ seed: Int, size: Int = 4096) -> [UInt8] {
             if done >= 2000 { errno = ENOSPC; return -1 }
             return 1000
         }
-        #expect(failing == .failed(errno: ENOSPC, done: 2000))
+        #expect(failing == .failed(errno: .noSpace, done: 2000))
         #expect(BackingFile.transferFully(byteCount: 4096) { $0 == 0 ? 100 : 0 } == .endOfFile(done: 100))
     }
 

@@ -1,8 +1,5 @@
-#if os(Linux)
-import CUSwap
-import Glibc
-#endif
 import Synchronization
+import SystemSupport
 import Testing
 @testable import Swap
 

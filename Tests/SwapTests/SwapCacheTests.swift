@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct SwapCacheTests {
     @Test func framesAreExclusiveAndPageSized() throws {
-        let cache = try #require(SwapCache(frameCount: 4, pageSize: 4096))
+        let cache = try SwapCache(frameCount: 4, pageSize: 4096)
         let a = cache.acquire(), b = cache.acquire()
         #expect(a != b)
         #expect(cache.frame(a).count == 4096)
@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func concurrentHoldersNeverShareAFrame() throws {
-        let cache = try #require(SwapCache(frameCount: 2, pageSize: 4096))
+        let cache = try SwapCache(frameCount: 2, pageSize: 4096)
         let clashes = Atomic<Int>(0)
         onThreads(4) { t in
             for i in 0..<5_000 {

@@ -1,9 +1,6 @@
-#if os(Linux)
-import CUSwap
-import Glibc
-#endif
 import PageStore
 import Synchronization
+import SystemSupport
 import Testing
 import ZSwap
 @testable import Swap
@@ -175,8 +172,8 @@ import ZSwap
         let sawRight = Atomic<Bool>(false)
         let toucher = Thread { [self] in sawRight.store(matches(region, page: target), ordering: .relaxed) }
         // Wait until the read is in flight (the injected delay has begun).
-        let start = cuswap_now_ns()
-        while tier.file.injectedFaults(.read) == 0 && cuswap_now_ns() - start < 5_000_000_000 { usleep(1000) }
+        let start = MonotonicClock.nanoseconds()
+        while tier.file.injectedFaults(.read) == 0 && MonotonicClock.nanoseconds() - start < 5_000_000_000 { usleep(1000) }
         #expect(tier.file.injectedFaults(.read) == 1)
         usleep(50_000)
         let during = region.state(ofPage: target)

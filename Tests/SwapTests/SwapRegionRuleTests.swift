@@ -1,9 +1,6 @@
-#if os(Linux)
-import CUSwap
-import Glibc
-#endif
 import PageStore
 import Synchronization
+import SystemSupport
 import Testing
 @testable import Swap
 
@@ -130,7 +127,7 @@ import Testing
         #expect(region.uffd.copy(to: address, from: other, length: page, writeProtected: false) == nil)
         // ...so the swap-in's UFFDIO_COPY gets EEXIST: the slot must survive.
         let notifies = backend.notifies.load(ordering: .relaxed)
-        #expect(region.handler.service(address: address, access: CUSWAP_ACCESS_READ))
+        #expect(region.handler.serve(address: address, access: .read) == .handled)
         #expect(region.statistics.copyExists == 1)
         #expect(region.statistics.notifyFree == 0)
         #expect(backend.notifies.load(ordering: .relaxed) == notifies)
@@ -202,8 +199,8 @@ import Testing
         let evictions = Atomic<Int>(0)
         let evictor = Thread { [region] in
             // At least 30 evictions under the writer's feet (or give up after 10 s).
-            let start = cuswap_now_ns()
-            while evictions.load(ordering: .relaxed) < 30 && cuswap_now_ns() - start < 10_000_000_000 {
+            let start = MonotonicClock.nanoseconds()
+            while evictions.load(ordering: .relaxed) < 30 && MonotonicClock.nanoseconds() - start < 10_000_000_000 {
                 if region.evict(page: target) { evictions.add(1, ordering: .relaxed) }
                 usleep(100)
             }

@@ -1,22 +1,16 @@
-#if os(Linux)
-import CUSwap
-import Glibc
-#endif
 import PageStore
 import Synchronization
+import SystemSupport
+import TestSupport
 import Testing
-@testable import Swap
+@_spi(Testing) @testable import Swap
 
 /// Whether userfaultfd works here; prints why not (and records a failure under CI=true).
-func userfaultfdAvailable() -> Bool {
+func userfaultfdAvailable(sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
     switch SwapRegion.probe() {
     case .success: return true
     case .failure(let error):
-        if getenv("CI").map({ String(cString: $0) }) == "true" {
-            Issue.record("userfaultfd is required under CI=true: \(error)")
-        } else {
-            print("skipping: userfaultfd unavailable: \(error)")
-        }
+        CIGate.unavailable("userfaultfd: \(error)", sourceLocation: sourceLocation)
         return false
     }
 }
@@ -25,24 +19,7 @@ let page = 4096
 
 /// Runs `body` on `count` threads at once and waits for all.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable (Int) -> Void
-        let index: Int
-        init(_ body: @escaping @Sendable (Int) -> Void, _ index: Int) { self.body = body; self.index = index }
-    }
-    var threads: [pthread_t] = []
-    for i in 0..<count {
-        var t = pthread_t()
-        let box = Unmanaged.passRetained(Box(body, i)).toOpaque()
-        let rc = pthread_create(&t, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body(box.index)
-            return nil
-        }, box)
-        precondition(rc == 0)
-        threads.append(t)
-    }
-    for t in threads { pthread_join(t, nil) }
+    NativeThread.runAll(count, body)
 }
 
 /// Present pages of a range according to /proc/self/pagemap (bit 63).
@@ -164,14 +141,32 @@ struct TestRandom {
         #expect(throws: SwapError.rangeOutOfBounds(0..<(65 * page), size: 64 * page)) { try region.prefault(0..<(65 * page)) }
     }
 
+    /// Each step of a setup that can fail after the mapping and the descriptor exist, in every
+    /// mode; counted in a process of its own (other tests open descriptors and map memory).
+    @Test(arguments: SwapRegion.SetupFault.allCases, [["--mode", "signal"], ["--mode", "handler-thread", "--reads", "io-threads:2", "--background"]])
+    func aFailedSetupLeavesNoDescriptorMappingThreadOrSignalHandlerBehind(fault: SwapRegion.SetupFault, options: [String]) async throws {
+        guard userfaultfdAvailable() else { return }
+        let run = try await HelperProcess.run("USwapFaultHelper", ["failed-setup", "--fault", fault.rawValue] + options)
+        #expect(run.exitCode == 0, "\(run.output)")
+        let before = try #require(run.fields(of: "before:"), "\(run.output)")
+        let after = try #require(run.fields(of: "after:"), "\(run.output)")
+        #expect(before == after, "\(run.output)")
+        #expect(Int(after["largest_mib"] ?? "") ?? 777 < 777, "no region-sized mapping is left")
+        #expect(run.fields(of: "failed-setup:")?["same"] == "1")
+        let expected = fault == .handshake ? "userfaultfd handshake failed" : "injected by a test"
+        #expect(run.output.contains(expected), "\(run.output)")
+    }
+
     @Test func closeIsIdempotentAndLaterCallsReportClosed() throws {
         guard userfaultfdAvailable() else { return }
         let backend = MemoryBackend(slotCount: 64)
         let region = try SwapRegion(SwapRegionConfiguration(size: 64 * page, residentLimit: 16 * page), backend: backend)
         for p in 0..<64 { (region.baseAddress + p * page).storeBytes(of: UInt64(p), as: UInt64.self) }
         #expect(backend.stored.load(ordering: .relaxed) > 0)
+        #expect(!region.isClosed)
         region.close()
         region.close()
+        #expect(region.isClosed)
         #expect(backend.stored.load(ordering: .relaxed) == 0, "closing frees every slot")
         #expect(throws: SwapError.closed) { try region.prefault(0..<1) }
     }
@@ -272,16 +267,11 @@ struct TestRandom {
     }
 }
 
-/// A joinable thread running a closure (tests only).
-final class Thread: @unchecked Sendable {
-    private var handle = pthread_t()
+/// A joinable thread running a closure (tests only): a started NativeThread, or a failed test.
+struct Thread {
+    private let thread: NativeThread
     init(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        pthread_create(&handle, nil, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
+        thread = try! NativeThread.start(body)
     }
-    func join() { pthread_join(handle, nil) }
+    func join() { thread.join() }
 }

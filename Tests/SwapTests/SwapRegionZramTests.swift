@@ -1,6 +1,3 @@
-#if os(Linux)
-import Glibc
-#endif
 import PageStore
 import Synchronization
 import Testing

@@ -100,3 +100,10 @@ final class MemoryBackend: SwapBackend, @unchecked Sendable {
         return s
     }
 }
+
+/// A noncopyable value that test threads share (an escaping closure cannot capture one).
+final class Shared<Value: ~Copyable>: @unchecked Sendable {
+    // @unchecked Sendable: the values shared are atomics, bitmaps and semaphores, made to be.
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
+}

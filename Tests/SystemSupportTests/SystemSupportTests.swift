@@ -80,8 +80,19 @@ import Testing
         let path = "/tmp/systemsupport-\(getpid())-write.txt"
         defer { unlink(path) }
         close(open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600))
+        try ProcFile.write("hello, longer", to: path)
+        #expect(try ProcFile.read(path) == "hello, longer")
         try ProcFile.write("hello", to: path)
         #expect(try ProcFile.read(path) == "hello")
+    }
+
+    @Test func valuesAreReadWithoutTheirNewlineAndPadding() throws {
+        let path = "/tmp/systemsupport-\(getpid())-value.txt"
+        defer { unlink(path) }
+        close(open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600))
+        try ProcFile.write(" 42\n", to: path)
+        #expect(try ProcFile.readValue(path) == "42")
+        #expect(ProcFile.trimmed("\t 8 9 \n\n") == "8 9" && ProcFile.trimmed("  ") == "" && ProcFile.trimmed("x") == "x")
     }
 
     @Test func meminfoParsesKilobytesAndBareNumbers() {

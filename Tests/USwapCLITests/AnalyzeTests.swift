@@ -1,60 +1,46 @@
 import ArgumentParser
 import Foundation
+import Subprocess
+import SystemPackage
 import PageCodecs
 import Testing
 
 @testable import USwapCLI
+import ProcessAnalysis
+import TestSupport
+import Workloads
 
 #if os(Linux)
 import Glibc
 #endif
 
-/// Runs a built executable with Foundation's `Process`; returns (status, stdout, stderr).
-private func runTool(_ path: String, _ arguments: [String], prefix: [String] = []) throws -> (Int32, String, String) {
-    let process = Process()
-    let out = Pipe()
-    let err = Pipe()
-    if prefix.isEmpty {
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: prefix[0])
-        process.arguments = Array(prefix.dropFirst()) + [path] + arguments
-    }
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes to the end before waiting, so a large output cannot block the child.
-    nonisolated(unsafe) var errData = Data()
-    let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    errReader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errReader.isFinished { usleep(1000) }
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+/// Runs a built executable (swift-subprocess: no fork of the test runner); returns its exit
+/// status (nil when a signal ended it), standard output and standard error apart, since
+/// `--json` must print its object alone on stdout.
+private func runTool(_ path: String, _ arguments: [String]) async throws -> (status: Int32?, out: String, err: String) {
+    let result = try await Subprocess.run(
+        .path(FilePath(path)), arguments: Arguments(arguments), output: .string(limit: 1 << 24), error: .string(limit: 1 << 20))
+    let status: Int32? = if case .exited(let code) = result.terminationStatus { code } else { nil }
+    return (status, result.standardOutput, result.standardError)
 }
 
 /// The scoreboard's rule (shared/tools/scoreboard.sh check_analyze): in the object whose "name"
 /// or "codec" is `lz4`, the first key containing "mem" with a number, in output order.
-private func scoreboardMemory(_ value: JSONValue) -> Int? {
-    switch value {
-    case .object(let members):
-        if members["name"] == .string("lz4") || members["codec"] == .string("lz4") {
+/// (The output's members are sorted, so output order is sorted order.)
+private func scoreboardMemory(_ value: Any) -> Int? {
+    if let members = value as? [String: Any] {
+        if members["name"] as? String == "lz4" || members["codec"] as? String == "lz4" {
             for key in members.keys.sorted() where key.lowercased().contains("mem") {
-                if case .int(let n) = members[key]! { return n }
-                if case .double(let d) = members[key]! { return Int(d) }
+                if let n = members[key] as? Int { return n }
             }
         }
         for key in members.keys.sorted() {
             if let found = scoreboardMemory(members[key]!) { return found }
         }
-        return nil
-    case .array(let values):
+    } else if let values = value as? [Any] {
         for v in values { if let found = scoreboardMemory(v) { return found } }
-        return nil
-    default:
-        return nil
     }
+    return nil
 }
 
 @Suite("uswap analyze: options, output, the command end to end")
@@ -80,17 +66,20 @@ struct AnalyzeTests {
 
     @Test("JSON: the lz4 entry's first memory figure is the kernel-equivalent footprint, as the scoreboard reads it; the device's own mem_used_total is beside it")
     func jsonMemoryKeyFirst() throws {
-        let helper = try HelperProcess(["text": 8, "random": 4, "zero": 2])
+        let helper = try PatternHelper([.text: 8, .random: 4, .zero: 2])
         defer { helper.stop() }
         let report = try MemoryAnalysis(pid: helper.pid, codecs: [.lz4, try #require(PageCodecFactory(name: "zstd-1"))], pool: .zram).run()
         let json = AnalyzeOutput.json(report, command: "helper", dump: nil)
+        let text = try jsonText(json)
         let pool = report.codecs[0].pool
-        #expect(scoreboardMemory(json) == pool.kernelMemUsedTotal)
+        #expect(scoreboardMemory(try jsonObject(json)) == pool.kernelMemUsedTotal)
+        let kernelKey = try #require(text.range(of: "\"kernel_zram_mem_used_total\""))
+        #expect(kernelKey.lowerBound < (text.range(of: "\"mem_used_total\"")?.lowerBound ?? text.startIndex), "the scoreboard reads the first one")
         // Our device commits span pages lazily: never more than the kernel would hold.
         #expect(pool.memUsedTotal > 0 && pool.memUsedTotal <= (pool.kernelMemUsedTotal ?? 0))
         // The text parses as one JSON object with the figures.
         let parsed = try #require(
-            try JSONSerialization.jsonObject(with: Data(json.rendered.utf8)) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(parsed["scanned_pages"] as? Int == report.scannedPages)
         #expect(parsed["zero_pages"] as? Int == report.zeroPages)
         #expect(parsed["skipped_not_present_pages"] as? Int == report.notPresentPages)
@@ -104,7 +93,7 @@ struct AnalyzeTests {
 
     @Test("the human report names the skipped pages, the sample and an exit mid-scan")
     func humanReport() throws {
-        let helper = try HelperProcess(["text": 8, "untouched": 3])
+        let helper = try PatternHelper([.text: 8, .untouched: 3])
         defer { helper.stop() }
         var analysis = MemoryAnalysis(pid: helper.pid, codecs: [.lz4], pool: .zram)
         analysis.samplePercent = 50
@@ -128,16 +117,16 @@ struct AnalyzeTests {
     }
 
     @Test("the built uswap analyzes the helper: one JSON object, a dump, exit status 0")
-    func commandEndToEnd() throws {
+    func commandEndToEnd() async throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
-        let helper = try HelperProcess(["text": 8, "same": 3])
+        let helper = try PatternHelper([.text: 8, .same: 3])
         defer { helper.stop() }
         let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-cmd-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: dump) }
-        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
+        let (status, out, err) = try await runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
         #expect(status == 0, "stderr: \(err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         let scanned = try #require(object["scanned_pages"] as? Int)
@@ -147,21 +136,21 @@ struct AnalyzeTests {
     }
 
     @Test("uswap bench device accepts the dump and its ZramDevice uses what the analysis reported")
-    func benchDeviceAcceptsTheDump() throws {
+    func benchDeviceAcceptsTheDump() async throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
-        let helper = try HelperProcess(["text": 20, "random": 10, "zero": 5, "same": 5])
+        let helper = try PatternHelper([.text: 20, .random: 10, .zero: 5, .same: 5])
         defer { helper.stop() }
         let dump = FileManager.default.temporaryDirectory.appendingPathComponent("uswap-bench-\(getpid()).dump").path
         defer { try? FileManager.default.removeItem(atPath: dump) }
-        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
+        let (status, out, err) = try await runTool(uswap, ["analyze", "--pid", "\(helper.pid)", "--codec", "lz4", "--json", "--dump", dump])
         #expect(status == 0, "stderr: \(err)")
         let analysis = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         let lz4 = try #require((analysis["codecs"] as? [[String: Any]])?.first)
 
-        let (benchStatus, benchOut, benchErr) = try runTool(
+        let (benchStatus, benchOut, benchErr) = try await runTool(
             uswap, ["bench", "device", "--corpus", dump, "--codec", "lz4", "--threads", "1", "--runs", "1", "--json"])
         #expect(benchStatus == 0, "stderr: \(benchErr)")
         let bench = try #require(try JSONSerialization.jsonObject(with: Data(benchOut.utf8)) as? [String: Any])
@@ -175,50 +164,40 @@ struct AnalyzeTests {
     }
 
     @Test("the built uswap says clearly when there is no such process")
-    func commandNoSuchProcess() throws {
+    func commandNoSuchProcess() async throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
-            try skipOrFail("the uswap executable is not built next to the tests")
+            CIGate.unavailable("the uswap executable is not built next to the tests")
             return
         }
         let pid = try unusedPid()
-        let (status, out, err) = try runTool(uswap, ["analyze", "--pid", "\(pid)"])
+        let (status, out, err) = try await runTool(uswap, ["analyze", "--pid", "\(pid)"])
         #expect(status != 0)
         #expect(out.isEmpty)
         #expect(err.contains("no process with pid \(pid)"))
     }
 
     @Test("the built uswap, run as another user, gets the ptrace permission explanation")
-    func commandPermissionDenied() throws {
+    func commandPermissionDenied() async throws {
         guard getuid() == 0 else {
-            print("skipped: dropping to another user to provoke EPERM needs root")
+            CIGate.unavailable("root, to drop to another user and provoke EPERM")
             return
         }
         guard let uswap = BuiltProducts.path(of: "uswap"), FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
         else {
-            try skipOrFail("needs the uswap executable and /usr/bin/setpriv")
+            CIGate.unavailable("needs the uswap executable and /usr/bin/setpriv")
             return
         }
-        let helper = try HelperProcess(["text": 2])
+        let helper = try PatternHelper([.text: 2])
         defer { helper.stop() }
-        let (status, _, err) = try runTool(
-            uswap, ["analyze", "--pid", "\(helper.pid)"],
-            prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        let (status, _, err) = try await runTool(
+            "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", uswap, "analyze", "--pid", "\(helper.pid)"])
         if err.contains("Permission denied") && !err.contains("ptrace") {
             // nobody cannot execute the build directory: the environment, not the code.
-            try skipOrFail("user nobody cannot run \(uswap): \(err)")
+            CIGate.unavailable("user nobody cannot run \(uswap): \(err)")
             return
         }
         #expect(status != 0)
         #expect(err.contains("permission denied reading process \(helper.pid)"))
         #expect(err.contains("CAP_SYS_PTRACE"))
-    }
-}
-
-/// Prints why a test is skipped; fails instead when CI=true.
-func skipOrFail(_ reason: String) throws {
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-        Issue.record("required in CI: \(reason)")
-    } else {
-        print("skipped: \(reason)")
     }
 }

@@ -2,23 +2,12 @@ import Foundation
 import PageCodecs
 import Testing
 @testable import USwapCLI
-
-/// A deterministic pseudo-random generator (SplitMix64) so generated corpora reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Workloads
 
 /// A small corpus of 4 KiB pages of known kinds: 3 same-filled (zero, a repeated word, a
 /// repeated byte), noise, text, and a zero page with one byte set, then `remainder` extra bytes.
 private func generatedCorpus(remainder: Int = 0) -> [UInt8] {
-    var rng = SplitMix64(state: 42)
+    var rng = SplitMix64(seed: 42)
     var bytes = [UInt8](repeating: 0, count: 4096)
     for _ in 0..<512 { withUnsafeBytes(of: UInt64(0x0000_7F12_3456_7000)) { bytes += $0 } }
     bytes += [UInt8](repeating: 0x55, count: 4096)
@@ -183,7 +172,7 @@ private final class NeverFitsCodec: PageCodec {
         let file = try CorpusFileFixture(generatedCorpus(remainder: 10))
         defer { file.remove() }
         let report = try CodecBenchmark.run(CodecBenchOptions(corpusPath: file.path, passes: 1))
-        let text = report.json.rendered
+        let text = try jsonText(report)
         #expect(!text.contains("\n"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(object["same_filled_pages"] as? Int == 3)
@@ -197,13 +186,13 @@ private final class NeverFitsCodec: PageCodec {
         }
     }
 
-    @Test func unavailableLibrariesAreReportedNotFatal() {
+    @Test func unavailableLibrariesAreReportedNotFatal() throws {
         let report = CodecBenchReport(
             outcomes: [.unavailable(name: "liblz4", reason: "liblz4.so.1: cannot open shared object file")],
             sameFilledPages: 0, pageSize: 4096, pageCount: 1, corpus: "/c", remainderBytes: 0)
         #expect(report.allVerified)
         #expect(report.table.contains("liblz4: unavailable (liblz4.so.1: cannot open shared object file)"))
-        #expect(report.json.rendered.contains(#"{"name":"liblz4","unavailable":"liblz4.so.1: cannot open shared object file"}"#))
+        #expect(try jsonText(report).contains(#"{"name":"liblz4","unavailable":"liblz4.so.1: cannot open shared object file"}"#))
     }
 
     @Test func levelListsAreParsedAndChecked() throws {
@@ -222,18 +211,5 @@ private final class NeverFitsCodec: PageCodec {
         #expect(throws: (any Error).self) { _ = try BenchCodec.parse(["--corpus", "/c", "--zstd-levels", "1,99"]) }
         #expect(throws: (any Error).self) { _ = try BenchCodec.parse(["--corpus", "/c", "--codec", "lzo"]) }
         #expect(throws: (any Error).self) { _ = try BenchCodec.parse([]) }
-    }
-
-    @Test func tablesAlignColumnsAndJSONEscapes() {
-        var table = TextTable(headers: ["codec", "ratio"])
-        table.append(["lz4", "2.640"])
-        table.append(["zstd-1", "4.7"])
-        #expect(table.rendered == "codec   ratio\nlz4     2.640\nzstd-1    4.7")
-        let value: JSONValue = ["b": 1, "a": ["x\"\n", 2.5, .null, true]]
-        #expect(value.rendered == #"{"a":["x\"\n",2.5,null,true],"b":1}"#)
-        #expect(JSONValue.double(.infinity).rendered == "null")
-        #expect(formatted(1080.456, digits: 0) == "1080")
-        #expect(formatted(2.6, digits: 3) == "2.600")
-        #expect(formatted(4.70123, digits: 2) == "4.70")
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import USwapCLI
+import Workloads
 
 /// A generated corpus file: zero pages, same-filled pages, text-like pages and random pages.
 struct GeneratedCorpus {
@@ -67,7 +68,7 @@ struct GeneratedCorpus {
         let report = try DeviceBenchmark.run(DeviceBenchOptions(corpusPath: corpus.path, runs: 1))
         #expect(report.problems.isEmpty)
         #expect(report.remainderBytes == 100)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.rendered.utf8)) as? [String: Any])
+        let object = try jsonObject(report)
         for key in ["mm_stat", "slot_table_bytes", "write_mibps", "read_mibps", "max_rss_bytes", "verified", "mismatches", "kernel"] {
             #expect(object[key] != nil, "missing \(key)")
         }
@@ -93,7 +94,7 @@ struct GeneratedCorpus {
         kernel.mmStat.memUsedTotal = report.ours.mmStat.memUsedTotal * 2
         kernel.writeMiBps = report.ours.writeMiBps / 4
         report.kernel = .measured(kernel)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json.rendered.utf8)) as? [String: Any])
+        let object = try jsonObject(report)
         let k = try #require(object["kernel"] as? [String: Any])
         for key in ["mm_stat", "slot_table_bytes", "write_mibps", "read_mibps", "verified", "mismatches"] {
             #expect(k[key] != nil, "kernel lacks \(key)")
@@ -154,53 +155,4 @@ final class SeenBox: Sendable {
     private let seen = Mutex<[Int]>([])
     func add(_ i: Int) { seen.withLock { $0.append(i) } }
     var values: [Int] { seen.withLock { $0 } }
-}
-
-/// The kernel side of `bench device` on the machine's real zram0 (skipped with the reason
-/// printed when not root, no zram0 or zram0 in use; failing under CI=true).
-extension RealZram0Tests {
-    @Suite struct BenchDeviceKernelTests {
-        @Test func theKernelRunMatchesOursAndRestoresZram0() throws {
-            guard RealZram0Tests.deviceAvailable() else { return }
-            let device = KernelZramDevice(name: "zram0", root: .live)
-            let before = try device.algorithms().selected
-            let corpus = try GeneratedCorpus(pages: 512)
-            defer { corpus.remove() }
-            let file = try CorpusFile(path: corpus.path)
-            let registry = CleanupRegistry()
-            let outcome = DeviceBenchmark.measureKernel(
-                corpus: file, options: DeviceBenchOptions(corpusPath: corpus.path, runs: 2), registry: registry)
-            guard case .measured(let kernel) = outcome else {
-                Issue.record("kernel not measured: \(outcome)")
-                return
-            }
-            #expect(kernel.verified)
-            #expect(kernel.mmStat.origDataSize == corpus.pages * 4096)
-            #expect(kernel.mmStat.samePages == corpus.sameFilledPages)
-            #expect(kernel.disksize == 1 << 30)
-            #expect(kernel.algorithm == "lz4")
-            #expect(try device.disksize() == 0)
-            #expect(try device.algorithms().selected == before)
-            #expect(registry.pendingNames.isEmpty)
-        }
-
-        @Test func aBusyDeviceIsReportedUnavailableAndLeftAlone() throws {
-            let tree = try ZramFixtureTree()
-            defer { tree.remove() }
-            try tree.addModule()
-            try tree.addDevice("zram0", disksize: 1 << 30)
-            let corpus = try GeneratedCorpus(pages: 4)
-            defer { corpus.remove() }
-            var options = DeviceBenchOptions(corpusPath: corpus.path, vsKernel: true)
-            options.root = tree.systemRoot
-            let outcome = DeviceBenchmark.measureKernel(corpus: try CorpusFile(path: corpus.path), options: options, registry: CleanupRegistry())
-            guard case .unavailable(let reason) = outcome else {
-                Issue.record("a busy fixture device was measured")
-                return
-            }
-            #expect(reason.contains(geteuid() == 0 ? "in use" : "not root"))
-            #expect(try tree.read("/sys/block/zram0/disksize") == "\(1 << 30)\n")
-            #expect(try tree.read("/sys/block/zram0/reset") == "")
-        }
-    }
 }

@@ -3,11 +3,13 @@ import Glibc
 #endif
 import ArgumentParser
 import Swap
+import TestSupport
 import Testing
+import KernelSwap
 @testable import USwapCLI
+import Workloads
 import ZSwap
 
-private var runningInCI: Bool { getenv("CI").map { String(cString: $0) == "true" } ?? false }
 
 /// Writes a small synthetic corpus (`pages` pages of heap-like words and some zero pages) to a
 /// temporary file; the caller removes it.
@@ -36,8 +38,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
     @Test(arguments: [nil, "lazy"] as [String?])
     func smallRunThroughTheLibraryCallPathVerifies(policy: String?) throws {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return
         }
         let corpus = try writeCorpus(pages: 40)
@@ -58,27 +59,23 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(ours.policy == (policy ?? SlotPolicy.default.rawValue))
         #expect(result.clean)
         // The JSON carries every field the scoreboard reads.
-        guard case .object(let json) = result.json, case .object(let memory)? = json["memory"],
-            case .object(let kernel)? = json["kernel"]
-        else {
-            Issue.record("JSON is not an object with memory and kernel objects")
-            return
-        }
+        let json = try jsonObject(result)
+        let memory = try #require(json["memory"] as? [String: Int])
+        let kernel = try #require(json["kernel"] as? [String: Any])
         for key in ["us_per_touch", "cpu_us_per_touch", "swap_ins", "us_per_swap_in", "p50_us", "p99_us", "p999_us", "policy", "verified", "mismatches"] {
             #expect(json[key] != nil, "missing \(key)")
         }
-        #expect(json["verified"] == .bool(true))
-        #expect(json["swap_ins"] == .int(ours.swapIns))
-        #expect(memory["resident_max_bytes"] == .int(ours.residentMaxBytes))
-        #expect(memory["backend_mem_used_total"] == .int(ours.backendMemUsedTotal))
+        #expect(json["verified"] as? Bool == true)
+        #expect(json["swap_ins"] as? Int == ours.swapIns)
+        #expect(memory["resident_max_bytes"] == ours.residentMaxBytes)
+        #expect(memory["backend_mem_used_total"] == ours.backendMemUsedTotal)
         #expect(kernel["unavailable"] != nil)
         #expect(result.humanReport.contains("verified"))
     }
 
     @Test func oneThreadAndSeveralThreadsCountTheSameTouches() throws {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return
         }
         let corpus = try writeCorpus(pages: 16)
@@ -141,8 +138,7 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
 
     func run(_ bench: SwapBench) throws -> (SwapBenchResult, UserSpaceFigures)? {
         if case .failure(let error) = SwapRegion.probe() {
-            if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-            print("skipped: userfaultfd unavailable: \(error)")
+            CIGate.unavailable("userfaultfd: \(error)")
             return nil
         }
         let result = try bench.run(vsKernel: false, progress: false)
@@ -175,11 +171,11 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(ours.backendMemUsedTotal <= 1 << 20)
         #expect(result.clean)
         #expect(access(file, F_OK) != 0, "the bench removes its backing file")
-        guard case .object(let json) = result.json else { Issue.record("JSON is not an object"); return }
-        #expect(json["backend"] == .string("zswap:\(file)"))
-        #expect(json["written_back"] == .int(ours.writtenBack))
-        #expect(json["file_reads"] == .int(ours.fileReads))
-        #expect(json["pool_limit_bytes"] == .int(1 << 20))
+        let json = try jsonObject(result)
+        #expect(json["backend"] as? String == "zswap:\(file)")
+        #expect(json["written_back"] as? Int == ours.writtenBack)
+        #expect(json["file_reads"] as? Int == ours.fileReads)
+        #expect(json["pool_limit_bytes"] as? Int == 1 << 20)
         #expect(result.humanReport.contains("pages read from the file"))
     }
 
@@ -226,6 +222,44 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .notRequested).clean)
     }
 
+    @Test func theKernelsZswapFiguresSitBesideOursInTheJSONAndTheTable() throws {
+        var figures = UserSpaceFigures(
+            usPerTouch: 40, cpuUsPerTouch: 30, swapIns: 1000, p50: 20, p99: 90, p999: 200, policy: "free-on-swapin",
+            verified: true, mismatches: 0, residentMaxBytes: 3 << 20, backendMemUsedTotal: 1 << 20, mmStatLine: "1 2 3",
+            peakRSSBytes: 9 << 20, swapOuts: 1200, fillSeconds: 0.5, touchSeconds: 0.04)
+        figures.poolLimitBytes = 1 << 20
+        var zswap = KernelZswapReport(
+            figures: KernelZswapFigures(poolBytes: 2 << 20, storedBytes: 8 << 20),
+            touchCounters: KernelZswapCounters(stores: 50, loads: 40, writtenBack: 7, deviceReads: 9, deviceWrites: 11))
+        zswap.counters = KernelZswapCounters(stores: 500, loads: 400, writtenBack: 70, deviceReads: 90, deviceWrites: 110)
+        zswap.compressor = "lzo"
+        zswap.maxPoolPercent = 1
+        let kernel = KernelChildReport(
+            usPerTouch: 50, cpuUsPerTouch: 35, majorFaults: 800, touchSeconds: 0.05, fillSeconds: 1, mmStat: nil, mmStatLine: "",
+            verified: true, mismatches: 0, zswap: zswap)
+        let bench = smallBench(corpus: "c", backend: .zswap(file: "/var/tmp/f"), poolLimit: .percentOfRAM(1))
+        let result = SwapBenchResult(bench: bench, ours: .measured(figures), kernel: .measured(kernel))
+        #expect(result.clean)
+        let json = try jsonObject(result)
+        let k = try #require(json["kernel"] as? [String: Any])
+        #expect(k["zswap_pool_bytes"] as? Int == 2 << 20 && k["compressed_bytes"] as? Int == 2 << 20)
+        #expect(k["memory_bytes"] as? Int == (3 << 20) + (2 << 20))
+        #expect(k["zswap_stores"] as? Int == 500 && k["zswap_touch_stores"] as? Int == 50)
+        #expect(k["written_back"] as? Int == 7 && k["file_reads"] as? Int == 9, "the touch phase's, as ours")
+        #expect(k["us_per_major_fault"] as? Double == 62.5)
+        #expect(json["us_per_swap_in"] as? Double == 40)
+        let table = result.humanReport
+        #expect(table.contains("kernel zswap") && table.contains("zswap: compressor lzo"))
+        #expect(table.contains("pages read from the file"))
+    }
+
+    @Test func aKernelSideNotMeasuredSaysWhyInTheJSON() throws {
+        let bench = smallBench(corpus: "c", backend: .zram, poolLimit: nil)
+        let json = try jsonObject(SwapBenchResult(bench: bench, ours: .unavailable("userfaultfd: EPERM"), kernel: .notRequested))
+        #expect(json["unavailable"] as? String == "userfaultfd: EPERM" && json["verified"] as? Bool == false)
+        #expect((json["kernel"] as? [String: String])?["unavailable"] == "not requested (--vs-kernel)")
+    }
+
     @Test func aPathThatIsNotARegularFileIsRefusedAndLeftAlone() throws {
         #expect(throws: BenchBackendError.self) {
             _ = try BenchBackend.zswap(sizeBytes: 8 << 20, path: "/dev/null", poolLimit: .bytes(1 << 20))
@@ -243,56 +277,5 @@ private func writeCorpus(pages: Int, noisy: Bool = false) throws -> String {
         #expect(BenchBackendKind(argument: "zswap") == nil)
         #expect(PoolLimit.percentOfRAM(1).bytes(memTotal: 200 << 20) == 2 << 20)
         #expect(PoolLimit.bytes(3 << 20).bytes(memTotal: 1) == 3 << 20)
-    }
-}
-
-/// Nested in ``RealZram0Tests`` (serialized): it turns swap on, which no other test may see.
-extension RealZram0Tests {
-    @Suite struct BenchSwapKernelZswapTests {
-        @Test func theKernelsZswapRunsBesideAndTheMachineIsPutBack() throws {
-            if let reason = KernelSwapSession.unavailableReason(backing: .zswap(maxPoolPercent: 1)) {
-                if runningInCI { Issue.record("the kernel's zswap is not measurable under CI: \(reason)") }
-                print("skipped: kernel zswap unavailable: \(reason)")
-                return
-            }
-            if case .failure(let error) = SwapRegion.probe() {
-                if runningInCI { Issue.record("userfaultfd unavailable under CI: \(error)") }
-                print("skipped: userfaultfd unavailable: \(error)")
-                return
-            }
-            let enabledBefore = SysfsFile.readTrimmed("/sys/module/zswap/parameters/enabled")
-            let percentBefore = SysfsFile.readTrimmed("/sys/module/zswap/parameters/max_pool_percent")
-            let corpus = try writeCorpus(pages: 64, noisy: true)
-            defer { unlink(corpus) }
-            let tier = BenchSwapSecondTierTests()
-            let file = tier.freshPath("vs")
-            var bench = tier.smallBench(corpus: corpus, backend: .zswap(file: file), poolLimit: .percentOfRAM(1))
-            bench.touches = 3000
-            #expect(bench.kernelBacking == .zswap(maxPoolPercent: 1))
-            let result = try bench.run(vsKernel: true, progress: false, executable: BuiltProducts.path(of: "uswap"))
-            guard case .measured(let kernel) = result.kernel else {
-                Issue.record("the kernel side was not measured: \(result.kernel.summary)")
-                return
-            }
-            let zswap = try #require(kernel.zswap, "a zswap run reports zswap's figures")
-            #expect(zswap.touchCounters != nil, "the child counts its touch phase apart")
-            #expect(zswap.maxPoolPercent == 1)
-            #expect(!zswap.compressor.isEmpty)
-            #expect(zswap.poolBytes > 0 && kernel.compressedBytes == zswap.poolBytes)
-            #expect(kernel.verified)
-            #expect(result.clean)
-            guard case .object(let json) = result.json, case .object(let k)? = json["kernel"] else {
-                Issue.record("no kernel object in the JSON")
-                return
-            }
-            #expect(k["zswap_pool_bytes"] == .int(zswap.poolBytes))
-            #expect(k["written_back"] != nil && k["file_reads"] != nil)
-            #expect(result.humanReport.contains("kernel zswap"))
-            // Put back as found.
-            #expect(SysfsFile.readTrimmed("/sys/module/zswap/parameters/enabled") == enabledBefore)
-            #expect(SysfsFile.readTrimmed("/sys/module/zswap/parameters/max_pool_percent") == percentBefore)
-            #expect(SwapSystemCalls.activeSwaps().isEmpty)
-            #expect(access(file, F_OK) != 0)
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import USwapCLI
+import KernelSwap
 
 @Suite struct ZramCommandTests {
     /// zram0: initialized lz4 swap; zram1: initialized, mounted, with max_comp_streams;
@@ -98,7 +99,7 @@ import Testing
         defer { tree.remove() }
         let listing = ZramListing(root: tree.systemRoot, includeUninitialized: false, onlineCPUs: 2)
         let object = try #require(
-            try JSONSerialization.jsonObject(with: Data(listing.json.rendered.utf8)) as? [String: Any])
+            try jsonObject(listing) as [String: Any]?)
         #expect(object["message"] == nil)
         #expect(object["module_loaded"] as? Bool == true)
         let devices = try #require(object["devices"] as? [[String: Any]])
@@ -121,7 +122,7 @@ import Testing
         defer { tree.remove() }
         let listing = ZramListing(root: tree.systemRoot, includeUninitialized: false, onlineCPUs: 2)
         let object = try #require(
-            try JSONSerialization.jsonObject(with: Data(listing.json.rendered.utf8)) as? [String: Any])
+            try jsonObject(listing) as [String: Any]?)
         #expect((object["devices"] as? [Any])?.isEmpty == true)
         #expect((object["message"] as? String)?.contains("not loaded") == true)
     }

@@ -103,15 +103,3 @@ func makePrefixDevice(
     }
     return try ZramDevice(configuration, makeCodec: { () throws(CodecError) -> any PageCodec in PrefixCodec(padding: padding) })
 }
-
-/// Whether the tests run in CI, where skipping is a failure.
-var runningInCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
-
-/// Records a skip with its reason; fails instead when CI=true.
-func skip(_ reason: String) {
-    if runningInCI {
-        Issue.record("required in CI but unavailable: \(reason)")
-    } else {
-        print("SKIPPED: \(reason)")
-    }
-}

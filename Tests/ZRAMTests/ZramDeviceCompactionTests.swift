@@ -1,5 +1,7 @@
 import Foundation
 import PageStore
+import SystemSupport
+import TestSupport
 import Testing
 
 @testable import ZRAM
@@ -7,12 +9,13 @@ import Testing
 @Suite struct ZramDeviceCompactionTests {
     /// Resident bytes of the pool's reserved range, from the kernel's page tables (mincore).
     func poolResidentBytes(_ device: ZramDevice) -> Int {
-        let (base, length) = device.pool.reservation
-        let pages = length / SystemMemory.pageSize
+        let range = device.pool.reservation
+        let base = UnsafeMutableRawPointer(mutating: range.baseAddress!)
+        let pages = range.count / AnonymousMapping.pageSize
         var vector = [UInt8](repeating: 0, count: pages)
-        let result = vector.withUnsafeMutableBufferPointer { mincore(base, length, $0.baseAddress!) }
+        let result = vector.withUnsafeMutableBufferPointer { mincore(base, range.count, $0.baseAddress!) }
         guard result == 0 else { return -1 }
-        return vector.reduce(0) { $0 + Int($1 & 1) } * SystemMemory.pageSize
+        return vector.reduce(0) { $0 + Int($1 & 1) } * AnonymousMapping.pageSize
     }
 
     /// The process's resident set from /proc/self/statm, in bytes.
@@ -20,7 +23,7 @@ import Testing
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * SystemMemory.pageSize
+        return pages * AnonymousMapping.pageSize
     }
 
     @Test func compactionReturnsTheMemoryOfSparseSpansToTheSystem() throws {
@@ -52,7 +55,7 @@ import Testing
         let processAfter = processResidentBytes()
         let usedAfter = device.mmStat.memUsedTotal
         let residentAfter = poolResidentBytes(device)
-        let freedBytes = freedPages * SystemMemory.pageSize
+        let freedBytes = freedPages * AnonymousMapping.pageSize
         // Moved objects may reach a not yet committed page of a destination span.
         let netFreed: Int = usedBefore - usedAfter
         #expect(netFreed <= freedBytes && netFreed > freedBytes - device.pool.classes.count * 4096)
@@ -67,7 +70,7 @@ import Testing
             print("compaction: pool \(usedBefore) -> \(usedAfter) bytes, process RSS \(processBefore) -> \(processAfter)")
             #expect(processBefore - processAfter >= freedBytes / 2, "process RSS should drop with the freed spans")
         } else {
-            skip("/proc/self/statm is unavailable")
+            CIGate.unavailable("/proc/self/statm")
         }
         device.checkInvariants()
         for slot in kept {
@@ -76,7 +79,7 @@ import Testing
             #expect(back.equals(page), "slot \(slot) after compaction")
         }
         // A second compaction finds (almost) nothing left to do.
-        #expect(device.compact() * SystemMemory.pageSize <= usedAfter / 10)
+        #expect(device.compact() * AnonymousMapping.pageSize <= usedAfter / 10)
     }
 
     @Test func compactionOfADenselyPackedPoolFreesNothing() throws {

@@ -2,6 +2,7 @@ import Foundation
 import PageCodecs
 import PageStore
 import Testing
+import ZsPool
 
 @testable import ZRAM
 
@@ -210,7 +211,7 @@ import Testing
         // Damage the stored length field.
         device.table.lock(0)
         let c = device.pool.classes.classIndex(forSize: device.table.size(0))
-        device.pool.address(of: device.table.handle(0), inClass: c).storeBytes(of: UInt16(4000), as: UInt16.self)
+        device.pool.address(of: ZsHandle(rawValue: device.table.handle(0)), inClass: c).storeBytes(of: UInt16(4000), as: UInt16.self)
         device.table.unlock(0)
         #expect(throws: PageStoreError.self) { try device.readPage(at: 0, into: page.bytes) }
         #expect(device.ioStat.failedReads == 1)
@@ -233,6 +234,37 @@ import Testing
         #expect(s.memUsedTotal == device.mmStat.memUsedTotal)
         #expect(device.bdStat.line == "       0        0        0\n")
         #expect(device.slotTableBytes == 8 * 16)
+    }
+
+    @Test func aCodecThatCannotBeMadeIsNamedInTheError() {
+        let failure = CodecError.libraryUnavailable(library: "libzstd.so.1", reason: "test")
+        let configuration = ZramConfiguration(disksize: 4 * 4096, codec: PageCodecFactory(.zstd(level: 3)))
+        #expect(throws: ZramError.codecUnavailable(codec: "zstd-3", reason: failure.description)) {
+            _ = try ZramDevice(configuration, makeCodec: { () throws(CodecError) -> any PageCodec in throw failure })
+        }
+        #expect(throws: ZramError.codecUnavailable(codec: "zstd-3", reason: failure.description)) {
+            _ = try ZramDevice(
+                configuration, makeCodec: { () throws(CodecError) -> any PageCodec in PrefixCodec() },
+                makeSecondaryCodec: { () throws(CodecError) -> any PageCodec in throw failure })
+        }
+    }
+
+    @Test func poolStatisticsCountTheObjectsAndSpansTheSlotsHold() throws {
+        let device = try makePrefixDevice(slots: 8)
+        let page = PageBuffer()
+        for slot in 0..<3 {
+            page.fillPrefix(500, seed: UInt64(slot))
+            try device.writePage(page.raw, at: slot)
+        }
+        page.fillWord(7)
+        try device.writePage(page.raw, at: 3)
+        let pool = device.poolStatistics
+        #expect(pool.objects == 3, "same-filled pages have no object")
+        #expect(pool.spans == 1)
+        #expect(pool.memUsedTotal == device.mmStat.memUsedTotal)
+        #expect(pool.zsmallocEquivalentBytes == device.zsmallocEquivalentBytes)
+        #expect(pool.metadataBytes == device.poolMetadataBytes)
+        device.checkInvariants()
     }
 
     @Test(arguments: [8192, 65536])

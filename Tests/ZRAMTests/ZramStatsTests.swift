@@ -1,19 +1,12 @@
 import Testing
+import ZsPool
 
 @testable import ZRAM
 
 @Suite struct ZramStatsTests {
-    @Test func mmStatLineMatchesTheKernelsFormat() {
-        let stat = ZramMMStat(
-            origDataSize: 67_117_056, comprDataSize: 25_379_356, memUsedTotal: 27_369_472, memLimit: 0,
-            memUsedMax: 27_369_472, samePages: 698, pagesCompacted: 0, hugePages: 15, hugePagesSince: 15)
-        #expect(stat.line == "67117056 25379356 27369472        0 27369472      698        0       15       15\n")
-    }
-
-    @Test func fieldsPadToEightColumnsAndNeverTruncate() {
-        #expect(kernelField(0) == "       0")
-        #expect(kernelField(12_345_678) == "12345678")
-        #expect(kernelField(1_234_567_890) == "1234567890")
+    @Test func mmStatIsThePoolsRecord() {
+        // Its line and fields are tested with the pool (ZsPoolMMStatTests).
+        #expect(ZramMMStat.self == ZsPoolMMStat.self)
     }
 
     @Test func ioStatPrintsTheRetiredInvalidIOFieldAsZero() {
@@ -25,12 +18,14 @@ import Testing
         #expect(ZramBDStat(count: 1, reads: 2, writes: 3).line == "       1        2        3\n")
     }
 
-    @Test func countersResetToZero() {
+    @Test func countersResetToZeroButBdCountFollowsTheSlots() {
         let counters = ZramCounters()
-        counters.pagesStored.add(3, ordering: .relaxed)
-        counters.missFree.add(1, ordering: .relaxed)
+        counters.failedReads.add(3, ordering: .relaxed)
+        counters.writebackCancelled.add(1, ordering: .relaxed)
+        counters.bdCount.add(2, ordering: .relaxed)
         counters.reset()
-        #expect(counters.pagesStored.load(ordering: .relaxed) == 0)
-        #expect(counters.missFree.load(ordering: .relaxed) == 0)
+        #expect(counters.failedReads.load(ordering: .relaxed) == 0)
+        #expect(counters.writebackCancelled.load(ordering: .relaxed) == 0)
+        #expect(counters.bdCount.load(ordering: .relaxed) == 2)
     }
 }

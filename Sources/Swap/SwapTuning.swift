@@ -1,0 +1,131 @@
+/// The swap layer's tuning values in one place, each with the reason for its value: the sizes
+/// of the pager's preallocated tables, the limits a configuration is checked against, and the
+/// waits and retries of the fault, reclaim and I/O paths.
+///
+/// Where a value was measured, the figures are given (release builds, 1 GiB region of corpus
+/// pages, 256 MiB resident, zram LZ4, unless said otherwise); where it follows from a data
+/// structure or a kernel interface, that is the reason given.
+enum SwapTuning {
+    // MARK: Swap cache and staging
+
+    /// Page frames a fault decompresses into before `UFFDIO_COPY`: one per fault in progress.
+    /// 64 is the width of the frames' atomic bitmap, and far more than the threads that fault
+    /// at once (a fault holds a frame for one read); a fault that finds all in use waits.
+    static let swapCacheFrames = 64
+
+    /// Staging slots eviction by `UFFDIO_MOVE` moves pages into: a sixteenth of the resident
+    /// limit (the staged pages are charged against it, so it must stay a small part), at
+    /// least 4 (room to batch at all) and at most 64 (a batch of 16 already shares one
+    /// `MADV_DONTNEED` among 16 pages; a larger area would only hold more memory). Eviction by
+    /// move: ~2.6 us of CPU per evicted page against ~4.0 us by write protection.
+    static func stagingSlots(limitPages: Int) -> Int {
+        max(4, min(64, limitPages / 16))
+    }
+
+    /// Done staging slots that trigger a flush: a quarter of the area, so a flush frees a run of
+    /// several pages with one `MADV_DONTNEED` while three quarters stay free for evictions.
+    static func stagingBatch(stagingSlots: Int) -> Int {
+        max(1, stagingSlots / 4)
+    }
+
+    /// The most staging slots ``SwapCache`` accepts (its flush scans them all).
+    static let maximumStagingSlots = 256
+
+    // MARK: File reads
+
+    /// Request slots of the file-read queue: half of ``swapCacheFrames``, since every read in
+    /// flight holds a frame; the other half stays for faults served from memory meanwhile. A
+    /// fault that finds every slot in flight reads inline.
+    static let fileReadRequests = 32
+
+    /// The largest file-read queue (its reserve and submission words are 64-bit bitmaps).
+    static let maximumFileReadRequests = 64
+
+    /// I/O threads a region accepts: 16 threads already outnumber the reads the request slots
+    /// keep in flight on any disk this was measured on (one I/O thread overlapped an uncached
+    /// file's ~300-500 us reads; a handler thread with 4 I/O threads was faster than inline).
+    static let ioThreadRange = 1...16
+
+    /// How long an idle I/O thread polls for a submission before it sleeps on the futex: not at
+    /// all. On 2 loaded cores a polling I/O thread took the CPU from the faulting thread
+    /// (bench-file-reads, page-cached file: 20 us of polling made a touch 49.6 us of CPU
+    /// against 36.7 us without).
+    static let ioThreadIdleSpinNanoseconds: UInt64 = 0
+
+    /// How long a faulting thread polls its file read before it sleeps on the futex: 5 us was as
+    /// fast as no polling (34.3 against 36.7 us of CPU per touch); 20 us cost 72.9 us.
+    static let fileReadWaitSpinNanoseconds: UInt64 = 5_000
+
+    /// Retries a configuration may ask for after a failed read: 100 at 1 s each is already
+    /// longer than any fault should stall.
+    static let readRetryRange = 0...100
+
+    /// The pause before a retry a configuration may ask for, in microseconds (up to 1 s).
+    static let readRetryPauseRange = 0...1_000_000
+
+    // MARK: Reclaim
+
+    /// The gap between the resident limit and the background reclaimer's high watermark (and
+    /// again to its low one): 1/32 of the limit, so a batch is large enough to be cheap per
+    /// page and small enough to keep the region near its limit, within 2...256 pages.
+    static func watermarkGap(limitPages: Int) -> Int {
+        max(2, min(256, limitPages / 32))
+    }
+
+    /// The background reclaimer's watermarks: it starts when the charge reaches `high` (one gap
+    /// below the limit, so faults rarely find the region full) and stops at `low` (another gap
+    /// down: one batch of evictions per wake-up).
+    static func watermarks(limitPages: Int) -> (high: Int, low: Int) {
+        let gap = watermarkGap(limitPages: limitPages)
+        return (limitPages - gap, max(1, limitPages - 2 * gap))
+    }
+
+    /// Passes of the CLOCK hand over the page table before one reclaim gives up: the first pass
+    /// may only spend credits, the second then finds the pages whose credit it spent.
+    static let sweepPasses = 2
+
+    /// How long the background reclaimer sleeps when nobody wakes it: 20 ms, a wake-up cheap
+    /// enough to be unnoticeable and short enough that a lost wake-up costs little.
+    static let backgroundIdleNanoseconds = 20_000_000
+
+    /// Fruitless sweeps after which the background reclaimer stops a round (every page locked
+    /// or the backend full): the faults then evict themselves or fail.
+    static let backgroundSweepMisses = 4
+
+    /// Fruitless sweeps after which a charge gives up and the fault fails (SIGBUS): every other
+    /// page stayed locked, or the backend full, for that many full sweeps of the page table.
+    static let chargeAttempts = 20_000
+
+    /// Fruitless sweeps a charge makes before it yields the processor between sweeps, so that
+    /// a preempted lock holder can finish.
+    static let chargeSweepsBeforeYield = 8
+
+    /// CLOCK credit a page earns by faulting in.
+    static let faultCredit: UInt64 = 1
+
+    /// CLOCK credit a page earns when it refaults within one resident set's worth of evictions
+    /// of its own (the kernel's refault distance: with a little more room it would have
+    /// stayed). Victim selection by CLOCK: 183,901 swap-ins against FIFO's 186,273 on Zipf 0.99
+    /// (1M touches; the kernel: ~174,700 major faults).
+    static let refaultCredit: UInt64 = 3
+
+    /// The adaptive policy frees on swap-in once the copies kept for resident pages reach this
+    /// fraction of the resident limit (1/4): beyond it the memory they hold outweighs the
+    /// compression they save.
+    static func adaptiveKeptCopyLimit(limitPages: Int) -> Int {
+        limitPages / 4
+    }
+
+    // MARK: Waits
+
+    /// Rounds a thread spins on a locked page before it yields: the lock is held by pager code
+    /// for one read and install (a few microseconds), so spinning a little wins.
+    static let pageLockSpins = 64
+
+    /// Rounds a fault spins for a swap cache frame before it yields.
+    static let frameSpins = 16
+
+    /// How long the fault handler thread's `poll` waits before it checks whether the region
+    /// is closing: 50 ms bounds `close()`'s wait without costing a measurable wake-up rate.
+    static let handlerPollMilliseconds: Int32 = 50
+}
