@@ -123,6 +123,7 @@ final class Evictor: @unchecked Sendable {
         }
         roles = [:]
         for fd in pendingChildHellos.map(\.fd) { uswap_close(fd) }
+        for session in live { releaseScratch(session) }
         sessions = []
         live = []
         awaitingHello = []
@@ -181,14 +182,19 @@ final class Evictor: @unchecked Sendable {
             uswap_close(session.socket)
             session.socket = -1
         }
-        // Scratch halves waiting for their drop died with the process.
+        releaseScratch(session)
+        live.removeAll { $0 === session }
+        core.toReader.post(.remove(session.index))
+        if core.counters.parked.load(ordering: .relaxed) > 0 { core.toReader.nudge() }
+    }
+
+    /// The session's scratch halves no longer count: they died with the process, or the pager
+    /// stops (its agent ends the process when the socket closes).
+    private func releaseScratch(_ session: Session) {
         core.counters.scratch.subtract(session.pagesInHalf[0] + session.pagesInHalf[1], ordering: .relaxed)
         session.pagesInHalf = [0, 0]
         session.halves = [.free, .free]
         session.inflight = 0
-        live.removeAll { $0 === session }
-        core.toReader.post(.remove(session.index))
-        if core.counters.parked.load(ordering: .relaxed) > 0 { core.toReader.nudge() }
     }
 
     // MARK: Connections
