@@ -167,7 +167,7 @@ let package = Package(
             dependencies: ["Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "USwapFaultHelper"],
             swiftSettings: strict),
         .testTarget(
-            name: "ProcessPagerTests", dependencies: ["ProcessPager", "TestSupport", "USwapCLI"],
+            name: "ProcessPagerTests", dependencies: ["ProcessPager", "KernelSwap", "TestSupport", "USwapCLI"],
             exclude: ["Programs"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",

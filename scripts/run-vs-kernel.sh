@@ -78,7 +78,7 @@ if rep:
     s["uswap"].update({"cpu_seconds": round(rep["cpu_seconds"], 2), "resident_max_mib": rep["resident_max_bytes"] >> 20,
                        "pool_max_mib": rep["pool_max_bytes"] >> 20, "unmanaged_anon_max_mib": rep["unmanaged_anon_max_bytes"] >> 20,
                        "swap_ins": rep["swap_ins"], "swap_outs": rep["swap_outs"], "p50_us": rep["p50_us"], "p99_us": rep["p99_us"],
-                       "swapped_out_share_of_plain_anon": round(rep["swap_outs"] * 4096 / max(1, plain["anon_max_bytes"]), 2)})
+                       "swapped_max_mib": rep.get("swapped_max_bytes", 0) >> 20, "swapped_max_share_of_plain_anon": round(rep.get("swapped_max_bytes", 0) / max(1, plain["anon_max_bytes"]), 2)})
 if kok:
     s["kernel"].update({"wall_seconds": k["wall_seconds"], "cpu_seconds": round(k["cpu_seconds"], 2), "memory_mib": k["memory_bytes"] >> 20,
                         "cgroup_max_mib": k["cgroup_max_usage_bytes"] >> 20, "zram_max_mib": k["zram_mem_used_max_bytes"] >> 20,

@@ -21,6 +21,9 @@ public struct PagerFigures: Sendable, Equatable {
     public var treeAnonMaxBytes = 0
     /// Most anonymous memory of the pager's own process (its pools included), in bytes.
     public var pagerAnonMaxBytes = 0
+    /// Most pages held compressed at once (used slots: a slot a fork child shares counts once),
+    /// in bytes of uncompressed pages.
+    public var swappedMaxBytes = 0
     /// The lowest cap the resident pages had, in bytes.
     public var capMinBytes = Int.max
     /// Samples taken.
@@ -201,6 +204,7 @@ public final class ProcessPager: @unchecked Sendable {
         let pool = core.slots.statistics.memUsedTotal
         let own = Self.anonymousBytes(of: getpid()) ?? 0
         let copies = (Session.pagesPerHalf + 1) * 4096
+        let swapped = core.slots.usedSlots * 4096
         return maxima.withLock { m in
             m.samples += 1
             m.residentMaxBytes = max(m.residentMaxBytes, managed)
@@ -209,6 +213,7 @@ public final class ProcessPager: @unchecked Sendable {
             m.unmanagedAnonMaxBytes = max(m.unmanagedAnonMaxBytes, unmanaged)
             m.treeAnonMaxBytes = max(m.treeAnonMaxBytes, treeAnon)
             m.pagerAnonMaxBytes = max(m.pagerAnonMaxBytes, own)
+            m.swappedMaxBytes = max(m.swappedMaxBytes, swapped)
             m.capMinBytes = min(m.capMinBytes, cap)
             return m
         }

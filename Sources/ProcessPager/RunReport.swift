@@ -27,6 +27,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var treeAnonMaxBytes: Int
     /// Most anonymous memory of uswap itself (pools included).
     public var pagerAnonMaxBytes: Int
+    /// Most pages held compressed at once (sampled), in bytes of uncompressed pages: how much
+    /// of the heap was out at the same time.
+    public var swappedMaxBytes: Int
     /// Pages brought back in.
     public var swapIns: Int
     /// Pages taken out.
@@ -50,12 +53,55 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// The pager's counters at the end.
     public var pager: PagerStatistics
 
-    /// The kernel's side of a comparison run.
+    /// The kernel's side of a comparison run (`--vs-kernel`): the same command in a memory
+    /// cgroup with the same limit and zram0 (lz4, page-cluster 0) as its only swap. Either
+    /// ``unavailable`` is set, or the figures are.
     public struct KernelSide: Codable, Sendable, Equatable {
         /// Why there is no kernel run.
         public var unavailable: String?
+        /// The command's exit status, or 128+N when signal N ended it (the OOM killer: 137).
+        public var exitStatus: Int?
+        /// From the start of the command to its end.
+        public var wallSeconds: Double?
+        /// CPU time of the command and its waited-for descendants.
+        public var cpuSeconds: Double?
+        /// The cgroup's memory.max_usage_in_bytes.
+        public var cgroupMaxUsageBytes: Int?
+        /// zram0's mem_used_max (mm_stat).
+        public var zramMemUsedMaxBytes: Int?
+        /// The memory measured: the cgroup's max usage plus zram's max pool.
+        public var memoryBytes: Int?
+        /// Major faults of the command and its waited-for descendants.
+        public var majorFaults: Int?
+        /// Whether the cgroup's OOM killer ended a process of the run.
+        public var oomKilled: Bool?
+        /// SHA-256 of the command's standard output on the kernel's side.
+        public var stdoutSha256: String?
+        /// Whether both sides wrote the same standard output.
+        public var outputsIdentical: Bool?
+        /// Whether the machine was put back as found (zram0, swap, page-cluster, cgroup).
+        public var restored: Bool?
+
         /// A side that is not there, and why.
         public init(unavailable: String) { self.unavailable = unavailable }
+
+        /// A side that ran.
+        public init(
+            exitStatus: Int, wallSeconds: Double, cpuSeconds: Double, cgroupMaxUsageBytes: Int, zramMemUsedMaxBytes: Int,
+            majorFaults: Int, oomKilled: Bool, stdoutSha256: String, outputsIdentical: Bool, restored: Bool
+        ) {
+            self.exitStatus = exitStatus
+            self.wallSeconds = wallSeconds
+            self.cpuSeconds = cpuSeconds
+            self.cgroupMaxUsageBytes = cgroupMaxUsageBytes
+            self.zramMemUsedMaxBytes = zramMemUsedMaxBytes
+            memoryBytes = cgroupMaxUsageBytes + zramMemUsedMaxBytes
+            self.majorFaults = majorFaults
+            self.oomKilled = oomKilled
+            self.stdoutSha256 = stdoutSha256
+            self.outputsIdentical = outputsIdentical
+            self.restored = restored
+        }
     }
 
     /// A report from its parts.
@@ -77,6 +123,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         unmanagedAnonMaxBytes = figures.unmanagedAnonMaxBytes
         treeAnonMaxBytes = figures.treeAnonMaxBytes
         pagerAnonMaxBytes = figures.pagerAnonMaxBytes
+        swappedMaxBytes = figures.swappedMaxBytes
         swapIns = statistics.swapIns
         swapOuts = statistics.swapOuts
         p50Us = statistics.p50Us

@@ -73,6 +73,9 @@ struct Run: ParsableCommand {
     @Flag(help: "No report on stderr at the end.")
     var quiet = false
 
+    @Flag(name: .customLong("vs-kernel"), help: "Then run the command again in a memory cgroup with the same limit and zram0 (lz4, page-cluster 0) as its only swap, and report both side by side (root; zram0 unused; no other swap). The machine is put back afterwards.")
+    var vsKernel = false
+
     @Option(help: "The allocator to preload (default: libmimalloc.so.2 where installed; none: keep glibc's malloc, whose heap is then not managed).")
     var allocator: String?
 
@@ -126,7 +129,7 @@ struct Run: ParsableCommand {
         if files.allocator == nil && allocator != "none" {
             StandardError.line("uswap run: warning: libmimalloc.so.2 not found (apt-get install libmimalloc2.0): glibc malloc's heap will not be managed")
         }
-        let status = try RunSession(program: program, pager: pager, files: files, flags: AgentFlags(rawValue: agentFlags), reportWanted: report != nil).run()
+        let status = try RunSession(program: program, pager: pager, files: files, flags: AgentFlags(rawValue: agentFlags), reportWanted: report != nil || vsKernel).run()
         pager.stop()
         let statistics = pager.statistics
         let figures = pager.figures
@@ -135,11 +138,16 @@ struct Run: ParsableCommand {
             command: program, exitStatus: Int(status.exitStatus), wallSeconds: status.wallSeconds,
             programCpuSeconds: status.programCpuSeconds, pagerCpuSeconds: own, configuration: configuration,
             statistics: statistics, figures: figures, stdoutSha256: status.stdoutSha256 ?? "",
-            kernel: .init(unavailable: "--vs-kernel was not given"))
+            kernel: vsKernel
+                ? KernelComparison.run(program: program, limitBytes: resident.bytes, ours: status.stdoutSha256)
+                : .init(unavailable: "--vs-kernel was not given"))
         if let report {
             do { try Self.write(summary, to: report) } catch { StandardError.line("uswap run: cannot write the report to \(report): \(error)") }
         }
-        if !quiet { StandardError.write(Self.humanReport(summary, statistics: statistics)) }
+        if !quiet {
+            StandardError.write(Self.humanReport(summary, statistics: statistics))
+            if vsKernel { StandardError.write(KernelComparison.humanLines(ours: summary, kernel: summary.kernel).joined(separator: "\n") + "\n") }
+        }
         throw ExitCode(status.exitStatus)
     }
 
@@ -169,7 +177,7 @@ struct Run: ParsableCommand {
         lines.append("  CPU \(format1(r.cpuSeconds)) s (program \(format1(r.programCpuSeconds)) s, uswap \(format1(r.pagerCpuSeconds)) s)")
         lines.append("  resident max \(mib(r.residentMaxBytes)) of \(mib(r.residentLimitBytes)); unmanaged anonymous max \(mib(r.unmanagedAnonMaxBytes)); memory max \(mib(r.memoryMaxBytes))")
         let ratio = s.compressionRatio > 0 ? ", ratio \(format2(s.compressionRatio))" : ""
-        lines.append("  pool max \(mib(r.poolMaxBytes)) (\(r.backend) \(r.codec)\(ratio)); swap-ins \(r.swapIns), swap-outs \(r.swapOuts)")
+        lines.append("  pool max \(mib(r.poolMaxBytes)) (\(r.backend) \(r.codec)\(ratio)); swap-ins \(r.swapIns), swap-outs \(r.swapOuts), most out at once \(mib(r.swappedMaxBytes))")
         lines.append("  fault service p50 \(format1(r.p50Us)) us, p99 \(format1(r.p99Us)) us (\(s.latencySamples) faults)")
         if s.capOverrides > 0 || s.lostPages > 0 || s.failedReads > 0 {
             lines.append("  note: \(s.capOverrides) times over the cap (nothing evictable), \(s.lostPages) pages lost in unannounced forks, \(s.failedReads) failed reads")
@@ -282,14 +290,18 @@ struct RunSession {
         } else if let fileStart {
             hash = Self.digestOfStdoutFile(from: fileStart)
         }
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
-        let exit: Int32
-        if waitStatus & 0x7F == 0 {
-            exit = (waitStatus >> 8) & 0xFF
-        } else {
-            exit = 128 + (waitStatus & 0x7F)
-        }
-        return RunOutcome(exitStatus: exit, wallSeconds: wall, programCpuSeconds: cpu, stdoutSha256: hash)
+        return RunOutcome(
+            exitStatus: Self.exitStatus(waitStatus), wallSeconds: wall, programCpuSeconds: Self.cpuSeconds(usage), stdoutSha256: hash)
+    }
+
+    /// A wait status as a shell reports it: the exit code, or 128+N for signal N.
+    static func exitStatus(_ waitStatus: Int32) -> Int32 {
+        waitStatus & 0x7F == 0 ? (waitStatus >> 8) & 0xFF : 128 + (waitStatus & 0x7F)
+    }
+
+    /// User plus system time of a rusage.
+    static func cpuSeconds(_ usage: rusage) -> Double {
+        Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
 
     /// Copies what the program wrote into the relay pipe to uswap's stdout, hashing it.

@@ -130,6 +130,7 @@ struct ManagedRun {
         let run = try await ManagedRun.start(uswap, program: "churn", ["32"], resident: "8M")
         run.expectPagedCleanly(line: "churn ok", minimumSwapOuts: Self.pages(16))
         #expect((run.report?.residentMaxBytes ?? .max) <= 8 << 20)
+        #expect((run.report?.swappedMaxBytes ?? 0) >= 16 << 20, "at least half of the 32 MiB heap out at once")
     }
 
     @Test func eightThreadsOnASharedHeapSeeEveryUpdate() async throws {
