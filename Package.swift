@@ -23,6 +23,9 @@ let package = Package(
         .library(name: "Workloads", targets: ["Workloads"]),
         .library(name: "KernelSwap", targets: ["KernelSwap"]),
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
+        .library(name: "ProcessPager", targets: ["ProcessPager"]),
+        // Preloaded into programs run by `uswap run`; lands next to the `uswap` executable.
+        .library(name: "uswap-agent", type: .dynamic, targets: ["USwapAgent"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
         .library(name: "RedisTier", targets: ["RedisTier"]),
         .library(name: "Soak", targets: ["Soak"]),
@@ -83,11 +86,28 @@ let package = Package(
                 "PageCodecs", "PageStore", "ZRAM", "SystemSupport", .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
+        // What the pager needs from C beside CUSwap: socket messages with descriptors, userfaultfd
+        // events, epoll, process_vm_readv; and the agent protocol header.
+        .target(name: "CProcessPager"),
+        // The agent `uswap run` preloads into the program: a full userfaultfd handed to the pager,
+        // mmap interposed, a drop thread. C only, no malloc.
+        .target(
+            name: "USwapAgent", cSettings: [.headerSearchPath("../CProcessPager/include")],
+            linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "-z", "-Xlinker", "now"])]),
+        // `uswap run`'s pager: sessions per program process, the userfaultfd reader, eviction
+        // across processes, the agent protocol, the run's figures.
+        .target(
+            name: "ProcessPager",
+            dependencies: [
+                "CProcessPager", "CUSwap", "Swap", "ZRAM", "ZSwap", "PageStore", "PageCodecs", "SystemSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
                 "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                "RedisTier", "TierCrypto", "Soak",
+                "RedisTier", "TierCrypto", "Soak", "ProcessPager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -157,6 +177,9 @@ let package = Package(
                 "Swap", "ZRAM", "ZSwap", "PageStore", "CUSwap", "SystemSupport", "TestSupport", "Workloads", "USwapFaultHelper",
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "ProcessPagerTests", dependencies: ["ProcessPager", "KernelSwap", "TestSupport", "USwapCLI"],
+            exclude: ["Programs"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",
             dependencies: [

@@ -6,7 +6,7 @@ struct USwap: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uswap",
         abstract: "Compressed memory in user space: zram, zswap and swap rebuilt in Swift.",
-        subcommands: [Demo.self, Bench.self, Zram.self, Analyze.self, Soak.self, Cluster.self],
+        subcommands: [Demo.self, Bench.self, Zram.self, Analyze.self, Run.self, Status.self, Soak.self, Cluster.self],
         defaultSubcommand: nil)
 }
 

@@ -1,0 +1,107 @@
+import PageCodecs
+import Swap
+import SystemSupport
+import ZSwap
+
+/// Where a pager keeps the pages it takes out of programs.
+public enum PagerBackend: Sendable, Equatable, CustomStringConvertible {
+    /// In-process zram devices (``ZRAM/ZramDevice``), one per 65,536 slots, made as needed.
+    case zram
+    /// zswap-style caches (``ZSwap/FrontswapCache``) in front of files at this path (the first
+    /// chunk uses the path itself, later ones `PATH.1`, `PATH.2`, ...). Each file is created and
+    /// unlinked at once: it lives as long as the pager holds it open, and nothing is left behind
+    /// however uswap ends.
+    case zswap(path: String)
+
+    /// Parses `zram` or `zswap:FILE`; nil for anything else.
+    public init?(argument: String) {
+        if argument == "zram" {
+            self = .zram
+        } else if argument.hasPrefix("zswap:"), argument.count > "zswap:".count {
+            self = .zswap(path: String(argument.dropFirst("zswap:".count)))
+        } else {
+            return nil
+        }
+    }
+
+    /// `zram` or `zswap:FILE`.
+    public var description: String {
+        switch self {
+        case .zram: "zram"
+        case .zswap(let path): "zswap:\(path)"
+        }
+    }
+}
+
+/// How `uswap run` pages a program: its resident limit, where evicted pages go, and the knobs
+/// of the reader and the evictor.
+public struct PagerConfiguration: Sendable {
+    /// The cap on the program tree's resident memory in bytes (managed pages, pages the pager
+    /// holds uncompressed, and, with ``chargesUnmanagedMemory``, the anonymous memory it does not
+    /// manage), like a memory cgroup's limit.
+    public var residentLimitBytes: Int
+    /// Where evicted pages go.
+    public var backend: PagerBackend = .zram
+    /// With ``PagerBackend/zram``: a file that idle compressed pages are written back to once
+    /// the pools reach ``writebackPoolLimit`` (zram's backing_dev with automatic writeback).
+    public var writebackPath: String? = nil
+    /// The pool size above which zram writes back to ``writebackPath``; zswap's pool limit.
+    public var writebackPoolLimit: PoolLimit = .percentOfRAM(20)
+    /// The compressor.
+    public var codec: PageCodecFactory = .lz4
+    /// When the compressed copy of a swapped-in page is freed (Swap's policies; ``SlotPolicy/adaptive``
+    /// is treated as ``SlotPolicy/freeOnSwapIn``).
+    public var policy: SlotPolicy = .freeOnSwapIn
+    /// Count the tree's anonymous memory that the pager does not manage (stacks, memory mapped
+    /// before the agent started) against the limit, sampled every ``sampleIntervalMilliseconds``,
+    /// so the limit means what a memory cgroup's limit means.
+    public var chargesUnmanagedMemory = true
+    /// The smallest share of the limit (in percent) left for managed pages when unmanaged memory
+    /// is charged: a program whose unmanaged memory exceeds its limit still runs, slowly.
+    public var minimumManagedPercent = 25
+    /// How long the fault reader keeps polling after its last message before it sleeps (a
+    /// fault served by a spinning reader skips a thread wake-up). pydict 300000 100000 at 40M on
+    /// a loaded 2-vCPU machine, two runs each: 0 µs 96.5/70.1 s, 60 µs 40.4/35.3 s and 32.4/36.1 s,
+    /// 250 µs 21.4/32.1 s and 36.4/39.8 s, 1000 µs 27.9/51.2 s (CPU within ±2 s of each other
+    /// from 60 µs up; 0 µs cost 10 s more).
+    public var spinMicroseconds = 200
+    /// Laps of the clock a page is skipped when it comes back within one limit's worth of
+    /// evictions after it went out (0...3): the hot pages a program keeps touching.
+    public var refaultLaps = 1
+    /// Pages moved out of a program per eviction batch (at most the scratch half, 64).
+    public var batchPages = 64
+    /// How often the tree's memory is sampled, in milliseconds.
+    public var sampleIntervalMilliseconds = 100
+    /// The most swap space, in bytes of uncompressed pages (rounded up to chunks of 256 MiB).
+    public var maximumSwapBytes: Int = 64 << 30
+    /// The abstract socket name agents connect to (default: `uswap-run.<pid>`).
+    public var socketName: String
+
+    /// A configuration capping the tree at `residentLimitBytes`, defaults otherwise.
+    public init(residentLimitBytes: Int, socketName: String = "uswap-run.\(getpid())") {
+        self.residentLimitBytes = residentLimitBytes
+        self.socketName = socketName
+    }
+
+    /// Why this configuration cannot run, or nil when it can.
+    public var problem: String? {
+        if residentLimitBytes < 64 * 4096 {
+            return "a resident limit of \(residentLimitBytes) bytes is below 256 KiB (64 pages): give at least 256K"
+        }
+        if writebackPath != nil, backend != .zram {
+            return "--writeback goes with the zram backend; the zswap backend has its own file"
+        }
+        if !(1...64).contains(batchPages) { return "batch of \(batchPages) pages: use 1 to 64" }
+        if !(1...100).contains(minimumManagedPercent) { return "minimum managed share \(minimumManagedPercent)%: use 1 to 100" }
+        if maximumSwapBytes < SlotSpace.chunkSlots * 4096 { return "maximum swap of \(maximumSwapBytes) bytes is below one chunk (256 MiB)" }
+        if socketName.isEmpty || socketName.utf8.count > 100 { return "socket name must have 1 to 100 bytes" }
+        return nil
+    }
+
+    /// The limit in 4 KiB pages.
+    var limitPages: Int { residentLimitBytes / 4096 }
+
+    /// Pages kept free below the cap by evicting ahead of demand: 1/64 of the limit, at least
+    /// two batches.
+    var reservePages: Int { max(2 * batchPages, limitPages / 64) }
+}

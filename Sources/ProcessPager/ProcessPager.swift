@@ -1,0 +1,314 @@
+import CProcessPager
+import PageCodecs
+import PageStore
+import Synchronization
+import SystemPackage
+import SystemSupport
+import ZRAM
+import ZSwap
+
+/// The maxima of a run, taken every time the pager is sampled.
+public struct PagerFigures: Sendable, Equatable {
+    /// Most managed pages resident in the tree (plus pages held in scratch areas), in bytes.
+    public var residentMaxBytes = 0
+    /// Most memory the stores' pools held (mem_used_total summed over chunks), in bytes.
+    public var poolMaxBytes = 0
+    /// Most of the tree's anonymous memory + the pools + the pager's uncompressed copies, in bytes.
+    public var memoryMaxBytes = 0
+    /// Most anonymous memory in the tree that the pager does not manage, in bytes.
+    public var unmanagedAnonMaxBytes = 0
+    /// Most anonymous memory in the tree (RssAnon summed over its processes), in bytes.
+    public var treeAnonMaxBytes = 0
+    /// Most anonymous memory of the pager's own process (its pools included), in bytes.
+    public var pagerAnonMaxBytes = 0
+    /// Most pages held compressed at once (used slots: a slot a fork child shares counts once),
+    /// in bytes of uncompressed pages.
+    public var swappedMaxBytes = 0
+    /// The lowest cap the resident pages had, in bytes.
+    public var capMinBytes = Int.max
+    /// Samples taken.
+    public var samples = 0
+
+    /// No samples yet.
+    public init() {}
+}
+
+/// The pager of `uswap run`: it takes the userfaultfds that agents in the program's processes
+/// hand it, serves their page faults from compressed stores, and keeps the tree's resident
+/// memory under a cap by moving cold pages out.
+///
+/// ```swift
+/// var configuration = PagerConfiguration(residentLimitBytes: 80 << 20)
+/// let pager = try ProcessPager(configuration)
+/// try pager.start()
+/// // spawn the program with LD_PRELOAD=libuswap-agent.so:libmimalloc.so.2 and
+/// // USWAP_AGENT=\(pager.agentEnvironmentValue()); call pager.sample() every 100 ms
+/// pager.stop()
+/// print(pager.statistics.swapOuts)
+/// ```
+///
+/// **Threads.** ``start()`` starts two threads: the fault reader and the evictor (see docs/RUN.md).
+/// The other methods may be called from any thread.
+public final class ProcessPager: @unchecked Sendable {
+    // @unchecked Sendable: shared state is in PagerCore (atomics, locks) or behind mutexes.
+
+    /// The configuration the pager was made with.
+    public let configuration: PagerConfiguration
+    /// Feature bits of the probe userfaultfd (UFFDIO_API).
+    public let kernelFeatures: UInt64
+    let core: PagerCore
+    private let listener: Int32
+    private let reader: FaultReader
+    private let evictor: Evictor
+    private let threads = Mutex<[NativeThread]>([])
+    private let statusProvider = StatusSource()
+    private let maxima = Mutex(PagerFigures())
+
+    /// Features the pager needs: write-protect faults, fork/remap/remove/unmap events, MOVE.
+    public static let requiredFeatures: UInt64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | (1 << 16)
+
+    /// Why this process cannot make a userfaultfd that serves kernel-mode faults, or nil when
+    /// it can (root, CAP_SYS_PTRACE, /dev/userfaultfd, or vm.unprivileged_userfaultfd=1).
+    public static func fullUserfaultfdUnavailable() -> PagerError? {
+        var features: UInt64 = 0
+        let probe = uswap_probe_full_userfaultfd(&features)
+        if probe != 0 { return .fullUserfaultfdUnavailable(Errno(rawValue: -probe)) }
+        if features & requiredFeatures != requiredFeatures { return .missingFeatures(have: features, need: requiredFeatures) }
+        return nil
+    }
+
+    /// Makes a pager: checks that a full userfaultfd can be made here, makes the slot space and
+    /// listens on the configuration's abstract socket.
+    public init(_ configuration: PagerConfiguration) throws(PagerError) {
+        if let problem = configuration.problem { throw .invalidConfiguration(problem) }
+        if let unavailable = Self.fullUserfaultfdUnavailable() { throw unavailable }
+        var features: UInt64 = 0
+        _ = uswap_probe_full_userfaultfd(&features)
+        kernelFeatures = features
+        self.configuration = configuration
+        let chunkBytes = SlotSpace.chunkSlots * 4096
+        let chunks = max(1, (configuration.maximumSwapBytes + chunkBytes - 1) / chunkBytes)
+        let slots = SlotSpace(maximumChunks: chunks, makeStore: Self.storeMaker(configuration))
+        core = try PagerCore(configuration: configuration, slots: slots)
+        let fd = uswap_listen_abstract(configuration.socketName)
+        guard fd >= 0 else { throw .socket(name: configuration.socketName, Errno(rawValue: -fd)) }
+        listener = fd
+        do {
+            reader = try FaultReader(core: core)
+            evictor = try Evictor(core: core, listener: fd, statusProvider: statusProvider)
+        } catch {
+            uswap_close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        stop()
+        uswap_close(listener)
+    }
+
+    /// How the pager makes its chunk stores.
+    static func storeMaker(_ configuration: PagerConfiguration) -> @Sendable (Int) throws -> SlotStore {
+        let chunkSlots = SlotSpace.chunkSlots
+        let codec = configuration.codec
+        let memTotal = MemInfo.totalBytes()
+        let poolLimit = configuration.writebackPoolLimit
+        switch configuration.backend {
+        case .zram:
+            let writeback = configuration.writebackPath
+            return { index in
+                var zram = ZramConfiguration(disksize: chunkSlots * 4096, codec: codec)
+                var file: BackingFile? = nil
+                if let writeback {
+                    let path = index == 0 ? writeback : "\(writeback).\(index)"
+                    let backing = try BackingFile(path: path, blockCount: chunkSlots, options: [.create, .truncate])
+                    // Unlinked at once: the file goes with the descriptor, even if uswap is killed.
+                    _ = unlink(path)
+                    var device = ZramBackingDevice(file: backing, blockCount: chunkSlots)
+                    device.punchFreedBlocks = true
+                    zram.backingDevice = device
+                    let high = poolLimit.bytes(memTotal: memTotal)
+                    zram.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9)
+                    file = backing
+                }
+                do {
+                    return .zram(try ZramDevice(zram), file)
+                } catch {
+                    file?.close()
+                    throw error
+                }
+            }
+        case .zswap(let path):
+            return { index in
+                let chunkPath = index == 0 ? path : "\(path).\(index)"
+                let file = try BackingFile(path: chunkPath, blockCount: chunkSlots, options: [.create, .truncate])
+                // Unlinked at once: the file goes with the descriptor, even if uswap is killed.
+                _ = unlink(chunkPath)
+                var cache = FrontswapConfiguration(slotCount: chunkSlots, poolLimit: poolLimit)
+                cache.codec = codec
+                do {
+                    return .zswap(try FrontswapCache(cache, file: file, memTotal: memTotal), file)
+                } catch {
+                    file.close()
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Starts the fault reader and the evictor.
+    public func start() throws(PagerError) {
+        let reader = self.reader
+        let evictor = self.evictor
+        do {
+            let r = try NativeThread.start { reader.run() }
+            let e = try NativeThread.start { evictor.run() }
+            threads.withLock { $0 = [r, e] }
+        } catch {
+            core.stopping.store(true, ordering: .releasing)
+            throw .resource("the pager's threads", error)
+        }
+    }
+
+    /// The value of USWAP_AGENT for the program: protocol version, socket name, this process's
+    /// id, and the agent's flags (tests use ``AgentFlags/denyUserfaultfd``).
+    public func agentEnvironmentValue(flags: AgentFlags = []) -> String {
+        "\(USWAP_PROTOCOL_VERSION):\(configuration.socketName):\(getpid()):\(String(flags.rawValue, radix: 16))"
+    }
+
+    /// Sets the text a `uswap status` client gets (JSON); called on the evictor thread.
+    public func setStatusProvider(_ provider: @escaping @Sendable () -> String) {
+        statusProvider.set(provider)
+    }
+
+    /// Process ids of the sessions alive now (the program's processes that joined).
+    public var processIDs: [Int32] { evictorProcessIDs() }
+
+    private func evictorProcessIDs() -> [Int32] { core.processIDs.withLock { Array(Set($0.values)) } }
+
+    /// Samples the tree's memory: updates the cap (limit minus unmanaged anonymous memory, when
+    /// charged) and the run's maxima. Call every ``PagerConfiguration/sampleIntervalMilliseconds``.
+    @discardableResult
+    public func sample() -> PagerFigures {
+        let pids = evictorProcessIDs()
+        var treeAnon = 0
+        for pid in pids { treeAnon += Self.anonymousBytes(of: pid) ?? 0 }
+        let managed = core.usedPages * 4096
+        let unmanaged = max(0, treeAnon - managed)
+        let limit = configuration.residentLimitBytes
+        var cap = limit
+        if configuration.chargesUnmanagedMemory {
+            cap = max(limit * configuration.minimumManagedPercent / 100, limit - unmanaged)
+        }
+        core.counters.capPages.store(cap / 4096, ordering: .relaxed)
+        let pool = core.slots.statistics.memUsedTotal
+        let own = Self.anonymousBytes(of: getpid()) ?? 0
+        let copies = (Session.pagesPerHalf + 1) * 4096
+        let swapped = core.slots.usedSlots * 4096
+        return maxima.withLock { m in
+            m.samples += 1
+            m.residentMaxBytes = max(m.residentMaxBytes, managed)
+            m.poolMaxBytes = max(m.poolMaxBytes, pool)
+            m.memoryMaxBytes = max(m.memoryMaxBytes, treeAnon + pool + copies)
+            m.unmanagedAnonMaxBytes = max(m.unmanagedAnonMaxBytes, unmanaged)
+            m.treeAnonMaxBytes = max(m.treeAnonMaxBytes, treeAnon)
+            m.pagerAnonMaxBytes = max(m.pagerAnonMaxBytes, own)
+            m.swappedMaxBytes = max(m.swappedMaxBytes, swapped)
+            m.capMinBytes = min(m.capMinBytes, cap)
+            return m
+        }
+    }
+
+    /// The maxima sampled so far.
+    public var figures: PagerFigures { maxima.withLock { $0 } }
+
+    /// `RssAnon` of a process in bytes, or nil when it is gone.
+    public static func anonymousBytes(of pid: Int32) -> Int? {
+        guard let text = try? ProcFile.read("/proc/\(pid)/status") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+        }
+        return nil
+    }
+
+    /// The pager's counters now.
+    public var statistics: PagerStatistics {
+        let c = core.counters
+        var s = PagerStatistics()
+        s.residentPages = c.resident.load(ordering: .relaxed)
+        s.scratchPages = c.scratch.load(ordering: .relaxed)
+        s.capPages = c.capPages.load(ordering: .relaxed)
+        s.swapIns = c.swapIns.load(ordering: .relaxed)
+        s.swapOuts = c.swapOuts.load(ordering: .relaxed)
+        s.zeroFills = c.zeroFills.load(ordering: .relaxed)
+        s.zeroEvictions = c.zeroEvictions.load(ordering: .relaxed)
+        s.missingFaults = c.missingFaults.load(ordering: .relaxed)
+        s.writeProtectFaults = c.writeProtectFaults.load(ordering: .relaxed)
+        s.duplicateFaults = c.duplicateFaults.load(ordering: .relaxed)
+        s.waitedOnEviction = c.waitedOnEviction.load(ordering: .relaxed)
+        s.parkedFaults = c.parkedFaults.load(ordering: .relaxed)
+        s.capOverrides = c.overrides.load(ordering: .relaxed)
+        s.failedReads = c.failedReads.load(ordering: .relaxed)
+        s.failedWrites = c.failedWrites.load(ordering: .relaxed)
+        s.unexpectedMissing = c.unexpectedMissing.load(ordering: .relaxed)
+        s.lostPages = c.lostPages.load(ordering: .relaxed)
+        s.pinnedPages = c.pinnedPages.load(ordering: .relaxed)
+        s.sharedPages = c.sharedPages.load(ordering: .relaxed)
+        s.unsharedPages = c.unsharedPages.load(ordering: .relaxed)
+        s.givenBack = c.givenBack.load(ordering: .relaxed)
+        s.secondChances = c.secondChances.load(ordering: .relaxed)
+        s.refaults = c.refaults.load(ordering: .relaxed)
+        s.removedPages = c.removedPages.load(ordering: .relaxed)
+        s.remappedPages = c.remappedPages.load(ordering: .relaxed)
+        s.batches = c.batches.load(ordering: .relaxed)
+        s.moveCalls = c.moveCalls.load(ordering: .relaxed)
+        s.sessionsStarted = c.sessionsStarted.load(ordering: .relaxed)
+        s.sessionsLive = c.sessionsLive.load(ordering: .relaxed)
+        s.forks = c.forks.load(ordering: .relaxed)
+        s.unannouncedForks = c.unannouncedForks.load(ordering: .relaxed)
+        s.pendingBytes = c.pendingBytes.load(ordering: .relaxed)
+        let backend = core.slots.statistics
+        s.origDataSize = backend.origDataSize
+        s.comprDataSize = backend.comprDataSize
+        s.memUsedTotal = backend.memUsedTotal
+        s.writtenBack = backend.writtenBack
+        s.fileReads = backend.fileReads
+        s.metadataBytes = core.slots.metadataBytes
+        s.usedSlots = core.slots.usedSlots
+        let latency = core.latency.summary()
+        s.p50Us = latency.p50
+        s.p99Us = latency.p99
+        s.p999Us = latency.p999
+        s.latencySamples = latency.count
+        return s
+    }
+
+    /// Stops the threads (sessions still alive end: their agents see the pager go and end their
+    /// processes) and lets the stores go. Safe to call more than once.
+    public func stop() {
+        statusProvider.clear()
+        core.stopping.store(true, ordering: .releasing)
+        core.toReader.nudge()
+        core.toEvictor.nudge()
+        let running = threads.withLock { threads in
+            defer { threads = [] }
+            return threads
+        }
+        for thread in running { thread.join() }
+        // Commands nobody read any more may hold sessions: let them go, so every session's
+        // slots are freed now.
+        _ = core.toReader.drain()
+        _ = core.toEvictor.drain()
+    }
+}
+
+/// Flags the pager passes to its agents in USWAP_AGENT.
+public struct AgentFlags: OptionSet, Sendable {
+    /// The raw bits.
+    public var rawValue: UInt32
+    /// Flags from raw bits.
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Tests: the agent behaves as if a full userfaultfd were refused.
+    public static let denyUserfaultfd = AgentFlags(rawValue: USWAP_AGENT_FLAG_DENY_UFFD)
+}

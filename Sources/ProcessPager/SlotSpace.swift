@@ -1,0 +1,266 @@
+import PageStore
+import Synchronization
+import SystemSupport
+import ZRAM
+import ZSwap
+
+/// One store of 65,536 swap slots: an in-process zram device, or a zswap-style cache in front of
+/// a file. An enum, not an existential, so the per-page calls are direct.
+public enum SlotStore: Sendable {
+    /// A ``ZramDevice``, with the file it writes back to, if any (closed with the store).
+    case zram(ZramDevice, BackingFile?)
+    /// A ``FrontswapCache`` over its backing file (closed with the store).
+    case zswap(FrontswapCache, BackingFile)
+
+    @inline(__always)
+    func write(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
+        switch self {
+        case .zram(let device, _): try device.writePage(page, at: slot)
+        case .zswap(let cache, _): try cache.writePage(page, at: slot)
+        }
+    }
+
+    @inline(__always)
+    func read(at slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
+        switch self {
+        case .zram(let device, _): try device.readPage(at: slot, into: buffer)
+        case .zswap(let cache, _): try cache.readPage(at: slot, into: buffer)
+        }
+    }
+
+    @inline(__always)
+    func free(_ slot: Int, swapIn: Bool) {
+        switch self {
+        case .zram(let device, _): if swapIn { device.slotFreeNotify(slot) } else { device.discard(slot) }
+        case .zswap(let cache, _): if swapIn { cache.slotFreeNotify(slot) } else { cache.discard(slot) }
+        }
+    }
+
+    /// The store's counters.
+    public var statistics: BackendStatistics {
+        switch self {
+        case .zram(let device, _): device.statistics
+        case .zswap(let cache, _): cache.statistics
+        }
+    }
+
+    /// Memory the store holds beside its pool: the slot table and the pool's descriptors.
+    var metadataBytes: Int {
+        switch self {
+        case .zram(let device, _): device.slotTableBytes + device.poolMetadataBytes
+        case .zswap(let cache, _): cache.slotCount * 16
+        }
+    }
+
+    func close() {
+        switch self {
+        case .zram(_, let file): file?.close()
+        case .zswap(_, let file): file.close()
+        }
+    }
+}
+
+/// The pager's swap slots: a growing set of ``SlotStore`` chunks of 65,536 slots each, with a
+/// use count per slot (the kernel's swap_map: a slot shared by a parent and its forked child has
+/// a count of 2).
+///
+/// A zram device commits its slot table and pool descriptors when it is made (about 40 bytes per
+/// slot), so one device sized for the largest program would cost memory up front; chunks are
+/// made as slots run out instead, and slots are handed out lowest chunk first so the pools stay
+/// dense.
+///
+/// **Memory and ownership.** The chunk array (``maximumChunks`` references) and each chunk's use
+/// counts (2 bytes per slot) are allocated here and freed in `deinit`; a chunk lives until the
+/// space is destroyed. Chunks are appended by the allocating thread only and published through
+/// ``chunkCount`` (release), so readers on other threads see only complete chunks.
+///
+/// **Threads.** ``allocate()`` is called by one thread (the evictor). ``retain(_:)``,
+/// ``release(_:swapIn:)``, reads and writes may come from any thread; a slot's bytes are written
+/// only by the thread that allocated it, before any other thread learns its number.
+public final class SlotSpace: @unchecked Sendable {
+    // @unchecked Sendable: chunks are write-once and published atomically; counts are atomics.
+
+    /// Slots per chunk.
+    public static let chunkSlots = 1 << 16
+    static let chunkShift = 16
+
+    /// The most chunks this space makes.
+    public let maximumChunks: Int
+    private let makeStore: @Sendable (Int) throws -> SlotStore
+    private let chunks: UnsafeMutablePointer<Chunk?>
+    private let published = Atomic<Int>(0)
+    private var allocationChunk = 0  // the allocating thread's hint
+
+    final class Chunk: @unchecked Sendable {
+        // @unchecked Sendable: counts are atomics; cursor is used by the allocating thread only.
+        let store: SlotStore
+        let counts: UnsafeMutablePointer<Atomic<UInt16>>
+        let used = Atomic<Int>(0)
+        var cursor = 0
+
+        init(store: SlotStore) {
+            self.store = store
+            counts = .allocate(capacity: SlotSpace.chunkSlots)
+            for i in 0..<SlotSpace.chunkSlots { (counts + i).initialize(to: Atomic<UInt16>(0)) }
+        }
+
+        deinit {
+            counts.deinitialize(count: SlotSpace.chunkSlots)
+            counts.deallocate()
+            store.close()
+        }
+    }
+
+    /// A space that makes chunk `i` with `makeStore(i)` when it needs it, up to `maximumChunks`.
+    public init(maximumChunks: Int, makeStore: @escaping @Sendable (Int) throws -> SlotStore) {
+        precondition(maximumChunks > 0, "at least one chunk")
+        self.maximumChunks = maximumChunks
+        self.makeStore = makeStore
+        chunks = .allocate(capacity: maximumChunks)
+        chunks.initialize(repeating: nil, count: maximumChunks)
+    }
+
+    deinit {
+        chunks.deinitialize(count: maximumChunks)
+        chunks.deallocate()
+    }
+
+    /// Chunks made so far.
+    public var chunkCount: Int { published.load(ordering: .acquiring) }
+
+    @inline(__always)
+    private func chunk(for slot: Int) -> Chunk {
+        chunks[slot >> Self.chunkShift].unsafelyUnwrapped
+    }
+
+    /// A free slot with a use count of 1, or nil when every chunk is full and no more can be
+    /// made. Throws what making a new chunk threw. Allocating thread only.
+    public func allocate() throws -> Int? {
+        let count = chunkCount
+        var index = min(allocationChunk, max(0, count - 1))
+        // Lowest chunk with room first: slots freed in low chunks are reused before high ones.
+        if count > 0 {
+            for candidate in 0..<count where chunks[candidate].unsafelyUnwrapped.used.load(ordering: .relaxed) < Self.chunkSlots {
+                index = candidate
+                break
+            }
+            if let slot = allocate(in: index) { return slot }
+            for candidate in 0..<count where candidate != index {
+                if let slot = allocate(in: candidate) { return slot }
+            }
+        }
+        guard count < maximumChunks else { return nil }
+        let chunk = Chunk(store: try makeStore(count))
+        (chunks + count).pointee = chunk
+        published.store(count + 1, ordering: .releasing)
+        return allocate(in: count)
+    }
+
+    private func allocate(in index: Int) -> Int? {
+        let chunk = chunks[index].unsafelyUnwrapped
+        guard chunk.used.load(ordering: .relaxed) < Self.chunkSlots else { return nil }
+        var position = chunk.cursor
+        for _ in 0..<Self.chunkSlots {
+            if chunk.counts[position].load(ordering: .relaxed) == 0,
+                chunk.counts[position].compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+            {
+                chunk.used.add(1, ordering: .relaxed)
+                chunk.cursor = (position + 1) & (Self.chunkSlots - 1)
+                allocationChunk = index
+                return index << Self.chunkShift | position
+            }
+            position = (position + 1) & (Self.chunkSlots - 1)
+        }
+        return nil
+    }
+
+    /// Adds a user to `slot` (a forked child now shares it).
+    @inline(__always)
+    public func retain(_ slot: Int) {
+        chunk(for: slot).counts[slot & (Self.chunkSlots - 1)].add(1, ordering: .relaxed)
+    }
+
+    /// Drops a user of `slot`; the last one frees the stored copy. `swapIn`: the page was just
+    /// installed from this slot (the store counts a slot free notify, `notify_free`); otherwise
+    /// the slot is discarded (the page was unmapped or overwritten).
+    @inline(__always)
+    public func release(_ slot: Int, swapIn: Bool) {
+        let chunk = chunk(for: slot)
+        let index = slot & (Self.chunkSlots - 1)
+        while true {
+            let count = chunk.counts[index].load(ordering: .acquiring)
+            precondition(count > 0, "released a free slot")
+            if count == 1 {
+                // The last user: free the copy before the slot can be handed out again.
+                chunk.store.free(index, swapIn: swapIn)
+                chunk.counts[index].store(0, ordering: .releasing)
+                chunk.used.subtract(1, ordering: .relaxed)
+                return
+            }
+            if chunk.counts[index].compareExchange(expected: count, desired: count - 1, ordering: .acquiringAndReleasing).exchanged {
+                return
+            }
+        }
+    }
+
+    /// The use count of `slot`.
+    public func useCount(_ slot: Int) -> Int {
+        Int(chunk(for: slot).counts[slot & (Self.chunkSlots - 1)].load(ordering: .relaxed))
+    }
+
+    /// Stores `page` in `slot`. Only the slot's allocating thread writes, before sharing it.
+    @inline(__always)
+    public func write(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
+        try chunk(for: slot).store.write(page, at: slot & (Self.chunkSlots - 1))
+    }
+
+    /// Reads `slot` into `buffer`; never frees.
+    @inline(__always)
+    public func read(_ slot: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PageStoreError) {
+        try chunk(for: slot).store.read(at: slot & (Self.chunkSlots - 1), into: buffer)
+    }
+
+    /// Slots in use (use count > 0), over all chunks.
+    public var usedSlots: Int {
+        var total = 0
+        for i in 0..<chunkCount { total += chunks[i].unsafelyUnwrapped.used.load(ordering: .relaxed) }
+        return total
+    }
+
+    /// The chunks' counters summed (mem_used_max is the sum of each chunk's maximum).
+    public var statistics: BackendStatistics {
+        var total = BackendStatistics()
+        for i in 0..<chunkCount { total.add(chunks[i].unsafelyUnwrapped.store.statistics) }
+        return total
+    }
+
+    /// Memory the chunks hold beside their pools (slot tables, descriptors, use counts).
+    public var metadataBytes: Int {
+        var total = 0
+        for i in 0..<chunkCount { total += chunks[i].unsafelyUnwrapped.store.metadataBytes + Self.chunkSlots * 2 }
+        return total
+    }
+
+    /// Debug-only: each chunk's used count matches its non-zero use counts.
+    public func checkInvariants() {
+        #if DEBUG
+        for i in 0..<chunkCount {
+            let chunk = chunks[i].unsafelyUnwrapped
+            var used = 0
+            for s in 0..<Self.chunkSlots where chunk.counts[s].load(ordering: .relaxed) > 0 { used += 1 }
+            precondition(used == chunk.used.load(ordering: .relaxed), "chunk \(i): \(used) slots in use, counted \(chunk.used.load(ordering: .relaxed))")
+        }
+        #endif
+    }
+}
+
+extension BackendStatistics {
+    /// Adds `other`'s counters to these (the sum over a space's chunks).
+    mutating func add(_ other: BackendStatistics) {
+        for field in [\BackendStatistics.storedPages, \.origDataSize, \.comprDataSize, \.memUsedTotal, \.memUsedMax,
+            \.samePages, \.hugePages, \.failedReads, \.failedWrites, \.notifyFree, \.missFree, \.writtenBack, \.fileReads]
+        {
+            self[keyPath: field] += other[keyPath: field]
+        }
+    }
+}
