@@ -92,8 +92,7 @@ public enum SignalCleanup {
         if !ran.isEmpty {
             StandardError.line("uswap: interrupted; restored: \(ran.joined(separator: ", "))")
         }
-        signal(signalNumber, SIG_DFL)
-        raise(signalNumber)
+        FatalSignal.endByDefaultAction(signalNumber)
         _exit(128 + signalNumber)
     }
 }

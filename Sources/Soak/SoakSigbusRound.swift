@@ -182,12 +182,7 @@ public enum SoakSigbusRound {
             line += " failed_reads=\(statistics.failedReads) retries=\(statistics.readRetries)"
         }
         say(line)
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = SIG_DFL
-        sigemptyset(&action.sa_mask)
-        sigaction(SIGBUS, &action, nil)
-        // Pending until this handler returns (SIGBUS is blocked while it runs): then the default.
-        raise(SIGBUS)
+        FatalSignal.endByDefaultAction(SIGBUS)
     }
 
     /// Writes `text` and a newline straight to standard output (no buffer to lose).

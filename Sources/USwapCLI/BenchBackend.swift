@@ -99,7 +99,7 @@ struct BenchBackend: Sendable {
     let zram: ZramDevice?
     let cache: FrontswapCache?
     /// The file's removal on SIGINT/SIGTERM/SIGHUP, and the registry holding it.
-    private var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
+    var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
     /// The second tier given by `--tier`, which the backend closes.
     var tier: OpenedTier? = nil
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import KernelSwap
 import PageStore
 import RedisTier
+import SystemSupport
 import TierCrypto
 
 /// Where a store's second tier is, as the commands name it: `--tier FILE` or

@@ -126,12 +126,7 @@ func reportAndDie(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ c
         line += " swap_ins=\(s.swapIns) notify_free=\(s.notifyFree)"
     }
     say(line)
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = SIG_DFL
-    sigemptyset(&action.sa_mask)
-    sigaction(SIGBUS, &action, nil)
-    // Pending until this handler returns (SIGBUS is blocked while it runs): then default.
-    raise(SIGBUS)
+    FatalSignal.endByDefaultAction(SIGBUS)
 }
 
 /// SIGBUSes the `--recover` handler has seen.
@@ -147,11 +142,7 @@ func recoverOnce(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _ co
     let address = info.map { UInt(bitPattern: $0.pointee._sifields._sigfault.si_addr) } ?? 0
     if sigbusCount > 1 {
         say("sigbus-again: addr=0x\(String(address, radix: 16)) code=\(code) count=\(sigbusCount)")
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = SIG_DFL
-        sigemptyset(&action.sa_mask)
-        sigaction(SIGBUS, &action, nil)
-        raise(SIGBUS)
+        FatalSignal.endByDefaultAction(SIGBUS)
         return
     }
     var line = "sigbus: addr=0x\(String(address, radix: 16)) code=\(code)"
