@@ -1,12 +1,12 @@
 import SystemPackage
 import SystemSupport
 
-/// A fresh swap file: made new (mode 0600, `O_EXCL | O_NOFOLLOW`, see ``CreatedFile``), its
+/// A fresh swap file: made new (mode 0600, `O_EXCL | O_NOFOLLOW`, see `CreatedFile`), its
 /// blocks allocated (swapon refuses files with holes) and a swap header written through the
 /// descriptor that made it, never by reopening the path; ``remove()`` removes the name only
 /// while it still points at this file.
 ///
-/// **Ownership.** Owns the file's directory entry (``OwnedFileEntry``) and the descriptor that
+/// **Ownership.** Owns the file's directory entry (`OwnedFileEntry`) and the descriptor that
 /// made the file until it is released (`deinit` closes it). Holding the file open keeps its
 /// inode from being reused, so ``remove()`` can never take another file that got the same
 /// inode number for ours; swapon opens the path itself.

@@ -69,7 +69,7 @@ public struct PageFileCounters: Sendable, Equatable {
 /// **Making the file.** ``create(at:existing:pageSize:blockCount:options:)`` makes a new file
 /// (mode 0600, `O_CREAT | O_EXCL | O_NOFOLLOW`): a symbolic link at the path is never followed,
 /// and an existing file that holds data is refused unless the caller passes
-/// ``ExistingFilePolicy/replaceRegularFile`` (`--force`). ``unnamed(in:pageSize:blockCount:options:)``
+/// `ExistingFilePolicy.replaceRegularFile` (`--force`). ``unnamed(in:pageSize:blockCount:options:)``
 /// makes an `O_TMPFILE` file with no name, which nothing outlives (not even SIGKILL);
 /// ``temporary(in:prefix:pageSize:blockCount:options:)`` makes one of those where the file system
 /// can, else a uniquely named file removed on close. ``init(path:pageSize:blockCount:options:)``
@@ -78,7 +78,7 @@ public struct PageFileCounters: Sendable, Equatable {
 /// **Ownership.** The object owns its file descriptor (opened with `O_CLOEXEC`) and closes it in
 /// ``close()`` or, failing that, in `deinit`. With ``Options/removeOnClose`` the file's name is
 /// removed then too, and by ``removeName()`` (a signal-cleanup action may call it): only while
-/// the name still points at this file (``OwnedFileEntry``), never whatever else sits there now.
+/// the name still points at this file (`OwnedFileEntry`), never whatever else sits there now.
 /// Buffers passed in belong to the caller and are only used during the call.
 ///
 /// **Thread safety.** `pread`/`pwrite` at distinct offsets are safe to run in parallel; the
@@ -192,13 +192,13 @@ public final class BackingFile: PageFile, @unchecked Sendable {
         try self.init(adopting: fd, path: path, entry: entry, pageSize: pageSize, blockCount: blockCount, options: options)
     }
 
-    /// Makes a new file at `path` (mode 0600, `O_EXCL | O_NOFOLLOW`, see ``CreatedFile``): a
+    /// Makes a new file at `path` (mode 0600, `O_EXCL | O_NOFOLLOW`, see `CreatedFile`): a
     /// symbolic link there is refused, never followed; an existing regular file is replaced
     /// only when it is empty and this user's, or with `existing: .replaceRegularFile`.
     ///
     /// - Parameters:
     ///   - path: where to make it.
-    ///   - existing: what to do with a regular file already there (``ExistingFilePolicy``).
+    ///   - existing: what to do with a regular file already there (`ExistingFilePolicy`).
     ///   - pageSize: the block size, a power of two from 512 bytes to 1 MiB.
     ///   - blockCount: when given, the file is set to this many blocks (sparse).
     ///   - options: ``Options/removeOnClose`` (the default) and ``Options/uncached``; the
@@ -219,7 +219,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// no name, so nothing is left once it is closed or the process ends, even by SIGKILL.
     ///
     /// - Throws: ``PageStoreError/fileCreation(_:)`` with
-    ///   ``FileCreationError/unnamedFilesUnsupported(directory:errno:)`` where the file system
+    ///   `FileCreationError.unnamedFilesUnsupported(directory:errno:)` where the file system
     ///   cannot (then use ``create(at:existing:pageSize:blockCount:options:)``).
     public static func unnamed(
         in directory: String, pageSize: Int = 4096, blockCount: Int? = nil, options: Options = []
@@ -342,7 +342,7 @@ public final class BackingFile: PageFile, @unchecked Sendable {
     /// With ``Options/removeOnClose``: removes the file's name now if it still points at this
     /// file (a name that was replaced meanwhile is left alone), once; the file stays usable
     /// through its descriptor. Safe from any thread, e.g. a SIGINT/SIGTERM cleanup action.
-    /// - Returns: what happened (``FileEntryRemoval/alreadyGone`` without the option).
+    /// - Returns: what happened (`FileEntryRemoval.alreadyGone` without the option).
     @discardableResult
     public func removeName() -> FileEntryRemoval {
         entry?.remove() ?? .alreadyGone

@@ -17,7 +17,7 @@ import SystemSupport
 /// When the ring is full, ``push(_:)`` yields until the drainer makes room (``fullWaits``
 /// counts it); a drainer that runs on its own thread always does.
 ///
-/// **Memory and ownership.** Two ``AtomicArray``s of `capacity` cells (sequence numbers and
+/// **Memory and ownership.** Two `AtomicArray`s of `capacity` cells (sequence numbers and
 /// handles), made in `init` and freed with the queue, owned by it alone. **Invariants:** the
 /// capacity is a power of two; a cell's sequence is its position when free to push, position + 1
 /// when it holds a handle to pop, position + capacity once popped; `dequeue <= enqueue <=

@@ -5,9 +5,9 @@ import ZSwap
 
 /// Where a pager keeps the pages it takes out of programs.
 public enum PagerBackend: Sendable, Equatable, CustomStringConvertible {
-    /// In-process zram devices (``ZRAM/ZramDevice``), one per 65,536 slots, made as needed.
+    /// In-process zram devices (`ZRAM.ZramDevice`), one per 65,536 slots, made as needed.
     case zram
-    /// zswap-style caches (``ZSwap/FrontswapCache``) in front of files at this path (the first
+    /// zswap-style caches (`ZSwap.FrontswapCache`) in front of files at this path (the first
     /// chunk uses the path itself, later ones `PATH.1`, `PATH.2`, ...). Each file is created and
     /// unlinked at once: it lives as long as the pager holds it open, and nothing is left behind
     /// however uswap ends.
@@ -49,8 +49,8 @@ public struct PagerConfiguration: Sendable {
     public var writebackPoolLimit: PoolLimit = .percentOfRAM(20)
     /// The compressor.
     public var codec: PageCodecFactory = .lz4
-    /// When the compressed copy of a swapped-in page is freed (Swap's policies; ``SlotPolicy/adaptive``
-    /// is treated as ``SlotPolicy/freeOnSwapIn``).
+    /// When the compressed copy of a swapped-in page is freed (Swap's policies; `SlotPolicy.adaptive`
+    /// is treated as `SlotPolicy.freeOnSwapIn`).
     public var policy: SlotPolicy = .freeOnSwapIn
     /// Count the tree's anonymous memory that the pager does not manage (stacks, memory mapped
     /// before the agent started) against the limit, sampled every ``sampleIntervalMilliseconds``,

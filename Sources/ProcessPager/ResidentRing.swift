@@ -33,7 +33,7 @@ public struct RingEntry: Sendable, Equatable {
 /// state, so stale entries (the page was unmapped, or evicted and faulted in again) are skipped.
 ///
 /// **Memory and ownership.** One array of `capacity` words (a power of two), allocated in `init`
-/// and freed in `deinit`; `head` and `tail` are guarded by a ``SpinLock`` (a push or pop holds it
+/// and freed in `deinit`; `head` and `tail` are guarded by a `SpinLock` (a push or pop holds it
 /// for a few nanoseconds). Invariant: `head <= tail <= head + capacity`; the entries between
 /// them, oldest first, are the ring's contents.
 public final class ResidentRing: @unchecked Sendable {

@@ -7,9 +7,9 @@ import ZSwap
 /// One store of 65,536 swap slots: an in-process zram device, or a zswap-style cache in front of
 /// a file. An enum, not an existential, so the per-page calls are direct.
 public enum SlotStore: Sendable {
-    /// A ``ZramDevice``, with the file it writes back to, if any (closed with the store).
+    /// A `ZramDevice`, with the file it writes back to, if any (closed with the store).
     case zram(ZramDevice, BackingFile?)
-    /// A ``FrontswapCache`` over its backing file (closed with the store).
+    /// A `FrontswapCache` over its backing file (closed with the store).
     case zswap(FrontswapCache, BackingFile)
 
     @inline(__always)

@@ -2,7 +2,7 @@ import PageStore
 import Synchronization
 import SystemSupport
 
-/// Cold compressed pages in a Redis Cluster: a ``PageTier`` whose objects are keys spread over
+/// Cold compressed pages in a Redis Cluster: a `PageTier` whose objects are keys spread over
 /// the cluster's masters, replicated before they count as stored, read back in one round trip,
 /// and removed when freed, when the run closes, or by gc once the run is gone.
 ///
@@ -51,7 +51,7 @@ public final class RedisTier: PageTier, Sendable {
     public var isAsyncSignalSafe: Bool { false }
     /// The cluster's cluster-node-timeout (15000 when CONFIG GET is not allowed).
     public let clusterNodeTimeoutMilliseconds: Int
-    /// How long a read retries before it throws ``PageTierError/unavailable(_:)``.
+    /// How long a read retries before it throws `PageTierError.unavailable(_:)`.
     public let readRetryMilliseconds: Int
 
     let client: ClusterClient
@@ -127,11 +127,11 @@ public final class RedisTier: PageTier, Sendable {
 
     /// Stores the batch's objects: pipelined SETs per master with WAIT for
     /// ``RedisTierConfiguration/replicas`` replicas. Each object is acknowledged with a handle,
-    /// or left with the caller (``PageTierBatch/failure`` says why: a node down, WAIT short, the
+    /// or left with the caller (`PageTierBatch.failure` says why: a node down, WAIT short, the
     /// cluster full, a failover in progress).
     ///
-    /// - Throws: ``PageTierError/objectTooLarge(size:limit:)`` for a batch made for objects
-    ///   larger than ``maxObjectSize``; ``PageTierError/closed``.
+    /// - Throws: `PageTierError.objectTooLarge(size:limit:)` for a batch made for objects
+    ///   larger than ``maxObjectSize``; `PageTierError.closed`.
     public func write(_ batch: inout PageTierBatch) throws(PageTierError) {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed }
         guard batch.maxObjectSize <= maxObjectSize else {
@@ -180,9 +180,9 @@ public final class RedisTier: PageTier, Sendable {
     /// Reads the page stored under `handle` into `buffer` and returns its length, after checking
     /// its checksum. Retries (replicas, redirects, a failover) for ``readRetryMilliseconds``.
     ///
-    /// - Throws: ``PageTierError/unavailable(_:)`` when no node served it in time,
-    ///   ``PageTierError/missing(handle:)``, ``PageTierError/corrupt(handle:reason:)``,
-    ///   ``PageTierError/bufferTooSmall(needed:available:)``, ``PageTierError/closed``. Nothing is
+    /// - Throws: `PageTierError.unavailable(_:)` when no node served it in time,
+    ///   `PageTierError.missing(handle:)`, `PageTierError.corrupt(handle:reason:)`,
+    ///   `PageTierError.bufferTooSmall(needed:available:)`, `PageTierError.closed`. Nothing is
     ///   freed; the buffer's contents are unspecified.
     public func read(_ handle: PageTierHandle, into buffer: UnsafeMutableRawBufferPointer) throws(PageTierError) -> Int {
         guard !isClosed.load(ordering: .relaxed) else { throw .closed }
@@ -310,7 +310,7 @@ public final class RedisTier: PageTier, Sendable {
 
     /// Stops the maintenance thread, sends the queued frees, deletes every key of the run (a
     /// SCAN of `PREFIX:RUN:*` on every master: pages not freed, refused writes that landed late)
-    /// and the lease, and closes the connections. Later calls throw ``PageTierError/closed``.
+    /// and the lease, and closes the connections. Later calls throw `PageTierError.closed`.
     /// Calling it again does nothing.
     ///
     /// - Throws: ``RedisTierError/keysLeftBehind(count:reason:)`` when some keys could not be

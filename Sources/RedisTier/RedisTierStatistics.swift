@@ -28,7 +28,7 @@ final class RedisTierCounters: Sendable {
     let bytesRead = Atomic<Int>(0)
 }
 
-/// What a ``RedisTier`` did: the tier counters every ``PageTier`` has, and the cluster's own
+/// What a ``RedisTier`` did: the tier counters every `PageTier` has, and the cluster's own
 /// (redirects, retries, refreshes, connections, the lease).
 public struct RedisTierStatistics: Sendable, Equatable {
     /// The counters every tier has.

@@ -3,7 +3,7 @@ import SystemSupport
 import Workloads
 
 /// Runs soak rounds in this process until the duration is over: each round a plan drawn from
-/// the seed (``SoakRoundPlan``), run by ``SoakRound`` (or, one round in
+/// the seed (``SoakRoundPlan``), run by `SoakRound` (or, one round in
 /// ``SoakOptions/sigbusEvery``, a ``SoakSigbusRound`` in a child process), then the process's
 /// footprint compared with the one after the first round.
 ///

@@ -5,11 +5,11 @@ import ZSwap
 
 /// Where a soak round's region puts its cold pages.
 public enum SoakBackend: String, Sendable, CaseIterable, Codable {
-    /// An in-process ``ZRAM/ZramDevice``, memory only.
+    /// An in-process `ZRAM.ZramDevice`, memory only.
     case zram
-    /// A ``ZSwap/FrontswapCache`` over a backing file (a small pool, so pages reach the file).
+    /// A `ZSwap.FrontswapCache` over a backing file (a small pool, so pages reach the file).
     case zswapFile = "zswap+file"
-    /// A ``ZRAM/ZramDevice`` with a backing file, written back explicitly and automatically.
+    /// A `ZRAM.ZramDevice` with a backing file, written back explicitly and automatically.
     case zramWriteback = "zram+writeback"
 
     /// Whether the backend has a file tier (faults can be injected into it).

@@ -114,9 +114,9 @@ public final class EncryptedPageTier: PageTier, @unchecked Sendable {
 
     /// Encrypts each object under a fresh slot and generation and writes the ciphertexts to the
     /// inner tier as one batch; an object is acknowledged when the inner tier acknowledged its
-    /// ciphertext. Objects past the capacity are refused (``PageTierError/full(capacity:)``).
+    /// ciphertext. Objects past the capacity are refused (`PageTierError.full(capacity:)`).
     ///
-    /// - Throws: ``PageTierError/objectTooLarge(size:limit:)``, or what the inner tier throws.
+    /// - Throws: `PageTierError.objectTooLarge(size:limit:)`, or what the inner tier throws.
     public func write(_ batch: inout PageTierBatch) throws(PageTierError) {
         guard batch.maxObjectSize <= maxObjectSize else {
             throw .objectTooLarge(size: batch.maxObjectSize, limit: maxObjectSize)
@@ -197,8 +197,8 @@ public final class EncryptedPageTier: PageTier, @unchecked Sendable {
     /// Reads the ciphertext of `handle` from the inner tier into `buffer`, authenticates it
     /// against the slot, generation and tag kept here, and leaves the object there.
     ///
-    /// - Throws: ``PageTierError/missing(handle:)`` for a handle that names nothing,
-    ///   ``PageTierError/corrupt(handle:reason:)`` when authentication fails (changed, moved or
+    /// - Throws: `PageTierError.missing(handle:)` for a handle that names nothing,
+    ///   `PageTierError.corrupt(handle:reason:)` when authentication fails (changed, moved or
     ///   replayed bytes), or what the inner tier throws. Nothing is freed.
     public func read(_ handle: PageTierHandle, into buffer: UnsafeMutableRawBufferPointer) throws(PageTierError) -> Int {
         do {
