@@ -22,8 +22,8 @@ import SystemSupport
 /// a block reads the block straight into it (the object is its first bytes).
 ///
 /// **Memory and ownership.** The file belongs to the caller (the tier never closes it). The tier
-/// owns two tables of `blockCount` entries (lengths, and checksums when enabled), allocated in
-/// `init` and freed in `deinit`. An entry is written by the write that took its block, before the
+/// owns a table of `blockCount` lengths, allocated in `init` and freed in `deinit`, and, when
+/// checksums are enabled, a ``PageChecksums`` table of as many entries. An entry is written by the write that took its block, before the
 /// handle is handed out, and read only by reads of that handle: the caller holds a handle until it
 /// frees it, so no entry is read while it changes (the same ownership the file's blocks follow).
 ///
@@ -49,7 +49,8 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
     /// compare-and-swap.
     private let blocksLock = SpinLock()
     private let lengths: UnsafeMutablePointer<Int32>
-    private let checksums: UnsafeMutablePointer<UInt32>?
+    /// The CRC-32C of each stored object, when checksums are on: the one checksum table type.
+    private let checksums: PageChecksums?
     private let stored = Atomic<Int>(0)
     private let storedBytes = Atomic<Int>(0)
     private let acknowledged = Atomic<Int>(0)
@@ -60,7 +61,7 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
     private let failedPunches = Atomic<Int>(0)
 
     /// A tier over blocks `0..<blockCount` of `file`; with `checksums`, every read verifies a
-    /// CRC-32C recorded at write time (4 bytes per block); with `punchFreedBlocks`, freed blocks
+    /// CRC-32C recorded at write time (``PageChecksums``, 8 bytes per block); with `punchFreedBlocks`, freed blocks
     /// are punched out of the file.
     public init(file: any PageFile, blockCount: Int, checksums: Bool = true, punchFreedBlocks: Bool = true) {
         precondition(blockCount > 0, "a file tier needs at least one block")
@@ -70,18 +71,11 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
         blocks = BlockAllocator(capacity: blockCount)
         lengths = .allocate(capacity: blockCount)
         lengths.initialize(repeating: -1, count: blockCount)
-        if checksums {
-            let table = UnsafeMutablePointer<UInt32>.allocate(capacity: blockCount)
-            table.initialize(repeating: 0, count: blockCount)
-            self.checksums = table
-        } else {
-            self.checksums = nil
-        }
+        self.checksums = checksums ? PageChecksums(count: blockCount) : nil
     }
 
     deinit {
         lengths.deallocate()
-        checksums?.deallocate()
     }
 
     /// Writes each object to a free block; acknowledges it once the write returned. A full file
@@ -120,7 +114,7 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
                 continue
             }
             lengths[block] = Int32(length)
-            checksums?[block] = CRC32C.checksum(batch.object(at: i))
+            checksums?.record(batch.object(at: i), for: block)
             batch.acknowledge(i, as: PageTierHandle(rawValue: UInt64(block) + 1))
             storedBytes.add(length, ordering: .relaxed)
         }
@@ -174,8 +168,10 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
             if case .io(let code, let operation) = error { throw .io(errno: code, operation: operation) }
             throw .corrupt(handle: handle.rawValue, reason: "\(error)")
         }
-        if let checksums, CRC32C.checksum(UnsafeRawBufferPointer(rebasing: page[0..<length])) != checksums[block] {
-            throw .corrupt(handle: handle.rawValue, reason: "CRC-32C mismatch in block \(block)")
+        do throws(PageStoreError) {
+            try checksums?.verify(UnsafeRawBufferPointer(rebasing: page[0..<length]), for: block, slot: Int(handle.rawValue))
+        } catch {
+            throw .corrupt(handle: handle.rawValue, reason: "\(error)")
         }
     }
 
@@ -190,6 +186,7 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
             else { continue }
             storedBytes.subtract(Int(lengths[block]), ordering: .relaxed)
             lengths[block] = -1
+            checksums?.clear(block)
             if punchFreedBlocks {
                 do { try file.punchHole(at: block, count: 1) } catch { failedPunches.add(1, ordering: .relaxed) }
             }

@@ -94,7 +94,8 @@ final class RoundBackend: @unchecked Sendable {
     /// racy answer while other threads use the slot).
     func block(holding slot: Int) -> Int? {
         if let zram { return (try? zram.writtenBackBlock(of: slot)) ?? nil }
-        if let cache, cache.location(of: slot) == .file { return slot }
+        // The cache's file tier puts an object in its lowest free block, not at the slot's index.
+        if let cache { return cache.fileBlock(of: slot) }
         return nil
     }
 
