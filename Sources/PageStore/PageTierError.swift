@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// Why a tier could not store or read an object, with what to do about it.
 public enum PageTierError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An object larger than the tier (or the batch) takes.
@@ -43,6 +45,22 @@ public enum PageTierError: Error, Sendable, Equatable, CustomStringConvertible {
             "a buffer of \(available) bytes cannot hold the \(needed)-byte object: pass a buffer of the tier's maxObjectSize"
         case .io(let errno, let operation): "I/O error \(errno) during \(operation); nothing was freed"
         case .closed: "the tier was closed: make a new one"
+        }
+    }
+}
+
+extension PageStoreError {
+    /// The error a store (a zram device, a frontswap cache) reports for a tier's `error` about
+    /// `slot` (-1: a whole batch): an I/O error stays one, with its errno; a corrupt or missing
+    /// object is a corrupt slot (nothing is handed out); an unreachable tier is `ETIMEDOUT`.
+    public init(tierError error: PageTierError, slot: Int) {
+        let subject = slot >= 0 ? "slot \(slot): " : ""
+        switch error {
+        case .io(let code, let operation): self = .io(errno: code, operation: operation)
+        case .corrupt(_, let reason): self = .corrupt(slot: slot, reason: reason)
+        case .missing: self = .corrupt(slot: slot, reason: error.description)
+        case .unavailable: self = .io(errno: ETIMEDOUT, operation: "read of \(subject)\(error.description)")
+        default: self = .io(errno: EIO, operation: subject + error.description)
         }
     }
 }

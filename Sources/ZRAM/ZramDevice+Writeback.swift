@@ -173,7 +173,7 @@ extension ZramDevice {
                             break
                         }
                         run.failures += outcome.refused
-                        run.lastFailure = Self.storeError(failure, slot: -1)
+                        run.lastFailure = PageStoreError(tierError: failure, slot: -1)
                     }
                 }
                 return run
@@ -381,17 +381,6 @@ extension ZramDevice {
         }
     }
 
-    /// The error a store operation reports for a tier's `error` about `slot` (-1: a batch).
-    static func storeError(_ error: PageTierError, slot: Int) -> PageStoreError {
-        switch error {
-        case .io(let code, let operation): .io(errno: code, operation: operation)
-        case .corrupt(_, let reason): .corrupt(slot: slot, reason: reason)
-        case .missing: .corrupt(slot: slot, reason: error.description)
-        case .unavailable: .io(errno: ETIMEDOUT, operation: "read of slot \(slot): \(error.description)")
-        default: .io(errno: EIO, operation: error.description)
-        }
-    }
-
     /// read_from_bdev: reads written-back `slot`'s object from the tier into `buffer` (one
     /// page) and, unless it is a raw page, decompresses it there with `stream` (slot lock held,
     /// so the handle cannot be freed meanwhile). Counts bd_reads; on failure counts failed_reads
@@ -410,7 +399,7 @@ extension ZramDevice {
             length = try tier.tier.read(PageTierHandle(rawValue: table.handle(slot)), into: buffer)
         } catch {
             counters.failedReads.add(1, ordering: .relaxed)
-            return Self.storeError(error, slot: slot)
+            return PageStoreError(tierError: error, slot: slot)
         }
         guard length < pageSize else { return nil }  // a raw page: already in place
         // A compressed object: move it out of the way, then decompress into the page.

@@ -555,7 +555,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         let handle = PageTierHandle(rawValue: entries.tierHandle(slot))
         let length: Int
         do throws(PageTierError) { length = try tier.read(handle, into: buffer) } catch {
-            return Self.storeError(error, slot: slot)
+            return PageStoreError(tierError: error, slot: slot)
         }
         guard length < pageSize else { return nil }
         return streams.withStream { stream -> PageStoreError? in
@@ -567,17 +567,6 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
                 return .corrupt(slot: slot, reason: "the object read back from the tier does not decompress: \(error.description)")
             }
             return nil
-        }
-    }
-
-    /// The error a store operation reports for a tier's `error` about `slot`.
-    static func storeError(_ error: PageTierError, slot: Int) -> PageStoreError {
-        switch error {
-        case .io(let code, let operation): .io(errno: code, operation: operation)
-        case .corrupt(_, let reason): .corrupt(slot: slot, reason: reason)
-        case .missing: .corrupt(slot: slot, reason: error.description)
-        case .unavailable: .io(errno: ETIMEDOUT, operation: "read of slot \(slot): \(error.description)")
-        default: .io(errno: EIO, operation: "slot \(slot): \(error.description)")
         }
     }
 

@@ -1,3 +1,4 @@
+import SystemSupport
 import Testing
 
 @testable import PageStore
@@ -17,5 +18,35 @@ struct PageTierErrorTests {
     ])
     func pageTierMessages(error: PageTierError, words: String) {
         #expect(error.description.contains(words))
+    }
+}
+
+@Suite struct PageStoreErrorFromTierErrorTests {
+    @Test func anIOErrorKeepsItsErrno() {
+        #expect(PageStoreError(tierError: .io(errno: ENOSPC, operation: "pwrite"), slot: 3) == .io(errno: ENOSPC, operation: "pwrite"))
+    }
+
+    @Test func aCorruptOrMissingObjectIsACorruptSlot() {
+        #expect(PageStoreError(tierError: .corrupt(handle: 9, reason: "CRC"), slot: 4) == .corrupt(slot: 4, reason: "CRC"))
+        guard case .corrupt(slot: 5, _) = PageStoreError(tierError: .missing(handle: 2), slot: 5) else {
+            Issue.record("a missing object must be a corrupt slot")
+            return
+        }
+    }
+
+    @Test func anUnreachableTierIsATimeoutNamingTheSlot() {
+        guard case .io(let code, let operation) = PageStoreError(tierError: .unavailable("node down"), slot: 7) else {
+            Issue.record("an unavailable tier must be an I/O error")
+            return
+        }
+        #expect(code == ETIMEDOUT && operation.contains("slot 7") && operation.contains("node down"))
+    }
+
+    @Test func anyOtherTierErrorIsEIOAndABatchNamesNoSlot() {
+        guard case .io(let code, let operation) = PageStoreError(tierError: .closed, slot: -1) else {
+            Issue.record("a closed tier must be an I/O error")
+            return
+        }
+        #expect(code == EIO && !operation.contains("slot"))
     }
 }
