@@ -1,3 +1,4 @@
+import Benchmarks
 import ArgumentParser
 import FoundationEssentials
 @_spi(SoakPlant) import PageStore
