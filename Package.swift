@@ -117,7 +117,7 @@ let package = Package(
             name: "USwapCLI",
             dependencies: [
                 "Benchmarks", "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                "RedisTier", "TierCrypto", "Soak", "ProcessPager",
+                "RedisTier", "Soak", "ProcessPager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

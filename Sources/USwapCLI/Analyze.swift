@@ -1,5 +1,5 @@
-import Benchmarks
 import ArgumentParser
+import Benchmarks
 import PageCodecs
 import ProcessAnalysis
 import SystemSupport

@@ -1,12 +1,8 @@
-import Benchmarks
 import ArgumentParser
+import Benchmarks
 import KernelSwap
 import PageCodecs
-import PageStore
-import Synchronization
 import SystemSupport
-import Workloads
-import ZRAM
 
 /// `uswap bench device`: every page of a corpus written to a fresh in-process zram device and
 /// read back, optionally side by side with the kernel's /dev/zram0 doing the same.

@@ -1,11 +1,6 @@
-import Benchmarks
 import ArgumentParser
-import KernelSwap
-import PageStore
+import Benchmarks
 import Swap
-import SystemSupport
-import Workloads
-import ZRAM
 import ZSwap
 
 /// `uswap bench swap`: ../shared/tools/swapbench.c's workload on a SwapRegion backed by a

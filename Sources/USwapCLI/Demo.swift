@@ -1,5 +1,5 @@
-import Benchmarks
 import ArgumentParser
+import Benchmarks
 import KernelSwap
 import PageStore
 import Swap

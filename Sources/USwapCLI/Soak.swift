@@ -1,5 +1,5 @@
-import Benchmarks
 import ArgumentParser
+import Benchmarks
 import FoundationEssentials
 @_spi(SoakPlant) import PageStore
 import Soak
