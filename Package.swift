@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "RedisTier", targets: ["RedisTier"]),
         .library(name: "Soak", targets: ["Soak"]),
         .library(name: "TierCrypto", targets: ["TierCrypto"]),
+        .library(name: "Benchmarks", targets: ["Benchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -103,11 +104,20 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
+        // The benchmarks `uswap bench` runs, as a library: the stores a bench swaps to and their
+        // second tiers, the codec, device and swap benchmarks and their reports.
+        .target(
+            name: "Benchmarks",
+            dependencies: [
+                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "Workloads", "KernelSwap", "RedisTier", "TierCrypto",
+                "SystemSupport",
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
-                "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                "RedisTier", "TierCrypto", "Soak", "ProcessPager",
+                "Benchmarks", "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
+                "RedisTier", "Soak", "ProcessPager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -186,6 +196,15 @@ let package = Package(
                 "USwapCLI", "USwapTestHelper", "ZRAM", "ZSwap", "PageCodecs", "KernelSwap", "Workloads", "SystemSupport",
                 "ProcessAnalysis", "TestSupport", .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict),
+        // The benchmarks; the signal tests run the built `uswap` (hence USwapCLI, built, not imported).
+        .testTarget(
+            name: "BenchmarksTests",
+            dependencies: [
+                "Benchmarks", "PageCodecs", "PageStore", "Swap", "ZRAM", "ZSwap", "KernelSwap", "Workloads", "SystemSupport",
+                "TestSupport", "USwapCLI",
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
         // The far-memory tier: cold compressed pages in a Redis Cluster (RESP over plain sockets,

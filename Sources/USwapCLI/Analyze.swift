@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import PageCodecs
 import ProcessAnalysis
 import SystemSupport

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import RedisTier
 
 /// `uswap cluster ...`: housekeeping of the Redis Clusters that hold cluster tiers.

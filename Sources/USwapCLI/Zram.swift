@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import KernelSwap
 
 /// `uswap zram`: the kernel's zram devices and their statistics, as zramctl shows them.

@@ -7,7 +7,7 @@ import SystemSupport
 import TestSupport
 import Testing
 
-@testable import USwapCLI
+@testable import Benchmarks
 
 
 /// The bench's backing files (`--backend zswap:FILE`, `--writeback FILE`): new and private,

@@ -1,4 +1,3 @@
-import ArgumentParser
 import KernelSwap
 import PageStore
 import RedisTier
@@ -8,7 +7,7 @@ import TierCrypto
 /// Where a store's second tier is, as the commands name it: `--tier FILE` or
 /// `--tier redis://HOST:PORT[,HOST:PORT...]`. The one parser `bench swap` (and `uswap run`)
 /// use.
-enum TierSpec: Sendable, Equatable, CustomStringConvertible {
+public enum TierSpec: Sendable, Equatable, CustomStringConvertible {
     /// A file at this path (created or truncated, removed afterwards).
     case file(path: String)
     /// A Redis Cluster reached through these seed nodes.
@@ -17,7 +16,7 @@ enum TierSpec: Sendable, Equatable, CustomStringConvertible {
     /// Parses `redis://HOST:PORT[,HOST:PORT...]` or a file path.
     ///
     /// - Throws: ``TierSpecError`` for an empty argument or a malformed address list.
-    init(parsing argument: String) throws(TierSpecError) {
+    public init(parsing argument: String) throws(TierSpecError) {
         if argument.isEmpty { throw .empty }
         if argument.hasPrefix("redis://") {
             do {
@@ -33,7 +32,7 @@ enum TierSpec: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The argument it was parsed from.
-    var description: String {
+    public var description: String {
         switch self {
         case .file(let path): path
         case .cluster(let url, _): url
@@ -42,12 +41,16 @@ enum TierSpec: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why a `--tier` argument cannot be used.
-enum TierSpecError: Error, Equatable, CustomStringConvertible {
+public enum TierSpecError: Error, Equatable, CustomStringConvertible {
+    /// `--tier` was given an empty argument.
     case empty
+    /// A URL whose scheme is not `redis://`.
     case unknownScheme(String)
+    /// A `redis://` list that does not parse (the argument, the reason).
     case badCluster(String, String)
 
-    var description: String {
+    /// What went wrong and what to give instead.
+    public var description: String {
         switch self {
         case .empty: "--tier needs a file path or redis://HOST:PORT[,HOST:PORT...]"
         case .unknownScheme(let argument):
@@ -57,49 +60,19 @@ enum TierSpecError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The second-tier options every command that makes a store takes: `--tier`, `--replicas`,
-/// `--encrypt-tier`. Include them with `@OptionGroup var tier: TierOptions`.
-struct TierOptions: ParsableArguments {
-    @Option(name: .customLong("tier"), help: "The second tier for --backend zswap or zram: a file FILE (created or truncated, removed afterwards) or a Redis Cluster redis://HOST:PORT[,HOST:PORT...] (pages are keys, removed at the end).")
-    var tier: String?
-
-    @Option(name: .customLong("replicas"), help: "With a cluster tier: replicas that must hold a page (WAIT) before the pool drops it.")
-    var replicas: Int = 1
-
-    @Option(name: .customLong("lease-ttl"), help: "With a cluster tier: the run's lease TTL in milliseconds (refreshed every third); `uswap cluster gc` removes a run's keys once it expired.")
-    var leaseTTL: Int = 30_000
-
-    @Flag(name: .customLong("encrypt-tier"), help: "Encrypt what reaches the second tier (AES-256-GCM, a random key locked in this process; a changed, moved or replayed block is a failed read).")
-    var encrypt = false
-
-    /// The parsed `--tier`, or nil without one.
-    var spec: TierSpec? { get throws(TierSpecError) { try tier.map { (text) throws(TierSpecError) in try TierSpec(parsing: text) } } }
-
-    func validate() throws {
-        let spec: TierSpec?
-        do { spec = try self.spec } catch { throw ValidationError("\(error)") }
-        guard replicas >= 0 else { throw ValidationError("--replicas must be 0 or more") }
-        if case .cluster = spec {} else if replicas != 1 {
-            throw ValidationError("--replicas applies to a cluster tier (--tier redis://...)")
-        }
-        guard leaseTTL >= 300 else { throw ValidationError("--lease-ttl must be at least 300 ms") }
-        if encrypt, spec == nil { throw ValidationError("--encrypt-tier needs a second tier (--tier)") }
-    }
-}
-
 /// A second tier opened from a ``TierSpec``: the tier a store writes back to, what it is made
 /// of, and how to close it (a cluster's keys are removed, a file is removed).
-final class OpenedTier: Sendable {
+public final class OpenedTier: Sendable {
     /// What the store writes back to (the encrypting tier when encryption was asked for).
-    let tier: any PageTier
+    public let tier: any PageTier
     /// The file, for a file tier.
-    let file: BackingFile?
+    public let file: BackingFile?
     /// The cluster, for a cluster tier.
-    let cluster: RedisTier?
+    public let cluster: RedisTier?
     /// The encrypting tier, when encryption was asked for.
-    let encrypted: EncryptedPageTier?
+    public let encrypted: EncryptedPageTier?
     /// One line for progress output.
-    let label: String
+    public let label: String
 
     /// The file's removal on SIGINT/SIGTERM/SIGHUP, for a named file tier.
     private let fileCleanup: CleanupToken?
@@ -119,7 +92,7 @@ final class OpenedTier: Sendable {
     /// Opens the tier of `spec` for a store of `objectCount` objects at most: a file of that many
     /// blocks (set up as the bench's swap files are), or the cluster with `replicas` and a lease of
     /// `leaseTTLMilliseconds` (keys named after `label`); with `encrypt`, behind an ``EncryptedPageTier``.
-    static func open(
+    public static func open(
         _ spec: TierSpec, objectCount: Int, replicas: Int = 1, leaseTTLMilliseconds: Int = 30_000, encrypt: Bool = false,
         label: String = "bench", existing: ExistingFilePolicy = .refuseNonEmpty
     ) throws -> OpenedTier {
@@ -164,7 +137,7 @@ final class OpenedTier: Sendable {
 
     /// Closes the cluster (deleting the run's keys) or the file (removing it). Stop the store's
     /// writeback thread first.
-    func close() throws {
+    public func close() throws {
         defer {
             file?.close()
             if let fileCleanup { SignalCleanup.shared.cancel(fileCleanup) }
@@ -176,11 +149,14 @@ final class OpenedTier: Sendable {
 }
 
 /// Why a second tier could not be opened or closed.
-enum TierOpenError: Error, CustomStringConvertible {
+public enum TierOpenError: Error, CustomStringConvertible {
+    /// The cluster (named by its URL) could not be reached or closed.
     case cluster(String, RedisTierError)
+    /// The encrypting tier could not be set up (its key could not be locked in memory).
     case encryption(TierCryptoError)
 
-    var description: String {
+    /// What went wrong, with the tier it happened to.
+    public var description: String {
         switch self {
         case .cluster(let url, let error): "cluster tier \(url): \(error)"
         case .encryption(let error): "tier encryption: \(error)"

@@ -5,14 +5,14 @@ import ZRAM
 import ZSwap
 
 /// Which store `uswap bench swap` (and the demo) swap to: `--backend zram|zswap|zswap:FILE`.
-enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
+public enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
     /// An in-process ZramDevice (optionally writing back to a file or a `--tier`).
     case zram
     /// A FrontswapCache over a swap file at this path, or (nil) over the `--tier`.
     case zswap(file: String?)
 
     /// Parses `zram`, `zswap` (its tier given by `--tier`) or `zswap:FILE`; nil for anything else.
-    init?(argument: String) {
+    public init?(argument: String) {
         if argument == "zram" {
             self = .zram
         } else if argument == "zswap" {
@@ -25,7 +25,7 @@ enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `zram` or `zswap:FILE`.
-    var description: String {
+    public var description: String {
         switch self {
         case .zram: "zram"
         case .zswap(let file?): "zswap:\(file)"
@@ -35,11 +35,14 @@ enum BenchBackendKind: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Errors in setting up a bench backend's file.
-enum BenchBackendError: Error, CustomStringConvertible {
+public enum BenchBackendError: Error, CustomStringConvertible {
+    /// The backing file at this path could not be made, preallocated or opened: check the path and its free space.
     case file(String, PageStoreError)
+    /// The frontswap cache could not be made over the file: check the pool limit and the size.
     case cache(ZSwapError)
 
-    var description: String {
+    /// What went wrong and with which file.
+    public var description: String {
         switch self {
         case .file(let path, let error): "cannot use \(path) as the backing file: \(error)"
         case .cache(let error): "cannot make the frontswap cache: \(error)"
@@ -59,7 +62,7 @@ enum BenchBackendError: Error, CustomStringConvertible {
 /// SIGINT/SIGTERM/SIGHUP through `registry`, while it still points at this file. Or `path` is a
 /// directory: the file is made there unnamed (`O_TMPFILE`), and nothing is left behind even if
 /// the run is killed by SIGKILL.
-func openBenchFile(
+public func openBenchFile(
     _ path: String, blockCount: Int, existing: ExistingFilePolicy, registry: CleanupRegistry
 ) throws(BenchBackendError) -> (file: BackingFile, cleanup: CleanupToken?) {
     var info = stat()
@@ -87,26 +90,28 @@ func openBenchFile(
 }
 
 /// A store a bench run swaps to, with the figures the report needs, whichever kind it is.
-struct BenchBackend: Sendable {
+public struct BenchBackend: Sendable {
     /// What the swap region writes to.
-    let backend: any SwapBackend
+    public let backend: any SwapBackend
     /// The backing file, if the backend has one.
-    let file: BackingFile?
+    public let file: BackingFile?
     /// One line that says what it is, for progress output.
-    let label: String
+    public let label: String
     /// The pool limit in bytes, if any.
-    let poolLimitBytes: Int?
-    let zram: ZramDevice?
-    let cache: FrontswapCache?
+    public let poolLimitBytes: Int?
+    /// The device, for a zram backend.
+    public let zram: ZramDevice?
+    /// The cache, for a zswap backend.
+    public let cache: FrontswapCache?
     /// The file's removal on SIGINT/SIGTERM/SIGHUP, and the registry holding it.
-    var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
+    public var cleanup: (registry: CleanupRegistry, token: CleanupToken)? = nil
     /// The second tier given by `--tier`, which the backend closes.
-    var tier: OpenedTier? = nil
+    public var tier: OpenedTier? = nil
 
     /// A ZramDevice of `sizeBytes` (with `memLimit` if given); with `writebackPath`, a backing
     /// file there and automatic writeback of idle slots once `mem_used_total` reaches the pool
     /// limit (down to 90% of it, like zswap's accept threshold).
-    static func zram(
+    public static func zram(
         sizeBytes: Int, memLimitBytes: Int?, writebackPath: String? = nil, poolLimit: PoolLimit? = nil,
         existing: ExistingFilePolicy = .refuseNonEmpty, registry: CleanupRegistry = SignalCleanup.shared
     ) throws -> BenchBackend {
@@ -142,7 +147,7 @@ struct BenchBackend: Sendable {
     }
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots over the file at `path`.
-    static func zswap(
+    public static func zswap(
         sizeBytes: Int, path: String, poolLimit: PoolLimit,
         limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest, existing: ExistingFilePolicy = .refuseNonEmpty,
         registry: CleanupRegistry = SignalCleanup.shared
@@ -169,50 +174,50 @@ struct BenchBackend: Sendable {
     }
 
     /// The pool's mem_used_total.
-    var memUsedTotal: Int { backend.statistics.memUsedTotal }
+    public var memUsedTotal: Int { backend.statistics.memUsedTotal }
 
     /// The pool's mm_stat line (trimmed).
-    var mmStatLine: String {
+    public var mmStatLine: String {
         if let zram { return ProcFile.trimmed(zram.mmStat.line) }
         if let cache { return ProcFile.trimmed(cache.mmStat.line) }
         return ""
     }
 
     /// Pages written back from the pool to the file (zswap: the LRU writeback, zswpwb).
-    var writtenBack: Int { backend.statistics.writtenBack }
+    public var writtenBack: Int { backend.statistics.writtenBack }
 
     /// Pages read from the file.
-    var fileReads: Int { backend.statistics.fileReads }
+    public var fileReads: Int { backend.statistics.fileReads }
 
     /// Pages stored in the file without passing through the pool (zswap: refused by a full pool).
-    var fileStores: Int { cache?.frontswapStatistics.fileStores ?? 0 }
+    public var fileStores: Int { cache?.frontswapStatistics.fileStores ?? 0 }
 
     /// The second tier's counters now, to take right after a phase.
-    var fileFigures: (writtenBack: Int, fileReads: Int, fileStores: Int) { (writtenBack, fileReads, fileStores) }
+    public var fileFigures: (writtenBack: Int, fileReads: Int, fileStores: Int) { (writtenBack, fileReads, fileStores) }
 
     /// Whether a second tier had work to do: zram writeback was asked for, or a zswap pool
     /// reached its limit (a zswap pool that never fills rightly leaves its file alone).
-    var secondTierExpected: Bool {
+    public var secondTierExpected: Bool {
         if let cache { return cache.frontswapStatistics.poolLimitHit > 0 || cache.frontswapStatistics.rejectPoolFull > 0 }
         return zram?.hasBackingDevice ?? false
     }
 
     /// zswap's counters, or zram's bd_stat with a backing file, for the human report.
-    var detailLines: String? {
+    public var detailLines: String? {
         if let cache { return ProcFile.trimmed(cache.frontswapStatistics.lines) }
         if let zram, zram.hasBackingDevice { return "bd_stat " + ProcFile.trimmed(zram.bdStat.line) }
         return nil
     }
 
     /// Bytes of the backing file in the page cache now.
-    var fileCacheBytes: Int { (file ?? tier?.file)?.cachedBytes() ?? 0 }
+    public var fileCacheBytes: Int { (file ?? tier?.file)?.cachedBytes() ?? 0 }
 
     /// Closes the backing file (removing its name, if it still points at the file) and drops
     /// the removal from the signal cleanup; with a `--tier`, stops the store's writeback thread
     /// and closes the tier (a cluster's keys are deleted). Returns what could not be cleaned up
     /// (keys left on a cluster node that was down), or nil.
     @discardableResult
-    func close() -> String? {
+    public func close() -> String? {
         var problem: String?
         if let tier {
             zram?.stopTierWriteback()

@@ -13,7 +13,7 @@ extension BenchBackend {
     /// A ZramDevice of `sizeBytes` that writes idle slots back to `tier` automatically once
     /// `mem_used_total` reaches the pool limit (down to 90% of it), as with `--writeback FILE`.
     /// The backend closes the tier.
-    static func zram(
+    public static func zram(
         sizeBytes: Int, memLimitBytes: Int?, tier: OpenedTier, poolLimit: PoolLimit?
     ) throws -> BenchBackend {
         var configuration = ZramConfiguration(disksize: sizeBytes)
@@ -38,7 +38,7 @@ extension BenchBackend {
 
     /// A FrontswapCache (lz4) of `sizeBytes` worth of slots that writes back to `tier`. The
     /// backend closes the tier.
-    static func zswap(
+    public static func zswap(
         sizeBytes: Int, tier: OpenedTier, poolLimit: PoolLimit,
         limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest
     ) throws(BenchBackendError) -> BenchBackend {
