@@ -24,20 +24,33 @@ import ZsPool
 ///
 /// The model knows each slot's page and where the cache put it (read from `location(of:)` and
 /// checked against the moves the operation allows: its own slot anywhere, any other slot only
-/// from the pool to the file by writeback). What must hold:
-/// - A load from the pool returns exactly the stored page. A load from the file returns the
-///   stored page, or fails with a typed error only when a fault hit that read or the block no
-///   longer holds the page (a store's torn write over the old copy, which the cache documents),
-///   and then frees nothing. With checksums a load never returns a wrong page; without, a
-///   corrupt read returns what the disk gave.
+/// from the pool to the file by writeback), and for a slot in the file, its block
+/// (`fileBlock(of:)`) and the object the block holds. The cache writes back through a
+/// `PageFileTier`: a written-back page is its pool object (compressed with the cache's codec,
+/// or the raw page when it compressed to `huge_class_size` or more), a page the pool refused is
+/// stored raw; each object goes to the lowest free block, zero-padded. The model compresses the
+/// expected page with a stream of the same codec (LZ4 and zstd level 1 are deterministic) to
+/// know the object. What must hold:
+/// - A load from the pool returns exactly the stored page. A load from the file gets the read
+///   fault the mirror predicts on the slot's block and returns exactly what follows from it:
+///   no fault, or a corrupt read whose flipped byte (the 17th) lies in the block's padding,
+///   the stored page; an I/O error or short read, `.io` with that errno; a corrupt read inside
+///   the object, with checksums `.corrupt`, without them the raw page with that byte flipped,
+///   or for a compressed object what the codec makes of the flipped object (a page, returned
+///   as it is, or an error, `.corrupt`). A failed load frees and moves nothing.
 /// - A store either stores the page or throws `.io` because a write fault hit it, and then
-///   the slot keeps its old page and place.
-/// - Every page in the file is in its block (checked underneath the fault injection); a block
-///   changes only when its slot is stored, written back or freed.
+///   the slot keeps its old page and place (or its old page was written back to the file by
+///   the store's own shrink).
+/// - Every slot in the file has its own block, and every such block holds the slot's object,
+///   zero-padded (checked underneath the fault injection after every operation: a write, torn
+///   or not, only ever goes to a free block); a slot's block changes only when the slot is
+///   stored or written back, and the blocks an operation takes are the lowest ones free
+///   before it.
 /// - zswap's counters agree with the model and the file's injected faults (failed reads and
-///   writes, notify_free, miss_free, invalidates, exclusive loads, loads, file loads, written
-///   back pages, failed punches, stored pages, pages in the file), `mem_used_total` stays
-///   within the pool limit, and the cache's `checkInvariants()` passes.
+///   writes, notify_free, miss_free, invalidates, exclusive loads, loads, file loads, file
+///   stores, written back pages, failed punches, stored pages, pages in the file), the tier's
+///   counters agree (objects stored, reads, failed reads), `mem_used_total` stays within the
+///   pool limit, and the cache's `checkInvariants()` passes.
 ///
 /// Not covered: concurrency (`FrontswapCacheConcurrencyTests`), the LRU's exact order (its
 /// membership is checked by `checkInvariants()`).
@@ -70,12 +83,26 @@ public final class FrontswapSequenceCheck: FuzzCheck {
         let disk: MemoryPageFile
         let pageSize: Int
         let slotCount: Int
+        /// The blocks the cache's file tier may use.
+        let fileBlocks: Int
         let checksums: Bool
         /// The page each slot holds (valid where `present`).
         let expected: ExactBuffer
         var present: [Bool]
         /// Where each slot was after the last operation.
         var locations: [SlotLocation]
+        /// The file block of each slot in the file after the last operation.
+        var blocks: [Int?]
+        /// Whether each slot in the file was stored there raw (a store the pool refused), rather
+        /// than written back as its pool object.
+        var rawInFile: [Bool]
+        /// A stream of the cache's codec: the model's copy of the objects the cache makes.
+        let stream: CodecStream
+        /// The pool's huge_class_size: a page that compresses to this or more is kept raw.
+        let hugeClassSize: Int
+        /// A slot's object, and the page decoded from a corrupted one.
+        let object: ExactBuffer
+        let decoded: ExactBuffer
         var faults = FaultMirror()
         let page: ExactBuffer
         let readBuffer: ExactBuffer
@@ -88,7 +115,10 @@ public final class FrontswapSequenceCheck: FuzzCheck {
         var storedSlot: Int? = nil
 
         var failedReads = 0, notifyFree = 0, invalidates = 0, exclusiveLoads = 0, loads = 0, fileLoads = 0
-        var writtenBack = 0, pagesCompacted = 0
+        var writtenBack = 0, pagesCompacted = 0, fileStores = 0
+        /// Reads the tier completed (file loads and objects that did not decompress), and reads
+        /// it failed (I/O faults, checksum mismatches).
+        var tierReads = 0, tierFailedReads = 0
 
         init(check: FrontswapSequenceCheck, settings input: inout FuzzInput) throws(FuzzFailure) {
             self.check = check
@@ -107,7 +137,10 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             configuration.checksums = checksums
             configuration.punchFreedBlocks = options & 2 == 0
             configuration.codec = options & 0x1C == 0x1C ? PageCodecFactory(.zstd(level: 1)) : .lz4
-            disk = MemoryPageFile(pageSize: pageSize, blockCount: slotCount)
+            // One block per slot and one per codec stream (a store that replaces a page in a
+            // full file); the faults aim at the first `slotCount` blocks or at all.
+            fileBlocks = configuration.fileBlockCount
+            disk = MemoryPageFile(pageSize: pageSize, blockCount: fileBlocks)
             file = FaultInjectingBackingFile(wrapping: disk)
             do throws(ZSwapError) { cache = try FrontswapCache(configuration, file: file, memTotal: 1 << 30) } catch {
                 throw check.failure("could not make a cache of \(slotCount) slots with a \(limit)-byte pool: \(error)")
@@ -115,6 +148,16 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             expected = ExactBuffer(count: slotCount * pageSize)
             present = Array(repeating: false, count: slotCount)
             locations = Array(repeating: .empty, count: slotCount)
+            blocks = Array(repeating: nil, count: slotCount)
+            rawInFile = Array(repeating: false, count: slotCount)
+            do throws(CodecError) {
+                stream = CodecStream(primary: try configuration.codec.makeStream(), secondary: nil, pageSize: pageSize)
+            } catch {
+                throw check.failure("could not make a \(configuration.codec) stream for the model: \(error)")
+            }
+            hugeClassSize = SizeClassTable(pageSize: pageSize).hugeClassSize
+            object = ExactBuffer(count: pageSize)
+            decoded = ExactBuffer(count: pageSize)
             page = ExactBuffer(count: pageSize)
             readBuffer = ExactBuffer(count: pageSize)
             blockBuffer = ExactBuffer(count: pageSize)
@@ -130,11 +173,26 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             UnsafeMutableRawBufferPointer(rebasing: expected.bytes[(slot * pageSize)..<((slot + 1) * pageSize)])
         }
 
-        /// Whether `slot`'s file block holds its expected page (read underneath the faults).
-        func blockIsIntact(_ slot: Int) -> Bool {
-            disk.peekBlock(slot, into: blockBuffer.bytes)
-            return memcmp(blockBuffer.bytes.baseAddress!, expectedPage(slot).baseAddress!, pageSize) == 0
+        /// The object `slot`'s page is in the file, copied into ``object``: the raw page when it
+        /// was stored there raw or does not compress below huge_class_size, else its compressed
+        /// form. Returns its length.
+        func expectedObject(_ slot: Int) -> Int {
+            let page = UnsafeRawBufferPointer(expectedPage(slot))
+            let bytes = rawInFile[slot] ? page : stream.compress(page, hugeThreshold: hugeClassSize).bytes
+            object.bytes.initializeMemory(as: UInt8.self, repeating: 0)
+            object.bytes.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            return bytes.count
         }
+
+        /// Whether `block` holds `slot`'s object followed by zeros (read underneath the faults).
+        func blockHoldsObject(_ slot: Int, block: Int) -> Bool {
+            _ = expectedObject(slot)
+            disk.peekBlock(block, into: blockBuffer.bytes)
+            return memcmp(blockBuffer.bytes.baseAddress!, object.bytes.baseAddress!, pageSize) == 0
+        }
+
+        /// The byte a corrupt read flips (`FaultInjectingBackingFile.Fault.corrupt`: the 17th).
+        var corruptByte: Int { 16 }
 
         /// A slot from the input: in range, or now and then one past either end.
         func slot(_ input: inout FuzzInput) -> Int {
@@ -212,54 +270,96 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             case .failure(.io):
                 // Only a fault makes a write fail; the slot keeps its old page where it was.
                 try expect(file.injectedFaults(.write) > injectedBefore, "writePage at slot \(slot) failed without a write fault: \(outcome)")
-                try expect(cache.location(of: slot) == locations[slot], "a failed store moved slot \(slot) from \(locations[slot]) to \(cache.location(of: slot))")
+                // Its own shrink may have written its old page back first.
+                let now = cache.location(of: slot)
+                try expect(now == locations[slot] || (locations[slot] == .pool && now == .file),
+                           "a failed store moved slot \(slot) from \(locations[slot]) to \(now)")
             case .failure(let error):
                 throw fail("writePage at slot \(slot) failed: \(error)")
+            }
+        }
+
+        /// What a load of a slot in the file must give.
+        enum FileRead: Equatable {
+            /// The stored page.
+            case page
+            /// The page in ``decoded`` (a corrupt object without checksums that still decodes).
+            case decoded
+            /// `.io` with this errno.
+            case io(Int32)
+            /// `.corrupt`.
+            case corrupt
+        }
+
+        /// What reading `slot` (in the file, its object in ``object``, `length` bytes) through
+        /// `fault` must give.
+        func fileRead(_ slot: Int, length: Int, fault: FaultInjectingBackingFile.Fault?) -> FileRead {
+            switch fault {
+            case .error(let code)?: return .io(code)
+            case .short?: return .io(EIO)
+            case .corrupt? where corruptByte < length:
+                // The flip is inside the object.
+                if checksums { return .corrupt }
+                object.bytes[corruptByte] ^= 0x5A
+                let flipped = UnsafeRawBufferPointer(rebasing: object.bytes[0..<length])
+                do throws(CodecError) {
+                    try stream.decode(flipped, isRaw: length == pageSize, priority: 0, into: decoded.bytes)
+                } catch {
+                    return .corrupt
+                }
+                return .decoded
+            default:
+                // No fault, a delay, or a flip in the padding (outside the checksum too).
+                return .page
             }
         }
 
         func load(_ slot: Int) throws(FuzzFailure) {
             readBuffer.bytes.initializeMemory(as: UInt8.self, repeating: 0xEE)
             let location = cache.location(of: slot)
+            let block = location == .file ? cache.fileBlock(of: slot) : nil
+            try expect(location != .file || block == blocks[slot], "slot \(slot) in the file at block \(String(describing: block)), the model \(String(describing: blocks[slot]))")
             // Reads of the file go through the faults: the mirror says which one this read gets.
-            let fault = location == .file ? faults.next(.read, block: slot) : nil
-            let intact = location == .file ? blockIsIntact(slot) : true
+            let fault = block.flatMap { faults.next(.read, block: $0) }
+            let length = location == .file ? expectedObject(slot) : 0
+            let want: FileRead = location == .file ? fileRead(slot, length: length, fault: fault) : .page
             let outcome = result(of: { () throws(PageStoreError) in try cache.readPage(at: slot, into: readBuffer.bytes) })
             guard (0..<slotCount).contains(slot) else {
                 guard case .failure(.slotOutOfRange(slot, slotCount)) = outcome else { throw fail("readPage at slot \(slot) gave \(outcome)") }
                 return
             }
-            func what() -> String { "readPage of slot \(slot) (\(location), fault \(String(describing: fault)), block intact \(intact), checksums \(checksums))" }
+            func what() -> String {
+                "readPage of slot \(slot) (\(location), block \(String(describing: block)), \(length)-byte object, fault \(String(describing: fault)), checksums \(checksums), expected \(want))"
+            }
             guard present[slot] else {
                 guard case .failure(.emptySlot(slot)) = outcome else { throw fail("\(what()) of an empty slot gave \(outcome)") }
                 return
             }
-            let matches = memcmp(readBuffer.bytes.baseAddress!, expectedPage(slot).baseAddress!, pageSize) == 0
+            func returned(_ page: UnsafeMutableRawBufferPointer) -> Bool {
+                memcmp(readBuffer.bytes.baseAddress!, page.baseAddress!, pageSize) == 0
+            }
             switch (location, outcome) {
             case (.pool, .success):
-                try expect(matches, "\(what()) returned a different page")
+                try expect(returned(expectedPage(slot)), "\(what()) returned a different page")
                 loads += 1
             case (.file, .success):
-                if checksums || (intact && fault != .corrupt) {
-                    try expect(matches, "\(what()) returned a different page")
-                } else {
-                    // No checksums: the page is what the disk gave.
-                    if fault == .corrupt { blockBuffer.bytes[pageSize / 2] ^= 0x5A }
-                    try expect(memcmp(readBuffer.bytes.baseAddress!, blockBuffer.bytes.baseAddress!, pageSize) == 0, "\(what()) returned neither the page nor the block")
+                switch want {
+                case .page: try expect(returned(expectedPage(slot)), "\(what()) returned a different page")
+                case .decoded: try expect(returned(decoded.bytes), "\(what()) returned another page than the flipped object decodes to")
+                default: throw fail("\(what()) succeeded")
                 }
-                try expect(fault == nil || fault == .corrupt, "\(what()) succeeded through an I/O fault")
-                try expect(checksums ? intact && fault == nil : true, "\(what()) succeeded over a bad block with checksums")
                 fileLoads += 1
+                tierReads += 1
             case (.file, .failure(.io(let code, _))):
-                switch fault {
-                case .error(let e)?: try expect(code == e, "\(what()) failed with errno \(code)")
-                case .short?: try expect(code == EIO, "\(what()) failed with errno \(code)")
-                default: throw fail("\(what()) failed with I/O error \(code) but no I/O fault hit it")
-                }
+                try expect(want == .io(code), "\(what()) failed with I/O error \(code)")
                 failedReads += 1
+                tierFailedReads += 1
             case (.file, .failure(.corrupt(slot, _))):
-                try expect(checksums && fault.map { $0 == .corrupt } ?? !intact, "\(what()) reported a corrupt block")
+                try expect(want == .corrupt, "\(what()) reported a corrupt object")
                 failedReads += 1
+                // A checksum mismatch fails the tier's read; an object that does not
+                // decompress was read.
+                if checksums { tierFailedReads += 1 } else { tierReads += 1 }
             default:
                 throw fail("\(what()) gave \(outcome)")
             }
@@ -305,6 +405,11 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             var inPool = 0, inFile = 0, movedToFile = 0
             // A store that finds the pool full may write back its own slot's old page first.
             let ownWriteback = touched.map { locations[$0] == .pool } ?? false ? 1 : 0
+            // The blocks in use before the operation, and the ones it took.
+            var usedBefore = Array(repeating: false, count: fileBlocks)
+            for slot in 0..<slotCount { if let block = blocks[slot] { usedBefore[block] = true } }
+            var usedNow = Array(repeating: false, count: fileBlocks)
+            var taken: [Int] = []
             for slot in 0..<slotCount {
                 let now = cache.location(of: slot)
                 let was = locations[slot]
@@ -315,14 +420,31 @@ public final class FrontswapSequenceCheck: FuzzCheck {
                     try expect(was == .pool && now == .file, moved() + " though the operation did not touch it")
                     movedToFile += 1
                 }
-                if now == .file && (slot == storedSlot || (slot != touched && was != .file)) {
-                    // A page just stored or written back is whole in its block.
-                    try expect(blockIsIntact(slot), "slot \(slot)'s block does not hold the page just put in the file")
+                let block = cache.fileBlock(of: slot)
+                try expect((block != nil) == (now == .file), "slot \(slot) is in \(now) with file block \(String(describing: block))")
+                if now == .file, let block {
+                    try expect(block >= 0 && block < fileBlocks && !usedNow[block], "slot \(slot) in block \(block), out of the file or another slot's")
+                    usedNow[block] = true
+                    if slot == storedSlot || was != .file {
+                        // Just put in the file: stored raw by a store the pool refused, or its
+                        // pool object written back; in a block that was free.
+                        rawInFile[slot] = slot == storedSlot
+                        taken.append(block)
+                        try expect(!usedBefore[block], "slot \(slot) was put in block \(block), which was in use")
+                    } else {
+                        try expect(block == blocks[slot], "slot \(slot) moved from block \(String(describing: blocks[slot])) to \(block) in the file")
+                    }
+                    try expect(blockHoldsObject(slot, block: block),
+                               "slot \(slot)'s block \(block) does not hold its \(rawInFile[slot] ? "raw page" : "pool object") and zero padding")
+                    blocks[slot] = block
+                } else {
+                    blocks[slot] = nil
                 }
                 if now == .pool { inPool += 1 }
                 if now == .file { inFile += 1 }
                 locations[slot] = now
             }
+            if let storedSlot, locations[storedSlot] == .file { fileStores += 1 }
             let s = cache.frontswapStatistics
             let written = s.writtenBackPages - before.statistics.writtenBackPages
             if touched != nil {
@@ -332,6 +454,13 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             try expect(
                 written >= movedToFile && written <= movedToFile + ownWriteback,
                 "\(written) pages written back, \(movedToFile) slots moved to the file")
+            // Each write takes the lowest free block (a failed one gives it back first). A store's
+            // own slot written back by its shrink, then replaced, held a block for a while.
+            var transient = written - movedToFile
+            if let touched, touched != storedSlot, locations[touched] == .file, !usedBefore[blocks[touched]!] { transient -= 1 }
+            let lowestFree = Set((0..<fileBlocks).filter { !usedBefore[$0] }.prefix(taken.count + transient))
+            try expect(taken.allSatisfy { lowestFree.contains($0) },
+                       "the operation took blocks \(taken.sorted()), not among the lowest free ones \(lowestFree.sorted())")
             try expect(s.writtenBackPages == writtenBack, "written_back_pages \(s.writtenBackPages), the model \(writtenBack)")
             try expect(s.storedPages == inPool && s.pagesInFile == inFile, "stored_pages \(s.storedPages), pages in the file \(s.pagesInFile); slots: \(inPool) in the pool, \(inFile) in the file")
             try expect(s.failedReads == failedReads, "failed_reads \(s.failedReads), the model \(failedReads)")
@@ -341,6 +470,10 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             try expect(s.notifyFree == notifyFree && s.missFree == 0, "notify_free \(s.notifyFree), miss_free \(s.missFree); the model \(notifyFree), 0")
             try expect(s.invalidates == invalidates && s.exclusiveLoads == exclusiveLoads, "invalidates \(s.invalidates), exclusive loads \(s.exclusiveLoads); the model \(invalidates), \(exclusiveLoads)")
             try expect(s.loads == loads && s.fileLoads == fileLoads, "loads \(s.loads), file loads \(s.fileLoads); the model \(loads), \(fileLoads)")
+            try expect(s.fileStores == fileStores, "file stores \(s.fileStores), the model \(fileStores)")
+            try expect(s.tier.storedObjects == inFile, "the tier holds \(s.tier.storedObjects) objects for \(inFile) slots in the file")
+            try expect(s.tier.reads == tierReads && s.tier.failedReads == tierFailedReads,
+                       "tier reads \(s.tier.reads), failed \(s.tier.failedReads); the model \(tierReads), \(tierFailedReads)")
             let rejected = s.rejectReclaimFail - before.statistics.rejectReclaimFail
             try expect(rejected <= file.injectedFaults(.write) - before.injectedWrites, "\(rejected) writebacks failed with fewer write faults")
             let mm = cache.mmStat

@@ -108,7 +108,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     public let configuration: FrontswapConfiguration
     /// The page size.
     public let pageSize: Int
-    /// The number of swap slots (and file blocks).
+    /// The number of swap slots.
     public let slotCount: Int
     /// The pool limit in bytes.
     public let poolLimitBytes: Int
@@ -155,7 +155,9 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// lock's atomics. Never contended.
     let shrinkerOrder = SpinLock()
 
-    /// Makes a cache over `file` (one block per slot, through a `PageFileTier`), with its pool
+    /// Makes a cache over `file` (through a `PageFileTier` over its first
+    /// ``FrontswapConfiguration/fileBlockCount`` blocks: one per slot and one per codec stream
+    /// for a store that replaces a page in a full file), with its pool
     /// limit taken from `memTotal` bytes of RAM when the limit is a percentage (default: this
     /// machine's `MemTotal`, `MemInfo.totalBytes()`).
     ///
@@ -171,7 +173,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         }
         if let problem = configuration.problem { throw .invalidConfiguration(problem) }
         let fileTier = PageFileTier(
-            file: file, blockCount: configuration.slotCount, checksums: configuration.checksums,
+            file: file, blockCount: configuration.fileBlockCount, checksums: configuration.checksums,
             punchFreedBlocks: configuration.punchFreedBlocks)
         try self.init(configuration, tier: fileTier, file: file, fileTier: fileTier, memTotal: memTotal)
     }

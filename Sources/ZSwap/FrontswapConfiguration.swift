@@ -27,7 +27,8 @@ public enum PoolLimit: Sendable, Hashable, CustomStringConvertible {
 /// How to build a ``FrontswapCache``: zswap's knobs (`max_pool_percent`,
 /// `accept_threshold_percent`, `compressor`) plus the size of the swap area behind it.
 public struct FrontswapConfiguration: Sendable {
-    /// Swap slots: the backing file holds one block per slot (slot i is block i).
+    /// Swap slots. A page in the file takes the lowest free block, whatever its slot
+    /// (``FrontswapCache/fileBlock(of:)`` says which); the file needs ``fileBlockCount`` blocks.
     public var slotCount: Int
     /// The page size, a power of two from 4 KiB to 64 KiB.
     public var pageSize: Int = 4096
@@ -52,6 +53,14 @@ public struct FrontswapConfiguration: Sendable {
     public var writebackBatch: Int = 32
     /// Which pages leave for the file once the pool is full (with ``shrinkOnLimit``).
     public var limitPolicy: LimitPolicy = .writeBackOldest
+
+    /// The blocks the backing file of a cache made with ``FrontswapCache/init(_:file:memTotal:)``
+    /// may use: one per slot, plus one per codec stream (`CodecStreams.defaultCount`). A page
+    /// stored straight to the file is written to a free block before the slot's old copy there
+    /// is freed (so a failed write loses nothing); with no block to spare, a slot whose page is
+    /// in a full file could not be stored there again. A `BackingFile` grows into the extra
+    /// blocks when they are written (sparse); a fixed-size file should have them.
+    public var fileBlockCount: Int { slotCount + CodecStreams.defaultCount }
 
     /// Which pages go to the file when the pool is full.
     public enum LimitPolicy: Sendable, Hashable {
