@@ -16,7 +16,7 @@ public enum CodecSelection: String, CaseIterable, Sendable {
 public struct CodecBenchOptions: Sendable {
     /// The corpus file.
     public var corpusPath: String
-    /// Page size in bytes (a valid ``PageSize``).
+    /// Page size in bytes (a valid `PageSize`).
     public var pageSize: Int = PageSize.default
     /// Which codecs.
     public var selection: CodecSelection = .all
@@ -138,7 +138,7 @@ public struct CodecBenchReport: Sendable {
     public var outcomes: [CodecOutcome]
     /// Pages that are one word repeated (counted, not skipped).
     public var sameFilledPages: Int
-    /// The fastest pass of ``SameFilled`` over every page, seconds (0 when not timed).
+    /// The fastest pass of `SameFilled` over every page, seconds (0 when not timed).
     public var sameFilledSeconds: Double = 0
     /// Page size in bytes.
     public var pageSize: Int

@@ -91,7 +91,7 @@ public final class OpenedTier: Sendable {
 
     /// Opens the tier of `spec` for a store of `objectCount` objects at most: a file of that many
     /// blocks (set up as the bench's swap files are), or the cluster with `replicas` and a lease of
-    /// `leaseTTLMilliseconds` (keys named after `label`); with `encrypt`, behind an ``EncryptedPageTier``.
+    /// `leaseTTLMilliseconds` (keys named after `label`); with `encrypt`, behind an `EncryptedPageTier`.
     public static func open(
         _ spec: TierSpec, objectCount: Int, replicas: Int = 1, leaseTTLMilliseconds: Int = 30_000, encrypt: Bool = false,
         label: String = "bench", existing: ExistingFilePolicy = .refuseNonEmpty
