@@ -1,7 +1,7 @@
 import SystemSupport
 
 // The zswap side of a session: the kernel's zswap in front of a fresh swap file (twice the
-// region, in /var/tmp) as the only swap, set up the way ../shared/tools/kzswap.sh does it.
+// region, in /var/tmp) as the only swap, set up the way the kzswap.sh harness does it.
 
 extension KernelSwapSession {
     /// What zswap will be set to, from what is found (reads only): the swap file's path and

@@ -6,7 +6,7 @@ import Testing
 /// from a JVM, a Perl interpreter, a Node server and a Python interpreter that
 /// `scripts/make-corpus.sh` started itself (see `Tests/Corpus/README.md`). It is committed, so
 /// every test that wants real memory pages runs in a fresh clone, with nothing beside it
-/// (no `../shared`); it is decompressed once per test process with this package's own
+/// (nothing outside the repository); it is decompressed once per test process with this package's own
 /// ``ZstdCodec`` (libzstd, loaded at run time).
 ///
 /// ```swift

@@ -10,8 +10,8 @@ struct Analyze: ParsableCommand {
         commandName: "analyze",
         abstract: "What compressed swap would save for a running process.",
         discussion: """
-            Reads the process's anonymous memory (the [heap] and anonymous read-write mappings, as \
-            shared/tools/dump_anon.py chooses them) page by page with process_vm_readv, without \
+            Reads the process's anonymous memory (the [heap] and anonymous read-write mappings) \
+            page by page with process_vm_readv, without \
             stopping or attaching to it. Pages that are not present (never touched, or swapped out) \
             are skipped and counted. Every page read is stored in a ZramDevice per codec, sized to \
             the pages read, and the device's mm_stat says what zram would use for them.

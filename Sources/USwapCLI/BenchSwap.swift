@@ -3,9 +3,9 @@ import Benchmarks
 import Swap
 import ZSwap
 
-/// `uswap bench swap`: ../shared/tools/swapbench.c's workload on a SwapRegion backed by a
-/// ZramDevice, and with `--vs-kernel` the same workload under the kernel's zram0 swap in a
-/// memory cgroup, side by side.
+/// `uswap bench swap`: swapbench.c's workload (the C harness for the kernel's swap) on a
+/// SwapRegion backed by a ZramDevice, and with `--vs-kernel` the same workload under the
+/// kernel's zram0 swap in a memory cgroup, side by side.
 struct BenchSwap: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swap",

@@ -4,7 +4,7 @@ import SystemSupport
 
 /// `uswap run --vs-kernel`: the same command again, in a memory cgroup with the same limit and
 /// zram0 (lz4, page-cluster 0) as its only swap, measured from outside as
-/// ../shared/tools/krun.sh does: the cgroup's max usage plus zram's max pool, wall and CPU time,
+/// the team's krun.sh harness does: the cgroup's max usage plus zram's max pool, wall and CPU time,
 /// major faults, the OOM killer, the output's digest. The machine is put back afterwards (and on
 /// SIGINT/SIGTERM/SIGHUP: KernelSwapSession's cleanup, which also kills the command).
 enum KernelComparison {
