@@ -81,6 +81,8 @@ case "$1" in
     seconds=${2:-20}
     build "${targets[@]}"
     for t in "${targets[@]}"; do
+      # FUZZ_SKIP="A B": targets whose model is known to be behind the code (said in docs/FUZZING.md).
+      case " ${FUZZ_SKIP:-} " in *" $t "*) echo "== $t skipped (FUZZ_SKIP: its model is being updated, see docs/FUZZING.md)"; continue ;; esac
       echo "== $t for $seconds s"
       tmp=$(mktemp -d)
       run "$t" -max_total_time="$seconds" "$tmp" "Tests/FuzzCorpus/$t" || { rm -rf "$tmp"; exit 1; }
