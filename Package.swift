@@ -168,7 +168,7 @@ let package = Package(
                 "USwapTestHelper", .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs"], swiftSettings: strict),
+        .testTarget(name: "WorkloadsTests", dependencies: ["Workloads", "PageCodecs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "PageCodecsTests", dependencies: ["PageCodecs", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "PageStoreTests",

@@ -1,5 +1,6 @@
 import Benchmarks
 import Testing
+import TestSupport
 
 /// Benchmarks.docc's example, through the public API alone (no `@testable`): what a package that
 /// depends on Benchmarks can write.

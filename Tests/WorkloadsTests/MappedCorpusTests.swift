@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Workloads
+import TestSupport
 
 @Suite struct MappedCorpusTests {
     @Test func theWholePagesOfTheFileAreMappedAndTheRemainderLeftOut() throws {
