@@ -3,8 +3,9 @@ import Testing
 import ZRAM
 @testable import Swap
 
-/// The README's library examples, line for line except their sizes (about a hundredth, so a
-/// debug build runs them in seconds): if an API they use changes, this file stops compiling.
+/// The README's library examples with the same calls, at about a hundredth of their sizes (so a
+/// debug build runs them in seconds), plus the assertions that check what each one claims: if an
+/// API they use changes, this file stops compiling.
 @Suite(.serialized) struct ReadmeExampleTests {
     @Test func codecExampleRoundTripsAPage() throws {
         let codec = try PageCodecFactory.lz4.makeStream()
