@@ -74,8 +74,9 @@ final class Reclaimer: Sendable {
     // MARK: Charge
 
     /// Charges one page against the limit, evicting while the region is at it. Returns false
-    /// only when nothing could be evicted for a long time because every other page stayed
-    /// locked.
+    /// only when nothing could be evicted for ``SwapTuning/chargeGiveUpNanoseconds`` (every
+    /// other resident page stayed locked, or every eviction's system call failed); until then
+    /// it waits for the lock holders, sleeping between sweeps.
     ///
     /// When the backend refuses a page (full: no slot, its pool at its limit, its file out of
     /// space, its writeback budget spent) the charge goes beyond the limit instead of failing a
@@ -90,6 +91,7 @@ final class Reclaimer: Sendable {
         let limitPages = region.limitPages
         var failures = 0
         var evicted = 0
+        var giveUpAt = 0  // set once the charge starts sleeping
         var wait = SpinWait(yieldAfter: SwapTuning.chargeSweepsBeforeYield)
         while true {
             let current = region.counters.charged.load(ordering: .relaxed)
@@ -118,14 +120,26 @@ final class Reclaimer: Sendable {
             case .evicted:
                 evicted += 1
                 failures = 0
+                giveUpAt = 0
                 // The backend took a page: it has room again.
                 if refusedAtFree.load(ordering: .relaxed) != 0 { refusedAtFree.store(0, ordering: .relaxed) }
             case .refused:
                 return overrun()
             case .kept:
+                // Every resident page locked (by other threads' evictions or faults): wait for
+                // them, yielding, then sleeping; give up only after a long time.
                 failures += 1
-                if failures > SwapTuning.chargeAttempts { return false }
-                wait.spin()
+                guard failures > SwapTuning.chargeSweepsBeforeSleep else {
+                    wait.spin()
+                    continue
+                }
+                let now = MonotonicClock.nanoseconds()
+                if giveUpAt == 0 {
+                    giveUpAt = now + SwapTuning.chargeGiveUpNanoseconds
+                } else if now > giveUpAt {
+                    return false
+                }
+                sleepMicroseconds(SwapTuning.chargePauseMicroseconds)
             }
         }
     }

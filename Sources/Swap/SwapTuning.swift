@@ -104,10 +104,24 @@ enum SwapTuning {
     /// or the backend full): the faults then evict themselves or fail.
     static let backgroundSweepMisses = 4
 
-    /// Fruitless sweeps after which a charge gives up and the fault fails (SIGBUS): every other
-    /// page stayed locked for that many full sweeps of the page table. (A full backend never
-    /// fails a charge: the page stays resident beyond the limit.)
-    static let chargeAttempts = 20_000
+    /// How long a charge goes on looking for a victim while every resident page stays locked
+    /// before it gives up and the fault fails (SIGBUS), in nanoseconds: 2 s. A time, not a
+    /// count of sweeps: with a resident limit no larger than one eviction batch, another
+    /// thread's batch can hold every resident page's lock, and on a loaded machine its thread
+    /// can be preempted for milliseconds; 20,000 sweeps with yields passed within that time and
+    /// failed faults that only had to wait (the soak's CI run, 2026-12-02). Only a lock holder
+    /// stuck for good, or a system call that fails every time, reaches 2 s. (A full backend
+    /// never fails a charge: the page stays resident beyond the limit.)
+    static let chargeGiveUpNanoseconds = 2_000_000_000
+
+    /// Fruitless sweeps after which a waiting charge sleeps between sweeps
+    /// (``chargePauseMicroseconds``) instead of yielding: a yield does not make a preempted
+    /// lock holder run, a sleep gives it the processor.
+    static let chargeSweepsBeforeSleep = 64
+
+    /// The pause between a waiting charge's sweeps once it sleeps: short against a fault
+    /// (tens of microseconds), long against a sweep.
+    static let chargePauseMicroseconds = 50
 
     /// While the backend refuses pages and no slot was freed, one charge in this many tries an
     /// eviction again (the others go beyond the limit at once): a backend whose room comes back
