@@ -96,3 +96,36 @@ public final class CleanupRegistry: Sendable {
         }
     }
 }
+
+/// One cleanup action registered later, from a callback, and cancelled when the work it guards
+/// is over: holds the token, so that a closure can register and its owner can cancel
+/// (`uswap analyze` registers the removal of its dump once the file exists, and cancels it
+/// when the scan ended).
+public final class PendingCleanup: Sendable {
+    private let registry: CleanupRegistry
+    private let token = Mutex<CleanupToken?>(nil)
+
+    /// Nothing registered yet, on `registry` (the process's signal cleanup by default).
+    public init(registry: CleanupRegistry = SignalCleanup.shared) {
+        self.registry = registry
+    }
+
+    /// Registers `action` under `name`; one registered before through this value is cancelled.
+    public func register(_ name: String, _ action: @escaping @Sendable () -> Void) {
+        let new = registry.register(name, action)
+        let old = token.withLock { token in
+            defer { token = new }
+            return token
+        }
+        if let old { registry.cancel(old) }
+    }
+
+    /// Cancels the registered action if it has not run; later calls do nothing.
+    public func cancel() {
+        let current = token.withLock { token in
+            defer { token = nil }
+            return token
+        }
+        if let current { registry.cancel(current) }
+    }
+}

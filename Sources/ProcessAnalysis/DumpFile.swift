@@ -11,7 +11,8 @@ final class DumpFile {
     /// Where the pages go.
     let path: String
     private var file: FileDescriptor?
-    private let entry: OwnedFileEntry?
+    /// The file's directory entry (removed by ``discard()``).
+    let entry: OwnedFileEntry?
 
     /// Makes the file at `path` (see ``CreatedFile/create(at:existing:access:)``).
     init(path: String, existing: ExistingFilePolicy) throws(MemoryAnalysisError) {

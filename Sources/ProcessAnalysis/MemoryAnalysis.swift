@@ -32,6 +32,11 @@ public struct MemoryAnalysis {
     public var batchPages = 64
     /// Called after each batch with (pages read so far, pages selected).
     public var progress: ((Int, Int) -> Void)? = nil
+    /// Called once the dump file exists, before any page is read, with its directory entry: a
+    /// command registers the entry's removal with its interrupt handling, so that an analysis
+    /// stopped by a signal leaves no partial dump (`uswap analyze` does, with KernelSwap's
+    /// `SignalCleanup`). A failed analysis removes the dump itself; a finished one keeps it.
+    public var dumpCreated: ((OwnedFileEntry) -> Void)? = nil
 
     /// An analysis of `pid` with `codecs`, storing pages in pools made by `pool`.
     public init(pid: Int32, codecs: [PageCodecFactory], pool: AnalysisPoolFactory) {
@@ -135,7 +140,11 @@ public struct MemoryAnalysis {
             throw .process(error)
         }
         var dump: DumpFile? = nil
-        if let dumpPath { dump = try DumpFile(path: dumpPath, existing: dumpExisting) }
+        if let dumpPath {
+            let made = try DumpFile(path: dumpPath, existing: dumpExisting)
+            if let entry = made.entry { dumpCreated?(entry) }
+            dump = made
+        }
         var finished = false
         defer { if !finished { dump?.discard() } }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import KernelSwap
 import PageCodecs
 import ProcessAnalysis
 import SystemSupport
@@ -64,6 +65,13 @@ struct Analyze: ParsableCommand {
         analysis.samplePercent = sample
         analysis.dumpPath = dump
         analysis.dumpExisting = force ? .replaceRegularFile : .refuseNonEmpty
+        // Ctrl-C (or TERM, HUP) during the scan removes the unfinished dump.
+        let pendingRemoval = PendingCleanup()
+        defer { pendingRemoval.cancel() }
+        if let dump {
+            SignalCleanup.installHandlers()
+            analysis.dumpCreated = { entry in pendingRemoval.register("rm \(dump) (unfinished)") { entry.remove() } }
+        }
         var bar: Progress? = nil
         analysis.progress = { (done: Int, total: Int) in
             if bar == nil { bar = Progress("analyze pid \(pid)", total: total) }

@@ -115,6 +115,26 @@ import Testing
         group.wait()
         #expect(log.all == ["slow restore done", "other", "runAll returned"])
     }
+
+    @Test func aPendingCleanupRegistersFromACallbackAndItsOwnerCancelsIt() {
+        let registry = CleanupRegistry()
+        let log = Log()
+        let pending = PendingCleanup(registry: registry)
+        pending.cancel()  // nothing registered: nothing happens
+        pending.register("rm first") { log.add("first") }
+        pending.register("rm second") { log.add("second") }  // replaces the first
+        #expect(registry.pendingNames == ["rm second"])
+        pending.cancel()
+        #expect(registry.pendingNames == [])
+        #expect(registry.runAll() == [])
+        #expect(log.all.isEmpty, "a cancelled action never runs")
+
+        pending.register("rm third") { log.add("third") }
+        #expect(registry.runAll() == ["rm third"])  // what a signal runs
+        #expect(log.all == ["third"])
+        pending.cancel()  // after it ran: nothing left, nothing runs twice
+        #expect(registry.runAll() == [])
+    }
 }
 
 private func usleepMilliseconds(_ ms: Int) {

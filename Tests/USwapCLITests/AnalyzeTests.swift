@@ -137,6 +137,42 @@ struct AnalyzeTests {
         #expect(size == scanned * MemoryAnalysis.systemPageSize)
     }
 
+    @Test(
+        "a signal during uswap analyze --dump removes the unfinished dump and ends with the signal's status",
+        arguments: [("INT", "130"), ("TERM", "143")])
+    func aSignalRemovesTheUnfinishedDump(signal: String, status: String) async throws {
+        guard let uswap = BuiltProducts.path(of: "uswap") else {
+            CIGate.unavailable("the uswap executable is not built next to the tests")
+            return
+        }
+        // 64 MiB of incompressible pages through zstd-19: a scan of seconds, long after the
+        // first batch reached the dump.
+        let helper = try PatternHelper([.random: 16_384])
+        defer { helper.stop() }
+        let directory = try ScratchDirectory("analyze-signal")
+        defer { directory.remove() }
+        let dump = directory.path + "/pages.dump"
+        let command = [uswap, "analyze", "--pid", "\(helper.pid)", "--codec", "zstd-19", "--json", "--dump", dump]
+            .map { "'\($0)'" }.joined(separator: " ")
+        // In the background of a shell with SIGINT back at its default (a shell without job
+        // control starts background jobs with it ignored, and uswap keeps an ignored signal so).
+        let script = """
+            env --default-signal=INT \(command) > /dev/null 2>&1 &
+            pid=$!
+            i=0
+            while ! [ -s '\(dump)' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+            if kill -0 $pid 2> /dev/null; then running=yes; else running=no; fi
+            kill -\(signal) $pid
+            wait $pid
+            echo "status=$? running=$running left=[$(ls -A '\(directory.path)' | tr '\\n' ',')]"
+            """
+        let run = try await HelperProcess.run(path: "/bin/sh", ["-c", script])
+        let fields = try #require(run.fields(of: "status="), "\(run.output)")
+        #expect(fields["running"] == "yes", "the scan was still running when the dump had data: \(fields)")
+        #expect(fields["status"] == status, "\(fields)")
+        #expect(fields["left"] == "[]", "the unfinished dump is gone: \(fields)")
+    }
+
     @Test("uswap bench device accepts the dump and its ZramDevice uses what the analysis reported")
     func benchDeviceAcceptsTheDump() async throws {
         guard let uswap = BuiltProducts.path(of: "uswap") else {
