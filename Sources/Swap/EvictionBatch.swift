@@ -22,13 +22,20 @@ struct EvictionBatch {
     /// whose contents are already in its old slot).
     private var slots = InlineArray<32, Int>(repeating: -1)
 
-    /// An empty batch.
-    init() {}
+    /// The most victims this batch takes (``capacity`` or fewer: an eviction inside a fault
+    /// takes ``SwapTuning/inFaultEvictionBatch``).
+    let limit: Int
+
+    /// An empty batch of at most `limit` victims (1...``capacity``).
+    init(limit: Int = EvictionBatch.capacity) {
+        precondition(limit >= 1 && limit <= Self.capacity, "an eviction batch takes 1...\(Self.capacity) victims, not \(limit)")
+        self.limit = limit
+    }
 
     /// Whether no victim is held.
     var isEmpty: Bool { count == 0 }
-    /// Whether the batch holds ``capacity`` victims.
-    var isFull: Bool { count == Self.capacity }
+    /// Whether the batch holds ``limit`` victims.
+    var isFull: Bool { count == limit }
     /// The lowest victim page (the batch must not be empty).
     var firstPage: Int { pages[0] }
     /// The highest victim page (the batch must not be empty): the next one must lie above it.
@@ -36,7 +43,7 @@ struct EvictionBatch {
 
     /// Adds a victim whose lock the caller took; pages must come in ascending order.
     mutating func append(page: Int, state: PageState) {
-        precondition(!isFull, "an eviction batch holds at most \(Self.capacity) pages")
+        precondition(!isFull, "this eviction batch holds at most \(limit) pages")
         precondition(count == 0 || page > pages[count - 1], "eviction batch pages must ascend (the write-protected span runs from the first to the last)")
         pages[count] = page
         states[count] = state.raw

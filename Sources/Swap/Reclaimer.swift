@@ -105,7 +105,7 @@ final class Reclaimer: Sendable {
                         // Staged pages stay charged until their batch is flushed: evict one
                         // page per fault ahead of need, so that no single fault pays for a
                         // whole batch.
-                        _ = reclaim()
+                        _ = reclaim(victims: SwapTuning.inFaultEvictionBatch)
                     }
                     return true
                 }
@@ -116,7 +116,7 @@ final class Reclaimer: Sendable {
             if (current > limitPages && evicted >= SwapTuning.overLimitEvictionsPerCharge) || backendStillRefuses() {
                 return overrun()
             }
-            switch reclaim() {
+            switch reclaim(victims: SwapTuning.inFaultEvictionBatch) {
             case .evicted:
                 evicted += 1
                 failures = 0
@@ -195,11 +195,11 @@ final class Reclaimer: Sendable {
         case refused
     }
 
-    /// One round of reclaim: a batch of victims (eviction by write protection), or one page
-    /// (eviction by move). Stops at the first page the backend refuses.
+    /// One round of reclaim: a batch of up to `victims` pages (eviction by write protection),
+    /// or one page (eviction by move). Stops at the first page the backend refuses.
     @inline(__always)
-    func reclaim() -> Eviction {
-        region.usesMove ? reclaimOne() : reclaimBatch()
+    func reclaim(victims: Int = EvictionBatch.capacity) -> Eviction {
+        region.usesMove ? reclaimOne() : reclaimBatch(victims: victims)
     }
 
     /// Whether the CLOCK hand passes over page `i` (in `state`, resident and unlocked) this
@@ -237,11 +237,11 @@ final class Reclaimer: Sendable {
     /// within ``SwapTuning/maximumEvictionSpan`` pages of each other. Returns
     /// ``Eviction/evicted`` once a batch evicted a page; ``Eviction/refused`` when the backend
     /// refused the batch; ``Eviction/kept`` when a whole sweep found nothing to evict.
-    func reclaimBatch() -> Eviction {
+    func reclaimBatch(victims: Int = EvictionBatch.capacity) -> Eviction {
         let pageCount = region.table.pageCount
         let window = SwapTuning.victimWindow
         let windowCount = (pageCount + window - 1) / window
-        var batch = EvictionBatch()
+        var batch = EvictionBatch(limit: victims)
         var scanned = 0
         var outcome = Eviction.kept
         while scanned < SwapTuning.sweepPasses * pageCount {

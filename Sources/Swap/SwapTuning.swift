@@ -134,6 +134,14 @@ enum SwapTuning {
     /// one page closer to its limit without any one fault paying for the whole way back.
     static let overLimitEvictionsPerCharge = 2
 
+    /// The most victims one eviction inside a fault takes (eviction by write protection; the
+    /// background reclaimer takes full batches of ``EvictionBatch/capacity``, 32): the faulting
+    /// thread compresses every victim of its batch, so full batches put 32 compressions into
+    /// one fault (p99 fault latency rose from about 60 to 240-280 us when batching came in).
+    /// 8 keep most of what batching saves (one write-protect and one drop per 8 pages instead
+    /// of one or two per page) at a quarter of that cost in the fault that pays.
+    static let inFaultEvictionBatch = 8
+
     /// Fruitless sweeps a charge makes before it yields the processor between sweeps, so that
     /// a preempted lock holder can finish.
     static let chargeSweepsBeforeYield = 8

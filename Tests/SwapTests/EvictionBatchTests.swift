@@ -26,6 +26,16 @@ import Testing
         #expect(batch.isEmpty)
     }
 
+    @Test func aBatchWithALimitIsFullAtItsLimit() {
+        var batch = EvictionBatch(limit: SwapTuning.inFaultEvictionBatch)
+        for k in 0..<(SwapTuning.inFaultEvictionBatch - 1) { batch.append(page: k, state: resident(dirty: true)) }
+        #expect(!batch.isFull)
+        batch.append(page: 100, state: resident(dirty: true))
+        #expect(batch.isFull && batch.count == SwapTuning.inFaultEvictionBatch && batch.lastPage == 100)
+        batch.removeAll()
+        #expect(batch.isEmpty && batch.limit == SwapTuning.inFaultEvictionBatch, "the limit stays for the next round")
+    }
+
     @Test func theDirtySpanSkipsCleanAndDroppedVictims() {
         var batch = EvictionBatch()
         #expect(batch.dirtySpan == nil)

@@ -224,4 +224,29 @@ import ZSwap
         #expect(bad == 0)
         region.checkInvariants()
     }
+
+    /// A fault that finds the region full evicts one small batch (its thread compresses every
+    /// victim): at most ``SwapTuning/inFaultEvictionBatch`` pages, where a background reclaimer
+    /// takes full batches; the next faults charge the room it made.
+    @Test func aFaultEvictsASmallBatchNotAFullOne() throws {
+        guard userfaultfdAvailable() else { return }
+        let limit = 64
+        var configuration = SwapRegionConfiguration(size: 4 * limit * page, residentLimit: limit * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .fifo
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: 4 * limit))
+        defer { region.close() }
+        for p in 0..<limit { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        #expect(region.statistics.swapOuts == 0, "the region is exactly full")
+        VersionedPage.fill(region.baseAddress, page: limit, version: 1, pageSize: page)
+        let first = region.statistics.swapOuts
+        #expect(first >= 1 && first <= SwapTuning.inFaultEvictionBatch, "one fault evicted \(first) pages")
+        // The room it made serves the next faults without another eviction.
+        for p in (limit + 1)..<(limit + first) { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        #expect(region.statistics.swapOuts == first)
+        var bad = 0
+        for p in 0..<(limit + first) where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        region.checkInvariants()
+    }
 }
