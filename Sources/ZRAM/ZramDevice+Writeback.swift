@@ -272,7 +272,7 @@ extension ZramDevice {
         s.refusedPages = counters.writebackRefused.load(ordering: .relaxed)
         s.storesAboveHighWatermark = counters.storesAboveHighWatermark.load(ordering: .relaxed)
         s.pendingTierFrees = writebackTier?.frees?.count ?? 0
-        s.failedPunches = writebackTier?.fileTier?.failedPunchCount ?? 0
+        s.failedPunches = (writebackTier?.fileTier?.failedPunchCount ?? 0) - counters.failedPunchesAtReset.load(ordering: .relaxed)
         s.automaticRounds = counters.automaticRounds.load(ordering: .relaxed)
         s.automaticPages = counters.automaticPages.load(ordering: .relaxed)
         s.automaticNanoseconds = counters.automaticNanoseconds.load(ordering: .relaxed)

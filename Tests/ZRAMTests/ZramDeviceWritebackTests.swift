@@ -276,6 +276,32 @@ func makeFaultyDevice(slots: Int, storing: Int) throws -> (ZramDevice, BackingFi
         device.checkInvariants()
     }
 
+    /// FuzzZram found it (failed punches 3, the model 0, after a reset): since writeback went
+    /// through a PageFileTier, failedPunches was the tier's lifetime count, so a reset, which
+    /// zeroes every counter, left it standing. It restarts at reset now (punches that fail
+    /// during the reset's own frees included).
+    @Test func aResetRestartsTheFailedPunchCount() throws {
+        let (device, file, faulty) = try makeFaultyDevice(slots: 4, storing: 4)
+        defer { file.close() }
+        device.markIdle()
+        #expect(try device.writeback(.idle) == 4)
+        faulty.inject(.error(errno: EIO), on: .punch, when: .always, times: 3)
+        device.discard(0)
+        device.discard(1)
+        #expect(device.writebackStatistics.failedPunches == 2)
+        device.reset()  // frees slots 2 and 3: one more failed punch, then the counters restart
+        #expect(faulty.injectedFaults(.punch) == 3)
+        #expect(device.writebackStatistics.failedPunches == 0)
+        let page = PageBuffer()
+        writebackTestPage(page, slot: 0, kind: "c")
+        try device.writePage(page.raw, at: 0)
+        #expect(try device.writeback(.slot(0)) == 1)
+        faulty.inject(.error(errno: EIO), on: .punch, when: .always, times: 1)
+        device.discard(0)
+        #expect(device.writebackStatistics.failedPunches == 1, "counted from the reset on")
+        device.checkInvariants()
+    }
+
     @Test func aFailedFileReadFreesNothingAndARetryReturnsThePage() throws {
         let (device, file, faulty) = try makeFaultyDevice(slots: 8, storing: 4)
         defer { file.close() }
