@@ -7,8 +7,8 @@ import ZRAM
 /// faults its file will inject, and the counters of mm_stat, io_stat, bd_stat and writeback.
 ///
 /// The model predicts everything the device decides by rule (same-filled detection, which
-/// slots writeback and recompression consider, which block writeback takes, which file calls
-/// fail); what depends on a codec's output (whether a page is huge, whether recompression
+/// slots writeback and recompression consider, how writeback cuts them into batches for its
+/// file tier, which block each page takes, which file calls fail); what depends on a codec's output (whether a page is huge, whether recompression
 /// shrinks it, whether a write fits under `mem_limit`) it reads from the device and checks
 /// against the rules instead.
 ///
@@ -30,8 +30,14 @@ final class ZramModel {
     let pageSize: Int
     let blockCount: Int
     let punchesFreedBlocks: Bool
+    /// The most pages one write to the file tier carries (`ZramBackingDevice.batchSize`).
+    let batchSize: Int
     var states: [State]
     var idle: [Bool]
+    /// A written-back slot's object as the pool held it: its length (the page size for a raw
+    /// page) and the codec priority it was compressed with.
+    var objectLengths: [Int]
+    var objectPriorities: [Int]
     var blockUsed: [Bool]
     let pages: ExactBuffer
     var faults = FaultMirror()
@@ -42,18 +48,26 @@ final class ZramModel {
     var bdReads = 0
     var bdWrites = 0
     var writebackFailedWrites = 0
+    /// Pages a tier write did not take (failed writes and pages the file had no room for).
+    var writebackRefused = 0
+    /// The file tier's own counters, which a device reset does not clear.
+    var tierAcknowledged = 0
+    var tierRefused = 0
     var failedPunches = 0
     var pagesCompacted = 0
     var writebackLimitEnabled = false
     var writebackLimit = 0
 
-    init(slotCount: Int, pageSize: Int, blockCount: Int, punchesFreedBlocks: Bool) {
+    init(slotCount: Int, pageSize: Int, blockCount: Int, punchesFreedBlocks: Bool, batchSize: Int) {
         self.slotCount = slotCount
         self.pageSize = pageSize
         self.blockCount = blockCount
         self.punchesFreedBlocks = punchesFreedBlocks
+        self.batchSize = batchSize
         states = Array(repeating: .empty, count: slotCount)
         idle = Array(repeating: false, count: slotCount)
+        objectLengths = Array(repeating: 0, count: slotCount)
+        objectPriorities = Array(repeating: 0, count: slotCount)
         blockUsed = Array(repeating: false, count: blockCount)
         pages = ExactBuffer(count: slotCount * pageSize)
     }

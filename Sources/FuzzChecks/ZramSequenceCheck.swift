@@ -62,14 +62,22 @@ public final class ZramSequenceCheck: FuzzCheck {
         default: configuration.secondaryCodec = .lz4
         }
         var file: FaultInjectingBackingFile? = nil
+        var disk: MemoryPageFile? = nil
         var blocks = 0
         let checksums = backingByte & 0x20 != 0
         let punches = backingByte & 0x40 == 0
+        var batchSize = 0
         if backingByte & 1 == 1 {
             blocks = Int(backingByte >> 1) % 16 + 1
-            let faulty = FaultInjectingBackingFile(wrapping: MemoryPageFile(pageSize: pageSize, blockCount: blocks))
+            let memory = MemoryPageFile(pageSize: pageSize, blockCount: blocks)
+            let faulty = FaultInjectingBackingFile(wrapping: memory)
+            disk = memory
             var backing = ZramBackingDevice(file: faulty, blockCount: blocks, checksums: checksums)
             backing.punchFreedBlocks = punches
+            // Writeback's batches: the device's default (more pages than any run here has), or
+            // 1-3 pages, so that one run sends several and a fault or a full file lands mid-run.
+            if backingByte & 0x80 != 0 { backing.batchSize = Int(backingByte >> 1) % 3 + 1 }
+            batchSize = backing.batchSize
             configuration.backingDevice = backing
             file = faulty
         }
@@ -77,12 +85,13 @@ public final class ZramSequenceCheck: FuzzCheck {
         do throws(ZramError) { device = try ZramDevice(configuration) } catch {
             throw failure("could not make a device of \(slots) slots of \(pageSize) bytes: \(error)")
         }
-        let model = ZramModel(slotCount: slots, pageSize: pageSize, blockCount: blocks, punchesFreedBlocks: punches)
+        let model = ZramModel(
+            slotCount: slots, pageSize: pageSize, blockCount: blocks, punchesFreedBlocks: punches, batchSize: batchSize)
         // The device rounds mem_limit up to whole pages.
         let roundedLimit = (memLimit + pageSize - 1) / pageSize * pageSize
         return ZramRun(
-            check: self, device: device, file: file, model: model, memLimit: roundedLimit, checksums: checksums,
-            hasSecondary: configuration.secondaryCodec != nil)
+            check: self, device: device, file: file, disk: disk, model: model, memLimit: roundedLimit, checksums: checksums,
+            codec: configuration.codec, secondaryCodec: configuration.secondaryCodec)
     }
 
     public func check(_ input: UnsafeRawBufferPointer) throws(FuzzFailure) {
@@ -102,27 +111,46 @@ public final class ZramSequenceCheck: FuzzCheck {
         let check: ZramSequenceCheck
         let device: ZramDevice
         let file: FaultInjectingBackingFile?
+        /// The memory file under ``file``: what a block holds, read past the faults.
+        let disk: MemoryPageFile?
         let model: ZramModel
         let memLimit: Int
         let checksums: Bool
-        let hasSecondary: Bool
+        let codec: PageCodecFactory
+        let secondaryCodec: PageCodecFactory?
+        var hasSecondary: Bool { secondaryCodec != nil }
         let page: ExactBuffer
         let readBuffer: ExactBuffer
+        /// A block read past the faults, and the page a corrupt read of it must give.
+        let block: ExactBuffer
+        let altered: ExactBuffer
+        /// The device's codecs, made the first time a corrupt object must be decoded.
+        var decoder: CodecStream? = nil
+        /// The file's blocks as they were before a byte-range write (``diskCopied`` while it is
+        /// checked), which frees the blocks of the pages it rewrites before the model looks at
+        /// what it read.
+        let diskCopy: ExactBuffer
+        var diskCopied = false
         var step = 0
 
         init(
-            check: ZramSequenceCheck, device: ZramDevice, file: FaultInjectingBackingFile?, model: ZramModel, memLimit: Int,
-            checksums: Bool, hasSecondary: Bool
+            check: ZramSequenceCheck, device: ZramDevice, file: FaultInjectingBackingFile?, disk: MemoryPageFile?, model: ZramModel,
+            memLimit: Int, checksums: Bool, codec: PageCodecFactory, secondaryCodec: PageCodecFactory?
         ) {
             self.check = check
             self.device = device
             self.file = file
+            self.disk = disk
             self.model = model
             self.memLimit = memLimit
             self.checksums = checksums
-            self.hasSecondary = hasSecondary
+            self.codec = codec
+            self.secondaryCodec = secondaryCodec
             page = ExactBuffer(count: model.pageSize)
             readBuffer = ExactBuffer(count: model.pageSize)
+            block = ExactBuffer(count: model.pageSize)
+            altered = ExactBuffer(count: model.pageSize)
+            diskCopy = ExactBuffer(count: max(1, model.blockCount) * model.pageSize)
         }
 
         var pageSize: Int { model.pageSize }
@@ -199,16 +227,62 @@ public final class ZramSequenceCheck: FuzzCheck {
             }
         }
 
-        /// What reading `slot` (holding something) is expected to give: `nil` for the model's
-        /// page, or the error; a written-back slot consults the fault mirror.
-        func expectedLoad(_ slot: Int) -> (error: PageStoreError?, corrupted: Bool) {
-            guard case .writtenBack(let block) = model.states[slot] else { return (nil, false) }
+        /// The byte a corrupt read flips (`FaultInjectingBackingFile.Fault.corrupt`: the 17th).
+        var corruptByte: Int { 16 }
+
+        /// What reading `slot` (holding something) is expected to give: the error, or `nil` and
+        /// the page (the model's, or what a corrupt object decodes to); a written-back slot
+        /// consults the fault mirror. A corrupt read flips a byte of the block: in the padding
+        /// (past the object) it changes nothing; inside the object, with checksums it is
+        /// `.corrupt`; without, a raw page comes back with that byte flipped and a compressed
+        /// object comes back as whatever the device's codec makes of it (decoded here from the
+        /// block, read past the faults), or `.corrupt` when it does not decode.
+        func expectedLoad(_ slot: Int) throws(FuzzFailure) -> (error: PageStoreError?, page: UnsafeRawBufferPointer) {
+            let page = UnsafeRawBufferPointer(model.page(slot))
+            guard case .writtenBack(let blockIndex) = model.states[slot] else { return (nil, page) }
             model.bdReads += 1
-            switch model.faults.next(.read, block: block) {
-            case nil, .delay?: return (nil, false)
-            case .error(let code)?: return (.io(errno: code, operation: ""), false)
-            case .short?: return (.io(errno: EIO, operation: ""), false)
-            case .corrupt?: return checksums ? (.corrupt(slot: slot, reason: ""), false) : (nil, true)
+            switch model.faults.next(.read, block: blockIndex) {
+            case nil, .delay?: return (nil, page)
+            case .error(let code)?: return (.io(errno: code, operation: ""), page)
+            case .short?: return (.io(errno: EIO, operation: ""), page)
+            case .corrupt?:
+                let length = model.objectLengths[slot]
+                guard corruptByte < length else { return (nil, page) }
+                if checksums { return (.corrupt(slot: slot, reason: ""), page) }
+                if length >= pageSize {
+                    altered.bytes.copyMemory(from: page)
+                    altered.bytes[corruptByte] ^= 0x5A
+                    return (nil, altered.readOnly)
+                }
+                if diskCopied {
+                    block.bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: diskCopy.readOnly[(blockIndex * pageSize)..<((blockIndex + 1) * pageSize)]))
+                } else if let disk {
+                    disk.peekBlock(blockIndex, into: block.bytes)
+                } else {
+                    throw fail("slot \(slot) is written back without a file")
+                }
+                block.bytes[corruptByte] ^= 0x5A
+                let stream = try codecs()
+                do throws(CodecError) {
+                    try stream.decode(
+                        UnsafeRawBufferPointer(rebasing: block.readOnly[0..<length]), isRaw: false,
+                        priority: model.objectPriorities[slot], into: altered.bytes)
+                } catch {
+                    return (.corrupt(slot: slot, reason: ""), page)
+                }
+                return (nil, altered.readOnly)
+            }
+        }
+
+        /// The device's codecs (a stream of the primary and the secondary codec).
+        func codecs() throws(FuzzFailure) -> CodecStream {
+            if let decoder { return decoder }
+            do throws(CodecError) {
+                let made = CodecStream(primary: try codec.makeStream(), secondary: try secondaryCodec?.makeStream(), pageSize: pageSize)
+                decoder = made
+                return made
+            } catch {
+                throw fail("could not make the device's codecs: \(error)")
             }
         }
 
@@ -221,17 +295,6 @@ public final class ZramSequenceCheck: FuzzCheck {
             }
         }
 
-        /// Whether `bytes` is the model's page of `slot` (with the file's flipped middle byte
-        /// when `corrupted`).
-        func matchesModel(_ bytes: UnsafeRawBufferPointer, slot: Int, corrupted: Bool) -> Bool {
-            if model.states[slot] == .empty { return bytes.allSatisfy { $0 == 0 } }
-            let expected = model.page(slot)
-            guard corrupted else { return memcmp(bytes.baseAddress!, expected.baseAddress!, pageSize) == 0 }
-            let middle = pageSize / 2
-            return memcmp(bytes.baseAddress!, expected.baseAddress!, middle) == 0
-                && bytes[middle] == expected[middle] ^ 0x5A
-                && memcmp(bytes.baseAddress! + middle + 1, expected.baseAddress! + middle + 1, pageSize - middle - 1) == 0
-        }
 
         func readPage(_ slot: Int) throws(FuzzFailure) {
             readBuffer.bytes.initializeMemory(as: UInt8.self, repeating: 0xEE)
@@ -244,10 +307,10 @@ public final class ZramSequenceCheck: FuzzCheck {
                 guard case .failure(.emptySlot(slot)) = outcome else { throw fail("readPage of empty slot \(slot) gave \(outcome)") }
                 return
             }
-            let (expectedError, corrupted) = expectedLoad(slot)
+            let (expectedError, expectedPage) = try expectedLoad(slot)
             switch (outcome, expectedError) {
             case (.success, nil):
-                try expect(matchesModel(readBuffer.readOnly, slot: slot, corrupted: corrupted), "readPage of slot \(slot) (\(model.states[slot])) returned a different page")
+                try expect(memcmp(readBuffer.readOnly.baseAddress!, expectedPage.baseAddress!, pageSize) == 0, "readPage of slot \(slot) (\(model.states[slot])) returned a different page")
                 model.accessed(slot)
             case (.failure(let error), let expected?) where same(error, expected):
                 model.failedReads += 1
@@ -327,7 +390,7 @@ public final class ZramSequenceCheck: FuzzCheck {
                 page.bytes.initializeMemory(as: UInt8.self, repeating: 0)
                 return true
             }
-            let (error, corrupted) = expectedLoad(slot)
+            let (error, expectedPage) = try expectedLoad(slot)
             if let error {
                 model.failedReads += 1
                 guard case .failure(.page(let got)) = outcome, same(got, error) else {
@@ -335,8 +398,7 @@ public final class ZramSequenceCheck: FuzzCheck {
                 }
                 return false
             }
-            page.bytes.copyMemory(from: UnsafeRawBufferPointer(model.page(slot)))
-            if corrupted { page.bytes[pageSize / 2] ^= 0x5A }
+            page.bytes.copyMemory(from: expectedPage)
             model.accessed(slot)
             return true
         }
@@ -354,6 +416,15 @@ public final class ZramSequenceCheck: FuzzCheck {
                 data.bytes.copyMemory(from: scratch.prefix(length))
             }
             input = pageInput
+            // A corrupt read of a compressed page without checksums is decoded from its block:
+            // keep the blocks as they are before the write frees them.
+            if let disk, !checksums {
+                for b in 0..<model.blockCount where model.blockUsed[b] {
+                    disk.peekBlock(b, into: UnsafeMutableRawBufferPointer(rebasing: diskCopy.bytes[(b * pageSize)..<((b + 1) * pageSize)]))
+                }
+                diskCopied = true
+            }
+            defer { diskCopied = false }
             let outcome = result(of: { () throws(ZramError) in try device.write(data.readOnly, at: offset) })
             func what() -> String { "write of \(length) bytes at \(offset)" }
             if try refusedRange(outcome, offset: offset, length: length, what) { return }
@@ -480,44 +551,67 @@ public final class ZramSequenceCheck: FuzzCheck {
                 }
                 return
             }
+            // As the device goes: batches of up to min(batchSize, pages still wanted, pages the
+            // limit still allows) qualifying slots in slot order; in a batch each page takes the
+            // lowest free block; a failed write gives its block back (unpunched: nothing was
+            // stored) and the next page takes it again; once no block is free the rest of the
+            // batch is refused unwritten and the run stops after the batch. Failed pages are not
+            // tried again in the run; the limit is charged after each batch.
             var written = 0, failures = 0
             var last: PageStoreError? = nil
             var stoppedByLimit = false, stoppedByFullFile = false
-            for slot in range where written < maxPages {
-                guard model.states[slot] == .pool else { continue }
+            func qualifies(_ slot: Int) -> Bool {
+                guard model.states[slot] == .pool else { return false }
                 let flags = before[slot].flags
-                let qualifies: Bool
                 switch mode {
-                case .idle: qualifies = model.idle[slot]
-                case .huge: qualifies = flags.contains(.huge)
-                case .hugeIdle: qualifies = flags.contains(.huge) && model.idle[slot]
-                case .incompressible: qualifies = flags.contains(.incompressible)
-                case .slot: qualifies = true
+                case .idle: return model.idle[slot]
+                case .huge: return flags.contains(.huge)
+                case .hugeIdle: return flags.contains(.huge) && model.idle[slot]
+                case .incompressible: return flags.contains(.incompressible)
+                case .slot: return true
                 }
-                guard qualifies else { continue }
-                if model.writebackLimitEnabled && model.writebackLimit < model.unitsPerPage { stoppedByLimit = true; break }
-                guard let block = model.lowestFreeBlock else { stoppedByFullFile = true; break }
-                switch model.faults.next(.write, block: block) {
-                case nil, .corrupt?, .delay?:
-                    model.bdWrites += 1
-                    model.states[slot] = .writtenBack(block: block)
-                    model.blockUsed[block] = true
-                    model.idle[slot] = false
-                    written += 1
-                    if model.writebackLimitEnabled { model.writebackLimit = max(0, model.writebackLimit - model.unitsPerPage) }
-                case .error(let code)?:
-                    failures += 1
-                    last = .io(errno: code, operation: "")
-                    model.failedWrites += 1
-                    model.writebackFailedWrites += 1
-                    model.releaseBlock(block)
-                case .short?:
-                    failures += 1
-                    last = .io(errno: EIO, operation: "")
-                    model.failedWrites += 1
-                    model.writebackFailedWrites += 1
-                    model.releaseBlock(block)
+            }
+            var next = range.lowerBound
+            while written < maxPages && next < range.upperBound {
+                let budget = model.writebackLimitEnabled ? model.writebackLimit / model.unitsPerPage : Int.max
+                let room = min(model.batchSize, maxPages - written, budget)
+                if room == 0 { stoppedByLimit = true; break }
+                var batch: [Int] = []
+                while next < range.upperBound && batch.count < room {
+                    if qualifies(next) { batch.append(next) }
+                    next += 1
                 }
+                guard !batch.isEmpty else { break }
+                var batchWritten = 0, noRoom = 0, batchFailed = 0
+                for slot in batch {
+                    guard let block = model.lowestFreeBlock else { noRoom += 1; continue }
+                    let code: Int32
+                    switch model.faults.next(.write, block: block) {
+                    case nil, .corrupt?, .delay?:
+                        model.states[slot] = .writtenBack(block: block)
+                        model.objectLengths[slot] = before[slot].size
+                        model.objectPriorities[slot] = before[slot].flags.priority
+                        model.blockUsed[block] = true
+                        model.idle[slot] = false
+                        batchWritten += 1
+                        continue
+                    case .error(let errno)?: code = errno
+                    case .short?: code = EIO
+                    }
+                    // The batch reports its first failure; the run the last batch's.
+                    if batchFailed == 0 { last = .io(errno: code, operation: "") }
+                    batchFailed += 1
+                }
+                written += batchWritten
+                failures += batchFailed
+                model.bdWrites += batchWritten
+                model.failedWrites += batchFailed
+                model.writebackFailedWrites += batchFailed
+                model.writebackRefused += batchFailed + noRoom
+                model.tierAcknowledged += batchWritten
+                model.tierRefused += batchFailed + noRoom
+                if model.writebackLimitEnabled { model.writebackLimit = max(0, model.writebackLimit - batchWritten * model.unitsPerPage) }
+                if noRoom > 0 { stoppedByFullFile = true; break }
             }
             switch outcome {
             case .failure(.writebackFailed(let w, let f, let l)) where failures > 0:
@@ -637,6 +731,7 @@ public final class ZramSequenceCheck: FuzzCheck {
                 model.bdReads = 0
                 model.bdWrites = 0
                 model.writebackFailedWrites = 0
+                model.writebackRefused = 0
                 model.failedPunches = 0
                 model.pagesCompacted = 0
                 model.writebackLimitEnabled = false
@@ -701,6 +796,14 @@ public final class ZramSequenceCheck: FuzzCheck {
             let wb = device.writebackStatistics
             try expect(wb.failedWrites == model.writebackFailedWrites, "writeback failed_writes \(wb.failedWrites), the model \(model.writebackFailedWrites)")
             try expect(wb.failedPunches == model.failedPunches, "failed punches \(wb.failedPunches), the model \(model.failedPunches)")
+            try expect(wb.refusedPages == model.writebackRefused, "writeback refused \(wb.refusedPages) pages, the model \(model.writebackRefused)")
+            if file != nil {
+                let tier = device.tierStatistics ?? PageTierStatistics()
+                try expect(
+                    tier.storedObjects == model.writtenBackCount && tier.acknowledgedWrites == model.tierAcknowledged
+                        && tier.refusedWrites == model.tierRefused,
+                    "the file tier stores \(tier.storedObjects) objects (\(tier.acknowledgedWrites) acknowledged, \(tier.refusedWrites) refused), the model \(model.writtenBackCount) (\(model.tierAcknowledged), \(model.tierRefused))")
+            }
             try expect(wb.cancelled == 0, "\(wb.cancelled) writebacks cancelled with one thread")
             try expect(device.writebackLimitEnabled == model.writebackLimitEnabled && device.writebackLimit == model.writebackLimit,
                        "writeback_limit \(device.writebackLimitEnabled) \(device.writebackLimit), the model \(model.writebackLimitEnabled) \(model.writebackLimit)")
@@ -709,7 +812,8 @@ public final class ZramSequenceCheck: FuzzCheck {
     }
 
     /// Sequences that reach every operation: stores of each page kind, reads, sector I/O,
-    /// idle marking and writeback with faults, recompression, reset.
+    /// idle marking and writeback with faults (in one batch and in small batches that fill the
+    /// file), corrupt reads, recompression, reset.
     public static func seeds() -> [[UInt8]] {
         let text = SeedPages.page(kind: 1)
         let noise = SeedPages.page(kind: 6)
@@ -724,6 +828,11 @@ public final class ZramSequenceCheck: FuzzCheck {
         seeds.append(settings + [9, 10, 0, 0, 4, 0x0B, 0, PageBuilder.rawPage] + text + [11, 0, 24, 0, 4] + [12, 4, 0, 8, 0, 4] + [13])
         seeds.append([3, 3, 0x04, 0, 0] + write(0, noise + noise + noise + noise) + write(1, text + text + text + text) + [13, 7, 0, 4, 1])
         seeds.append([0, 15, 0x08, 0x20, 0x21] + write(0, noise) + write(1, noise) + [0, 2, 2, 7, 0] + [14, 17, 1, 0, 17, 2, 0] + [15, 4] + [0xB3, 0])
+        // 4 slots, a file of 2 blocks without checksums written back 3 pages a batch: the first
+        // write fails (EIO on block 0), the next page takes block 0, the third block 1, and the
+        // next batch finds no room; then a corrupt read of each written-back page.
+        seeds.append([0, 3, 1, 0, 0x83] + write(0, text) + write(1, noise) + write(2, text) + write(3, noise) + [14]
+            + [18, 0x03, 0x00] + [15, 0] + [4, 0, 4, 1, 4, 2, 4, 3] + [18, 0x02, 0x80] + [4, 1] + [18, 0x02, 0x80] + [4, 2] + [0xB3, 0])
         return seeds
     }
 }

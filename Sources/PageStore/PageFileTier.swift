@@ -80,7 +80,9 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
 
     /// Writes each object to a free block; acknowledges it once the write returned. A full file
     /// (``PageTierError/full(capacity:)``) or a failed write refuses the objects concerned
-    /// (``PageTierBatch/failure`` says why).
+    /// (``PageTierBatch/failure`` says why for the first, ``PageTierBatch/refusal(at:)`` for
+    /// each: `.writeFailed` or `.noRoom`). A failed write's block goes back to the allocator
+    /// (not punched: nothing was stored there), so the next object tries it again.
     ///
     /// - Throws: ``PageTierError/objectTooLarge(size:limit:)`` for a batch made for objects
     ///   larger than the block size.
@@ -93,6 +95,7 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
         for i in 0..<batch.count {
             guard let block = blocksLock.withLock({ () -> Int? in try? blocks.allocate() }) else {
                 refusals += 1
+                batch.refuse(i, because: .noRoom)
                 if batch.failure == nil { batch.failure = .full(capacity: blockCount) }
                 continue
             }
@@ -104,6 +107,7 @@ public final class PageFileTier: PageTier, @unchecked Sendable {
             if let failure {
                 blocksLock.withLock { _ = blocks.free(block) }
                 refusals += 1
+                batch.refuse(i, because: .writeFailed)
                 if batch.failure == nil {
                     if case .io(let code, let operation) = failure {
                         batch.failure = .io(errno: code, operation: operation)

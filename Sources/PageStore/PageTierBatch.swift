@@ -35,6 +35,19 @@ public struct PageTierBatch: ~Copyable {
         var length: Int
         var handle: UInt64
         var acknowledged: Bool
+        var refusal: Refusal = .notSaid
+    }
+
+    /// Why a tier did not acknowledge an object, when it says (``refusal(at:)``): a store
+    /// counts a failed write only for an object whose write was made and failed, not for one
+    /// the tier had no room for.
+    public enum Refusal: Sendable, Equatable {
+        /// The tier did not say (the batch's ``failure`` is all there is).
+        case notSaid
+        /// The tier tried to store the object and the write failed (an I/O error).
+        case writeFailed
+        /// The tier had no room for it (``PageTierError/full(capacity:)``); nothing was written.
+        case noRoom
     }
 
     let entries: UnsafeMutablePointer<Entry>
@@ -163,17 +176,27 @@ public struct PageTierBatch: ~Copyable {
         entries[index].acknowledged = true
     }
 
-    /// For tiers: records that object `index` was not stored (the caller keeps it); a write
-    /// starts by refusing every object, so this is only needed to take back an acknowledgement.
-    public mutating func refuse(_ index: Int) {
+    /// For tiers: records that object `index` was not stored (the caller keeps it), and why
+    /// when the tier knows; a write starts by refusing every object (reason not said), so this
+    /// is only needed to take back an acknowledgement or to give the reason.
+    public mutating func refuse(_ index: Int, because reason: Refusal = .notSaid) {
         precondition(index >= 0 && index < count, "object index out of range")
         entries[index].handle = 0
         entries[index].acknowledged = false
+        entries[index].refusal = reason
     }
 
-    /// For tiers, at the start of a write: every object not acknowledged, no failure.
+    /// Why the last write did not acknowledge object `index`, or `nil` when it did.
+    public func refusal(at index: Int) -> Refusal? {
+        precondition(index >= 0 && index < count, "object index out of range")
+        let entry = entries[index]
+        return entry.acknowledged ? nil : entry.refusal
+    }
+
+    /// For tiers, at the start of a write: every object not acknowledged (reason not said), no
+    /// failure.
     public mutating func resetResults() {
-        for i in 0..<count { entries[i].acknowledged = false; entries[i].handle = 0 }
+        for i in 0..<count { entries[i].acknowledged = false; entries[i].handle = 0; entries[i].refusal = .notSaid }
         failure = nil
     }
 

@@ -91,10 +91,22 @@ struct WritebackBatchOutcome {
     var written = 0
     /// Objects the tier did not acknowledge (their slots stay in the pool).
     var refused = 0
+    /// Of ``refused``: those the tier had no room for (nothing was written; the run stops).
+    var noRoom = 0
+    /// Of ``refused``: those whose write failed (failed_writes counts these).
+    var failedWrites = 0
     /// Objects acknowledged for slots touched meanwhile (freed again in the tier).
     var cancelled = 0
     /// Why the tier refused some, or `nil`.
     var failure: PageTierError?
+
+    /// Refusals that were not for lack of room: what `writebackFailed(failures:)` counts.
+    var failures: Int { refused - noRoom }
+    /// Whether the tier ran out of room in this batch (a later batch would be refused too).
+    var tierFull: Bool {
+        if case .full? = failure { return true }
+        return noRoom > 0
+    }
 }
 
 /// What a run of writebacks did.
@@ -118,8 +130,10 @@ extension ZramDevice {
     /// read, wrote or freed the slot meanwhile, its pool object is freed and the slot becomes
     /// WB, holding the tier's handle. A slot touched meanwhile keeps its page in memory (its tier
     /// copy is freed again); an object the tier refused keeps its page in memory and the run goes
-    /// on, as the kernel's does after a failed write. Same-filled, empty and written-back slots
-    /// are skipped. One writeback runs at a time; this call waits for a running one.
+    /// on, as the kernel's does after a failed write, unless the tier had no room for some
+    /// object of the batch: then the run stops after that batch (the rest of the batch was
+    /// refused without a write, and counts in neither failed_writes nor `failures`).
+    /// Same-filled, empty and written-back slots are skipped. One writeback runs at a time; this call waits for a running one.
     ///
     /// With the writeback limit enabled (``writebackLimitEnabled``), each page written takes
     /// its size in 4 KiB units off ``writebackLimit``; when less than one page is left the run
@@ -133,8 +147,9 @@ extension ZramDevice {
     /// - Throws: ``ZramError/noBackingDevice``; ``ZramError/page(_:)`` with `slotOutOfRange`
     ///   for a bad `.slot`; ``ZramError/writebackLimitReached(limit:)`` or
     ///   ``ZramError/backingFileFull(blocks:)`` when nothing could be written for that reason;
-    ///   ``ZramError/writebackFailed(written:failures:last:)`` when the tier refused any page (a
-    ///   failed block write, a cluster that did not acknowledge).
+    ///   ``ZramError/writebackFailed(written:failures:last:)`` when the tier refused any page
+    ///   for another reason than a lack of room (a failed block write, a cluster that did not
+    ///   acknowledge); `failures` counts those pages only.
     @discardableResult
     public func writeback(_ mode: ZramWritebackMode, maxPages: Int = .max) throws(ZramError) -> Int {
         guard let tier = writebackTier else { throw .noBackingDevice }
@@ -167,13 +182,15 @@ extension ZramDevice {
                     guard scratch.batch.count > 0 else { break }
                     let outcome = writeBatch(&scratch, tier: tier)
                     run.written += outcome.written
-                    if let failure = outcome.failure {
-                        if case .full = failure {
-                            run.stoppedByFullFile = true
-                            break
-                        }
-                        run.failures += outcome.refused
+                    if let failure = outcome.failure, outcome.failures > 0 {
+                        // Failed writes (the batch's failure is the first one: the file tier
+                        // reports an I/O error before running out of room, never after).
+                        run.failures += outcome.failures
                         run.lastFailure = PageStoreError(tierError: failure, slot: -1)
+                    }
+                    if outcome.tierFull {
+                        run.stoppedByFullFile = true
+                        break
                     }
                 }
                 return run
@@ -255,7 +272,7 @@ extension ZramDevice {
         s.refusedPages = counters.writebackRefused.load(ordering: .relaxed)
         s.storesAboveHighWatermark = counters.storesAboveHighWatermark.load(ordering: .relaxed)
         s.pendingTierFrees = writebackTier?.frees?.count ?? 0
-        s.failedPunches = writebackTier?.fileTier?.failedPunchCount ?? 0
+        s.failedPunches = (writebackTier?.fileTier?.failedPunchCount ?? 0) - counters.failedPunchesAtReset.load(ordering: .relaxed)
         s.automaticRounds = counters.automaticRounds.load(ordering: .relaxed)
         s.automaticPages = counters.automaticPages.load(ordering: .relaxed)
         s.automaticNanoseconds = counters.automaticNanoseconds.load(ordering: .relaxed)
@@ -342,6 +359,18 @@ extension ZramDevice {
                 table.clearFlag(slot, .postProcessing)
                 table.unlock(slot)
                 outcome.refused += 1
+                // A tier that does not say why (an encrypting tier over a file) is taken at its
+                // batch's failure, as before the tiers gave a reason per object.
+                switch scratch.batch.refusal(at: i) {
+                case .writeFailed?: outcome.failedWrites += 1
+                case .noRoom?: outcome.noRoom += 1
+                case .notSaid?, nil:
+                    switch outcome.failure {
+                    case .io?: outcome.failedWrites += 1
+                    case .full?: outcome.noRoom += 1
+                    default: break
+                    }
+                }
                 continue
             }
             let priority = table.word(slot) & (ZramSlotFlags.priorityBit1.rawValue | ZramSlotFlags.priorityBit2.rawValue)
@@ -357,10 +386,13 @@ extension ZramDevice {
         counters.bdWrites.add(acknowledged, ordering: .relaxed)
         if outcome.cancelled > 0 { counters.writebackCancelled.add(outcome.cancelled, ordering: .relaxed) }
         if outcome.refused > 0 {
+            // Only writes that were made and failed are failed writes: an object the tier had
+            // no room for (the file filled up after a failed write in the same batch) was never
+            // written.
             counters.writebackRefused.add(outcome.refused, ordering: .relaxed)
-            if case .io? = outcome.failure {
-                counters.failedWrites.add(outcome.refused, ordering: .relaxed)
-                counters.writebackFailedWrites.add(outcome.refused, ordering: .relaxed)
+            if outcome.failedWrites > 0 {
+                counters.failedWrites.add(outcome.failedWrites, ordering: .relaxed)
+                counters.writebackFailedWrites.add(outcome.failedWrites, ordering: .relaxed)
             }
         }
         if counters.writebackLimitEnabled.load(ordering: .relaxed) && outcome.written > 0 {
@@ -532,8 +564,8 @@ extension ZramDevice {
             }
             let outcome = writeBatch(&scratch, tier: tier)
             written += outcome.written
-            if let failure = outcome.failure {
-                if case .full = failure { counters.automaticFileFull.add(1, ordering: .relaxed) }
+            if outcome.failure != nil {
+                if outcome.tierFull { counters.automaticFileFull.add(1, ordering: .relaxed) }
                 refused = outcome.written == 0
                 break round
             }

@@ -340,6 +340,9 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
             release(old)
         }
         counters.reset()
+        // The file tier counts failed punches for its whole life; the device's count restarts
+        // here (the punches of the frees above included, as every other counter's events).
+        counters.failedPunchesAtReset.store(writebackTier?.fileTier?.failedPunchCount ?? 0, ordering: .relaxed)
         notifications.reset()
         stored.reset()
         pool.resetStatistics()

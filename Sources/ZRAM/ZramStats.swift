@@ -89,7 +89,9 @@ final class ZramCounters: Sendable {
     let writebackCancelled = Atomic<Int>(0)
     let writebackRefused = Atomic<Int>(0)
     let storesAboveHighWatermark = Atomic<Int>(0)
-    let failedPunches = Atomic<Int>(0)
+    /// The file tier's failed punches at the last reset: ``ZramWritebackStatistics/failedPunches``
+    /// counts from there (the tier's own count never restarts).
+    let failedPunchesAtReset = Atomic<Int>(0)
     let automaticRounds = Atomic<Int>(0)
     let automaticPages = Atomic<Int>(0)
     let automaticNanoseconds = Atomic<Int>(0)
@@ -113,7 +115,6 @@ final class ZramCounters: Sendable {
         writebackCancelled.store(0, ordering: .relaxed)
         writebackRefused.store(0, ordering: .relaxed)
         storesAboveHighWatermark.store(0, ordering: .relaxed)
-        failedPunches.store(0, ordering: .relaxed)
         automaticRounds.store(0, ordering: .relaxed)
         automaticPages.store(0, ordering: .relaxed)
         automaticNanoseconds.store(0, ordering: .relaxed)

@@ -162,7 +162,8 @@ public struct ZramWritebackStatistics: Sendable, Equatable {
     public var storesAboveHighWatermark = 0
     /// Freed written-back pages whose tier copy waits in the writeback thread's queue now.
     public var pendingTierFrees = 0
-    /// Freed blocks whose hole punch failed (the block is still reused).
+    /// Freed blocks whose hole punch failed since the device was made or last reset (the block
+    /// is still reused).
     public var failedPunches = 0
     /// Automatic writeback rounds run.
     public var automaticRounds = 0

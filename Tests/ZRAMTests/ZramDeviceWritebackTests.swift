@@ -276,6 +276,32 @@ func makeFaultyDevice(slots: Int, storing: Int) throws -> (ZramDevice, BackingFi
         device.checkInvariants()
     }
 
+    /// FuzzZram found it (failed punches 3, the model 0, after a reset): since writeback went
+    /// through a PageFileTier, failedPunches was the tier's lifetime count, so a reset, which
+    /// zeroes every counter, left it standing. It restarts at reset now (punches that fail
+    /// during the reset's own frees included).
+    @Test func aResetRestartsTheFailedPunchCount() throws {
+        let (device, file, faulty) = try makeFaultyDevice(slots: 4, storing: 4)
+        defer { file.close() }
+        device.markIdle()
+        #expect(try device.writeback(.idle) == 4)
+        faulty.inject(.error(errno: EIO), on: .punch, when: .always, times: 3)
+        device.discard(0)
+        device.discard(1)
+        #expect(device.writebackStatistics.failedPunches == 2)
+        device.reset()  // frees slots 2 and 3: one more failed punch, then the counters restart
+        #expect(faulty.injectedFaults(.punch) == 3)
+        #expect(device.writebackStatistics.failedPunches == 0)
+        let page = PageBuffer()
+        writebackTestPage(page, slot: 0, kind: "c")
+        try device.writePage(page.raw, at: 0)
+        #expect(try device.writeback(.slot(0)) == 1)
+        faulty.inject(.error(errno: EIO), on: .punch, when: .always, times: 1)
+        device.discard(0)
+        #expect(device.writebackStatistics.failedPunches == 1, "counted from the reset on")
+        device.checkInvariants()
+    }
+
     @Test func aFailedFileReadFreesNothingAndARetryReturnsThePage() throws {
         let (device, file, faulty) = try makeFaultyDevice(slots: 8, storing: 4)
         defer { file.close() }
@@ -320,6 +346,43 @@ func makeFaultyDevice(slots: Int, storing: Int) throws -> (ZramDevice, BackingFi
         for slot in 0..<4 { expectReadsBack(device, slot) { writebackTestPage($0, slot: slot, kind: "c") } }
         #expect(try device.writeback(.slot(1)) == 1)
         expectReadsBack(device, 1) { writebackTestPage($0, slot: 1, kind: "c") }
+        device.checkInvariants()
+    }
+
+    /// FuzzZram's crash-ecc4bc05...: in one batch a write fails (its block goes back and the
+    /// next page takes it), then the file runs out of blocks. Only the write that was made and
+    /// failed is a failed write; the page the file had no room for was never written (the
+    /// device used to count it in failed_writes and `failures` too), and the run stops there.
+    @Test func aPageTheFileHasNoRoomForAfterAFailedWriteIsNotAFailedWrite() throws {
+        var faulty: FaultInjectingBackingFile? = nil
+        let (device, file) = try makeWritebackDevice(slots: 4, blocks: 1) { base in
+            let wrapper = FaultInjectingBackingFile(wrapping: base)
+            faulty = wrapper
+            return wrapper
+        }
+        defer { file.close() }
+        let page = PageBuffer()
+        for slot in 0..<4 {
+            writebackTestPage(page, slot: slot, kind: "c")
+            try device.writePage(page.raw, at: slot)
+        }
+        device.markIdle()
+        try #require(faulty).inject(.error(errno: EIO), on: .write, when: .block(0), times: 1)
+        #expect(throws: ZramError.writebackFailed(written: 1, failures: 1, last: .io(errno: EIO, operation: "write of block 0 (injected fault)"))) {
+            try device.writeback(.idle)
+        }
+        #expect(device.ioStat.failedWrites == 1, "one write was made and failed")
+        #expect(device.writebackStatistics.failedWrites == 1)
+        #expect(device.writebackStatistics.refusedPages == 3, "slot 0 (failed write), slots 2 and 3 (no room)")
+        #expect(try device.writtenBackBlock(of: 1) == 0, "the failed write's block went to the next page")
+        #expect(device.bdStat == ZramBDStat(count: 1, reads: 0, writes: 1))
+        #expect(device.tierStatistics?.refusedWrites == 3)
+        for slot in [0, 2, 3] { #expect(try !device.slotFlags(slot).contains(.writtenBack)) }
+        for slot in 0..<4 { expectReadsBack(device, slot) { writebackTestPage($0, slot: slot, kind: "c") } }
+        // Still full: nothing more can go, and that is a full file, not a failure.
+        device.markIdle()
+        #expect(throws: ZramError.backingFileFull(blocks: 1)) { try device.writeback(.idle) }
+        #expect(device.ioStat.failedWrites == 1)
         device.checkInvariants()
     }
 
