@@ -193,6 +193,23 @@ public struct PageTierBatch: ~Copyable {
         return entry.acknowledged ? nil : entry.refusal
     }
 
+    /// Why object `index` was refused, a reason the tier did not give taken from the batch's
+    /// ``failure`` (an I/O error: the write failed; ``PageTierError/full(capacity:)``: no room),
+    /// as a store counts it (a failed write only for a write that was made and failed); nil
+    /// when the object was acknowledged.
+    public func refusalCountedAs(at index: Int) -> Refusal? {
+        switch refusal(at: index) {
+        case nil: return nil
+        case .notSaid?:
+            switch failure {
+            case .io?: return .writeFailed
+            case .full?: return .noRoom
+            default: return .notSaid
+            }
+        case let reason?: return reason
+        }
+    }
+
     /// For tiers, at the start of a write: every object not acknowledged (reason not said), no
     /// failure.
     public mutating func resetResults() {

@@ -361,15 +361,10 @@ extension ZramDevice {
                 outcome.refused += 1
                 // A tier that does not say why (an encrypting tier over a file) is taken at its
                 // batch's failure, as before the tiers gave a reason per object.
-                switch scratch.batch.refusal(at: i) {
+                switch scratch.batch.refusalCountedAs(at: i) {
                 case .writeFailed?: outcome.failedWrites += 1
                 case .noRoom?: outcome.noRoom += 1
-                case .notSaid?, nil:
-                    switch outcome.failure {
-                    case .io?: outcome.failedWrites += 1
-                    case .full?: outcome.noRoom += 1
-                    default: break
-                    }
+                case .notSaid?, nil: break
                 }
                 continue
             }

@@ -168,6 +168,7 @@ extension FrontswapCache {
             scratch.batch.failure = error
         }
         var refused = 0
+        var failedWrites = 0  // refused because their write was made and failed (not for lack of room)
         for i in 0..<scratch.batch.count {
             let slot = scratch.victims[i]
             let handle = scratch.batch.handle(at: i)
@@ -186,6 +187,7 @@ extension FrontswapCache {
                 lru.withLock { $0.pushFront(slot) }
                 entries.unlock(slot)
                 refused += 1
+                if scratch.batch.refusalCountedAs(at: i) == .writeFailed { failedWrites += 1 }
                 continue
             }
             freeObject(of: entries.poolEntry(slot))
@@ -201,7 +203,7 @@ extension FrontswapCache {
             outcome.refused = true
             counters.rejectReclaimFail.add(max(refused, 1), ordering: .relaxed)
             counters.tierRefused.add(refused, ordering: .relaxed)
-            if case .io? = scratch.batch.failure { counters.failedWrites.add(refused, ordering: .relaxed) }
+            counters.failedWrites.add(failedWrites, ordering: .relaxed)
         }
         scratch.batch.removeAll()
         return outcome
