@@ -135,7 +135,7 @@ let package = Package(
         .executableTarget(
             name: "USwapFaultHelper",
             dependencies: [
-                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport", "Workloads",
+                "Swap", "ZSwap", "ZRAM", "PageStore", "SystemSupport", "Workloads", "RedisTier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -219,7 +219,8 @@ let package = Package(
             name: "RedisTierBench", dependencies: ["RedisTier", "PageCodecs", "PageStore", "SystemSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "RedisTierTests", dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench"],
+            name: "RedisTierTests",
+            dependencies: ["RedisTier", "PageStore", "SystemSupport", "TestSupport", "RedisTierBench", "USwapFaultHelper", "TierCrypto"],
             swiftSettings: strict),
         // The reliability soak: rounds of swap regions on every backend, policy and mode, under
         // injected file faults, checked against a model, with leak checks after each round; the

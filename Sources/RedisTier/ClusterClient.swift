@@ -122,52 +122,72 @@ final class ClusterClient: Sendable {
     /// Reads the layout (CLUSTER SHARDS) from the first node that answers (the current masters, then the other
     /// known nodes, then the seeds) and installs it. With `after`, a refresh is skipped when a
     /// snapshot newer than that generation is already there; with `minimumInterval`, when the
-    /// last refresh finished more recently than that.
+    /// last refresh finished more recently than that. With a `deadline` (monotonic nanoseconds),
+    /// no node is asked once it passed, and a refresh another thread is running is not waited
+    /// for (the current snapshot is returned): a read must not spend its retry window behind
+    /// refreshes that ask every stopped node in turn for an I/O timeout each.
     ///
     /// - Throws: ``RedisTierError/unreachable(_:)`` with every address tried and why it failed;
     ///   ``RedisTierError/notACluster(node:)`` or ``RedisTierError/evictionPolicy(node:policy:)``
     ///   when that was the only kind of answer.
     @discardableResult
-    func refresh(after generation: Int? = nil, minimumIntervalNanoseconds: Int = 0) throws(RedisTierError) -> ClusterTopology {
-        try refreshing.withLock { (lastFinished: inout Int) throws(RedisTierError) -> ClusterTopology in
-            let current = topology
-            if let generation, current.generation > generation { return current }
-            if minimumIntervalNanoseconds > 0 && MonotonicClock.nanoseconds() - lastFinished < minimumIntervalNanoseconds {
-                return current
+    func refresh(after generation: Int? = nil, minimumIntervalNanoseconds: Int = 0, deadline: Int? = nil) throws(RedisTierError) -> ClusterTopology {
+        guard let deadline else {
+            return try refreshing.withLock { (lastFinished: inout Int) throws(RedisTierError) -> ClusterTopology in
+                try refreshLocked(lastFinished: &lastFinished, after: generation, minimumIntervalNanoseconds: minimumIntervalNanoseconds, deadline: .max)
             }
-            defer { lastFinished = MonotonicClock.nanoseconds() }
-            var candidates: [NodeAddress] = []
-            var seen = Set<NodeAddress>()
-            let masters = current.masters
-            let ordered = masters.filter { !$0.isMarkedDown } + current.nodes.filter { !$0.isMarkedDown }
-                + masters.filter { $0.isMarkedDown }
-            for address in ordered.map(\.address) + seeds where seen.insert(address).inserted {
-                candidates.append(address)
-            }
-            var failures: [String] = []
-            var fatal: RedisTierError?
-            var partial: ClusterTopology?
-            for address in candidates {
-                let node = node(for: address)
-                do throws(RedisTierError) {
-                    let parsed = try readTopology(from: node, generation: current.generation + 1)
-                    if parsed.unservedSlots == 0 { return install(parsed) }
-                    if partial == nil || parsed.unservedSlots < partial!.unservedSlots { partial = parsed }
-                    failures.append("\(address): serves only \(HashSlot.count - parsed.unservedSlots) slots")
-                } catch {
-                    switch error {
-                    case .notACluster, .evictionPolicy: fatal = error
-                    case .timedOut, .connectionFailed, .protocolViolation: node.markDown()
-                    default: break
-                    }
-                    failures.append("\(address): \(error)")
-                }
-            }
-            if let partial { return install(partial) }
-            counters.failedTopologyRefreshes.add(1, ordering: .relaxed)
-            if let fatal { throw fatal }
-            throw .unreachable(failures.joined(separator: "; "))
         }
+        let refreshed = try refreshing.withLockIfAvailable { (lastFinished: inout Int) throws(RedisTierError) -> ClusterTopology in
+            try refreshLocked(lastFinished: &lastFinished, after: generation, minimumIntervalNanoseconds: minimumIntervalNanoseconds, deadline: deadline)
+        }
+        return refreshed ?? topology
+    }
+
+    /// ``refresh(after:minimumIntervalNanoseconds:deadline:)``'s work, under `refreshing`.
+    private func refreshLocked(
+        lastFinished: inout Int, after generation: Int?, minimumIntervalNanoseconds: Int, deadline: Int
+    ) throws(RedisTierError) -> ClusterTopology {
+        let current = topology
+        if let generation, current.generation > generation { return current }
+        if minimumIntervalNanoseconds > 0 && MonotonicClock.nanoseconds() - lastFinished < minimumIntervalNanoseconds {
+            return current
+        }
+        defer { lastFinished = MonotonicClock.nanoseconds() }
+        var candidates: [NodeAddress] = []
+        var seen = Set<NodeAddress>()
+        let masters = current.masters
+        let ordered = masters.filter { !$0.isMarkedDown } + current.nodes.filter { !$0.isMarkedDown }
+            + masters.filter { $0.isMarkedDown }
+        for address in ordered.map(\.address) + seeds where seen.insert(address).inserted {
+            candidates.append(address)
+        }
+        var failures: [String] = []
+        var fatal: RedisTierError?
+        var partial: ClusterTopology?
+        for address in candidates {
+            if MonotonicClock.nanoseconds() >= deadline {
+                failures.append("\(address): not asked, the caller's time ran out")
+                continue
+            }
+            let node = node(for: address)
+            do throws(RedisTierError) {
+                let parsed = try readTopology(from: node, generation: current.generation + 1)
+                if parsed.unservedSlots == 0 { return install(parsed) }
+                if partial == nil || parsed.unservedSlots < partial!.unservedSlots { partial = parsed }
+                failures.append("\(address): serves only \(HashSlot.count - parsed.unservedSlots) slots")
+            } catch {
+                switch error {
+                case .notACluster, .evictionPolicy: fatal = error
+                case .timedOut, .connectionFailed, .protocolViolation: node.markDown()
+                default: break
+                }
+                failures.append("\(address): \(error)")
+            }
+        }
+        if let partial { return install(partial) }
+        counters.failedTopologyRefreshes.add(1, ordering: .relaxed)
+        if let fatal { throw fatal }
+        throw .unreachable(failures.joined(separator: "; "))
     }
 
     /// Asks `node` for the layout: CLUSTER SHARDS, or CLUSTER SLOTS where the server predates it.
@@ -193,10 +213,11 @@ final class ClusterClient: Sendable {
     }
 
     /// Refreshes if a refresh was asked for and the last one is at least `minimumInterval` old;
-    /// failures are counted, not thrown (the next one retries).
-    func refreshIfStale(minimumIntervalNanoseconds: Int) {
+    /// failures are counted, not thrown (the next one retries). With a `deadline`, as
+    /// ``refresh(after:minimumIntervalNanoseconds:deadline:)`` says.
+    func refreshIfStale(minimumIntervalNanoseconds: Int, deadline: Int? = nil) {
         guard isStale else { return }
-        _ = try? refresh(minimumIntervalNanoseconds: minimumIntervalNanoseconds)
+        _ = try? refresh(minimumIntervalNanoseconds: minimumIntervalNanoseconds, deadline: deadline)
     }
 
     private func install(_ topology: ClusterTopology) -> ClusterTopology {

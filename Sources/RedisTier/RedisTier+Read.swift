@@ -92,7 +92,7 @@ extension RedisTier {
                 throw .unavailable(
                     "page \(handle) (slot \(slot)) was not served in \(attempts) attempts over \((now - started) / 1_000_000) ms (the retry window is \(readRetryMilliseconds) ms); last: \(lastProblem)")
             }
-            client.refreshIfStale(minimumIntervalNanoseconds: 100_000_000)
+            client.refreshIfStale(minimumIntervalNanoseconds: 100_000_000, deadline: deadline)
             if failuresSinceBackoff >= candidates || target == nil {
                 failuresSinceBackoff = 0
                 sleepMicroseconds(min(backoffMicroseconds, max(0, (deadline - MonotonicClock.nanoseconds()) / 1000)))

@@ -13,13 +13,22 @@
 //     With --recover its own SIGBUS handler lets the disk recover at the first SIGBUS and
 //     returns: the access is retried ("sigbus: ..." then "after: ..."); a second SIGBUS on the
 //     same access ("sigbus-again: ...") means the page stayed poisoned, and the helper dies.
-//   bench-file-reads  Random touches over a region whose swapped pages mostly live in a file;
+//   bench-file-reads  Random touches over a region whose swapped pages mostly live in a file
+//                     (or, with --cluster, in a Redis Cluster);
 //                     prints one line of key=value figures; exits 1 when a page fails to verify.
 //   failed-setup      Makes region setups fail at a chosen step and prints the process's
 //                     descriptors, mappings, threads and SIGBUS action before and after.
 //   array-index       Reads one element of a SwapArray (a bad index traps).
+//   cluster-stop-node A region over a Redis Cluster tier (Cluster.swift); threads touch it while
+//                     the --stop nodes are SIGSTOPped for a few seconds; prints "stopped: ...",
+//                     "after: bad=.. ..." and "closed: ..."; exits 1 when a page fails to verify.
+//   cluster-partition Every node stopped: writeback stops ("partitioned: ..."), a fault on a page
+//                     only the cluster holds gets SIGBUS ("sigbus: ..."; the handler continues the
+//                     nodes and returns, so the access is retried: "touched: value=ok ..."), then
+//                     writeback resumes ("resumed: ...") and every page verifies ("after: ...").
 import ArgumentParser
 import PageStore
+import RedisTier
 @_spi(Testing) import Swap
 import SystemSupport
 import Workloads
@@ -269,6 +278,9 @@ struct BenchFileReads: ParsableCommand {
     @Flag(help: "Open the backing file with O_DIRECT.")
     var uncached = false
 
+    @Option(help: "A Redis Cluster redis://HOST:PORT[,...] as the second tier instead of the file (give --reads io-threads:N); its keys are deleted at the end.")
+    var cluster: String?
+
     mutating func validate() throws {
         guard sizeMib > 0, residentMib > 0, poolMib > 0, touches > 0, threads > 0, (0...100).contains(writePct) else {
             throw ValidationError("sizes, touches and threads must be positive, --write-pct 0...100")
@@ -280,9 +292,24 @@ struct BenchFileReads: ParsableCommand {
         let size = sizeMib << 20
         let pages = size / pageSize
         let slots = pages + pages / 4
-        let base = try unlinkedFile(in: dir, blocks: slots, uncached: uncached)
-        defer { base.close() }
-        let cache = try makeCache(slotCount: slots, poolBytes: poolMib << 20, file: base)
+        let cache: FrontswapCache
+        let tier: RedisTier?
+        let base: BackingFile?
+        if let cluster {
+            (tier, base) = (try openClusterTier(cluster), nil)
+            var configuration = FrontswapConfiguration(slotCount: slots, poolLimit: .bytes(poolMib << 20))
+            configuration.punchFreedBlocks = false
+            configuration.writebackBatch = 256  // as `uswap bench swap --tier redis://...`
+            do { cache = try FrontswapCache(configuration, tier: tier!) } catch { throw setupFailed("the cache: \(error)") }
+        } else {
+            (tier, base) = (nil, try unlinkedFile(in: dir, blocks: slots, uncached: uncached))
+            cache = try makeCache(slotCount: slots, poolBytes: poolMib << 20, file: base!)
+        }
+        defer {
+            cache.stopTierWriteback()
+            do { try tier?.close() } catch { say("closing the cluster tier: \(error)") }
+            base?.close()
+        }
         let region = try region.makeRegion(SwapRegionConfiguration(size: size, residentLimit: residentMib << 20), backend: cache)
         let configuration = region.configuration
         defer { region.close() }
@@ -338,7 +365,7 @@ struct BenchFileReads: ParsableCommand {
         // Every page, at the end, in its latest version (not part of the figures).
         for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: versions[p], pageSize: pageSize) { bad += 1 }
         let done = Double(perThread * threads)
-        say("bench-file-reads mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads) threads=\(threads) "
+        say("bench-file-reads tier=\(cluster == nil ? "file" : "cluster") mode=\(configuration.faultMode.rawValue) reads=\(configuration.fileReads) threads=\(threads) "
             + "size_mib=\(sizeMib) resident_mib=\(residentMib) pool_mib=\(poolMib) uncached=\(uncached ? 1 : 0) "
             + "touches=\(perThread * threads) us_per_touch=\(twoDecimals(wall / done)) cpu_us_per_touch=\(twoDecimals(cpu / done)) "
             + "swap_ins=\(s.swapIns) file_loads=\(z.fileLoads - fileLoadsBefore) queued_file_reads=\(s.fileReads) "
@@ -479,7 +506,7 @@ struct FaultHelper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "USwapFaultHelper",
         abstract: "Swap region scenarios that run in a process of their own.",
-        subcommands: [FailRead.self, BenchFileReads.self, FailedSetup.self, ArrayIndex.self])
+        subcommands: [FailRead.self, BenchFileReads.self, FailedSetup.self, ArrayIndex.self, ClusterStopNode.self, ClusterPartition.self])
 }
 
 // No core file, whatever the machine's settings: a death by a signal is an expected outcome.

@@ -15,7 +15,7 @@ enum TestPages {
     /// Writes objects `indices` in batches of `batchSize`, writing refused ones again until they are
     /// acknowledged or `seconds` pass; returns the handles of those acknowledged.
     static func write(
-        _ tier: RedisTier, _ indices: some Sequence<Int>, batchSize: Int = 64, seconds: Double = 30
+        _ tier: some PageTier, _ indices: some Sequence<Int>, batchSize: Int = 64, seconds: Double = 30
     ) throws -> [Int: PageTierHandle] {
         var handles: [Int: PageTierHandle] = [:]
         var pending = Array(indices)
@@ -37,7 +37,7 @@ enum TestPages {
     }
 
     /// Reads every handle back and returns the indices whose bytes differ (or whose read threw).
-    static func verify(_ tier: RedisTier, _ handles: [Int: PageTierHandle]) -> [Int: String] {
+    static func verify(_ tier: some PageTier, _ handles: [Int: PageTierHandle]) -> [Int: String] {
         var wrong: [Int: String] = [:]
         var buffer = [UInt8](repeating: 0, count: tier.maxObjectSize)
         for (i, handle) in handles {
