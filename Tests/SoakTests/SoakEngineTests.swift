@@ -1,4 +1,5 @@
 import Synchronization
+import SystemSupport
 import Testing
 
 @testable import Soak
@@ -62,5 +63,32 @@ import Testing
         #expect(throws: SoakError.invalidOption("0 threads: give 1...16")) {
             _ = try SoakEngine(options: SoakOptions(duration: 1, seed: 1, threads: 0))
         }
+    }
+
+    /// A thread joined by the round can still be listed for a moment: more threads than the
+    /// baseline are read again before they count; fewer lower the baseline.
+    @Test func aThreadStillExitingIsNotALeakAndALowerCountLowersTheBaseline() {
+        func footprint(threads: Int) -> ProcessFootprint {
+            ProcessFootprint(openDescriptors: 5, mappings: 100, threads: threads, residentBytes: 10 << 20)
+        }
+        // 3 against 2, then 3 again, then 2: settled at 2, the baseline unchanged.
+        var baseline = footprint(threads: 2)
+        var reads = [3, 2][...]
+        var settled = SoakEngine.settle(footprint(threads: 3), baseline: &baseline) { reads.popFirst().map { footprint(threads: $0) } }
+        #expect(settled.threads == 2 && baseline.threads == 2 && reads.isEmpty)
+        // A thread that stays: still 3 after every read, so it is judged a leak.
+        var count = 0
+        settled = SoakEngine.settle(footprint(threads: 3), baseline: &baseline) {
+            count += 1
+            return footprint(threads: 3)
+        }
+        #expect(settled.threads == 3 && count == SoakEngine.threadSettleReads)
+        // The baseline counted an exiting thread: 1 against 2 lowers it, without reading again.
+        count = 0
+        settled = SoakEngine.settle(footprint(threads: 1), baseline: &baseline) {
+            count += 1
+            return nil
+        }
+        #expect(settled.threads == 1 && baseline.threads == 1 && count == 0)
     }
 }
