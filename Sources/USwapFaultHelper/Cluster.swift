@@ -52,13 +52,11 @@ final class ClusterStack {
     let pageSize = 4096
 
     init(_ options: ClusterOptions, region regionOptions: RegionOptions) throws(ExitCode) {
-        var configuration: RedisTierConfiguration
-        do { configuration = try RedisTierConfiguration(url: options.cluster) } catch { throw setupFailed("--cluster: \(error)") }
-        configuration.label = "helper"
-        configuration.ioTimeoutMilliseconds = 1000
-        configuration.connectTimeoutMilliseconds = 1000
-        configuration.waitTimeoutMilliseconds = 500
-        do { tier = try RedisTier(configuration) } catch { throw setupFailed("the cluster tier: \(error)") }
+        tier = try openClusterTier(options.cluster) {
+            $0.ioTimeoutMilliseconds = 1000
+            $0.connectTimeoutMilliseconds = 1000
+            $0.waitTimeoutMilliseconds = 500
+        }
         let size = options.sizeMib << 20
         pages = size / pageSize
         // As `uswap bench swap --backend zswap --tier redis://...` makes it.
@@ -88,7 +86,7 @@ final class ClusterStack {
         while MonotonicClock.seconds() < deadline {
             let s = cache.frontswapStatistics
             if s.pagesInFile > 0 && s.poolTotalSize <= s.poolLimit { return true }
-            sleepMilliseconds(20)
+            sleepMicroseconds(20 * 1000)
         }
         return false
     }
@@ -120,18 +118,16 @@ final class ClusterStack {
     }
 }
 
-/// A cluster tier for `url` with the library's settings (`uswap bench swap --tier redis://...`).
-func openClusterTier(_ url: String) throws(ExitCode) -> RedisTier {
+/// A cluster tier for `url` with the library's settings (`uswap bench swap --tier redis://...`),
+/// changed by `configure`.
+func openClusterTier(
+    _ url: String, configure: (inout RedisTierConfiguration) -> Void = { _ in }
+) throws(ExitCode) -> RedisTier {
     var configuration: RedisTierConfiguration
     do { configuration = try RedisTierConfiguration(url: url) } catch { throw setupFailed("--cluster: \(error)") }
     configuration.label = "helper"
+    configure(&configuration)
     do { return try RedisTier(configuration) } catch { throw setupFailed("the cluster tier: \(error)") }
-}
-
-func sleepMilliseconds(_ milliseconds: Int) {
-    var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
 
 // MARK: cluster-stop-node
@@ -216,15 +212,15 @@ struct ClusterStopNode: ParsableCommand {
                 throw setupFailed("cannot start a thread: \(error)")
             }
         }
-        sleepMilliseconds(300)
+        sleepMicroseconds(300 * 1000)
         let before = stack.tier.statistics
         for pid in pids { kill(pid, SIGSTOP) }
         let stoppedAt = MonotonicClock.seconds()
-        sleepMilliseconds(stopMs)
+        sleepMicroseconds(stopMs * 1000)
         let during = stack.tier.statistics
         for pid in pids { kill(pid, SIGCONT) }
         let stoppedSeconds = MonotonicClock.seconds() - stoppedAt
-        sleepMilliseconds(1000)
+        sleepMicroseconds(1000 * 1000)
         shared.stop.store(true, ordering: .relaxed)
         for worker in workers { worker.join() }
         let touchBad = (0..<threads).reduce(0) { $0 + shared.bad[$1] }
@@ -314,7 +310,7 @@ struct ClusterPartition: ParsableCommand {
 
         // The partition: every node stopped. Writes in flight end within the I/O timeout.
         for pid in pids { kill(pid, SIGSTOP) }
-        sleepMilliseconds(1500)
+        sleepMicroseconds(1500 * 1000)
         let before = stack.tier.statistics
         let cacheBefore = stack.cache.frontswapStatistics
         // New pages push others into the pool, past its limit: writeback is refused.
@@ -322,7 +318,7 @@ struct ClusterPartition: ParsableCommand {
         for p in half..<pages { VersionedPage.fill(stack.region.baseAddress, page: p, version: 1, pageSize: stack.pageSize) }
         // The writeback thread's next write to the stopped nodes ends refused (after the I/O timeout).
         while stack.cache.frontswapStatistics.tierRefused == cacheBefore.tierRefused && MonotonicClock.seconds() - filledAt < 20 {
-            sleepMilliseconds(20)
+            sleepMicroseconds(20 * 1000)
         }
         let refusedAfter = MonotonicClock.seconds() - filledAt
         let during = stack.tier.statistics
@@ -358,7 +354,7 @@ struct ClusterPartition: ParsableCommand {
                 resumed = true
                 break
             }
-            sleepMilliseconds(50)
+            sleepMicroseconds(50 * 1000)
         }
         let cacheAfter = stack.cache.frontswapStatistics
         say("resumed: ok=\(resumed ? 1 : 0) seconds=\(twoDecimals(MonotonicClock.seconds() - resumeStart)) "

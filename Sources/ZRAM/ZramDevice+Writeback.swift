@@ -133,7 +133,8 @@ extension ZramDevice {
     /// on, as the kernel's does after a failed write, unless the tier had no room for some
     /// object of the batch: then the run stops after that batch (the rest of the batch was
     /// refused without a write, and counts in neither failed_writes nor `failures`).
-    /// Same-filled, empty and written-back slots are skipped. One writeback runs at a time; this call waits for a running one.
+    /// Same-filled, empty and written-back slots are skipped. One writeback runs at a time;
+    /// this call waits for a running one.
     ///
     /// With the writeback limit enabled (``writebackLimitEnabled``), each page written takes
     /// its size in 4 KiB units off ``writebackLimit``; when less than one page is left the run
