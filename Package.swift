@@ -24,8 +24,6 @@ let package = Package(
         .library(name: "KernelSwap", targets: ["KernelSwap"]),
         .library(name: "ProcessAnalysis", targets: ["ProcessAnalysis"]),
         .library(name: "ProcessPager", targets: ["ProcessPager"]),
-        // Preloaded into programs run by `uswap run`; lands next to the `uswap` executable.
-        .library(name: "uswap-agent", type: .dynamic, targets: ["USwapAgent"]),
         .executable(name: "uswap", targets: ["USwapCLI"]),
         .library(name: "RedisTier", targets: ["RedisTier"]),
         .library(name: "Soak", targets: ["Soak"]),
@@ -90,11 +88,10 @@ let package = Package(
         // What the pager needs from C beside CUSwap: socket messages with descriptors, userfaultfd
         // events, epoll, process_vm_readv; and the agent protocol header.
         .target(name: "CProcessPager"),
-        // The agent `uswap run` preloads into the program: a full userfaultfd handed to the pager,
-        // mmap interposed, a drop thread. C only, no malloc.
-        .target(
-            name: "USwapAgent", cSettings: [.headerSearchPath("../CProcessPager/include")],
-            linkerSettings: [.unsafeFlags(["-nostartfiles", "-static-stdlib", "-Xlinker", "-z", "-Xlinker", "now"])]),
+        // The agent `uswap run` preloads into the program (Sources/USwapAgent: a full userfaultfd
+        // handed to the pager, mmap interposed, a drop thread; C only, no malloc) is built by this
+        // plugin as a resource of `uswap`, so that building `uswap` builds its agent too.
+        .plugin(name: "BuildAgent", capability: .buildTool()),
         // `uswap run`'s pager: sessions per program process, the userfaultfd reader, eviction
         // across processes, the agent protocol, the run's figures.
         .target(
@@ -120,7 +117,7 @@ let package = Package(
                 "RedisTier", "Soak", "ProcessPager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict, plugins: ["BuildAgent"]),
         // A small process the tests run instead of forking: fills known memory patterns and waits.
         .executableTarget(
             name: "USwapTestHelper",

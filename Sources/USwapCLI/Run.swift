@@ -39,7 +39,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a program with its resident memory capped; its cold pages are compressed in uswap.",
         discussion: """
-            The program runs unchanged as uswap's child. libuswap-agent.so (next to uswap) and \
+            The program runs unchanged as uswap's child. libuswap-agent.so (built with uswap) and \
             Debian's libmimalloc.so.2 are preloaded into it and into every program it starts; \
             uswap serves its page faults and moves cold pages out into compressed storage so \
             that the whole process tree keeps at most --resident of anonymous memory in RAM, \

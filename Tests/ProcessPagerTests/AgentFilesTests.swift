@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ProcessPager
@@ -17,6 +18,29 @@ import Testing
         let files = try AgentFiles.locate(executable: directory + "/uswap", allocator: "none")
         #expect(files.agent == directory + "/libuswap-agent.so")
         #expect(files.allocator == nil)
+    }
+
+    @Test func theAgentIsFoundInTheBuildsResourceBundle() throws {
+        let directory = NSTemporaryDirectory() + "uswap-agent-files-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let bundle = directory + "/" + AgentFiles.bundleName
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: bundle + "/" + AgentFiles.agentName, contents: Data())
+        let files = try AgentFiles.locate(executable: directory + "/uswap", allocator: "none")
+        #expect(files.agent == bundle + "/libuswap-agent.so")
+        // The build's own agent wins over one left next to the executable by an older build.
+        _ = FileManager.default.createFile(atPath: directory + "/" + AgentFiles.agentName, contents: Data())
+        #expect(try AgentFiles.locate(executable: directory + "/uswap", allocator: "none").agent == bundle + "/libuswap-agent.so")
+    }
+
+    @Test func theBuiltUswapHasItsAgent() throws {
+        // Building uswap builds the agent (the BuildAgent plugin): the test's own build has one.
+        guard let uswap = BuiltProducts.path(of: "uswap") else {
+            CIGate.unavailable("the uswap executable (swift build)")
+            return
+        }
+        let files = try AgentFiles.locate(executable: uswap, allocator: "none")
+        #expect(files.agent.hasSuffix(AgentFiles.bundleName + "/" + AgentFiles.agentName))
     }
 
     @Test func aMissingAgentSaysHowToBuildOrInstallIt() {

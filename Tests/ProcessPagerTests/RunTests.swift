@@ -66,9 +66,8 @@ enum RunEnvironment {
             CIGate.unavailable("the uswap executable (swift build)", sourceLocation: sourceLocation)
             return nil
         }
-        let agent = URL(fileURLWithPath: uswap).deletingLastPathComponent().path + "/" + AgentFiles.agentName
-        guard FileManager.default.fileExists(atPath: agent) else {
-            CIGate.unavailable("\(AgentFiles.agentName) next to uswap (swift build builds the uswap-agent product)", sourceLocation: sourceLocation)
+        guard (try? AgentFiles.locate(executable: uswap, allocator: "none")) != nil else {
+            CIGate.unavailable("\(AgentFiles.agentName) beside uswap (building uswap builds it)", sourceLocation: sourceLocation)
             return nil
         }
         return uswap
