@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "Soak", targets: ["Soak"]),
         .library(name: "TierCrypto", targets: ["TierCrypto"]),
         .library(name: "Benchmarks", targets: ["Benchmarks"]),
+        .library(name: "SecondTier", targets: ["SecondTier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,9 +98,16 @@ let package = Package(
         .target(
             name: "ProcessPager",
             dependencies: [
-                "CProcessPager", "CUSwap", "Swap", "ZRAM", "ZSwap", "PageStore", "PageCodecs", "SystemSupport",
+                "CProcessPager", "CUSwap", "Swap", "ZRAM", "ZSwap", "PageStore", "PageCodecs", "SystemSupport", "SecondTier",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strict),
+        // A store's second tier by name, shared by `bench swap` and `uswap run`: `--tier FILE` or
+        // `--tier redis://...` parsed (TierSpec) and opened (OpenedTier: a file made as a swap file
+        // or unlinked at once, a Redis Cluster with its lease, encrypted when asked for).
+        .target(
+            name: "SecondTier",
+            dependencies: ["PageStore", "ZSwap", "KernelSwap", "RedisTier", "TierCrypto", "SystemSupport"],
             swiftSettings: strict),
         // The benchmarks `uswap bench` runs, as a library: the stores a bench swaps to and their
         // second tiers, the codec, device and swap benchmarks and their reports.
@@ -107,14 +115,14 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "Workloads", "KernelSwap", "RedisTier", "TierCrypto",
-                "SystemSupport",
+                "SystemSupport", "SecondTier",
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "USwapCLI",
             dependencies: [
                 "Benchmarks", "PageCodecs", "PageStore", "ZRAM", "ZSwap", "Swap", "CUSwap", "SystemSupport", "Workloads", "KernelSwap", "ProcessAnalysis",
-                "RedisTier", "Soak", "ProcessPager",
+                "RedisTier", "Soak", "ProcessPager", "SecondTier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict, plugins: ["BuildAgent"]),
@@ -185,7 +193,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "ProcessPagerTests", dependencies: ["ProcessPager", "KernelSwap", "TestSupport", "USwapCLI"],
+            name: "ProcessPagerTests", dependencies: ["ProcessPager", "KernelSwap", "TestSupport", "USwapCLI", "SecondTier"],
             exclude: ["Programs"], swiftSettings: strict),
         .testTarget(
             name: "USwapCLITests",
@@ -200,7 +208,7 @@ let package = Package(
             name: "BenchmarksTests",
             dependencies: [
                 "Benchmarks", "PageCodecs", "PageStore", "Swap", "ZRAM", "ZSwap", "KernelSwap", "Workloads", "SystemSupport",
-                "TestSupport", "USwapCLI",
+                "TestSupport", "USwapCLI", "SecondTier",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict),

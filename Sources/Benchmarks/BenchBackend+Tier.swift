@@ -1,15 +1,10 @@
 import PageStore
+import SecondTier
 import SystemSupport
 import ZRAM
 import ZSwap
 
 extension BenchBackend {
-    /// Objects one write to a tier carries: a cluster wants large batches (each waits for the
-    /// slowest master's WAIT), a file tier keeps the library's batch.
-    static func tierBatchSize(_ tier: OpenedTier, fileBatch: Int) -> Int {
-        tier.cluster != nil ? 256 : fileBatch
-    }
-
     /// A ZramDevice of `sizeBytes` that writes idle slots back to `tier` automatically once
     /// `mem_used_total` reaches the pool limit (down to 90% of it), as with `--writeback FILE`.
     /// The backend closes the tier.
@@ -20,7 +15,7 @@ extension BenchBackend {
         if let memLimitBytes { configuration.memLimit = memLimitBytes }
         let asked = poolLimit ?? .percentOfRAM(1)
         let high = asked.bytes(memTotal: MemInfo.totalBytes())
-        let batch = tierBatchSize(tier, fileBatch: ZramAutomaticWriteback(highWatermark: 1, lowWatermark: 0).batchSize)
+        let batch = tier.writebackBatchSize(fileBatch: ZramAutomaticWriteback(highWatermark: 1, lowWatermark: 0).batchSize)
         configuration.backingDevice = ZramBackingDevice(tier: tier.tier, batchSize: batch)
         configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9, batchSize: batch)
         let device: ZramDevice
@@ -46,7 +41,7 @@ extension BenchBackend {
         configuration.punchFreedBlocks = false
         configuration.limitPolicy = limitPolicy
         configuration.poolLimit = poolLimit
-        configuration.writebackBatch = tierBatchSize(tier, fileBatch: configuration.writebackBatch)
+        configuration.writebackBatch = tier.writebackBatchSize(fileBatch: configuration.writebackBatch)
         let cache: FrontswapCache
         do { cache = try FrontswapCache(configuration, tier: tier.tier, memTotal: MemInfo.totalBytes()) } catch {
             _ = try? tier.close()

@@ -1,5 +1,6 @@
 import KernelSwap
 import PageStore
+import SecondTier
 import Swap
 import SystemSupport
 import Workloads

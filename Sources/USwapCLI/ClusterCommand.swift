@@ -1,5 +1,5 @@
 import ArgumentParser
-import Benchmarks
+import SecondTier
 import RedisTier
 
 /// `uswap cluster ...`: housekeeping of the Redis Clusters that hold cluster tiers.

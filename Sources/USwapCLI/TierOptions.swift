@@ -1,5 +1,5 @@
 import ArgumentParser
-import Benchmarks
+import SecondTier
 
 /// The second-tier options every command that makes a store takes: `--tier`, `--replicas`,
 /// `--encrypt-tier`. Include them with `@OptionGroup var tier: TierOptions`.

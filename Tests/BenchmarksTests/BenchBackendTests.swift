@@ -8,6 +8,7 @@ import TestSupport
 import Testing
 
 @testable import Benchmarks
+import SecondTier
 
 
 /// The bench's backing files (`--backend zswap:FILE`, `--writeback FILE`): new and private,

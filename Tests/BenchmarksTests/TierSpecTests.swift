@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Benchmarks
+@testable import SecondTier
 
 @Suite("TierSpec: one way to name a second tier, --tier FILE or --tier redis://...")
 struct TierSpecTests {

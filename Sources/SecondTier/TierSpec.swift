@@ -5,7 +5,7 @@ import SystemSupport
 import TierCrypto
 
 /// Where a store's second tier is, as the commands name it: `--tier FILE` or
-/// `--tier redis://HOST:PORT[,HOST:PORT...]`. The one parser `bench swap` (and `uswap run`)
+/// `--tier redis://HOST:PORT[,HOST:PORT...]`. The one parser `bench swap` and `uswap run`
 /// use.
 public enum TierSpec: Sendable, Equatable, CustomStringConvertible {
     /// A file at this path (created or truncated, removed afterwards).
@@ -92,9 +92,10 @@ public final class OpenedTier: Sendable {
     /// Opens the tier of `spec` for a store of `objectCount` objects at most: a file of that many
     /// blocks (set up as the bench's swap files are), or the cluster with `replicas` and a lease of
     /// `leaseTTLMilliseconds` (keys named after `label`); with `encrypt`, behind an `EncryptedPageTier`.
+    /// `fileStyle` says how a file is made (``TierFileStyle``).
     public static func open(
         _ spec: TierSpec, objectCount: Int, replicas: Int = 1, leaseTTLMilliseconds: Int = 30_000, encrypt: Bool = false,
-        label: String = "bench", existing: ExistingFilePolicy = .refuseNonEmpty
+        label: String = "bench", existing: ExistingFilePolicy = .refuseNonEmpty, fileStyle: TierFileStyle = .swapFile
     ) throws -> OpenedTier {
         var file: BackingFile?
         var fileCleanup: CleanupToken?
@@ -103,12 +104,14 @@ public final class OpenedTier: Sendable {
         var text: String
         switch spec {
         case .file(let path):
-            let (opened, token) = try openBenchFile(path, blockCount: objectCount, existing: existing, registry: SignalCleanup.shared)
+            let (opened, token) = try openBenchFile(
+                path, blockCount: objectCount, existing: existing, registry: SignalCleanup.shared, style: fileStyle)
             file = opened
             fileCleanup = token
             // As `zswap:FILE` and `--writeback FILE`: no checksums (the cipher, when asked for,
-            // authenticates every block), blocks reused rather than punched (a preallocated file).
-            base = PageFileTier(file: opened, blockCount: objectCount, checksums: false, punchFreedBlocks: false)
+            // authenticates every block); a preallocated file's blocks are reused rather than
+            // punched, a sparse one's punched.
+            base = PageFileTier(file: opened, blockCount: objectCount, checksums: false, punchFreedBlocks: fileStyle == .unlinked)
             text = "file \(path)"
         case .cluster(let url, let seeds):
             var configuration = RedisTierConfiguration(seeds: seeds)
@@ -134,6 +137,16 @@ public final class OpenedTier: Sendable {
             throw TierOpenError.encryption(error)
         }
     }
+
+    /// Objects one write to this tier should carry: a cluster wants large batches (each waits
+    /// for the slowest master's WAIT), a file tier keeps the store's own `fileBatch`.
+    public func writebackBatchSize(fileBatch: Int) -> Int {
+        cluster != nil ? 256 : fileBatch
+    }
+
+    /// Pages the tier holds, has taken and has given back: its counters, the cluster's or the
+    /// file's (through the encrypting tier when there is one).
+    public var statistics: PageTierStatistics { tier.tierStatistics }
 
     /// Closes the cluster (deleting the run's keys) or the file (removing it). Stop the store's
     /// writeback thread first.
