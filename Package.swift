@@ -107,7 +107,7 @@ let package = Package(
         // or unlinked at once, a Redis Cluster with its lease, encrypted when asked for).
         .target(
             name: "SecondTier",
-            dependencies: ["PageStore", "ZSwap", "KernelSwap", "RedisTier", "TierCrypto", "SystemSupport"],
+            dependencies: ["PageStore", "ZRAM", "ZSwap", "KernelSwap", "RedisTier", "TierCrypto", "SystemSupport"],
             swiftSettings: strict),
         // The benchmarks `uswap bench` runs, as a library: the stores a bench swaps to and their
         // second tiers, the codec, device and swap benchmarks and their reports.

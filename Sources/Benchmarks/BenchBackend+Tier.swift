@@ -15,9 +15,7 @@ extension BenchBackend {
         if let memLimitBytes { configuration.memLimit = memLimitBytes }
         let asked = poolLimit ?? .percentOfRAM(1)
         let high = asked.bytes(memTotal: MemInfo.totalBytes())
-        let batch = tier.writebackBatchSize(fileBatch: ZramAutomaticWriteback(highWatermark: 1, lowWatermark: 0).batchSize)
-        configuration.backingDevice = ZramBackingDevice(tier: tier.tier, batchSize: batch)
-        configuration.automaticWriteback = ZramAutomaticWriteback(highWatermark: high, lowWatermark: high / 10 * 9, batchSize: batch)
+        tier.configureWriteback(of: &configuration, highWatermark: high)
         let device: ZramDevice
         do { device = try ZramDevice(configuration) } catch {
             _ = try? tier.close()
@@ -38,10 +36,9 @@ extension BenchBackend {
         limitPolicy: FrontswapConfiguration.LimitPolicy = .rejectNewest
     ) throws(BenchBackendError) -> BenchBackend {
         var configuration = FrontswapConfiguration(slotCount: sizeBytes / 4096)
-        configuration.punchFreedBlocks = false
         configuration.limitPolicy = limitPolicy
         configuration.poolLimit = poolLimit
-        configuration.writebackBatch = tier.writebackBatchSize(fileBatch: configuration.writebackBatch)
+        tier.configureWriteback(of: &configuration)
         let cache: FrontswapCache
         do { cache = try FrontswapCache(configuration, tier: tier.tier, memTotal: MemInfo.totalBytes()) } catch {
             _ = try? tier.close()

@@ -141,7 +141,9 @@ public final class TierWritebackThread: @unchecked Sendable {
     /// Ends the thread and waits for it: the round in progress finishes, the free queue is
     /// drained into the tier. Call it before closing the tier. Not from the thread itself.
     public func stop() {
-        requestStop()
+        // Not requestStop(): that detaches the thread, and nothing would be left to join, so the
+        // tier could be closed under a round still writing to it.
+        stopping.store(true, ordering: .relaxed)
         let joined = thread.withLock { current -> NativeThread? in
             defer { current = nil }
             return current

@@ -1,4 +1,5 @@
 import PageCodecs
+import SecondTier
 import Swap
 import SystemSupport
 import ZSwap
@@ -12,11 +13,16 @@ public enum PagerBackend: Sendable, Equatable, CustomStringConvertible {
     /// unlinked at once: it lives as long as the pager holds it open, and nothing is left behind
     /// however uswap ends.
     case zswap(path: String)
+    /// zswap-style caches that write back to the configuration's second tier
+    /// (``PagerConfiguration/tier``: `--backend zswap --tier FILE|redis://...`).
+    case zswapToTier
 
-    /// Parses `zram` or `zswap:FILE`; nil for anything else.
+    /// Parses `zram`, `zswap` (its tier given by `--tier`) or `zswap:FILE`; nil for anything else.
     public init?(argument: String) {
         if argument == "zram" {
             self = .zram
+        } else if argument == "zswap" {
+            self = .zswapToTier
         } else if argument.hasPrefix("zswap:"), argument.count > "zswap:".count {
             self = .zswap(path: String(argument.dropFirst("zswap:".count)))
         } else {
@@ -24,11 +30,12 @@ public enum PagerBackend: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// `zram` or `zswap:FILE`.
+    /// `zram`, `zswap:FILE` or `zswap`.
     public var description: String {
         switch self {
         case .zram: "zram"
         case .zswap(let path): "zswap:\(path)"
+        case .zswapToTier: "zswap"
         }
     }
 }
@@ -45,8 +52,21 @@ public struct PagerConfiguration: Sendable {
     /// With ``PagerBackend/zram``: a file that idle compressed pages are written back to once
     /// the pools reach ``writebackPoolLimit`` (zram's backing_dev with automatic writeback).
     public var writebackPath: String? = nil
-    /// The pool size above which zram writes back to ``writebackPath``; zswap's pool limit.
+    /// The pool size above which zram writes back to ``writebackPath`` or ``tier``; zswap's
+    /// pool limit.
     public var writebackPoolLimit: PoolLimit = .percentOfRAM(20)
+    /// The second tier (`--tier FILE|redis://...`) that ``PagerBackend/zswapToTier`` caches
+    /// and ``PagerBackend/zram`` devices write back to, opened per chunk of 65,536 slots with
+    /// `OpenedTier.open`: a file at the path (chunk N > 0 at `PATH.N`; made and unlinked at once,
+    /// so nothing outlives uswap), or the cluster (one namespace and lease per chunk, its keys
+    /// deleted when the pager stops).
+    public var tier: TierSpec? = nil
+    /// Replicas a cluster tier waits for (WAIT) before a page leaves the pool.
+    public var tierReplicas = 1
+    /// A cluster tier's lease TTL in milliseconds (refreshed every third of it).
+    public var tierLeaseTTLMilliseconds = 30_000
+    /// Whether what reaches the second tier is encrypted (AES-256-GCM).
+    public var encryptTier = false
     /// The compressor.
     public var codec: PageCodecFactory = .lz4
     /// When the compressed copy of a swapped-in page is freed (Swap's policies; `SlotPolicy.adaptive`
@@ -91,6 +111,21 @@ public struct PagerConfiguration: Sendable {
         if writebackPath != nil, backend != .zram {
             return "--writeback goes with the zram backend; the zswap backend has its own file"
         }
+        if let tier {
+            if case .zswap(let path) = backend {
+                return "give the file once: --backend zswap:\(path), or --backend zswap --tier \(tier)"
+            }
+            if writebackPath != nil {
+                return "give zram's writeback target once: --writeback FILE or --tier FILE|redis://..."
+            }
+        } else {
+            if backend == .zswapToTier {
+                return "--backend zswap needs its second tier: --tier FILE or --tier redis://HOST:PORT (or say --backend zswap:FILE)"
+            }
+            if encryptTier { return "--encrypt-tier needs a second tier (--tier)" }
+        }
+        if tierReplicas < 0 { return "--replicas must be 0 or more" }
+        if tierLeaseTTLMilliseconds < 300 { return "--lease-ttl must be at least 300 ms" }
         if !(1...64).contains(batchPages) { return "batch of \(batchPages) pages: use 1 to 64" }
         if !(1...100).contains(minimumManagedPercent) { return "minimum managed share \(minimumManagedPercent)%: use 1 to 100" }
         if maximumSwapBytes < SlotSpace.chunkSlots * 4096 { return "maximum swap of \(maximumSwapBytes) bytes is below one chunk (256 MiB)" }

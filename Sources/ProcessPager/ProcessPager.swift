@@ -1,6 +1,7 @@
 import CProcessPager
 import PageCodecs
 import PageStore
+import SecondTier
 import Synchronization
 import SystemPackage
 import SystemSupport
@@ -63,6 +64,7 @@ public final class ProcessPager: @unchecked Sendable {
     private let threads = Mutex<[NativeThread]>([])
     private let statusProvider = StatusSource()
     private let maxima = Mutex(PagerFigures())
+    private let tierProblems = Mutex<[String]>([])
 
     /// Features the pager needs: write-protect faults, fork/remap/remove/unmap events, MOVE.
     public static let requiredFeatures: UInt64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | (1 << 16)
@@ -113,6 +115,7 @@ public final class ProcessPager: @unchecked Sendable {
         let codec = configuration.codec
         let memTotal = MemInfo.totalBytes()
         let poolLimit = configuration.writebackPoolLimit
+        if let spec = configuration.tier { return tierStoreMaker(configuration, spec: spec) }
         switch configuration.backend {
         case .zram:
             let writeback = configuration.writebackPath
@@ -132,7 +135,7 @@ public final class ProcessPager: @unchecked Sendable {
                     file = backing
                 }
                 do {
-                    return .zram(try ZramDevice(zram), file)
+                    return .zram(try ZramDevice(zram), file.map(ChunkTier.file) ?? .none)
                 } catch {
                     file?.close()
                     throw error
@@ -147,11 +150,57 @@ public final class ProcessPager: @unchecked Sendable {
                 var cache = FrontswapConfiguration(slotCount: chunkSlots, poolLimit: poolLimit)
                 cache.codec = codec
                 do {
-                    return .zswap(try FrontswapCache(cache, file: file, memTotal: memTotal), file)
+                    return .zswap(try FrontswapCache(cache, file: file, memTotal: memTotal), .file(file))
                 } catch {
                     file.close()
                     throw error
                 }
+            }
+        case .zswapToTier:
+            // PagerConfiguration.problem refuses zswap without a tier before a store is made.
+            return { _ in throw PagerError.invalidConfiguration("--backend zswap needs --tier") }
+        }
+    }
+
+    /// How the pager makes its chunk stores over `--tier`: each chunk opens its own tier with
+    /// `OpenedTier.open` (a file at PATH, PATH.1, ... made and unlinked at once, or a cluster
+    /// namespace with its own lease) and makes its device or cache write back to it, as
+    /// `bench swap --tier` does. Reads of the tier run where the pager's reads of a file tier
+    /// run: on the fault reader thread, never in a signal handler; writeback to a tier that may
+    /// not be called from a signal handler (a cluster, an encrypted tier) runs on the store's
+    /// own writeback thread.
+    static func tierStoreMaker(_ configuration: PagerConfiguration, spec: TierSpec) -> @Sendable (Int) throws -> SlotStore {
+        let chunkSlots = SlotSpace.chunkSlots
+        let codec = configuration.codec
+        let memTotal = MemInfo.totalBytes()
+        let poolLimit = configuration.writebackPoolLimit
+        let backend = configuration.backend
+        let replicas = configuration.tierReplicas
+        let leaseTTL = configuration.tierLeaseTTLMilliseconds
+        let encrypt = configuration.encryptTier
+        return { index in
+            let chunkSpec: TierSpec =
+                switch spec {
+                case .file(let path): .file(path: index == 0 ? path : "\(path).\(index)")
+                case .cluster: spec
+                }
+            var cache = FrontswapConfiguration(slotCount: chunkSlots, poolLimit: poolLimit)
+            cache.codec = codec
+            let objects = backend == .zram ? chunkSlots : cache.fileBlockCount
+            let tier = try OpenedTier.open(
+                chunkSpec, objectCount: objects, replicas: replicas, leaseTTLMilliseconds: leaseTTL, encrypt: encrypt,
+                label: "run", fileStyle: .unlinked)
+            do {
+                if backend == .zram {
+                    var zram = ZramConfiguration(disksize: chunkSlots * 4096, codec: codec)
+                    tier.configureWriteback(of: &zram, highWatermark: poolLimit.bytes(memTotal: memTotal))
+                    return .zram(try ZramDevice(zram), .opened(tier))
+                }
+                tier.configureWriteback(of: &cache)
+                return .zswap(try FrontswapCache(cache, tier: tier.tier, memTotal: memTotal), .opened(tier))
+            } catch {
+                _ = try? tier.close()
+                throw error
             }
         }
     }
@@ -300,6 +349,22 @@ public final class ProcessPager: @unchecked Sendable {
         // slots are freed now.
         _ = core.toReader.drain()
         _ = core.toEvictor.drain()
+        let problems = core.slots.closeTiers()
+        if !problems.isEmpty { tierProblems.withLock { $0 += problems } }
+    }
+
+    /// What the second tier's close could not clean up (keys left on a cluster node that was
+    /// down), after ``stop()``.
+    public var tierCloseProblems: [String] { tierProblems.withLock { $0 } }
+
+    /// The second tier, if the stores have one: each chunk's tier named (`--tier`, `--writeback`
+    /// or `zswap:FILE`), and its counters summed over the chunks.
+    public var tierFigures: RunReport.TierFigures? {
+        guard let statistics = core.slots.tierStatistics else { return nil }
+        let backend = core.slots.statistics
+        return RunReport.TierFigures(
+            name: core.slots.tierLabels.joined(separator: "; "), writtenBack: backend.writtenBack, tierReads: backend.fileReads,
+            statistics: statistics, closeProblems: tierCloseProblems)
     }
 }
 

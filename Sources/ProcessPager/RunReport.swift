@@ -1,3 +1,5 @@
+import PageStore
+
 /// What `uswap run --report FILE` writes: one JSON object (the CLI encodes it with
 /// JSONEncoder). Byte counts are bytes, times seconds, latencies microseconds.
 public struct RunReport: Codable, Sendable, Equatable {
@@ -52,6 +54,42 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var capMinBytes: Int
     /// The pager's counters at the end.
     public var pager: PagerStatistics
+    /// The second tier (`--tier`, `--writeback`, `zswap:FILE`) and its figures; nil without one.
+    public var tier: TierFigures?
+
+    /// A second tier's name and figures, as `bench swap` reports its tier's.
+    public struct TierFigures: Codable, Sendable, Equatable {
+        /// Each chunk's tier (`file PATH`, or `cluster URL (WAIT N, keys PATTERN)`, maybe
+        /// `, encrypted`), separated by `; `.
+        public var name: String
+        /// Pages written back from the pools to the tier (zswap: the LRU writeback, zram:
+        /// writeback of idle slots).
+        public var writtenBack: Int
+        /// Pages read back from the tier on swap-ins.
+        public var tierReads: Int
+        /// Objects the tier acknowledged (stored on the master and its replicas, or in the file).
+        public var acknowledgedWrites: Int
+        /// Objects the tier did not acknowledge (they stayed in the pool and were tried again).
+        public var refusedWrites: Int
+        /// Reads of the tier that failed (the thread got SIGBUS).
+        public var failedReads: Int
+        /// Objects the tier held when the figures were taken.
+        public var storedObjects: Int
+        /// What closing the tier could not clean up (keys left on a node that was down).
+        public var closeProblems: [String]
+
+        /// Figures from the stores' counters and the tier's.
+        public init(name: String, writtenBack: Int, tierReads: Int, statistics: PageTierStatistics, closeProblems: [String]) {
+            self.name = name
+            self.writtenBack = writtenBack
+            self.tierReads = tierReads
+            acknowledgedWrites = statistics.acknowledgedWrites
+            refusedWrites = statistics.refusedWrites
+            failedReads = statistics.failedReads
+            storedObjects = statistics.storedObjects
+            self.closeProblems = closeProblems
+        }
+    }
 
     /// The kernel's side of a comparison run (`--vs-kernel`): the same command in a memory
     /// cgroup with the same limit and zram0 (lz4, page-cluster 0) as its only swap. Either
@@ -108,7 +146,7 @@ public struct RunReport: Codable, Sendable, Equatable {
     public init(
         command: [String], exitStatus: Int, wallSeconds: Double, programCpuSeconds: Double, pagerCpuSeconds: Double,
         configuration: PagerConfiguration, statistics: PagerStatistics, figures: PagerFigures, stdoutSha256: String,
-        kernel: KernelSide
+        kernel: KernelSide, tier: TierFigures? = nil
     ) {
         self.command = command
         self.exitStatus = exitStatus
@@ -131,9 +169,11 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.stdoutSha256 = stdoutSha256
         self.kernel = kernel
         backend = configuration.backend.description + (configuration.writebackPath.map { " writeback:\($0)" } ?? "")
+            + (configuration.tier.map { " tier:\($0)" } ?? "")
         codec = configuration.codec.description
         policy = configuration.policy.rawValue
         capMinBytes = figures.capMinBytes == Int.max ? 0 : figures.capMinBytes
         pager = statistics
+        self.tier = tier
     }
 }

@@ -1,16 +1,36 @@
 import PageStore
+import SecondTier
 import Synchronization
 import SystemSupport
 import ZRAM
 import ZSwap
 
+/// What a chunk's store writes back to, closed with the store.
+public enum ChunkTier: Sendable {
+    /// Nothing: a zram device without writeback.
+    case none
+    /// A file the store made its own tier over (`zswap:FILE`, `--writeback FILE`).
+    case file(BackingFile)
+    /// A second tier opened from `--tier` (a file or a cluster, maybe encrypted).
+    case opened(OpenedTier)
+
+    /// One line naming it, or nil for ``none``.
+    var label: String? {
+        switch self {
+        case .none: nil
+        case .file(let file): "file \(file.path)"
+        case .opened(let tier): tier.label
+        }
+    }
+}
+
 /// One store of 65,536 swap slots: an in-process zram device, or a zswap-style cache in front of
-/// a file. An enum, not an existential, so the per-page calls are direct.
+/// a file or a second tier. An enum, not an existential, so the per-page calls are direct.
 public enum SlotStore: Sendable {
-    /// A `ZramDevice`, with the file it writes back to, if any (closed with the store).
-    case zram(ZramDevice, BackingFile?)
-    /// A `FrontswapCache` over its backing file (closed with the store).
-    case zswap(FrontswapCache, BackingFile)
+    /// A `ZramDevice`, with what it writes back to (closed with the store).
+    case zram(ZramDevice, ChunkTier)
+    /// A `FrontswapCache` over its backing file or tier (closed with the store).
+    case zswap(FrontswapCache, ChunkTier)
 
     @inline(__always)
     func write(_ page: UnsafeRawBufferPointer, at slot: Int) throws(PageStoreError) {
@@ -44,6 +64,21 @@ public enum SlotStore: Sendable {
         }
     }
 
+    /// The second tier's counters, or nil without one.
+    var tierStatistics: PageTierStatistics? {
+        switch self {
+        case .zram(let device, _): device.tierStatistics
+        case .zswap(let cache, _): cache.tier.tierStatistics
+        }
+    }
+
+    /// What the store writes back to.
+    var chunkTier: ChunkTier {
+        switch self {
+        case .zram(_, let tier), .zswap(_, let tier): tier
+        }
+    }
+
     /// Memory the store holds beside its pool: the slot table and the pool's descriptors.
     var metadataBytes: Int {
         switch self {
@@ -52,10 +87,23 @@ public enum SlotStore: Sendable {
         }
     }
 
-    func close() {
+    /// Stops the store's tier writeback thread, then closes its tier (a cluster's keys are
+    /// deleted, a file closed). Returns what could not be cleaned up, or nil. Safe to call
+    /// again: a closed tier stays closed.
+    @discardableResult
+    func close() -> String? {
         switch self {
-        case .zram(_, let file): file?.close()
-        case .zswap(_, let file): file.close()
+        case .zram(let device, _): device.stopTierWriteback()
+        case .zswap(let cache, _): cache.stopTierWriteback()
+        }
+        switch chunkTier {
+        case .none: return nil
+        case .file(let file):
+            file.close()
+            return nil
+        case .opened(let tier):
+            do { try tier.close() } catch { return "\(error)" }
+            return nil
         }
     }
 }
@@ -234,6 +282,29 @@ public final class SlotSpace: @unchecked Sendable {
         return total
     }
 
+    /// The chunks' second-tier counters summed, or nil when no chunk has a second tier.
+    public var tierStatistics: PageTierStatistics? {
+        var total: PageTierStatistics?
+        for i in 0..<chunkCount {
+            guard let chunk = chunks[i].unsafelyUnwrapped.store.tierStatistics else { continue }
+            var sum = total ?? PageTierStatistics()
+            sum.add(chunk)
+            total = sum
+        }
+        return total
+    }
+
+    /// Each chunk's second tier, named (a cluster tier has a namespace per chunk).
+    public var tierLabels: [String] {
+        (0..<chunkCount).compactMap { chunks[$0].unsafelyUnwrapped.store.chunkTier.label }
+    }
+
+    /// Closes every chunk's second tier (see ``SlotStore``'s `close`); returns what could not be
+    /// cleaned up. Call once nothing reads or writes the slots any more.
+    public func closeTiers() -> [String] {
+        (0..<chunkCount).compactMap { chunks[$0].unsafelyUnwrapped.store.close() }
+    }
+
     /// Memory the chunks hold beside their pools (slot tables, descriptors, use counts).
     public var metadataBytes: Int {
         var total = 0
@@ -259,6 +330,17 @@ extension BackendStatistics {
     mutating func add(_ other: BackendStatistics) {
         for field in [\BackendStatistics.storedPages, \.origDataSize, \.comprDataSize, \.memUsedTotal, \.memUsedMax,
             \.samePages, \.hugePages, \.failedReads, \.failedWrites, \.notifyFree, \.missFree, \.writtenBack, \.fileReads]
+        {
+            self[keyPath: field] += other[keyPath: field]
+        }
+    }
+}
+
+extension PageTierStatistics {
+    /// Adds `other`'s counters to these (the sum over a space's chunks).
+    mutating func add(_ other: PageTierStatistics) {
+        for field in [\PageTierStatistics.storedObjects, \.storedBytes, \.acknowledgedWrites, \.refusedWrites, \.reads,
+            \.failedReads, \.frees, \.pendingFrees]
         {
             self[keyPath: field] += other[keyPath: field]
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import PageCodecs
 import ProcessPager
+import SecondTier
 import Swap
 import Synchronization
 import SystemSupport
@@ -52,14 +53,16 @@ struct Run: ParsableCommand {
     @Option(help: "Resident limit of the program's process tree (bytes, or with K, M, G).")
     var resident: ByteCount = ByteCount(bytes: 256 << 20)
 
-    @Option(help: "Where cold pages go: zram (in-process zram devices) or zswap:FILE (a compressed cache in front of FILE, created and removed by uswap).")
+    @Option(help: "Where cold pages go: zram (in-process zram devices, writing back to --writeback or --tier if given), zswap (a compressed cache writing back to --tier) or zswap:FILE (a compressed cache in front of FILE, created and removed by uswap).")
     var backend: String = "zram"
 
     @Option(help: "With --backend zram: a file that idle compressed pages are written back to once the pools reach 20% of RAM (created and removed by uswap).")
     var writeback: String?
 
-    @Option(name: .customLong("pool-limit"), help: "The compressed pool's limit (bytes, or with K, M, G): zswap's, or where zram starts writing back to --writeback (default: 20% of RAM).")
+    @Option(name: .customLong("pool-limit"), help: "The compressed pool's limit (bytes, or with K, M, G): zswap's, or where zram starts writing back to --writeback or --tier (default: 20% of RAM).")
     var poolLimit: ByteCount?
+
+    @OptionGroup var tierOptions: TierOptions
 
     @Option(help: "Compressor: lz4, zstd or zstd-N.")
     var codec: String = "lz4"
@@ -99,14 +102,18 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard !program.isEmpty else { throw ValidationError("give the program to run after --, e.g. uswap run --resident 256M -- python3 job.py") }
-        guard PagerBackend(argument: backend) != nil else { throw ValidationError("--backend must be zram or zswap:FILE") }
+        guard PagerBackend(argument: backend) != nil else { throw ValidationError("--backend must be zram, zswap (with --tier) or zswap:FILE") }
+        // The store's settings as the pager will check them: --tier with zswap:FILE or with
+        // --writeback, zswap without --tier, and the like are refused before anything starts.
+        if let problem = try configuration().problem { throw ValidationError(problem) }
         guard PageCodecFactory(name: codec) != nil else { throw ValidationError("--codec must be lz4, zstd or zstd-N") }
         guard let chosen = SlotPolicy(rawValue: policy), chosen != .adaptive else {
             throw ValidationError("--policy must be free-on-swapin or lazy")
         }
     }
 
-    func run() throws {
+    /// The pager's configuration from the options.
+    func configuration() throws -> PagerConfiguration {
         var configuration = PagerConfiguration(residentLimitBytes: resident.bytes)
         configuration.backend = PagerBackend(argument: backend) ?? .zram
         configuration.writebackPath = writeback
@@ -116,6 +123,15 @@ struct Run: ParsableCommand {
         configuration.chargesUnmanagedMemory = !noChargeUnmanaged
         if let spinMicroseconds { configuration.spinMicroseconds = spinMicroseconds }
         if let refaultLaps { configuration.refaultLaps = refaultLaps }
+        do { configuration.tier = try tierOptions.spec } catch { throw ValidationError("\(error)") }
+        configuration.tierReplicas = tierOptions.replicas
+        configuration.tierLeaseTTLMilliseconds = tierOptions.leaseTTL
+        configuration.encryptTier = tierOptions.encrypt
+        return configuration
+    }
+
+    func run() throws {
+        let configuration = try configuration()
         let files: AgentFiles
         let pager: ProcessPager
         do {
@@ -130,7 +146,9 @@ struct Run: ParsableCommand {
             StandardError.line("uswap run: warning: libmimalloc.so.2 not found (apt-get install libmimalloc2.0): glibc malloc's heap will not be managed")
         }
         let status = try RunSession(program: program, pager: pager, files: files, flags: AgentFlags(rawValue: agentFlags), reportWanted: report != nil || vsKernel).run()
+        // Stops the pager's threads and closes the second tier (a cluster's keys are deleted).
         pager.stop()
+        for problem in pager.tierCloseProblems { StandardError.line("uswap run: closing the second tier: \(problem)") }
         let statistics = pager.statistics
         let figures = pager.figures
         let own = SystemSupport.ResourceUsage.now(.process).cpuSeconds
@@ -140,7 +158,8 @@ struct Run: ParsableCommand {
             statistics: statistics, figures: figures, stdoutSha256: status.stdoutSha256 ?? "",
             kernel: vsKernel
                 ? KernelComparison.run(program: program, limitBytes: resident.bytes, ours: status.stdoutSha256)
-                : .init(unavailable: "--vs-kernel was not given"))
+                : .init(unavailable: "--vs-kernel was not given"),
+            tier: pager.tierFigures)
         if let report {
             do { try Self.write(summary, to: report) } catch { StandardError.line("uswap run: cannot write the report to \(report): \(error)") }
         }
@@ -179,6 +198,9 @@ struct Run: ParsableCommand {
         let ratio = s.compressionRatio > 0 ? ", ratio \(format2(s.compressionRatio))" : ""
         lines.append("  pool max \(mib(r.poolMaxBytes)) (\(r.backend) \(r.codec)\(ratio)); swap-ins \(r.swapIns), swap-outs \(r.swapOuts), most out at once \(mib(r.swappedMaxBytes))")
         lines.append("  fault service p50 \(format1(r.p50Us)) us, p99 \(format1(r.p99Us)) us (\(s.latencySamples) faults)")
+        if let tier = r.tier {
+            lines.append("  second tier \(tier.name): \(tier.writtenBack) pages written back, \(tier.tierReads) tier reads, \(tier.refusedWrites) writes refused, \(tier.failedReads) failed reads")
+        }
         if s.capOverrides > 0 || s.lostPages > 0 || s.failedReads > 0 {
             lines.append("  note: \(s.capOverrides) times over the cap (nothing evictable), \(s.lostPages) pages lost in unannounced forks, \(s.failedReads) failed reads")
         }

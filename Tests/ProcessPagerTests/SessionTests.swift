@@ -5,7 +5,7 @@ import ZRAM
 
 @Suite struct SessionTests {
     static func space() -> SlotSpace {
-        SlotSpace(maximumChunks: 1) { _ in .zram(try ZramDevice(ZramConfiguration(disksize: SlotSpace.chunkSlots * 4096)), nil) }
+        SlotSpace(maximumChunks: 1) { _ in .zram(try ZramDevice(ZramConfiguration(disksize: SlotSpace.chunkSlots * 4096)), .none) }
     }
 
     @Test func aSessionReleasesItsUseOfEverySlotItsTableNamesWhenItGoes() throws {

@@ -7,7 +7,7 @@ import ZRAM
 @Suite struct SlotSpaceTests {
     static func zramSpace(chunks: Int = 2) -> SlotSpace {
         SlotSpace(maximumChunks: chunks) { _ in
-            .zram(try ZramDevice(ZramConfiguration(disksize: SlotSpace.chunkSlots * 4096)), nil)
+            .zram(try ZramDevice(ZramConfiguration(disksize: SlotSpace.chunkSlots * 4096)), .none)
         }
     }
 

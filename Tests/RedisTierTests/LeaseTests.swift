@@ -1,6 +1,7 @@
 import PageStore
 import Foundation
 import Testing
+import TestSupport
 
 @testable import RedisTier
 

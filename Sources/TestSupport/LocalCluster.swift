@@ -1,52 +1,50 @@
 import Foundation
-import RedisTier
 import SystemPackage
 import Testing
-import TestSupport
-
-/// Every test that runs real redis-server processes, one at a time: each starts its own cluster,
-/// and two at once would share the two cores and turn time limits into flaky failures.
-@Suite("Against real Redis Clusters", .serialized)
-enum RealClusterTests {}
 
 /// A Redis Cluster of real redis-server processes on loopback, started by
 /// scripts/redis-cluster.sh for one test and stopped after it (``withCluster(masters:replicas:nodeTimeout:_:)``),
 /// whatever the test did. The script's watchdog stops it too if the test process dies.
-struct LocalCluster: Sendable {
+public struct LocalCluster: Sendable {
     /// One node as the script's `status` reports it.
-    struct Node: Sendable, Equatable {
-        var host: String
-        var port: Int
-        var pid: Int32
-        var role: String
-        var state: String
+    public struct Node: Sendable, Equatable {
+        /// The address it listens on.
+        public var host: String
+        /// Its port.
+        public var port: Int
+        /// Its redis-server process.
+        public var pid: Int32
+        /// `master` or `replica`.
+        public var role: String
+        /// `running` or `stopped`.
+        public var state: String
     }
 
     /// The script's state directory.
-    let directory: String
+    public let directory: String
     /// The first node's port.
-    let basePort: Int
+    public let basePort: Int
     /// The nodes as they were started.
-    let nodes: [Node]
+    public let nodes: [Node]
 
     /// `redis://HOST:PORT,...` of every node.
-    var url: String { "redis://" + nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",") }
+    public var url: String { "redis://" + nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",") }
 
     /// The repository's scripts/redis-cluster.sh.
-    static var script: String {
-        // #filePath: <root>/Tests/RedisTierTests/LocalCluster.swift
+    public static var script: String {
+        // #filePath: <root>/Sources/TestSupport/LocalCluster.swift
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/redis-cluster.sh").path
     }
 
     /// Whether Debian's redis-server and redis-cli are installed.
-    static var serverInstalled: Bool {
+    public static var serverInstalled: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
             && FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-cli")
     }
 
     /// Starts `masters` masters with `replicas` replicas each on free loopback ports.
-    static func start(masters: Int, replicas: Int, nodeTimeout: Int) async throws -> LocalCluster {
+    public static func start(masters: Int, replicas: Int, nodeTimeout: Int) async throws -> LocalCluster {
         var lastOutput = ""
         for _ in 0..<8 {
             // Bus ports (base + 10000) stay below the ephemeral range (32768 up), so no outgoing
@@ -68,12 +66,12 @@ struct LocalCluster: Sendable {
     }
 
     /// Stops every node and removes the directory.
-    func stop() async {
+    public func stop() async {
         _ = try? await HelperProcess.run(path: "/bin/bash", [Self.script, "stop", "--dir", directory, "--base-port", String(basePort)])
     }
 
     /// The nodes now (roles change after a failover).
-    func status() async throws -> [Node] {
+    public func status() async throws -> [Node] {
         let run = try await HelperProcess.run(path: "/bin/bash", [Self.script, "status", "--dir", directory, "--base-port", String(basePort)])
         guard run.exitCode == 0 else { throw ClusterScriptFailure(output: run.output) }
         var nodes: [Node] = []
@@ -91,44 +89,32 @@ struct LocalCluster: Sendable {
     }
 
     /// The masters now.
-    func masters() async throws -> [Node] { try await status().filter { $0.role == "master" } }
+    public func masters() async throws -> [Node] { try await status().filter { $0.role == "master" } }
 
     /// Runs redis-cli against the node on `port` (`-c`: following redirects); its output.
     @discardableResult
-    func cli(_ port: Int, _ arguments: [String], cluster: Bool = false) async throws -> String {
+    public func cli(_ port: Int, _ arguments: [String], cluster: Bool = false) async throws -> String {
         let run = try await HelperProcess.run(
             path: "/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", String(port)] + (cluster ? ["-c"] : []) + arguments)
         return run.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Keys matching `pattern` on the node on `port` (SCAN).
-    func keys(on port: Int, matching pattern: String) async throws -> [String] {
+    public func keys(on port: Int, matching pattern: String) async throws -> [String] {
         let output = try await cli(port, ["--scan", "--pattern", pattern])
         return output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
     /// Sends `signal` to the node on `port`.
-    func signal(_ signal: Int32, port: Int) {
+    public func signal(_ signal: Int32, port: Int) {
         guard let node = nodes.first(where: { $0.port == port }), node.pid > 0 else { return }
         kill(node.pid, signal)
-    }
-
-    /// Settings for tests: this cluster's nodes, time limits that a loaded 2-core machine (the
-    /// whole suite running beside the cluster) still meets.
-    func configuration(replicas: Int = 1) -> RedisTierConfiguration {
-        var configuration = RedisTierConfiguration(seeds: nodes.map { NodeAddress(host: $0.host, port: $0.port) })
-        configuration.replicas = replicas
-        configuration.ioTimeoutMilliseconds = 1000
-        configuration.connectTimeoutMilliseconds = 1000
-        configuration.waitTimeoutMilliseconds = 500
-        configuration.label = "test"
-        return configuration
     }
 
     /// Waits until every running node reports cluster_state:ok with all slots served (after a
     /// node was stopped or killed, failovers may go on for a while); false after `seconds`.
     @discardableResult
-    func waitUntilHealthy(seconds: Double = 30) async throws -> Bool {
+    public func waitUntilHealthy(seconds: Double = 30) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             var healthy = true
@@ -144,7 +130,7 @@ struct LocalCluster: Sendable {
 
     /// Every key under `prefix:` on every running node, waiting up to `seconds` for replicas to
     /// catch up with deletions; empty when the run left nothing.
-    func leftovers(prefix: String = "uswap", seconds: Double = 3) async throws -> [String] {
+    public func leftovers(prefix: String = "uswap", seconds: Double = 3) async throws -> [String] {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
             var found: [String] = []
@@ -159,14 +145,16 @@ struct LocalCluster: Sendable {
 }
 
 /// The script failed; its output.
-struct ClusterScriptFailure: Error, CustomStringConvertible {
-    var output: String
-    var description: String { "scripts/redis-cluster.sh failed:\n\(output)" }
+public struct ClusterScriptFailure: Error, CustomStringConvertible {
+    /// What the script printed.
+    public var output: String
+    /// The script's output, introduced.
+    public var description: String { "scripts/redis-cluster.sh failed:\n\(output)" }
 }
 
 /// Runs `body` with a fresh cluster, then checks that no key of any run is left on any node and
 /// stops the cluster, even when `body` throws. Without redis-server it skips (fails under CI).
-func withCluster(
+public func withCluster(
     masters: Int = 3, replicas: Int = 1, nodeTimeout: Int = 1000, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: (LocalCluster) async throws -> Void
 ) async throws {
