@@ -14,6 +14,8 @@ public enum PagerError: Error, Equatable, CustomStringConvertible {
     case socket(name: String, Errno)
     /// A system resource (thread, eventfd, epoll, table reservation) could not be made.
     case resource(String, Errno)
+    /// The second tier (`--tier`, named) could not be opened, with the reason.
+    case secondTier(String, String)
 
     /// What happened and what to do.
     public var description: String {
@@ -28,6 +30,8 @@ public enum PagerError: Error, Equatable, CustomStringConvertible {
             "cannot listen on the abstract socket @\(name) (\(errno)): another uswap run with this process id? Try again"
         case .resource(let what, let errno):
             "cannot make \(what) (\(errno)): the process is out of a system resource; free some and try again"
+        case .secondTier(let tier, let reason):
+            "cannot open the second tier \(tier): \(reason). Give a new file's path, or a reachable cluster's nodes"
         }
     }
 }

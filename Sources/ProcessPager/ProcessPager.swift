@@ -91,6 +91,11 @@ public final class ProcessPager: @unchecked Sendable {
         let chunkBytes = SlotSpace.chunkSlots * 4096
         let chunks = max(1, (configuration.maximumSwapBytes + chunkBytes - 1) / chunkBytes)
         let slots = SlotSpace(maximumChunks: chunks, makeStore: Self.storeMaker(configuration))
+        if let tier = configuration.tier {
+            // A file that holds data or a cluster that is down is refused now, not at the first
+            // eviction (where the evictor could only keep pages over the cap).
+            do { try slots.makeFirstChunk() } catch { throw .secondTier(tier.description, "\(error)") }
+        }
         core = try PagerCore(configuration: configuration, slots: slots)
         let fd = uswap_listen_abstract(configuration.socketName)
         guard fd >= 0 else { throw .socket(name: configuration.socketName, Errno(rawValue: -fd)) }

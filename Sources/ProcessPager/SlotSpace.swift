@@ -181,6 +181,16 @@ public final class SlotSpace: @unchecked Sendable {
         chunks[slot >> Self.chunkShift].unsafelyUnwrapped
     }
 
+    /// Makes the first chunk now, if it is not made yet, so that a store that cannot be made (a
+    /// second tier that cannot be opened) fails before the program runs rather than at its first
+    /// eviction. Throws what making the chunk threw. Allocating thread only, or before it runs.
+    public func makeFirstChunk() throws {
+        guard chunkCount == 0 else { return }
+        let chunk = Chunk(store: try makeStore(0))
+        chunks.pointee = chunk
+        published.store(1, ordering: .releasing)
+    }
+
     /// A free slot with a use count of 1, or nil when every chunk is full and no more can be
     /// made. Throws what making a new chunk threw. Allocating thread only.
     public func allocate() throws -> Int? {

@@ -1,3 +1,4 @@
+import SecondTier
 import Testing
 
 @testable import ProcessPager
@@ -22,14 +23,39 @@ import Testing
         #expect(configuration.problem?.contains("--writeback") == true)
     }
 
-    @Test(arguments: [("zram", PagerBackend.zram), ("zswap:/var/tmp/x", .zswap(path: "/var/tmp/x"))])
+    @Test(arguments: [("zram", PagerBackend.zram), ("zswap:/var/tmp/x", .zswap(path: "/var/tmp/x")), ("zswap", .zswapToTier)])
     func backendsParseAndPrintBack(argument: String, backend: PagerBackend) {
         #expect(PagerBackend(argument: argument) == backend)
         #expect(backend.description == argument)
     }
 
-    @Test(arguments: ["", "zswap:", "zswap", "file"])
+    @Test(arguments: ["", "zswap:", "zram:/tmp/x", "file"])
     func otherBackendsAreRefused(argument: String) {
         #expect(PagerBackend(argument: argument) == nil)
+    }
+
+    @Test func aTierGoesWithZramOrZswapAndNothingElseThatNamesAFile() {
+        var configuration = PagerConfiguration(residentLimitBytes: 8 << 20, socketName: "t")
+        configuration.tier = .file(path: "/tmp/t")
+        #expect(configuration.problem == nil, "zram writing back to the tier")
+        configuration.backend = .zswapToTier
+        #expect(configuration.problem == nil)
+        configuration.backend = .zswap(path: "/tmp/f")
+        #expect(configuration.problem?.contains("give the file once") == true)
+        configuration.backend = .zram
+        configuration.writebackPath = "/tmp/w"
+        #expect(configuration.problem?.contains("writeback target once") == true)
+        configuration.writebackPath = nil
+        configuration.tierLeaseTTLMilliseconds = 10
+        #expect(configuration.problem?.contains("--lease-ttl") == true)
+    }
+
+    @Test func zswapWithoutATierAndEncryptionWithoutATierAreRefused() {
+        var configuration = PagerConfiguration(residentLimitBytes: 8 << 20, socketName: "t")
+        configuration.backend = .zswapToTier
+        #expect(configuration.problem?.contains("needs its second tier") == true)
+        configuration.backend = .zram
+        configuration.encryptTier = true
+        #expect(configuration.problem?.contains("--encrypt-tier needs a second tier") == true)
     }
 }

@@ -98,3 +98,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 }
+
+extension RunTierTests {
+    @Test(arguments: ["file", "cluster"])
+    func aTierThatCannotBeOpenedEndsUswapBeforeTheProgramStarts(kind: String) async throws {
+        guard let uswap = RunEnvironment.uswap() else { return }
+        let file = NSTemporaryDirectory() + "uswap-run-tier-full-\(UUID().uuidString)"
+        try Data("not a swap file".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        // Port 1 on loopback: nothing listens there.
+        let tier = kind == "file" ? file : "redis://127.0.0.1:1"
+        let marker = NSTemporaryDirectory() + "uswap-run-tier-ran-\(UUID().uuidString)"
+        let run = try await HelperProcess.run(
+            path: uswap, ["run", "--quiet", "--backend", "zswap", "--tier", tier, "--", "/usr/bin/touch", marker])
+        #expect(run.exitCode == 125, "\(String(describing: run.exitCode)): \(run.output)")
+        #expect(run.output.contains("cannot open the second tier \(tier)"), "\(run.output)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the program must not run")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "not a swap file", "a file holding data is left alone")
+    }
+}
