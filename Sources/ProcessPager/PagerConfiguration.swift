@@ -67,6 +67,9 @@ public struct PagerConfiguration: Sendable {
     public var tierLeaseTTLMilliseconds = 30_000
     /// Whether what reaches the second tier is encrypted (AES-256-GCM).
     public var encryptTier = false
+    /// Whether a regular file that holds data at a tier file's path is replaced (`--force`);
+    /// otherwise it is refused and left alone.
+    public var replaceExistingTierFile = false
     /// The compressor.
     public var codec: PageCodecFactory = .lz4
     /// When the compressed copy of a swapped-in page is freed (Swap's policies; `SlotPolicy.adaptive`

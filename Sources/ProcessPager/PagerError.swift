@@ -31,7 +31,7 @@ public enum PagerError: Error, Equatable, CustomStringConvertible {
         case .resource(let what, let errno):
             "cannot make \(what) (\(errno)): the process is out of a system resource; free some and try again"
         case .secondTier(let tier, let reason):
-            "cannot open the second tier \(tier): \(reason). Give a new file's path, or a reachable cluster's nodes"
+            "cannot open the second tier \(tier): \(reason)"
         }
     }
 }

@@ -183,6 +183,7 @@ public final class ProcessPager: @unchecked Sendable {
         let replicas = configuration.tierReplicas
         let leaseTTL = configuration.tierLeaseTTLMilliseconds
         let encrypt = configuration.encryptTier
+        let existing: ExistingFilePolicy = configuration.replaceExistingTierFile ? .replaceRegularFile : .refuseNonEmpty
         return { index in
             let chunkSpec: TierSpec =
                 switch spec {
@@ -194,7 +195,7 @@ public final class ProcessPager: @unchecked Sendable {
             let objects = backend == .zram ? chunkSlots : cache.fileBlockCount
             let tier = try OpenedTier.open(
                 chunkSpec, objectCount: objects, replicas: replicas, leaseTTLMilliseconds: leaseTTL, encrypt: encrypt,
-                label: "run", fileStyle: .unlinked)
+                label: "run", existing: existing, fileStyle: .unlinked)
             do {
                 if backend == .zram {
                     var zram = ZramConfiguration(disksize: chunkSlots * 4096, codec: codec)

@@ -64,6 +64,9 @@ struct Run: ParsableCommand {
 
     @OptionGroup var tierOptions: TierOptions
 
+    @Flag(help: "Replace a regular file that holds data at the --tier FILE path (never a link, a directory or a device).")
+    var force = false
+
     @Option(help: "Compressor: lz4, zstd or zstd-N.")
     var codec: String = "lz4"
 
@@ -127,6 +130,7 @@ struct Run: ParsableCommand {
         configuration.tierReplicas = tierOptions.replicas
         configuration.tierLeaseTTLMilliseconds = tierOptions.leaseTTL
         configuration.encryptTier = tierOptions.encrypt
+        configuration.replaceExistingTierFile = force
         return configuration
     }
 

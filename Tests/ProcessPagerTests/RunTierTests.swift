@@ -117,3 +117,15 @@ extension RunTierTests {
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "not a swap file", "a file holding data is left alone")
     }
 }
+
+extension RunTierTests {
+    @Test func forceReplacesATierFileThatHoldsData() async throws {
+        guard let uswap = RunEnvironment.uswap() else { return }
+        let file = NSTemporaryDirectory() + "uswap-run-tier-force-\(UUID().uuidString)"
+        try Data("old data".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let run = try await HelperProcess.run(path: uswap, ["run", "--quiet", "--backend", "zram", "--tier", file, "--force", "--", "/bin/true"])
+        #expect(run.exitCode == 0, "\(run.output)")
+        #expect(!FileManager.default.fileExists(atPath: file), "replaced, then unlinked at once")
+    }
+}
