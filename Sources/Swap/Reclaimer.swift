@@ -233,14 +233,14 @@ final class Reclaimer: Sendable {
     }
 
     /// Collects a batch of up to `victims` victims and evicts it (eviction by write protection):
-    /// the hand moves a window of ``SwapTuning/victimWindow`` pages at a time (a quarter of that
-    /// for an in-fault batch of 8), so that a batch's victims sit
+    /// the hand moves a window of ``SwapTuning/victimWindow`` pages at a time (half of that
+    /// for an in-fault batch of 16), so that a batch's victims sit
     /// within ``SwapTuning/maximumEvictionSpan`` pages of each other. Returns
     /// ``Eviction/evicted`` once a batch evicted a page; ``Eviction/refused`` when the backend
     /// refused the batch; ``Eviction/kept`` when a whole sweep found nothing to evict.
     func reclaimBatch(victims: Int = EvictionBatch.capacity) -> Eviction {
         let pageCount = region.table.pageCount
-        // The window shrinks with the batch (64 pages for 32 victims, 16 for 8): a batch that
+        // The window shrinks with the batch (64 pages for 32 victims, 32 for 16): a batch that
         // fills early leaves the rest of its window unexamined (the hand has moved past it), and
         // a small batch in a wide window skipped so many pages that CLOCK chose worse victims
         // (zipf 0.99: 193,156 swap-ins against 187,440 with full batches).

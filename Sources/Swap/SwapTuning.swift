@@ -136,11 +136,17 @@ enum SwapTuning {
 
     /// The most victims one eviction inside a fault takes (eviction by write protection; the
     /// background reclaimer takes full batches of ``EvictionBatch/capacity``, 32): the faulting
-    /// thread compresses every victim of its batch, so full batches put 32 compressions into
-    /// one fault (p99 fault latency rose from about 60 to 240-280 us when batching came in).
-    /// 8 keep most of what batching saves (one write-protect and one drop per 8 pages instead
-    /// of one or two per page) at a quarter of that cost in the fault that pays.
-    static let inFaultEvictionBatch = 8
+    /// thread compresses every victim of its batch, so a batch's size is what one fault pays
+    /// (p99 fault latency rose from about 60 to 240-280 us when batches of 32 came in).
+    /// Each batch costs two TLB flushes (its write protection and its drop), and with several
+    /// threads each flush is an inter-processor interrupt to every other CPU running one: 16
+    /// halve the flushes of 8 (TLB shootdowns per run of the workload below with 2 threads:
+    /// ~32,000 against ~56,000-62,000). With 2 and 4 threads (uniform, 1 GiB region, 256 MiB
+    /// resident, 300,000 touches, 30% writes, `--vs-kernel`, two rounds on a loaded machine)
+    /// CPU per touch against the kernel's 0.84 and 0.82x (2 threads), 0.86 and 0.84x (4)
+    /// against 0.90 and 0.82x, 0.97 and 0.91x with 8; p99 fault latency 238-279 us against
+    /// 139-188 us. Zipf 0.99 swap-ins unchanged (187,020 against 187,084).
+    static let inFaultEvictionBatch = 16
 
     /// Fruitless sweeps a charge makes before it yields the processor between sweeps, so that
     /// a preempted lock holder can finish.
