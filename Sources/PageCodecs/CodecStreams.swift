@@ -195,8 +195,8 @@ public final class CodecStreams: @unchecked Sendable {
     /// while all are busy. Returns its index, for ``stream(_:)`` and ``release(_:)``.
     @inline(__always)
     public func acquire() -> Int {
-        var i = (NativeThread.currentHint() >> 8) % count
-        if i < 0 { i += count }
+        // Each thread starts at its own stream (the hint's bits mixed: thread ids are 8 MiB apart).
+        var i = NativeThread.currentSlot(count: count)
         var wait = SpinWait(yieldAfter: count)
         while true {
             if !busy[i].load(ordering: .relaxed) {

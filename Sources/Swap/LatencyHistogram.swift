@@ -90,9 +90,7 @@ public final class LatencyHistogram: Sendable {
     /// Records one sample, in nanoseconds. Async-signal-safe.
     @inline(__always)
     public func record(nanoseconds: UInt64) {
-        // pthread_self values are aligned addresses: mix the bits before picking a shard.
-        let token = UInt(bitPattern: NativeThread.currentHint())
-        let shard = Int((token &* 0x9E37_79B9_7F4A_7C15) >> 58) % shardCount
+        let shard = NativeThread.currentSlot(count: shardCount)
         counts[shard * Self.bucketCount + Self.bucket(for: nanoseconds)].add(1, ordering: .relaxed)
     }
 

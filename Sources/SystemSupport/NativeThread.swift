@@ -79,4 +79,17 @@ public struct NativeThread: Sendable {
         return Int(bitPattern: UInt(pthread_self()))
         #endif
     }
+
+    /// The calling thread's slot among `count` per-thread resources (codec streams, counter
+    /// shards): ``slot(of:count:)`` of ``currentHint()``. Async-signal-safe.
+    @inlinable @inline(__always)
+    public static func currentSlot(count: Int) -> Int { slot(of: currentHint(), count: count) }
+
+    /// `hint`'s slot among `count` (> 0): its bits mixed by a Fibonacci hash first, since
+    /// pthread_self values are aligned addresses (default stacks 8 MiB apart), whose low bits
+    /// alone would send every thread to the same slot.
+    @inlinable @inline(__always)
+    public static func slot(of hint: Int, count: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt(bitPattern: hint) &* 0x9E37_79B9_7F4A_7C15) >> 33) % count
+    }
 }

@@ -61,6 +61,20 @@ import Testing
     }
 }
 
+extension NativeThreadTests {
+    @Test func threadsWhoseIdsAreStacksApartGetDifferentSlots() {
+        // Default thread stacks are 8 MiB apart: the old (hint >> 8) % count gave all one slot.
+        let base = 0x7f12_3456_7000
+        for count in [2, 4, 8] {
+            let slots = Set((0..<count * 4).map { NativeThread.slot(of: base + $0 << 23, count: count) })
+            #expect(slots.count == count, "\(count) slots: \(slots.sorted())")
+            #expect(slots.allSatisfy { (0..<count).contains($0) })
+        }
+        #expect(NativeThread.slot(of: -1, count: 3) >= 0)  // a hint with the top bit set
+        #expect((0..<5).contains(NativeThread.currentSlot(count: 5)))
+    }
+}
+
 @Suite struct SpinTests {
     @Test func spinWaitYieldsOnceEveryYieldAfterRounds() {
         var wait = SpinWait(yieldAfter: 4)
