@@ -196,19 +196,29 @@ final class RoundBackend: @unchecked Sendable {
         return found
     }
 
-    /// After the region closed: frees the copies zram kept because a free notification found
-    /// their slot locked (`miss_free`, as the kernel's zram does: such a copy stays until its
-    /// slot is written again or the device is reset, and a closed region writes no slot again),
-    /// by discarding every slot, as a reset would. Returns the pages that freed and the
-    /// device's `miss_free` count; nil (and nothing discarded) for zswap or when no notification
-    /// missed, so that any leftover then is a leak.
+    /// After the region closed: frees the copies the backend kept because a free notification
+    /// found their slot locked (`miss_free`: zram's rule, which the frontswap cache follows too;
+    /// such a copy stays until its slot is written again or discarded, and a closed region
+    /// writes no slot again), by discarding every slot, as a reset would. Returns the pages that
+    /// freed and the backend's `miss_free` count; nil (and nothing discarded) when no
+    /// notification missed, so that any leftover then is a leak.
     func freeMissedCopies() -> (pages: Int, missFree: Int)? {
-        guard let zram else { return nil }
-        let missFree = zram.debugStat.missFree
-        guard missFree > 0 else { return nil }
-        let before = zram.statistics.storedPages
-        for slot in 0..<zram.slotCount { zram.discard(slot) }
-        return (before - zram.statistics.storedPages, missFree)
+        if let zram {
+            let missFree = zram.debugStat.missFree
+            guard missFree > 0 else { return nil }
+            let before = zram.statistics.storedPages
+            for slot in 0..<zram.slotCount { zram.discard(slot) }
+            return (before - zram.statistics.storedPages, missFree)
+        }
+        if let cache {
+            func held() -> Int { cache.frontswapStatistics.storedPages + cache.frontswapStatistics.pagesInFile }
+            let missFree = cache.frontswapStatistics.missFree
+            guard missFree > 0 else { return nil }
+            let before = held()
+            for slot in 0..<cache.slotCount { cache.discard(slot) }
+            return (before - held(), missFree)
+        }
+        return nil
     }
 
     /// Debug builds: the backend's own invariants (no operation may run).

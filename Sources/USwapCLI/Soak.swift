@@ -331,7 +331,7 @@ struct SoakReport: Encodable {
             "  faults injected: \(t.faultsInjected) (reads \(t.readFaultsInjected), writes \(t.writeFaultsInjected), slow calls \(t.delaysInjected))",
             "  absorbed: \(t.readRetries) read retries, \(t.absorbedSnapshotErrors) snapshot errors, \(t.typedErrors) typed backend errors",
             "  permanent read faults checked: \(t.permanentChecks) in process, \(t.sigbusRounds) by SIGBUS",
-            "  zram copies kept by missed free notifications (miss_free), freed at teardown: \(t.missedFreeCopies)",
+            "  copies kept by missed free notifications (miss_free, zram and the frontswap cache), freed at teardown: \(t.missedFreeCopies)",
             "  footprint after teardown vs baseline (\(f.samples) rounds): descriptors +\(f.maxDescriptorDelta), threads +\(f.maxThreadDelta), "
                 + "mappings +\(f.maxMappingDelta), RSS max +\(f.maxRSSDeltaKiB) KiB (last +\(f.lastRSSDeltaKiB) KiB); backend leftovers \(f.leftoverBackendUnits)",
             "  mismatches: \(t.mismatches), leaks: \(t.leaks), crashes: \(t.crashes)",

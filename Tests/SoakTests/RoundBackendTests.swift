@@ -116,6 +116,46 @@ import Workloads
         #expect(backend.leftovers().isEmpty)
     }
 
+    /// Found by CI (seed 1, round 4, zswap+file): after close, the frontswap pool held one page
+    /// whose free notification had found its slot locked (the cache follows zram's miss_free
+    /// rule), and the teardown only freed such copies for zram.
+    @Test func aCopyTheFrontswapCacheKeptByAMissedFreeNotificationIsFreedAtTeardown() throws {
+        let plan = shortPlan(1) {
+            $0.backend = .zswapFile
+            $0.poolPages = 64
+            $0.faults = SoakFaultPlan()
+        }
+        let backend = try RoundBackend(plan: plan, directory: "/tmp", pageSize: pageSize)
+        defer { backend.close() }
+        let cache = try #require(backend.cache), delays = try #require(backend.delays)
+        try withPage(1) { page in
+            try cache.writePage(page, at: 0)
+            try cache.writePage(page, at: 1)
+        }
+        #expect(backend.pushToFile(slot: 0) != nil)
+        #expect(backend.freeMissedCopies() == nil)
+
+        // A read of slot 0 holds its lock while its block is read (slowly); a free
+        // notification meanwhile misses and keeps the copy in the file.
+        delays.inject(.delay(microseconds: 300_000), on: .read)
+        let reader = try NativeThread.start {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+            defer { buffer.deallocate() }
+            try? cache.readPage(at: 0, into: buffer)
+        }
+        while delays.calls(.read) == 0 { NativeThread.yield() }
+        cache.slotFreeNotify(0)
+        reader.join()
+        // Slot 1's notification finds its slot free and frees its copy.
+        cache.slotFreeNotify(1)
+        #expect(cache.frontswapStatistics.missFree == 1)
+        #expect(backend.leftovers() == ["the frontswap file holds 1 pages"])
+
+        let freed = try #require(backend.freeMissedCopies())
+        #expect(freed.pages == 1 && freed.missFree == 1)
+        #expect(backend.leftovers().isEmpty)
+    }
+
     @Test func theTiersOwnWorkReturnsTypedErrorsOnly() throws {
         for kind in SoakBackend.allCases {
             let plan = shortPlan(0) {
