@@ -8,7 +8,8 @@ import TierCrypto
 /// `--tier redis://HOST:PORT[,HOST:PORT...]`. The one parser `bench swap` and `uswap run`
 /// use.
 public enum TierSpec: Sendable, Equatable, CustomStringConvertible {
-    /// A file at this path (created or truncated, removed afterwards).
+    /// A file at this path (made new, mode 0600; a link is refused, a file holding data too unless
+    /// forced; removed afterwards), or an unnamed file in this directory.
     case file(path: String)
     /// A Redis Cluster reached through these seed nodes.
     case cluster(url: String, seeds: [NodeAddress])

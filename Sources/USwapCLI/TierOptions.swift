@@ -4,7 +4,7 @@ import SecondTier
 /// The second-tier options every command that makes a store takes: `--tier`, `--replicas`,
 /// `--encrypt-tier`. Include them with `@OptionGroup var tier: TierOptions`.
 struct TierOptions: ParsableArguments {
-    @Option(name: .customLong("tier"), help: "The second tier for --backend zswap or zram: a file FILE (created or truncated, removed afterwards) or a Redis Cluster redis://HOST:PORT[,HOST:PORT...] (pages are keys, removed at the end).")
+    @Option(name: .customLong("tier"), help: "The second tier for --backend zswap or zram: a file FILE (made new with mode 0600, a link there refused, a file holding data refused unless --force; removed afterwards; a directory gets an unnamed file) or a Redis Cluster redis://HOST:PORT[,HOST:PORT...] (pages are keys, removed at the end).")
     var tier: String?
 
     @Option(name: .customLong("replicas"), help: "With a cluster tier: replicas that must hold a page (WAIT) before the pool drops it.")
