@@ -76,6 +76,20 @@ import Workloads
         try permanent.writeBlock(UnsafeRawBufferPointer(buffer), at: 1)
     }
 
+    /// Sends `slot`'s free notification while a read of it holds the slot's lock (its block read
+    /// slowly: `delays` makes every read wait 300 ms from now on), so the notification misses.
+    func notifyWhileASlowReadHoldsTheSlot(_ slot: Int, of store: any SwapBackend, delays: FaultInjectingBackingFile) throws {
+        delays.inject(.delay(microseconds: 300_000), on: .read)
+        let reader = try NativeThread.start {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+            defer { buffer.deallocate() }
+            try? store.readPage(at: slot, into: buffer)
+        }
+        while delays.calls(.read) == 0 { NativeThread.yield() }
+        store.slotFreeNotify(slot)
+        reader.join()
+    }
+
     /// Found by the 30-minute soak (seed 20261202, round 446): after close, zram still held a
     /// written-back page whose free notification had found its slot locked (miss_free).
     @Test func aCopyKeptByAMissedFreeNotificationIsFreedAtTeardownAndNothingElseIs() throws {
@@ -97,17 +111,8 @@ import Workloads
         #expect(zram.statistics.storedPages == 2)
         zram.discard(1)
 
-        // A read of slot 0 holds its lock while its block is read (slowly); a free notification
-        // meanwhile misses and keeps the copy, as the kernel's does.
-        delays.inject(.delay(microseconds: 300_000), on: .read)
-        let reader = try NativeThread.start {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
-            defer { buffer.deallocate() }
-            try? zram.readPage(at: 0, into: buffer)
-        }
-        while delays.calls(.read) == 0 { NativeThread.yield() }
-        zram.slotFreeNotify(0)
-        reader.join()
+        // A free notification misses and keeps the copy, as the kernel's does.
+        try notifyWhileASlowReadHoldsTheSlot(0, of: backend.backend, delays: delays)
         #expect(zram.debugStat.missFree == 1)
         #expect(backend.leftovers().count == 2)  // the page and its written-back block
 
@@ -135,17 +140,8 @@ import Workloads
         #expect(backend.pushToFile(slot: 0) != nil)
         #expect(backend.freeMissedCopies() == nil)
 
-        // A read of slot 0 holds its lock while its block is read (slowly); a free
-        // notification meanwhile misses and keeps the copy in the file.
-        delays.inject(.delay(microseconds: 300_000), on: .read)
-        let reader = try NativeThread.start {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
-            defer { buffer.deallocate() }
-            try? cache.readPage(at: 0, into: buffer)
-        }
-        while delays.calls(.read) == 0 { NativeThread.yield() }
-        cache.slotFreeNotify(0)
-        reader.join()
+        // A free notification misses and keeps the copy in the file.
+        try notifyWhileASlowReadHoldsTheSlot(0, of: backend.backend, delays: delays)
         // Slot 1's notification finds its slot free and frees its copy.
         cache.slotFreeNotify(1)
         #expect(cache.frontswapStatistics.missFree == 1)
