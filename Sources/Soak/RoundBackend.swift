@@ -203,22 +203,21 @@ final class RoundBackend: @unchecked Sendable {
     /// freed and the backend's `miss_free` count; nil (and nothing discarded) when no
     /// notification missed, so that any leftover then is a leak.
     func freeMissedCopies() -> (pages: Int, missFree: Int)? {
+        let missFree: Int
+        let held: () -> Int  // pages the backend holds: zram's stored pages, the cache's pool and file
         if let zram {
-            let missFree = zram.debugStat.missFree
-            guard missFree > 0 else { return nil }
-            let before = zram.statistics.storedPages
-            for slot in 0..<zram.slotCount { zram.discard(slot) }
-            return (before - zram.statistics.storedPages, missFree)
+            missFree = zram.debugStat.missFree
+            held = { zram.statistics.storedPages }
+        } else if let cache {
+            missFree = cache.frontswapStatistics.missFree
+            held = { let s = cache.frontswapStatistics; return s.storedPages + s.pagesInFile }
+        } else {
+            return nil
         }
-        if let cache {
-            func held() -> Int { cache.frontswapStatistics.storedPages + cache.frontswapStatistics.pagesInFile }
-            let missFree = cache.frontswapStatistics.missFree
-            guard missFree > 0 else { return nil }
-            let before = held()
-            for slot in 0..<cache.slotCount { cache.discard(slot) }
-            return (before - held(), missFree)
-        }
-        return nil
+        guard missFree > 0 else { return nil }
+        let before = held()
+        for slot in 0..<backend.slotCount { backend.discard(slot) }
+        return (before - held(), missFree)
     }
 
     /// Debug builds: the backend's own invariants (no operation may run).

@@ -81,7 +81,7 @@ import Workloads
     func notifyWhileASlowReadHoldsTheSlot(_ slot: Int, of store: any SwapBackend, delays: FaultInjectingBackingFile) throws {
         delays.inject(.delay(microseconds: 300_000), on: .read)
         let reader = try NativeThread.start {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: pageSize)
             defer { buffer.deallocate() }
             try? store.readPage(at: slot, into: buffer)
         }
