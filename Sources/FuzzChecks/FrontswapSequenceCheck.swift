@@ -100,7 +100,19 @@ public final class FrontswapSequenceCheck: FuzzCheck {
         let stream: CodecStream
         /// The pool's huge_class_size: a page that compresses to this or more is kept raw.
         let hugeClassSize: Int
-        /// A slot's object, and the page decoded from a corrupted one.
+        /// Each slot's object as the file must hold it (``expectedObject(_:)``), zero-padded to
+        /// a page, and its length; -1 when not made since the slot's page or form changed.
+        /// Made once per page, not after every operation: compressing every slot in the file
+        /// after each operation was a tenth of the target's time.
+        let objects: ExactBuffer
+        var objectLengths: [Int]
+        /// verify(since:)'s scratch, kept between operations so that it allocates nothing: the
+        /// blocks in use before and after the operation, the blocks it took, and which blocks
+        /// were among the lowest free ones.
+        var usedBefore: [Bool], usedNow: [Bool], lowestFree: [Bool]
+        var taken: [Int]
+        /// A slot's object (a copy a corrupt read may flip), and the page decoded from a
+        /// corrupted one.
         let object: ExactBuffer
         let decoded: ExactBuffer
         var faults = FaultMirror()
@@ -156,6 +168,13 @@ public final class FrontswapSequenceCheck: FuzzCheck {
                 throw check.failure("could not make a \(configuration.codec) stream for the model: \(error)")
             }
             hugeClassSize = SizeClassTable(pageSize: pageSize).hugeClassSize
+            objects = ExactBuffer(count: slotCount * pageSize)
+            objectLengths = Array(repeating: -1, count: slotCount)
+            usedBefore = Array(repeating: false, count: fileBlocks)
+            usedNow = usedBefore
+            lowestFree = usedBefore
+            taken = []
+            taken.reserveCapacity(fileBlocks)
             object = ExactBuffer(count: pageSize)
             decoded = ExactBuffer(count: pageSize)
             page = ExactBuffer(count: pageSize)
@@ -173,22 +192,37 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             UnsafeMutableRawBufferPointer(rebasing: expected.bytes[(slot * pageSize)..<((slot + 1) * pageSize)])
         }
 
-        /// The object `slot`'s page is in the file, copied into ``object``: the raw page when it
+        /// `slot`'s object as the file must hold it, zero-padded to a page: the raw page when it
         /// was stored there raw or does not compress below huge_class_size, else its compressed
-        /// form. Returns its length.
+        /// form. Made when first needed after the slot's page or form changed.
+        func madeObject(_ slot: Int) -> (bytes: UnsafeMutableRawBufferPointer, length: Int) {
+            let padded = UnsafeMutableRawBufferPointer(rebasing: objects.bytes[(slot * pageSize)..<((slot + 1) * pageSize)])
+            if objectLengths[slot] < 0 {
+                let page = UnsafeRawBufferPointer(expectedPage(slot))
+                let bytes = rawInFile[slot] ? page : stream.compress(page, hugeThreshold: hugeClassSize).bytes
+                padded.initializeMemory(as: UInt8.self, repeating: 0)
+                padded.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                objectLengths[slot] = bytes.count
+            }
+            return (padded, objectLengths[slot])
+        }
+
+        /// Forgets `slot`'s made object: its page or the form it is stored in changed.
+        func objectChanged(_ slot: Int) { objectLengths[slot] = -1 }
+
+        /// The object `slot`'s page is in the file (``madeObject(_:)``), copied into ``object``.
+        /// Returns its length.
         func expectedObject(_ slot: Int) -> Int {
-            let page = UnsafeRawBufferPointer(expectedPage(slot))
-            let bytes = rawInFile[slot] ? page : stream.compress(page, hugeThreshold: hugeClassSize).bytes
-            object.bytes.initializeMemory(as: UInt8.self, repeating: 0)
-            object.bytes.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            return bytes.count
+            let made = madeObject(slot)
+            object.bytes.copyMemory(from: UnsafeRawBufferPointer(made.bytes))
+            return made.length
         }
 
         /// Whether `block` holds `slot`'s object followed by zeros (read underneath the faults).
         func blockHoldsObject(_ slot: Int, block: Int) -> Bool {
-            _ = expectedObject(slot)
+            let made = madeObject(slot)
             disk.peekBlock(block, into: blockBuffer.bytes)
-            return memcmp(blockBuffer.bytes.baseAddress!, object.bytes.baseAddress!, pageSize) == 0
+            return memcmp(blockBuffer.bytes.baseAddress!, made.bytes.baseAddress!, pageSize) == 0
         }
 
         /// The byte a corrupt read flips (`FaultInjectingBackingFile.Fault.corrupt`: the 17th).
@@ -264,6 +298,7 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             switch outcome {
             case .success:
                 expectedPage(slot).copyMemory(from: page.readOnly)
+                objectChanged(slot)
                 present[slot] = true
                 storedSlot = slot
                 try expect(cache.location(of: slot) != .empty, "slot \(slot) is empty after a store")
@@ -406,10 +441,9 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             // A store that finds the pool full may write back its own slot's old page first.
             let ownWriteback = touched.map { locations[$0] == .pool } ?? false ? 1 : 0
             // The blocks in use before the operation, and the ones it took.
-            var usedBefore = Array(repeating: false, count: fileBlocks)
+            for block in 0..<fileBlocks { usedBefore[block] = false; usedNow[block] = false }
             for slot in 0..<slotCount { if let block = blocks[slot] { usedBefore[block] = true } }
-            var usedNow = Array(repeating: false, count: fileBlocks)
-            var taken: [Int] = []
+            taken.removeAll(keepingCapacity: true)
             for slot in 0..<slotCount {
                 let now = cache.location(of: slot)
                 let was = locations[slot]
@@ -428,7 +462,10 @@ public final class FrontswapSequenceCheck: FuzzCheck {
                     if slot == storedSlot || was != .file {
                         // Just put in the file: stored raw by a store the pool refused, or its
                         // pool object written back; in a block that was free.
-                        rawInFile[slot] = slot == storedSlot
+                        if rawInFile[slot] != (slot == storedSlot) {
+                            rawInFile[slot] = slot == storedSlot
+                            objectChanged(slot)
+                        }
                         taken.append(block)
                         try expect(!usedBefore[block], "slot \(slot) was put in block \(block), which was in use")
                     } else {
@@ -458,9 +495,13 @@ public final class FrontswapSequenceCheck: FuzzCheck {
             // own slot written back by its shrink, then replaced, held a block for a while.
             var transient = written - movedToFile
             if let touched, touched != storedSlot, locations[touched] == .file, !usedBefore[blocks[touched]!] { transient -= 1 }
-            let lowestFree = Set((0..<fileBlocks).filter { !usedBefore[$0] }.prefix(taken.count + transient))
-            try expect(taken.allSatisfy { lowestFree.contains($0) },
-                       "the operation took blocks \(taken.sorted()), not among the lowest free ones \(lowestFree.sorted())")
+            var lowest = taken.count + transient
+            for block in 0..<fileBlocks {
+                lowestFree[block] = lowest > 0 && !usedBefore[block]
+                if lowestFree[block] { lowest -= 1 }
+            }
+            try expect(taken.allSatisfy { lowestFree[$0] },
+                       "the operation took blocks \(taken.sorted()), not among the lowest free ones \((0..<fileBlocks).filter { lowestFree[$0] })")
             try expect(s.writtenBackPages == writtenBack, "written_back_pages \(s.writtenBackPages), the model \(writtenBack)")
             try expect(s.storedPages == inPool && s.pagesInFile == inFile, "stored_pages \(s.storedPages), pages in the file \(s.pagesInFile); slots: \(inPool) in the pool, \(inFile) in the file")
             try expect(s.failedReads == failedReads, "failed_reads \(s.failedReads), the model \(failedReads)")

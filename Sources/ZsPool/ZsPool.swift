@@ -522,8 +522,10 @@ public final class ZsPool: @unchecked Sendable {
     /// uses the pool. Traps with a description of the first broken one. Debug builds only.
     public func checkInvariants() {
         var liveBytes = 0
-        var seenSpans = [Bool](repeating: false, count: maximumSpans)
         let stack = spanStackLock.withLock { spanStack }
+        // Only spans below `neverUsed` have been handed out (sized by it, not by maximumSpans:
+        // the fuzz targets check after every operation).
+        var seenSpans = [Bool](repeating: false, count: stack.pointee.neverUsed)
         for i in 0..<stack.pointee.count {
             let span = Int(freeSpans[i])
             precondition(span < stack.pointee.neverUsed, "free-span stack holds unused index \(span)")
@@ -533,29 +535,28 @@ public final class ZsPool: @unchecked Sendable {
         }
         // One pass over the spans (not one per class: the fuzz targets check after every
         // operation, and classes times spans was a fifth of FuzzZram's time), then one per class.
-        var spansOf = [Int](repeating: 0, count: classes.count)
-        var objectsOf = [Int](repeating: 0, count: classes.count)
-        var partialOf = [Int](repeating: 0, count: classes.count)
-        var seen = Set<UInt16>()
+        // Per class: live spans, objects in use, partial spans (one array, one allocation).
+        var perClass = [Int](repeating: 0, count: 3 * classes.count)
         for s in 0..<stack.pointee.neverUsed {
             let d = descriptors[s]
             guard d.state == .partial || d.state == .full || d.state == .evacuating else { continue }
             let c = Int(d.classIndex)
             precondition(c < classes.count, "span \(s) is of class \(c), past the last")
             let capacity = objectCounts[c]
-            spansOf[c] += 1
-            objectsOf[c] += Int(d.inUse)
-            if d.state == .partial { partialOf[c] += 1 }
+            perClass[3 * c] += 1
+            perClass[3 * c + 1] += Int(d.inUse)
+            if d.state == .partial { perClass[3 * c + 2] += 1 }
             liveBytes += Int(d.committedPages) * pageSize
             let reached = (Int(d.bump) * objectSizes[c] + pageSize - 1) / pageSize
             precondition(Int(d.committedPages) == max(1, reached), "span \(s): \(d.committedPages) pages committed, objects reach \(reached)")
             if d.state == .full { precondition(Int(d.inUse) == capacity, "full span \(s) has \(d.inUse)/\(capacity)") }
             var freeCount = 0
             var object = d.freeHead
-            seen.removeAll(keepingCapacity: true)
             while object != SpanDescriptor.noObject {
                 precondition(object < d.bump, "span \(s): free object \(object) at or past bump \(d.bump)")
-                precondition(seen.insert(object).inserted, "span \(s): object \(object) twice on the free list")
+                // Each free object holds the next one's index, so an object twice on the list is
+                // a cycle, and a list longer than the objects below bump has one.
+                precondition(freeCount < Int(d.bump), "span \(s): object \(object) twice on the free list (a cycle)")
                 freeCount += 1
                 let handle = ZsHandle(span: UInt32(s), object: object)
                 object = address(of: handle, inClass: c).loadUnaligned(as: UInt16.self)
@@ -577,9 +578,10 @@ public final class ZsPool: @unchecked Sendable {
                 previous = span
                 span = d.next
             }
-            precondition(partialOf[c] == onList, "class \(c): \(partialOf[c]) partial spans, \(onList) on its list")
-            precondition(spansOf[c] == state.pointee.spans, "class \(c): \(spansOf[c]) live spans, counter says \(state.pointee.spans)")
-            precondition(objectsOf[c] == state.pointee.objects, "class \(c): \(objectsOf[c]) objects, counter says \(state.pointee.objects)")
+            let (spans, objects, partial) = (perClass[3 * c], perClass[3 * c + 1], perClass[3 * c + 2])
+            precondition(partial == onList, "class \(c): \(partial) partial spans, \(onList) on its list")
+            precondition(spans == state.pointee.spans, "class \(c): \(spans) live spans, counter says \(state.pointee.spans)")
+            precondition(objects == state.pointee.objects, "class \(c): \(objects) objects, counter says \(state.pointee.objects)")
         }
         precondition(liveBytes == memUsedTotal, "live spans hold \(liveBytes) bytes, mem_used says \(memUsedTotal)")
         precondition(memUsedTotal <= memUsedMax, "mem_used \(memUsedTotal) above its high-water mark \(memUsedMax)")
