@@ -506,7 +506,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
     /// what the slots hold. Call only while no other operation runs.
     public func checkInvariants() {
         table.checkInvariants()
-        pool.checkInvariants()
+        let poolObjects = pool.checkInvariants()
         streams.checkInvariants()
         var pages = 0, same = 0, huge = 0, compressed = 0, objects = 0, writtenBack = 0
         for slot in 0..<slotCount {
@@ -538,7 +538,7 @@ public final class ZramDevice: SwapBackend, @unchecked Sendable {
         precondition(same == stored.samePages, "same_pages counter != \(same) slots")
         precondition(huge == stored.hugePages, "huge_pages counter != \(huge) slots")
         precondition(compressed == stored.comprDataSize, "compr_data_size counter != \(compressed)")
-        precondition(objects == pool.objectCount, "\(objects) slots hold objects, pool has \(pool.objectCount)")
+        precondition(objects == poolObjects, "\(objects) slots hold objects, pool has \(poolObjects)")
         precondition(writtenBack == counters.bdCount.load(ordering: .relaxed), "bd_count counter != \(writtenBack) slots")
         if let file = writebackTier?.fileTier {
             file.checkInvariants()

@@ -723,7 +723,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
     /// runs. Debug builds only.
     public func checkInvariants() {
         entries.checkInvariants()
-        pool.checkInvariants()
+        let poolObjects = pool.checkInvariants()
         streams.checkInvariants()
         var inPool = 0, inFile = 0, same = 0, raw = 0, objects = 0, compressed = 0
         lru.withLock { list in
@@ -748,7 +748,7 @@ public final class FrontswapCache: SwapBackend, @unchecked Sendable {
         precondition(same == stored.samePages, "\(same) same-filled slots, same_filled_pages says \(stored.samePages)")
         precondition(raw == stored.hugePages, "\(raw) raw slots, the counter says \(stored.hugePages)")
         precondition(compressed == stored.comprDataSize, "slots hold \(compressed) bytes, the counter says \(stored.comprDataSize)")
-        precondition(objects == pool.objectCount, "\(objects) slots hold objects, the pool has \(pool.objectCount)")
+        precondition(objects == poolObjects, "\(objects) slots hold objects, the pool has \(poolObjects)")
         precondition(inFile == counters.pagesInFile.load(ordering: .relaxed), "\(inFile) slots in the file, counter says \(counters.pagesInFile.load(ordering: .relaxed))")
         if let fileTier {
             fileTier.checkInvariants()

@@ -520,7 +520,11 @@ public final class ZsPool: @unchecked Sendable {
     #if DEBUG
     /// Verifies every invariant in the type's documentation; call only while no other thread
     /// uses the pool. Traps with a description of the first broken one. Debug builds only.
-    public func checkInvariants() {
+    ///
+    /// - Returns: the objects in use, counted span by span and checked against each class's
+    ///   counter (what ``objectCount`` reads, without taking every class lock again).
+    @discardableResult
+    public func checkInvariants() -> Int {
         var liveBytes = 0
         let stack = spanStackLock.withLock { spanStack }
         // Only spans below `neverUsed` have been handed out (sized by it, not by maximumSpans:
@@ -586,6 +590,7 @@ public final class ZsPool: @unchecked Sendable {
         precondition(liveBytes == memUsedTotal, "live spans hold \(liveBytes) bytes, mem_used says \(memUsedTotal)")
         precondition(memUsedTotal <= memUsedMax, "mem_used \(memUsedTotal) above its high-water mark \(memUsedMax)")
         precondition(memoryLimit == 0 || memUsedTotal <= memoryLimit, "mem_used \(memUsedTotal) above the limit \(memoryLimit)")
+        return (0..<classes.count).reduce(0) { $0 + perClass[3 * $1 + 1] }
     }
     #endif
 }
