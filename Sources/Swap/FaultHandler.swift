@@ -336,11 +336,11 @@ final class FaultHandler: @unchecked Sendable {
             region.uffd.copy(to: request.pageAddress, from: source, length: region.pageSize, writeProtected: keep, wake: false)
         }
         region.cache.release(frame)
-        // Credit: one pass for faulting in, more when the page refaulted within one
-        // resident-set's worth of evictions (it would have stayed with a little more room).
+        // Credit: several passes when the page refaulted within one resident-set's worth of
+        // evictions (it would have stayed with a little more room), none otherwise (probation).
         let now = reclaimer.evictions.load(ordering: .relaxed) % PageState.stampModulus
         let distance = (now &+ PageState.stampModulus &- state.stamp) % PageState.stampModulus
-        let credit = distance < UInt64(region.limitPages) ? SwapTuning.refaultCredit : SwapTuning.faultCredit
+        let credit = distance < UInt64(region.limitPages) ? SwapTuning.refaultCredit : SwapTuning.distantRefaultCredit
         switch result {
         case nil:
             // Installed. Only now may the copy go.

@@ -225,6 +225,36 @@ import ZSwap
         region.checkInvariants()
     }
 
+    /// A swap-in earns CLOCK credit by its refault distance, as the kernel's workingset decides
+    /// between its active and inactive lists: a page evicted within the last resident set's
+    /// worth of evictions comes back with ``SwapTuning/refaultCredit``, one evicted longer ago
+    /// with ``SwapTuning/distantRefaultCredit`` (none: the hand takes it on its next pass).
+    @Test func aSwapInEarnsCreditOnlyForAShortRefaultDistance() throws {
+        guard userfaultfdAvailable() else { return }
+        let limit = 64, pages = 4 * limit
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.victimSelection = .clock
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let table = region.context.table
+        let swapped = (0..<pages).filter { table.load($0).kind == .swapped }
+        let byStamp = swapped.sorted { table.load($0).stamp < table.load($1).stamp }
+        let (oldest, newest) = (byStamp.first!, byStamp.last!)
+        let evictions = region.reclaimer.evictions.load(ordering: .relaxed)
+        #expect(evictions - table.load(oldest).stamp > UInt64(limit), "the oldest was evicted more than a resident set ago")
+        // Evicted just now: it would have stayed with a little more room.
+        #expect(VersionedPage.verify(region.baseAddress, page: newest, version: 1, pageSize: page))
+        #expect(table.load(newest).kind == .resident)
+        #expect(table.load(newest).credit == min(SwapTuning.refaultCredit, PageState.maximumCredit))
+        // Evicted three resident sets ago: no sign that it is hot.
+        #expect(VersionedPage.verify(region.baseAddress, page: oldest, version: 1, pageSize: page))
+        #expect(table.load(oldest).kind == .resident)
+        #expect(table.load(oldest).credit == SwapTuning.distantRefaultCredit)
+        #expect(SwapTuning.distantRefaultCredit < SwapTuning.refaultCredit)
+        region.checkInvariants()
+    }
+
     /// A fault that finds the region full evicts one small batch (its thread compresses every
     /// victim): at most ``SwapTuning/inFaultEvictionBatch`` pages, where a background reclaimer
     /// takes full batches; the next faults charge the room it made.
