@@ -17,7 +17,8 @@ import SystemSupport
 /// The seed's rules, as this path keeps them:
 /// - a slot is freed on swap-in only after `UFFDIO_COPY` succeeded (never on EEXIST), through
 ///   the slot's use count (so never under another reader), and the page is then dirty;
-/// - a page installed with `UFFDIO_ZEROPAGE` is dirty (it is writable without a fault);
+/// - a never-touched page (`UFFDIO_ZEROPAGE` for a read, a copy of zeros for a write) is dirty
+///   (it takes a write without a userfault);
 /// - a lazily swapped-in page is mapped write-protected and its first write frees the stale
 ///   copy before the write proceeds;
 /// - a read that fails (after the configured retries of an I/O error or checksum mismatch)
@@ -194,13 +195,20 @@ final class FaultHandler: @unchecked Sendable {
             guard reclaimer.charge() else {
                 return failed(page, restoring: state, poisoning: queueing)
             }
-            let result = Self.retryingWhileBusy { uffd.zeropage(at: pageAddress, length: region.pageSize, wake: false) }
+            // A write gets a zeroed page of its own at once, as the kernel's do_anonymous_page
+            // does: the shared zero page would take a second fault and a TLB flush to copy.
+            // A read (or an access the kernel did not describe) maps the shared zero page.
+            let result = access == .write
+                ? Self.retryingWhileBusy {
+                    uffd.copy(to: pageAddress, from: region.cache.zeroPage, length: region.pageSize, writeProtected: false, wake: false)
+                }
+                : Self.retryingWhileBusy { uffd.zeropage(at: pageAddress, length: region.pageSize, wake: false) }
             if let error = result, error != .fileExists {
                 reclaimer.uncharge()
                 return failed(page, restoring: state, poisoning: queueing)
             }
             if result == .fileExists { region.counters.count(.copyExists) }
-            // The zero page is writable without a fault: it is dirty from the start.
+            // Either page takes a write without a userfault: it is dirty from the start.
             var next = PageState.residentDirty()
             next.credit = SwapTuning.faultCredit
             region.table.unlock(page, to: next)

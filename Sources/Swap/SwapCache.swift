@@ -48,6 +48,9 @@ final class SwapCache: Sendable {
     private let flushing = Atomic<Bool>(false)
     /// Done staging slots that trigger a flush.
     let stagingBatch: Int
+    /// One page that is never written, so it reads as zeros (the kernel's shared zero page):
+    /// the source of the fresh page a write to a never-touched address gets.
+    private let zeroMapping: AnonymousMapping
 
     /// Creates `frameCount` (1...64) frames of `pageSize` bytes and `stagingCount`
     /// (0...``SwapTuning/maximumStagingSlots``) staging slots flushed `stagingBatch` at a time.
@@ -57,6 +60,7 @@ final class SwapCache: Sendable {
         busy = AtomicBitmap(capacity: frameCount)
         frames = try AnonymousMapping(size: frameCount * pageSize, reserveOnly: false)
         stagingArea = try AnonymousMapping(size: max(1, stagingCount) * pageSize)
+        zeroMapping = try AnonymousMapping(size: pageSize)
         self.frameCount = frameCount
         self.pageSize = pageSize
         self.stagingCount = stagingCount
@@ -71,6 +75,9 @@ final class SwapCache: Sendable {
 
     /// The staging area's first byte.
     var stagingBase: UnsafeMutableRawPointer { stagingArea.base }
+
+    /// A page of zeros, read only by `UFFDIO_COPY`.
+    var zeroPage: UnsafeRawPointer { UnsafeRawPointer(zeroMapping.base) }
 
     // MARK: Staging
 

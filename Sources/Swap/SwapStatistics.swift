@@ -20,7 +20,8 @@ public struct SwapStatistics: Sendable, Equatable {
     public var spanProtectFaults = 0
     /// `slotFreeNotify` calls: compressed copies freed on swap-in.
     public var notifyFree = 0
-    /// First touches served with the zero page.
+    /// First touches of never-written pages: a read maps the shared zero page, a write gets a
+    /// zeroed page of its own.
     public var zeroPageFills = 0
     /// Pages mapped in the region now.
     public var residentPages = 0

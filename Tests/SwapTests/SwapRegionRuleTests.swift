@@ -136,6 +136,34 @@ import Testing
         #expect(word(region, 3).pointee == 0xABCD)
     }
 
+    /// A write to a never-touched page gets a zeroed page of its own (`UFFDIO_COPY` of zeros),
+    /// as the kernel's do_anonymous_page does: the write lands without another fault, where the
+    /// shared zero page of a read takes a copy-on-write fault in the kernel at the first write.
+    /// Counted on this thread's minor faults: a fault that raised SIGBUS is not one, the
+    /// copy-on-write of the zero page is.
+    @Test func aWriteToANeverTouchedPageGetsAPageOfItsOwn() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 64, half = 32
+        let (region, _) = try makeRegion(pages: pages, limit: pages, policy: .default)
+        defer { region.close() }
+        let beforeWrites = ResourceUsage.now(.thread).minorFaults
+        for p in 0..<half { word(region, p).pointee = UInt64(p + 1) }
+        let writeFirst = ResourceUsage.now(.thread).minorFaults - beforeWrites
+        let beforeReads = ResourceUsage.now(.thread).minorFaults
+        for p in half..<pages {
+            #expect(word(region, p).pointee == 0)
+            word(region, p).pointee = UInt64(p + 1)
+        }
+        let readFirst = ResourceUsage.now(.thread).minorFaults - beforeReads
+        #expect(writeFirst + half / 2 <= readFirst, "write first: \(writeFirst) minor faults; read, then write: \(readFirst)")
+        #expect(region.statistics.zeroPageFills == pages && region.statistics.faults == pages)
+        for p in 0..<pages {
+            #expect(word(region, p).pointee == UInt64(p + 1))
+            #expect(region.state(ofPage: p).isDirty)
+        }
+        region.checkInvariants()
+    }
+
     @Test(arguments: SlotPolicy.allCases)
     func copyOntoAPresentPageFailsWithEEXISTAndFreesNothing(policy: SlotPolicy) throws {
         guard userfaultfdAvailable() else { return }
