@@ -167,8 +167,9 @@ enum SwapTuning {
     /// on probation and the hand takes it on its first pass, as the kernel puts such a page on
     /// its inactive list and only a refault within the workingset distance on the active one.
     /// Zipf 0.99 (1 GiB region, 256 MiB resident, 1M touches, 30% writes): 187,020 swap-ins
-    /// with one credit, 182,112 with none (the kernel in the same scoreboard run: 177,118);
-    /// uniform touches are not affected (no page is hotter than another).
+    /// with one credit (the kernel in that scoreboard run: 177,118), 182,112 with none (the
+    /// kernel in its run: 175,039); uniform touches swap in as much as before (no page is
+    /// hotter than another).
     static let distantRefaultCredit: UInt64 = 0
 
     /// The adaptive policy frees on swap-in once the copies kept for resident pages reach this
