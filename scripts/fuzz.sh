@@ -62,6 +62,12 @@ run() {
   local status=0
   nice -n "${FUZZ_NICE:-10}" "$(binary "$target")" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
     "$@" || status=$?
+  # 72: libFuzzer's exit status when interrupted (SIGINT/SIGTERM): the campaign was stopped, it
+  # found nothing (its final stats are above).
+  if [ "$status" -eq 72 ]; then
+    echo "== $target interrupted; no failure (the working corpus is kept in $work/corpus)" >&2
+    return 72
+  fi
   if [ "$status" -ne 0 ]; then
     echo "== $target failed (status $status); the input is in $work/artifacts/:" >&2
     ls -t "$work/artifacts/" | head -3 >&2
