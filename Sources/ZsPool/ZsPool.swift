@@ -539,17 +539,17 @@ public final class ZsPool: @unchecked Sendable {
         }
         // One pass over the spans (not one per class: the fuzz targets check after every
         // operation, and classes times spans was a fifth of FuzzZram's time), then one per class.
-        // Per class: live spans, objects in use, partial spans (one array, one allocation).
-        var perClass = [Int](repeating: 0, count: 3 * classes.count)
+        // Per class, counted span by span (one array, one allocation).
+        var perClass = [(spans: Int, objects: Int, partial: Int)](repeating: (0, 0, 0), count: classes.count)
         for s in 0..<stack.pointee.neverUsed {
             let d = descriptors[s]
             guard d.state == .partial || d.state == .full || d.state == .evacuating else { continue }
             let c = Int(d.classIndex)
             precondition(c < classes.count, "span \(s) is of class \(c), past the last")
             let capacity = objectCounts[c]
-            perClass[3 * c] += 1
-            perClass[3 * c + 1] += Int(d.inUse)
-            if d.state == .partial { perClass[3 * c + 2] += 1 }
+            perClass[c].spans += 1
+            perClass[c].objects += Int(d.inUse)
+            if d.state == .partial { perClass[c].partial += 1 }
             liveBytes += Int(d.committedPages) * pageSize
             let reached = (Int(d.bump) * objectSizes[c] + pageSize - 1) / pageSize
             precondition(Int(d.committedPages) == max(1, reached), "span \(s): \(d.committedPages) pages committed, objects reach \(reached)")
@@ -582,7 +582,7 @@ public final class ZsPool: @unchecked Sendable {
                 previous = span
                 span = d.next
             }
-            let (spans, objects, partial) = (perClass[3 * c], perClass[3 * c + 1], perClass[3 * c + 2])
+            let (spans, objects, partial) = perClass[c]
             precondition(partial == onList, "class \(c): \(partial) partial spans, \(onList) on its list")
             precondition(spans == state.pointee.spans, "class \(c): \(spans) live spans, counter says \(state.pointee.spans)")
             precondition(objects == state.pointee.objects, "class \(c): \(objects) objects, counter says \(state.pointee.objects)")
@@ -590,7 +590,7 @@ public final class ZsPool: @unchecked Sendable {
         precondition(liveBytes == memUsedTotal, "live spans hold \(liveBytes) bytes, mem_used says \(memUsedTotal)")
         precondition(memUsedTotal <= memUsedMax, "mem_used \(memUsedTotal) above its high-water mark \(memUsedMax)")
         precondition(memoryLimit == 0 || memUsedTotal <= memoryLimit, "mem_used \(memUsedTotal) above the limit \(memoryLimit)")
-        return (0..<classes.count).reduce(0) { $0 + perClass[3 * $1 + 1] }
+        return perClass.reduce(0) { $0 + $1.objects }
     }
     #endif
 }
