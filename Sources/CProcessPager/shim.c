@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -184,6 +185,8 @@ int uswap_epoll_wait(int epoll, uint64_t *tokens, uint32_t *flags, int capacity,
     }
     return n;
 }
+
+void uswap_yield(void) { sched_yield(); }
 
 int uswap_eventfd(void) {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -86,7 +86,13 @@ public struct PagerConfiguration: Sendable {
     /// fault served by a spinning reader skips a thread wake-up). pydict 300000 100000 at 40M on
     /// a loaded 2-vCPU machine, two runs each: 0 µs 96.5/70.1 s, 60 µs 40.4/35.3 s and 32.4/36.1 s,
     /// 250 µs 21.4/32.1 s and 36.4/39.8 s, 1000 µs 27.9/51.2 s (CPU within ±2 s of each other
-    /// from 60 µs up; 0 µs cost 10 s more).
+    /// from 60 µs up; 0 µs cost 10 s more). Each poll that finds nothing yields the CPU
+    /// (`sched_yield`) to any runnable thread there: a multithreaded program's threads are not
+    /// kept waiting by the spin. On a quiet machine, two interleaved runs each of `uswap run
+    /// --resident 84M` on scripts/workloads/nodejob.js: spinning without yielding 8.2/10.0 s
+    /// wall (CPU 13.3/16.1 s), not spinning 7.7/7.9 s (10.8/11.2), spinning and yielding
+    /// 7.0/6.9 s (11.6/11.0); pydict 300000 100000 at 40M: 17.9/18.8 s, 20.2/18.1 s and
+    /// 18.2/17.3 s.
     public var spinMicroseconds = 200
     /// Laps of the clock a page is skipped when it comes back within one limit's worth of
     /// evictions after it went out (0...3): the hot pages a program keeps touching.

@@ -68,6 +68,8 @@ int uswap_epoll_remove(int epoll, int fd);
 /* Waits up to `timeout_ms` (-1: forever, 0: poll); fills tokens and flags (1 input, 2 hang-up
  * or error); returns the count or -errno. */
 int uswap_epoll_wait(int epoll, uint64_t *tokens, uint32_t *flags, int capacity, int timeout_ms);
+/* Gives the CPU to another runnable thread of this CPU, if there is one (sched_yield). */
+void uswap_yield(void);
 
 /* An eventfd (non-blocking, close-on-exec); returns it or -errno. */
 int uswap_eventfd(void);
