@@ -43,8 +43,8 @@ enum LZ4Format {
     /// (16 bytes of literals window plus the 2-byte offset that must follow; the last sequence,
     /// literals only, always goes through the careful loop).
     static let fastLoopInputMargin = 18
-    /// Long literal runs and long matches copy in 16-byte chunks in the fast loop while they end
-    /// at least this far from the output's (and literal runs from the input's) end.
+    /// Long literal runs and long matches copy in chunks of up to 32 bytes in the fast loop while
+    /// they end at least this far from the output's (and literal runs from the input's) end.
     static let wildCopyMargin = 32
 }
 
