@@ -101,6 +101,10 @@ public struct PagerConfiguration: Sendable {
     public var batchPages = 64
     /// How often the tree's memory is sampled, in milliseconds.
     public var sampleIntervalMilliseconds = 100
+    /// At each sample, a chunk's pool whose memory exceeds the compressed bytes it holds by more
+    /// than this percentage (and by 1 MiB) is compacted: swap-ins free objects all over the
+    /// pool's spans. 0 never compacts.
+    public var compactWastePercent = 5
     /// The most swap space, in bytes of uncompressed pages (rounded up to chunks of 256 MiB).
     public var maximumSwapBytes: Int = 64 << 30
     /// The abstract socket name agents connect to (default: `uswap-run.<pid>`).

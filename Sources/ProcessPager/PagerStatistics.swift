@@ -38,6 +38,8 @@ final class PagerCounters: Sendable {
     let removedPages = Atomic<Int>(0)
     let remappedPages = Atomic<Int>(0)
     let batches = Atomic<Int>(0)
+    let compactions = Atomic<Int>(0)
+    let pagesCompacted = Atomic<Int>(0)
     let moveCalls = Atomic<Int>(0)
     let sessionsStarted = Atomic<Int>(0)
     let sessionsLive = Atomic<Int>(0)
@@ -107,6 +109,10 @@ public struct PagerStatistics: Codable, Sendable, Equatable {
     public var remappedPages = 0
     /// Eviction batches.
     public var batches = 0
+    /// Samples at which a pool was compacted (``PagerConfiguration/compactWastePercent``).
+    public var compactions = 0
+    /// System pages (4 KiB) those compactions gave back.
+    public var pagesCompacted = 0
     /// UFFDIO_MOVE calls.
     public var moveCalls = 0
     /// Program images (exec and fork children) that joined.

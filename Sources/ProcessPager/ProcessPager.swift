@@ -256,6 +256,13 @@ public final class ProcessPager: @unchecked Sendable {
             cap = max(limit * configuration.minimumManagedPercent / 100, limit - unmanaged)
         }
         core.counters.capPages.store(cap / 4096, ordering: .relaxed)
+        if configuration.compactWastePercent > 0 {
+            let freed = core.slots.compactIfWasteful(wastePercent: configuration.compactWastePercent)
+            if freed > 0 {
+                core.counters.compactions.add(1, ordering: .relaxed)
+                core.counters.pagesCompacted.add(freed, ordering: .relaxed)
+            }
+        }
         let pool = core.slots.statistics.memUsedTotal
         let own = Self.anonymousBytes(of: getpid()) ?? 0
         let copies = (Session.pagesPerHalf + 1) * 4096
@@ -317,6 +324,8 @@ public final class ProcessPager: @unchecked Sendable {
         s.removedPages = c.removedPages.load(ordering: .relaxed)
         s.remappedPages = c.remappedPages.load(ordering: .relaxed)
         s.batches = c.batches.load(ordering: .relaxed)
+        s.compactions = c.compactions.load(ordering: .relaxed)
+        s.pagesCompacted = c.pagesCompacted.load(ordering: .relaxed)
         s.moveCalls = c.moveCalls.load(ordering: .relaxed)
         s.sessionsStarted = c.sessionsStarted.load(ordering: .relaxed)
         s.sessionsLive = c.sessionsLive.load(ordering: .relaxed)

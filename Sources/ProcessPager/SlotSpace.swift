@@ -79,6 +79,20 @@ public enum SlotStore: Sendable {
         }
     }
 
+    /// Compacts the store's pool (`zs_compact`) when the memory it holds exceeds the compressed
+    /// bytes it stores by more than `wastePercent` percent (and by at least 1 MiB): the holes
+    /// that swap-ins and frees leave in its spans. Safe beside reads, writes and frees.
+    /// - Returns: the system pages (4 KiB) freed; 0 when the pool was not worth compacting.
+    func compactIfWasteful(wastePercent: Int) -> Int {
+        let figures = statistics
+        let waste = figures.memUsedTotal - figures.comprDataSize
+        guard waste >= 1 << 20, waste * 100 > figures.memUsedTotal * wastePercent else { return 0 }
+        switch self {
+        case .zram(let device, _): return device.compact()
+        case .zswap(let cache, _): return cache.compact()
+        }
+    }
+
     /// Memory the store holds beside its pool: the slot table and the pool's descriptors.
     var metadataBytes: Int {
         switch self {
@@ -283,6 +297,14 @@ public final class SlotSpace: @unchecked Sendable {
         var total = 0
         for i in 0..<chunkCount { total += chunks[i].unsafelyUnwrapped.used.load(ordering: .relaxed) }
         return total
+    }
+
+    /// Compacts each chunk's pool whose holes exceed `wastePercent` percent of its memory (see
+    /// ``SlotStore``'s `compactIfWasteful`); the system pages freed in all.
+    public func compactIfWasteful(wastePercent: Int) -> Int {
+        var freed = 0
+        for i in 0..<chunkCount { freed += chunks[i].unsafelyUnwrapped.store.compactIfWasteful(wastePercent: wastePercent) }
+        return freed
     }
 
     /// The chunks' counters summed (mem_used_max is the sum of each chunk's maximum).

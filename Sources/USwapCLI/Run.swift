@@ -97,6 +97,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("spin-us"), help: .hidden)
     var spinMicroseconds: Int?
 
+    @Option(name: .customLong("compact-waste-percent"), help: .hidden)
+    var compactWastePercent: Int?
+
     @Option(name: .customLong("refault-laps"), help: .hidden)
     var refaultLaps: Int?
 
@@ -125,6 +128,7 @@ struct Run: ParsableCommand {
         configuration.policy = SlotPolicy(rawValue: policy) ?? .freeOnSwapIn
         configuration.chargesUnmanagedMemory = !noChargeUnmanaged
         if let spinMicroseconds { configuration.spinMicroseconds = spinMicroseconds }
+        if let compactWastePercent { configuration.compactWastePercent = compactWastePercent }
         if let refaultLaps { configuration.refaultLaps = refaultLaps }
         do { configuration.tier = try tierOptions.spec } catch { throw ValidationError("\(error)") }
         configuration.tierReplicas = tierOptions.replicas

@@ -70,4 +70,44 @@ import ZRAM
         for _ in 0..<SlotSpace.chunkSlots { _ = try space.allocate() }
         #expect(try space.allocate() == nil)
     }
+
+    /// A page that compresses to about 1.5 KiB: `count` pseudo-random bytes, then zeros.
+    static func halfRandomPage(_ seed: Int, count: Int = 1500) -> [UInt8] {
+        var state = UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<4096).map { i in
+            guard i < count else { return 0 }
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+    }
+
+    @Test func aPoolFullOfHolesIsCompactedAndEveryPageStillReadsBack() throws {
+        let space = Self.zramSpace(chunks: 1)
+        var slots: [Int] = []
+        for i in 0..<2048 {
+            let slot = try #require(try space.allocate())
+            try Self.halfRandomPage(i).withUnsafeBytes { try space.write($0, at: slot) }
+            slots.append(slot)
+        }
+        // Compact pools waste little: nothing to do.
+        #expect(space.compactIfWasteful(wastePercent: 5) == 0)
+        // Three of every four pages swapped in: holes all over the pool's spans.
+        for (i, slot) in slots.enumerated() where i % 4 != 0 { space.release(slot, swapIn: true) }
+        let before = space.statistics
+        #expect(before.memUsedTotal - before.comprDataSize > 1 << 20)
+        // A threshold above the waste leaves the pool alone.
+        #expect(space.compactIfWasteful(wastePercent: 100) == 0)
+        #expect(space.statistics.memUsedTotal == before.memUsedTotal)
+        let freed = space.compactIfWasteful(wastePercent: 5)
+        #expect(freed > 0)
+        let after = space.statistics
+        #expect(after.memUsedTotal == before.memUsedTotal - freed * 4096)
+        #expect(after.storedPages == 512)
+        var back = [UInt8](repeating: 0, count: 4096)
+        for (i, slot) in slots.enumerated() where i % 4 == 0 {
+            try back.withUnsafeMutableBytes { try space.read(slot, into: $0) }
+            #expect(back == Self.halfRandomPage(i))
+        }
+        space.checkInvariants()
+    }
 }
