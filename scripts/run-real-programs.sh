@@ -12,7 +12,7 @@ for p in $only; do
   case $p in
     python) "$here/run-vs-kernel.sh" python auto "$out" -- python3 "$w/pyjob.py" 400000 2 ;;
     java) "$here/run-vs-kernel.sh" java auto "$out" -- java -Xmx512m -Xms64m -XX:-UseContainerSupport -XX:+UseSerialGC "$w/JavaJob.java" 400000 2 ;;
-    node) "$here/run-vs-kernel.sh" node auto "$out" -- node --max-old-space-size=512 "$w/nodejob.js" 600000 2 ;;
+    node) "$here/run-vs-kernel.sh" node auto "$out" -- node --max-old-space-size=512 --max-semi-space-size=16 "$w/nodejob.js" 600000 2 ;;
     redis) "$here/run-vs-kernel.sh" redis auto "$out" -- python3 "$w/redisjob.py" 900000 200 ;;
   esac
 done
