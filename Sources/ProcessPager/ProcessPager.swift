@@ -10,11 +10,13 @@ import ZSwap
 
 /// The maxima of a run, taken every time the pager is sampled.
 public struct PagerFigures: Sendable, Equatable {
-    /// Most managed pages resident in the tree (plus pages held in scratch areas), in bytes.
+    /// Most managed pages resident in the tree (plus pages held in scratch areas; a page a fork
+    /// shares counted once), in bytes.
     public var residentMaxBytes = 0
     /// Most memory the stores' pools held (mem_used_total summed over chunks), in bytes.
     public var poolMaxBytes = 0
-    /// Most of the tree's anonymous memory + the pools + the pager's uncompressed copies, in bytes.
+    /// Most of the tree's anonymous memory (a page a fork shares counted once) + the pools + the
+    /// pager's uncompressed copies, in bytes.
     public var memoryMaxBytes = 0
     /// Most anonymous memory in the tree that the pager does not manage, in bytes.
     public var unmanagedAnonMaxBytes = 0
@@ -250,11 +252,15 @@ public final class ProcessPager: @unchecked Sendable {
         for pid in pids { treeAnon += Self.anonymousBytes(of: pid) ?? 0 }
         let managed = core.usedPages * 4096
         let unmanaged = max(0, treeAnon - managed)
+        // Pages a fork left shared are resident in both processes (RssAnon and the sessions'
+        // counts take them twice) but in memory once, as a memory cgroup charges them.
+        let shared = pids.count > 1 ? Self.sharedAnonymousBytes(of: pids, rssAnon: treeAnon) : 0
         let limit = configuration.residentLimitBytes
         var cap = limit
         if configuration.chargesUnmanagedMemory {
             cap = max(limit * configuration.minimumManagedPercent / 100, limit - unmanaged)
         }
+        cap += shared
         core.counters.capPages.store(cap / 4096, ordering: .relaxed)
         if configuration.compactWastePercent > 0 {
             let freed = core.slots.compactIfWasteful(wastePercent: configuration.compactWastePercent)
@@ -269,9 +275,9 @@ public final class ProcessPager: @unchecked Sendable {
         let swapped = core.slots.usedSlots * 4096
         return maxima.withLock { m in
             m.samples += 1
-            m.residentMaxBytes = max(m.residentMaxBytes, managed)
+            m.residentMaxBytes = max(m.residentMaxBytes, managed - shared)
             m.poolMaxBytes = max(m.poolMaxBytes, pool)
-            m.memoryMaxBytes = max(m.memoryMaxBytes, treeAnon + pool + copies)
+            m.memoryMaxBytes = max(m.memoryMaxBytes, treeAnon - shared + pool + copies)
             m.unmanagedAnonMaxBytes = max(m.unmanagedAnonMaxBytes, unmanaged)
             m.treeAnonMaxBytes = max(m.treeAnonMaxBytes, treeAnon)
             m.pagerAnonMaxBytes = max(m.pagerAnonMaxBytes, own)
@@ -283,6 +289,28 @@ public final class ProcessPager: @unchecked Sendable {
 
     /// The maxima sampled so far.
     public var figures: PagerFigures { maxima.withLock { $0 } }
+
+    /// The anonymous memory that processes `pids` (whose RssAnon sums to `rssAnon`) count more
+    /// than once, shared after a fork: RssAnon summed minus Pss_Anon summed (smaps_rollup, which
+    /// splits a shared page between its users). 0 when a process's figure cannot be read.
+    static func sharedAnonymousBytes(of pids: [Int32], rssAnon: Int) -> Int {
+        var proportional = 0
+        for pid in pids {
+            guard let bytes = proportionalAnonymousBytes(of: pid) else { return 0 }
+            proportional += bytes
+        }
+        return max(0, rssAnon - proportional)
+    }
+
+    /// A process's Pss_Anon (/proc/PID/smaps_rollup) in bytes, or nil if it cannot be read.
+    static func proportionalAnonymousBytes(of pid: Int32) -> Int? {
+        guard let text = try? ProcFile.read("/proc/\(pid)/smaps_rollup") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss_Anon:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+        }
+        return nil
+    }
 
     /// `RssAnon` of a process in bytes, or nil when it is gone.
     public static func anonymousBytes(of pid: Int32) -> Int? {

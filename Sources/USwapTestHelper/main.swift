@@ -3,7 +3,7 @@
 // waits.
 //
 // Usage: USwapTestHelper [--zero N] [--same M] [--random K] [--text L] [--untouched U]
-//                        [--exit-after-ms T]
+//                        [--exit-after-ms T] [--fork]
 //
 // Each pattern (Workloads' MemoryPattern) gets its own private anonymous mapping, kept a
 // distinct VMA by PROT_NONE guard pages on both sides (the kernel merges adjacent anonymous
@@ -16,7 +16,11 @@
 // Then it prints one line on stdout:
 //   ready pagesize=4096 zero=0xADDR:N same=0xADDR:M random=0xADDR:K text=0xADDR:L untouched=0xADDR:U
 // and waits until stdin reaches end of file (or, with --exit-after-ms, exits after T ms).
+// With --fork it forks once the pages are filled (single-threaded then: nothing else runs in the
+// helper) and adds ` child=PID` to the line: the child shares every page copy-on-write, waits
+// like the parent, and the parent reaps it before it exits.
 import ArgumentParser
+import Glibc
 import SystemPackage
 import SystemSupport
 import Workloads
@@ -39,6 +43,8 @@ struct USwapTestHelper: ParsableCommand {
     var untouched = 0
     @Option(name: .customLong("exit-after-ms"), help: "Exit after this many milliseconds (at most 4000) instead of waiting for stdin to close.")
     var exitAfterMilliseconds: Int?
+    @Flag(help: "Fork a child that shares the filled pages (copy-on-write) and waits too.")
+    var fork = false
 
     /// The page count asked for each pattern, in mapping order.
     var counts: [(MemoryPattern, Int)] {
@@ -76,14 +82,23 @@ struct USwapTestHelper: ParsableCommand {
             line += " \(pattern.rawValue)=0x\(String(UInt(bitPattern: cursor), radix: 16)):\(pages)"
             cursor += (pages + 1) * pageSize
         }
-        try FileDescriptor.standardOutput.writeAll((line + "\n").utf8)
+        var child: pid_t = 0
+        if fork {
+            child = Glibc.fork()
+            guard child >= 0 else { throw ValidationError("fork failed: \(SystemCall.lastError)") }
+            if child > 0 { line += " child=\(child)" }
+        }
+        let isChild = fork && child == 0
+        if !isChild { try FileDescriptor.standardOutput.writeAll((line + "\n").utf8) }
         if let exitAfterMilliseconds {
             sleepMicroseconds(min(exitAfterMilliseconds, 4000) * 1000)
-            return
+        } else {
+            // Wait for stdin to close (parent and child both read it: each sees the end).
+            var byte: UInt8 = 0
+            while (try? withUnsafeMutableBytes(of: &byte) { try FileDescriptor.standardInput.read(into: $0) }) == 1 {}
         }
-        // Wait for stdin to close.
-        var byte: UInt8 = 0
-        while (try? withUnsafeMutableBytes(of: &byte) { try FileDescriptor.standardInput.read(into: $0) }) == 1 {}
+        if isChild { _exit(0) }
+        if child > 0 { _ = waitpid(child, nil, 0) }
     }
 }
 
