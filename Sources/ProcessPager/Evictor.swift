@@ -45,6 +45,8 @@ final class Evictor: @unchecked Sendable {
     private var pendingChildHellos: [(fd: Int32, hello: uswap_hello)] = []
     private let readBuffer = PageBuffer(pages: Session.pagesPerHalf)
     private let messageBuffer = PageBuffer(pages: 2)
+    /// A victim's shared slot decompressed, to compare with the victim (see `holds`).
+    private let compareBuffer = PageBuffer(pages: 1)
     private var buffer: UnsafeMutableRawPointer { readBuffer.base }
     private var message: UnsafeMutableRawPointer { messageBuffer.base }
     private var sequence: UInt64 = 0
@@ -655,9 +657,14 @@ final class Evictor: @unchecked Sendable {
         let bytes = UnsafeRawBufferPointer(start: buffer + victim.scratchIndex * 4096, count: 4096)
         var newSlot: Int? = nil
         var target: PageState
+        // A slot the victim kept from a fork's sharing, which it leaves if its bytes changed.
+        let sharedSlot = victim.claimed.keepsSharedSlot ? victim.claimed.slot : nil
         if victim.claimed.clean, let slot = victim.claimed.slot {
             // Lazy: the slot already holds these bytes.
             target = PageState(kind: .swapped, slot: slot, generation: victim.generation)
+        } else if let slot = sharedSlot, holds(slot, bytes) {
+            target = PageState(kind: .swapped, slot: slot, generation: victim.generation)
+            core.counters.sharedSlotReuses.add(1, ordering: .relaxed)
         } else if SameFilled.word(of: bytes) == 0 {
             target = PageState(kind: .empty, slot: nil, generation: victim.generation)
         } else {
@@ -694,6 +701,7 @@ final class Evictor: @unchecked Sendable {
         }
         session.lock.unlock()
         if committed {
+            if let slot = sharedSlot, target.slot != slot { core.slots.release(slot, swapIn: false) }
             core.counters.swapOuts.add(1, ordering: .relaxed)
             core.counters.evictions.add(1, ordering: .relaxed)
             if target.kind == .empty { core.counters.zeroEvictions.add(1, ordering: .relaxed) }
@@ -701,6 +709,13 @@ final class Evictor: @unchecked Sendable {
             // Removed or unmapped while stored: nothing to keep.
             core.slots.release(newSlot, swapIn: false)
         }
+    }
+
+    /// Whether `slot` holds exactly `bytes` (a read that fails holds nothing).
+    private func holds(_ slot: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let stored = UnsafeMutableRawBufferPointer(start: compareBuffer.base, count: 4096)
+        do { try core.slots.read(slot, into: stored) } catch { return false }
+        return memcmp(stored.baseAddress!, bytes.baseAddress!, 4096) == 0
     }
 
     /// Puts a moved page back into the program (its store failed) from the read buffer with

@@ -349,7 +349,10 @@ final class FaultReader: @unchecked Sendable {
             return cuswap_uffd_poison(session.uffd, address, 4096) == EAGAIN ? .retry : .served
         }
         let forkWindow = session.forkPending.load(ordering: .acquiring) > 0
-        let keepSlot = core.lazy || forkWindow
+        // A slot a fork shared stays this page's too (the kernel's swap cache keeps it as well):
+        // evicted unchanged, the page goes back to it rather than into a second slot.
+        let sharedSlot = !core.lazy && !forkWindow && core.slots.useCount(slot) > 1
+        let keepSlot = core.lazy || forkWindow || sharedSlot
         let installed = install(session, address: address, from: pageBuffer.base, writeProtected: core.lazy)
         if installed == -EAGAIN { return .retry }
         if installed == -ESRCH || installed == -ENOENT { return .served }

@@ -9,6 +9,8 @@
 /// - 37...38: ``heat`` (laps of the clock the page is skipped: it refaulted soon after eviction)
 /// - 39: ``clean`` (resident, mapped write-protected, its slot holds the same bytes: lazy policy)
 /// - 40: ``forkWindow`` (swapped in while a fork was pending: the slot stays for the child)
+///   (a resident page with a slot that is neither ``clean`` nor ``forkWindow`` was swapped in
+///   from a slot another process still used: ``keepsSharedSlot``)
 /// - 41...47: the residency generation (7 bits), which ring entries carry to tell stale ones apart
 /// - 48...62: the eviction epoch (units of ``epochShift`` evictions), for refault distances
 /// - 63: ``pinned`` (the page cannot be moved out: its mapping forbids it)
@@ -77,6 +79,12 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
     @inlinable public var clean: Bool { rawValue & (1 << 39) != 0 }
     /// Swapped in while a fork was pending; the slot is kept for the child.
     @inlinable public var forkWindow: Bool { rawValue & (1 << 40) != 0 }
+    /// Swapped in from a slot that a fork shared, which it keeps: evicted unchanged, the page
+    /// goes back to that slot instead of a second copy of the same bytes (resident or evicting,
+    /// a slot, neither ``clean`` nor ``forkWindow``).
+    @inlinable public var keepsSharedSlot: Bool {
+        (kind == .resident || kind == .evicting) && slot != nil && !clean && !forkWindow
+    }
     /// Cannot be moved out of the program.
     @inlinable public var pinned: Bool { rawValue & (1 << 63) != 0 }
 

@@ -39,6 +39,7 @@ final class PagerCounters: Sendable {
     let remappedPages = Atomic<Int>(0)
     let batches = Atomic<Int>(0)
     let compactions = Atomic<Int>(0)
+    let sharedSlotReuses = Atomic<Int>(0)
     let pagesCompacted = Atomic<Int>(0)
     let moveCalls = Atomic<Int>(0)
     let sessionsStarted = Atomic<Int>(0)
@@ -109,6 +110,8 @@ public struct PagerStatistics: Codable, Sendable, Equatable {
     public var remappedPages = 0
     /// Eviction batches.
     public var batches = 0
+    /// Evictions that went back to the slot a fork had shared (the page unchanged since).
+    public var sharedSlotReuses = 0
     /// Samples at which a pool was compacted (``PagerConfiguration/compactWastePercent``).
     public var compactions = 0
     /// System pages (4 KiB) those compactions gave back.

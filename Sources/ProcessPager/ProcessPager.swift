@@ -353,6 +353,7 @@ public final class ProcessPager: @unchecked Sendable {
         s.remappedPages = c.remappedPages.load(ordering: .relaxed)
         s.batches = c.batches.load(ordering: .relaxed)
         s.compactions = c.compactions.load(ordering: .relaxed)
+        s.sharedSlotReuses = c.sharedSlotReuses.load(ordering: .relaxed)
         s.pagesCompacted = c.pagesCompacted.load(ordering: .relaxed)
         s.moveCalls = c.moveCalls.load(ordering: .relaxed)
         s.sessionsStarted = c.sessionsStarted.load(ordering: .relaxed)
