@@ -35,13 +35,7 @@ enum LZ4Decompressor {
         var d = op
         var s = UnsafeRawPointer(op - offset)
         if wide && offset >= 32 {
-            // No load of a turn reads what the same turn stored: 32 bytes a turn.
-            repeat {
-                lz4Copy16(d, s)
-                lz4Copy16(d + 16, s + 16)
-                d += 32
-                s += 32
-            } while d < end
+            lz4WildCopy32(d, s, until: end)
             return
         }
         if offset >= 16 {
@@ -248,13 +242,7 @@ enum LZ4Decompressor {
                 // 32 bytes a turn (half the turns of 16: a page that compresses little has many
                 // long runs); may write 31 bytes past the run, inside the 32 checked above.
                 let copyEnd = op + literals
-                var s = ip
-                repeat {
-                    lz4Copy16(op, s)
-                    lz4Copy16(op + 16, s + 16)
-                    op += 32
-                    s += 32
-                } while op < copyEnd
+                lz4WildCopy32(op, ip, until: copyEnd)
                 op = copyEnd
                 ip += literals
             }

@@ -81,6 +81,22 @@ func lz4Copy16(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointe
     destination.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
 }
 
+/// Copies 32 bytes a turn from `source` to `destination` until `end` is reached (liblz4's
+/// wildCopy32): writes up to 31 bytes past `end` and reads as far past the matching source
+/// end. No load of a turn may read what the same turn stored: the source is at least 32 bytes
+/// behind the destination, or apart from it.
+@inline(__always)
+func lz4WildCopy32(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, until end: UnsafeMutableRawPointer) {
+    var d = destination
+    var s = source
+    repeat {
+        lz4Copy16(d, s)
+        lz4Copy16(d + 16, s + 16)
+        d += 32
+        s += 32
+    } while d < end
+}
+
 /// Writes the extension bytes of a length whose token nibble is 15 (255 while at least 255
 /// remain, then the remainder) at `op`; `rest` is the length minus 15. Returns the position
 /// after them.
