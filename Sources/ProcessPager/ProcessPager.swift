@@ -304,18 +304,18 @@ public final class ProcessPager: @unchecked Sendable {
 
     /// A process's Pss_Anon (/proc/PID/smaps_rollup) in bytes, or nil if it cannot be read.
     static func proportionalAnonymousBytes(of pid: Int32) -> Int? {
-        guard let text = try? ProcFile.read("/proc/\(pid)/smaps_rollup") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("Pss_Anon:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
-        }
-        return nil
+        procBytes("/proc/\(pid)/smaps_rollup", field: "Pss_Anon:")
     }
 
     /// `RssAnon` of a process in bytes, or nil when it is gone.
     public static func anonymousBytes(of pid: Int32) -> Int? {
-        guard let text = try? ProcFile.read("/proc/\(pid)/status") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        procBytes("/proc/\(pid)/status", field: "RssAnon:")
+    }
+
+    /// The `field` line's kB figure of a /proc file, in bytes; nil if the file or line is missing.
+    private static func procBytes(_ path: String, field: String) -> Int? {
+        guard let text = try? ProcFile.read(path) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
         }
