@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 #include <sched.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -214,4 +216,58 @@ int uswap_pidfd_open(int pid) {
 int32_t uswap_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
 void uswap_close(int fd) { close(fd); }
+
+/* The `pos:` figure of /proc/PID/fdinfo/FD, or -errno. */
+static int64_t fd_position(int pid, int fd) {
+    char path[64], text[256];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+    int info = open(path, O_RDONLY | O_CLOEXEC);
+    if (info < 0) return -errno;
+    ssize_t n = read(info, text, sizeof text - 1);
+    int saved = errno;
+    close(info);
+    if (n < 0) return -saved;
+    text[n] = 0;
+    long long position;
+    if (sscanf(text, "pos: %lld", &position) != 1 || position < 0) return -EINVAL;
+    return (int64_t)position;
+}
+
+int uswap_open_process_file(int pid, int fd, uint64_t *device, uint64_t *inode, int64_t *size, int64_t *position) {
+    int64_t at = fd_position(pid, fd);
+    if (at < 0) return (int)at;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+    struct stat before;
+    if (stat(path, &before) != 0) return -errno;
+    if (!S_ISREG(before.st_mode)) return -EBADF;  /* a pipe, socket, device: never opened */
+    int file = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (file < 0) return -errno;
+    struct stat opened;
+    if (fstat(file, &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_dev != before.st_dev
+        || opened.st_ino != before.st_ino) {
+        close(file);  /* the descriptor was closed and reused between the stat and the open */
+        return -EBADF;
+    }
+    *device = (uint64_t)opened.st_dev;
+    *inode = (uint64_t)opened.st_ino;
+    *size = (int64_t)opened.st_size;
+    *position = at;
+    return file;
+}
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451  /* the same on every architecture (the tables were unified at 424) */
+#endif
+
+int64_t uswap_cached_pages(int fd, uint64_t offset, uint64_t length) {
+    struct { uint64_t off, len; } range = { offset, length };
+    struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } stat;
+    if (syscall(__NR_cachestat, fd, &range, &stat, 0) != 0) return -errno;
+    return (int64_t)stat.nr_cache;
+}
+
+int uswap_drop_file_cache(int fd, uint64_t offset, uint64_t length) {
+    return -posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
+}
 #endif

@@ -41,6 +41,7 @@ final class PagerCounters: Sendable {
     let compactions = Atomic<Int>(0)
     let sharedSlotReuses = Atomic<Int>(0)
     let pagesCompacted = Atomic<Int>(0)
+    let fileCacheDroppedBytes = Atomic<Int>(0)
     let moveCalls = Atomic<Int>(0)
     let sessionsStarted = Atomic<Int>(0)
     let sessionsLive = Atomic<Int>(0)
@@ -116,6 +117,8 @@ public struct PagerStatistics: Codable, Sendable, Equatable {
     public var compactions = 0
     /// System pages (4 KiB) those compactions gave back.
     public var pagesCompacted = 0
+    /// Page cache dropped behind the program's file positions (``StreamCache``), in bytes.
+    public var fileCacheDroppedBytes = 0
     /// UFFDIO_MOVE calls.
     public var moveCalls = 0
     /// Program images (exec and fork children) that joined.

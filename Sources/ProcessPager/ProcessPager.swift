@@ -269,6 +269,10 @@ public final class ProcessPager: @unchecked Sendable {
                 core.counters.pagesCompacted.add(freed, ordering: .relaxed)
             }
         }
+        if configuration.trimsStreamCache {
+            let trim = StreamCache.trim(pids: pids)
+            core.counters.fileCacheDroppedBytes.add(trim.droppedBytes, ordering: .relaxed)
+        }
         let pool = core.slots.statistics.memUsedTotal
         let own = Self.anonymousBytes(of: getpid()) ?? 0
         let copies = (Session.pagesPerHalf + 1) * 4096
@@ -355,6 +359,7 @@ public final class ProcessPager: @unchecked Sendable {
         s.compactions = c.compactions.load(ordering: .relaxed)
         s.sharedSlotReuses = c.sharedSlotReuses.load(ordering: .relaxed)
         s.pagesCompacted = c.pagesCompacted.load(ordering: .relaxed)
+        s.fileCacheDroppedBytes = c.fileCacheDroppedBytes.load(ordering: .relaxed)
         s.moveCalls = c.moveCalls.load(ordering: .relaxed)
         s.sessionsStarted = c.sessionsStarted.load(ordering: .relaxed)
         s.sessionsLive = c.sessionsLive.load(ordering: .relaxed)

@@ -88,6 +88,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-charge-unmanaged"), help: "Do not count anonymous memory uswap does not manage (stacks, early mappings) against --resident.")
     var noChargeUnmanaged = false
 
+    @Flag(name: .customLong("keep-file-cache"), help: "Leave the page cache of files the program streams through alone (by default, pages more than 2 MiB behind one of its file positions are dropped, as a memory cgroup at its limit reclaims them first).")
+    var keepFileCache = false
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -127,6 +130,7 @@ struct Run: ParsableCommand {
         configuration.codec = PageCodecFactory(name: codec) ?? .lz4
         configuration.policy = SlotPolicy(rawValue: policy) ?? .freeOnSwapIn
         configuration.chargesUnmanagedMemory = !noChargeUnmanaged
+        configuration.trimsStreamCache = !keepFileCache
         if let spinMicroseconds { configuration.spinMicroseconds = spinMicroseconds }
         if let compactWastePercent { configuration.compactWastePercent = compactWastePercent }
         if let refaultLaps { configuration.refaultLaps = refaultLaps }
@@ -206,6 +210,9 @@ struct Run: ParsableCommand {
         let ratio = s.compressionRatio > 0 ? ", ratio \(format2(s.compressionRatio))" : ""
         lines.append("  pool max \(mib(r.poolMaxBytes)) (\(r.backend) \(r.codec)\(ratio)); swap-ins \(r.swapIns), swap-outs \(r.swapOuts), most out at once \(mib(r.swappedMaxBytes))")
         lines.append("  fault service p50 \(format1(r.p50Us)) us, p99 \(format1(r.p99Us)) us (\(s.latencySamples) faults)")
+        if s.fileCacheDroppedBytes > 0 {
+            lines.append("  page cache dropped behind the program's file positions: \(mib(s.fileCacheDroppedBytes))")
+        }
         if let tier = r.tier {
             lines.append("  second tier \(tier.name): \(tier.writtenBack) pages written back, \(tier.tierReads) tier reads, \(tier.refusedWrites) writes refused, \(tier.failedReads) failed reads")
         }
