@@ -667,6 +667,10 @@ final class Evictor: @unchecked Sendable {
             core.counters.sharedSlotReuses.add(1, ordering: .relaxed)
         } else if SameFilled.word(of: bytes) == 0 {
             target = PageState(kind: .empty, slot: nil, generation: victim.generation)
+        } else if let slot = relativesCopy(of: victim.page, for: session, bytes) {
+            newSlot = slot  // a use taken here, given back if the commit finds the page gone
+            target = PageState(kind: .swapped, slot: slot, generation: victim.generation)
+            core.counters.relativeSlotShares.add(1, ordering: .relaxed)
         } else {
             let slot: Int?
             do { slot = try core.slots.allocate() } catch { slot = nil }
@@ -709,6 +713,29 @@ final class Evictor: @unchecked Sendable {
             // Removed or unmapped while stored: nothing to keep.
             core.slots.release(newSlot, swapIn: false)
         }
+    }
+
+    /// A slot that a process related to `session` by fork (its parent, a child) holds for the
+    /// same page with exactly `bytes`, now with one more user (this page's); nil when none does.
+    /// A page fork left shared and resident in both goes out of each on its own (unshared, then
+    /// moved), and the second to go finds the first one's copy here: one compressed copy with two
+    /// users, as the kernel's reclaim unmapping it from both leaves one swap slot. The slot is
+    /// read from the other session's table without its lock and may be freed meanwhile:
+    /// ``SlotSpace/retainIfUsed(_:)`` refuses a free one, and the bytes are compared after the
+    /// retain, so a slot handed out again holding other bytes is let go.
+    private func relativesCopy(of page: UInt64, for session: Session, _ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard live.count > 1 else { return nil }
+        let pid = session.pid.load(ordering: .relaxed)
+        for other in live where other !== session {
+            let related = (session.isForkChild && other.pid.load(ordering: .relaxed) == session.parentPid)
+                || (other.isForkChild && pid != 0 && other.parentPid == pid)
+            guard related else { continue }
+            let state = other.table.load(page)
+            guard state.kind == .swapped, let slot = state.slot, core.slots.retainIfUsed(slot) else { continue }
+            if holds(slot, bytes) { return slot }
+            core.slots.release(slot, swapIn: false)
+        }
+        return nil
     }
 
     /// Whether `slot` holds exactly `bytes` (a read that fails holds nothing).

@@ -40,6 +40,7 @@ final class PagerCounters: Sendable {
     let batches = Atomic<Int>(0)
     let compactions = Atomic<Int>(0)
     let sharedSlotReuses = Atomic<Int>(0)
+    let relativeSlotShares = Atomic<Int>(0)
     let pagesCompacted = Atomic<Int>(0)
     let fileCacheDroppedBytes = Atomic<Int>(0)
     let moveCalls = Atomic<Int>(0)
@@ -113,6 +114,9 @@ public struct PagerStatistics: Codable, Sendable, Equatable {
     public var batches = 0
     /// Evictions that went back to the slot a fork had shared (the page unchanged since).
     public var sharedSlotReuses = 0
+    /// Evictions that found the page's exact bytes in a slot of a process related by fork (the
+    /// same page gone out of the other one first) and shared that slot instead of a new copy.
+    public var relativeSlotShares = 0
     /// Samples at which a pool was compacted (``PagerConfiguration/compactWastePercent``).
     public var compactions = 0
     /// System pages (4 KiB) those compactions gave back.

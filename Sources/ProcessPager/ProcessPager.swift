@@ -358,6 +358,7 @@ public final class ProcessPager: @unchecked Sendable {
         s.batches = c.batches.load(ordering: .relaxed)
         s.compactions = c.compactions.load(ordering: .relaxed)
         s.sharedSlotReuses = c.sharedSlotReuses.load(ordering: .relaxed)
+        s.relativeSlotShares = c.relativeSlotShares.load(ordering: .relaxed)
         s.pagesCompacted = c.pagesCompacted.load(ordering: .relaxed)
         s.fileCacheDroppedBytes = c.fileCacheDroppedBytes.load(ordering: .relaxed)
         s.moveCalls = c.moveCalls.load(ordering: .relaxed)

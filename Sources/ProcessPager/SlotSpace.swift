@@ -246,10 +246,30 @@ public final class SlotSpace: @unchecked Sendable {
         return nil
     }
 
-    /// Adds a user to `slot` (a forked child now shares it).
+    /// A use count held while the last user's release frees the slot's copy: neither free to
+    /// allocate nor alive to retain.
+    static let freeing = UInt16.max
+
+    /// Adds a user to `slot` (a forked child now shares it). The caller holds a use of it.
     @inline(__always)
     public func retain(_ slot: Int) {
         chunk(for: slot).counts[slot & (Self.chunkSlots - 1)].add(1, ordering: .relaxed)
+    }
+
+    /// Adds a user to `slot` if it has one now, for a caller that holds no use of it (a slot
+    /// number read from another process's page table, which may be freed meanwhile). Returns
+    /// false for a free slot or one being freed. The slot may have been freed and handed out
+    /// again since its number was read: the caller checks its bytes before relying on them.
+    public func retainIfUsed(_ slot: Int) -> Bool {
+        guard slot >> Self.chunkShift < chunkCount else { return false }
+        let count = chunk(for: slot).counts + (slot & (Self.chunkSlots - 1))
+        while true {
+            let current = count.pointee.load(ordering: .acquiring)
+            guard current != 0, current < Self.freeing - 1 else { return false }
+            if count.pointee.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing).exchanged {
+                return true
+            }
+        }
     }
 
     /// Drops a user of `slot`; the last one frees the stored copy. `swapIn`: the page was just
@@ -261,9 +281,12 @@ public final class SlotSpace: @unchecked Sendable {
         let index = slot & (Self.chunkSlots - 1)
         while true {
             let count = chunk.counts[index].load(ordering: .acquiring)
-            precondition(count > 0, "released a free slot")
+            precondition(count > 0 && count != Self.freeing, "released a free slot")
             if count == 1 {
-                // The last user: free the copy before the slot can be handed out again.
+                // The last user: mark it, so that no retainIfUsed can add a user while the copy
+                // is freed, and free the copy before the slot can be handed out again.
+                guard chunk.counts[index].compareExchange(expected: 1, desired: Self.freeing, ordering: .acquiringAndReleasing).exchanged
+                else { continue }
                 chunk.store.free(index, swapIn: swapIn)
                 chunk.counts[index].store(0, ordering: .releasing)
                 chunk.used.subtract(1, ordering: .relaxed)

@@ -1,3 +1,4 @@
+import Synchronization
 import PageStore
 import Testing
 import ZRAM
@@ -52,6 +53,67 @@ import ZRAM
         space.release(slot, swapIn: false)
         #expect(space.useCount(slot) == 0)
         #expect(space.statistics.storedPages == 0)
+    }
+
+    @Test func retainIfUsedAddsAUserOnlyToASlotInUse() throws {
+        let space = Self.zramSpace()
+        #expect(!space.retainIfUsed(0), "no chunk made yet")
+        #expect(!space.retainIfUsed(SlotSpace.chunkSlots * 5), "beyond every chunk")
+        let slot = try #require(try space.allocate())
+        try Self.page(9).withUnsafeBytes { try space.write($0, at: slot) }
+        #expect(!space.retainIfUsed(slot + 1), "a free slot of a made chunk")
+        #expect(space.retainIfUsed(slot))
+        #expect(space.useCount(slot) == 2)
+        space.release(slot, swapIn: false)
+        space.release(slot, swapIn: false)
+        #expect(space.useCount(slot) == 0)
+        #expect(!space.retainIfUsed(slot), "freed by its last user")
+        #expect(space.statistics.storedPages == 0)
+        space.checkInvariants()
+    }
+
+    /// One thread allocates, writes and releases slots (the evictor and the fault reader) while
+    /// another retains whatever slot number it reads and checks its bytes (the evictor looking at
+    /// a relative's table): a retain never revives a slot being freed, and every slot ends free.
+    @Test func retainsRacingLastReleasesNeverReviveAFreedSlot() async throws {
+        let space = Self.zramSpace(chunks: 1)
+        _ = try #require(try space.allocate())
+        space.release(0, swapIn: false)
+        let rounds = 20_000
+        final class Shared: Sendable {
+            let published = Atomic<Int>(-1)
+            let done = Atomic<Bool>(false)
+        }
+        let shared = Shared()
+        async let owner: Void = {
+            for round in 0..<rounds {
+                guard let slot = try? space.allocate() else { continue }
+                try? Self.page(UInt8(truncatingIfNeeded: round)).withUnsafeBytes { try space.write($0, at: slot) }
+                shared.published.store(slot, ordering: .releasing)
+                space.release(slot, swapIn: false)
+            }
+            shared.done.store(true, ordering: .releasing)
+        }()
+        async let reader: Int = {
+            var retained = 0
+            var bytes = [UInt8](repeating: 0, count: 4096)
+            while !shared.done.load(ordering: .acquiring) {
+                let slot = shared.published.load(ordering: .acquiring)
+                guard slot >= 0, space.retainIfUsed(slot) else { continue }
+                // Held: the copy cannot be freed under this read.
+                let read: Bool = (try? bytes.withUnsafeMutableBytes { try space.read(slot, into: $0) }) != nil
+                #expect(read, "a retained slot reads")
+                retained += 1
+                space.release(slot, swapIn: false)
+            }
+            return retained
+        }()
+        _ = await owner
+        let retained = await reader
+        print("retainIfUsed won \(retained) races of \(rounds)")
+        #expect(space.usedSlots == 0)
+        #expect(space.statistics.storedPages == 0)
+        space.checkInvariants()
     }
 
     @Test func aFullChunkLeadsToTheNextAndFreedLowSlotsAreReusedFirst() throws {
