@@ -105,7 +105,7 @@ public struct PagerConfiguration: Sendable {
     /// than this percentage (and by 1 MiB) is compacted: swap-ins free objects all over the
     /// pool's spans. 0 never compacts.
     public var compactWastePercent = 5
-    /// At each sample, the page cache more than 2 MiB behind the position of a descriptor of the
+    /// At each sample, the page cache more than 1 MiB behind the position of a descriptor of the
     /// tree's processes on a regular file is dropped (``StreamCache``), as a memory cgroup at
     /// its limit reclaims such used-once pages first. redisjob.py at 92 MiB: 48 MiB of its
     /// BGSAVE dump stayed cached, charged to the run, without it.

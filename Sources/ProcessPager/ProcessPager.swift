@@ -249,7 +249,12 @@ public final class ProcessPager: @unchecked Sendable {
     public func sample() -> PagerFigures {
         let pids = evictorProcessIDs()
         var treeAnon = 0
-        for pid in pids { treeAnon += Self.anonymousBytes(of: pid) ?? 0 }
+        var pageTables = 0
+        for pid in pids {
+            guard let figures = Self.statusBytes(of: pid, fields: ("RssAnon:", "VmPTE:")) else { continue }
+            treeAnon += figures.0 ?? 0
+            pageTables += figures.1 ?? 0
+        }
         let managed = core.usedPages * 4096
         let unmanaged = max(0, treeAnon - managed)
         // Pages a fork left shared are resident in both processes (RssAnon and the sessions'
@@ -258,7 +263,8 @@ public final class ProcessPager: @unchecked Sendable {
         let limit = configuration.residentLimitBytes
         var cap = limit
         if configuration.chargesUnmanagedMemory {
-            cap = max(limit * configuration.minimumManagedPercent / 100, limit - unmanaged)
+            // The tree's page tables too, which a memory cgroup charges as well.
+            cap = max(limit * configuration.minimumManagedPercent / 100, limit - unmanaged - pageTables)
         }
         cap += shared
         core.counters.capPages.store(cap / 4096, ordering: .relaxed)
@@ -313,12 +319,24 @@ public final class ProcessPager: @unchecked Sendable {
 
     /// `RssAnon` of a process in bytes, or nil when it is gone.
     public static func anonymousBytes(of pid: Int32) -> Int? {
-        procBytes("/proc/\(pid)/status", field: "RssAnon:")
+        statusBytes(of: pid, fields: ("RssAnon:", "RssAnon:"))?.0
+    }
+
+    /// Two kB figures of /proc/PID/status (`RssAnon:`, `VmPTE:`) in bytes, from one read; nil
+    /// when the process is gone, a field nil when its line is missing.
+    static func statusBytes(of pid: Int32, fields: (String, String)) -> (Int?, Int?)? {
+        guard let text = try? ProcFile.read("/proc/\(pid)/status") else { return nil }
+        return (kilobytes(in: text, field: fields.0), kilobytes(in: text, field: fields.1))
     }
 
     /// The `field` line's kB figure of a /proc file, in bytes; nil if the file or line is missing.
     private static func procBytes(_ path: String, field: String) -> Int? {
         guard let text = try? ProcFile.read(path) else { return nil }
+        return kilobytes(in: text, field: field)
+    }
+
+    /// The kB figure of the line of `text` that starts with `field`, in bytes.
+    private static func kilobytes(in text: String, field: String) -> Int? {
         for line in text.split(separator: "\n") where line.hasPrefix(field) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }

@@ -26,9 +26,9 @@ import Glibc
 public enum StreamCache {
     /// Pages this close behind a descriptor's position stay: a program often reads again what
     /// it has just written or read (a log's last records, a record it seeks back to).
-    public static let keptBehindBytes = 2 << 20
-    /// A range smaller than this is left for a later sample (each drop is two system calls).
-    public static let minimumDropBytes = 1 << 20
+    public static let keptBehindBytes = 1 << 20
+    /// A range smaller than this is left for a later sample (each drop is three system calls).
+    public static let minimumDropBytes = 512 << 10
 
     /// What one pass over a tree's descriptors did.
     public struct Trim: Sendable, Equatable {

@@ -88,7 +88,7 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("no-charge-unmanaged"), help: "Do not count anonymous memory uswap does not manage (stacks, early mappings) against --resident.")
     var noChargeUnmanaged = false
 
-    @Flag(name: .customLong("keep-file-cache"), help: "Leave the page cache of files the program streams through alone (by default, pages more than 2 MiB behind one of its file positions are dropped, as a memory cgroup at its limit reclaims them first).")
+    @Flag(name: .customLong("keep-file-cache"), help: "Leave the page cache of files the program streams through alone (by default, pages more than 1 MiB behind one of its file positions are dropped, as a memory cgroup at its limit reclaims them first).")
     var keepFileCache = false
 
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")

@@ -60,23 +60,24 @@ final class StreamedFile {
 @Suite struct StreamCacheTests {
     static let mib = 1 << 20
 
-    @Test func onlyARangeOfAtLeastAMiBMoreThanTwoMiBBehindThePositionIsDropped() {
+    @Test func onlyARangeOfHalfAMiBOrMoreThatIsMoreThanAMiBBehindThePositionIsDropped() {
+        #expect(StreamCache.keptBehindBytes == Self.mib && StreamCache.minimumDropBytes == Self.mib / 2)
         #expect(StreamCache.droppableRange(position: 0, size: 0) == nil)
-        #expect(StreamCache.droppableRange(position: 3 * Self.mib - 1, size: 64 * Self.mib) == nil)
-        #expect(StreamCache.droppableRange(position: 3 * Self.mib, size: 64 * Self.mib) == Self.mib)
-        #expect(StreamCache.droppableRange(position: 16 * Self.mib, size: 64 * Self.mib) == 14 * Self.mib)
+        #expect(StreamCache.droppableRange(position: 3 * Self.mib / 2 - 1, size: 64 * Self.mib) == nil)
+        #expect(StreamCache.droppableRange(position: 3 * Self.mib / 2, size: 64 * Self.mib) == Self.mib / 2)
+        #expect(StreamCache.droppableRange(position: 16 * Self.mib, size: 64 * Self.mib) == 15 * Self.mib)
         // A position past the end (lseek beyond it) counts as the end.
-        #expect(StreamCache.droppableRange(position: 64 * Self.mib, size: 8 * Self.mib) == 6 * Self.mib)
+        #expect(StreamCache.droppableRange(position: 64 * Self.mib, size: 8 * Self.mib) == 7 * Self.mib)
     }
 
-    @Test func theCacheBehindAWritersPositionGoesAndItsLastTwoMiBAndTheDataStay() throws {
+    @Test func theCacheBehindAWritersPositionGoesAndItsLastMiBAndTheDataStay() throws {
         guard let directory = DiskDirectory.path() else { return }
         let file = try StreamedFile(in: directory, mib: 16)
         #expect(file.cached(0, 16 * Self.mib) == 4096)
         let dropped = StreamCache.trim(pid: getpid(), descriptor: file.fd)
-        #expect((dropped ?? 0) >= 12 * Self.mib, "dropped \(String(describing: dropped))")
-        #expect(file.cached(0, 14 * Self.mib) == 0)
-        #expect(file.cached(14 * Self.mib, 2 * Self.mib) == 512, "the last 2 MiB behind the position stay")
+        #expect((dropped ?? 0) >= 14 * Self.mib, "dropped \(String(describing: dropped))")
+        #expect(file.cached(0, 15 * Self.mib) == 0)
+        #expect(file.cached(15 * Self.mib, Self.mib) == 256, "the last MiB behind the position stays")
         // Nothing is left to drop the second time: counted as a stream, 0 bytes.
         #expect(StreamCache.trim(pid: getpid(), descriptor: file.fd) == 0)
         #expect(file.intact(mib: 16))
@@ -88,15 +89,15 @@ final class StreamedFile {
         var dropped = StreamCache.trim(pid: getpid(), descriptor: file.fd) ?? 0
         fsync(file.fd)  // the first pass started the writeback; this waits for it
         dropped += StreamCache.trim(pid: getpid(), descriptor: file.fd) ?? 0
-        #expect(file.cached(0, 6 * Self.mib) == 0)
-        #expect(dropped >= 5 * Self.mib, "dropped \(dropped)")
+        #expect(file.cached(0, 7 * Self.mib) == 0)
+        #expect(dropped >= 6 * Self.mib, "dropped \(dropped)")
         #expect(file.intact(mib: 8))
     }
 
     @Test func aDescriptorNearTheStartOfItsFileIsNoStream() throws {
         guard let directory = DiskDirectory.path() else { return }
         let file = try StreamedFile(in: directory, mib: 8)
-        lseek(file.fd, off_t(2 * Self.mib), SEEK_SET)
+        lseek(file.fd, off_t(Self.mib + Self.mib / 4), SEEK_SET)
         #expect(StreamCache.trim(pid: getpid(), descriptor: file.fd) == nil)
         #expect(file.cached(0, 8 * Self.mib) == 2048, "nothing dropped")
     }
@@ -134,7 +135,7 @@ final class StreamedFile {
         #expect(StreamCache.descriptors(of: 0x7fff_fff0).isEmpty)
         let trim = StreamCache.trim(pids: [getpid(), 0x7fff_fff0])
         #expect(trim.streams >= 1)
-        #expect(file.cached(0, 6 * Self.mib) == 0)
+        #expect(file.cached(0, 7 * Self.mib) == 0)
         #expect(file.intact(mib: 8))
     }
 }
@@ -154,7 +155,7 @@ final class StreamedFile {
         if keep {
             #expect(dropped == 0)
         } else {
-            // Written then read: each pass leaves at most its last 2 MiB plus one sample's worth.
+            // Written then read: each pass leaves at most its last MiB plus one sample's worth.
             #expect(dropped >= 32 << 20, "dropped \(dropped)")
         }
     }
