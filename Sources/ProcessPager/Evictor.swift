@@ -656,6 +656,7 @@ final class Evictor: @unchecked Sendable {
         let victim = session.victims[index]
         let bytes = UnsafeRawBufferPointer(start: buffer + victim.scratchIndex * 4096, count: 4096)
         var newSlot: Int? = nil
+        var sharedWithRelative = false
         var target: PageState
         // A slot the victim kept from a fork's sharing, which it leaves if its bytes changed.
         let sharedSlot = victim.claimed.keepsSharedSlot ? victim.claimed.slot : nil
@@ -669,8 +670,8 @@ final class Evictor: @unchecked Sendable {
             target = PageState(kind: .empty, slot: nil, generation: victim.generation)
         } else if let slot = relativesCopy(of: victim.page, for: session, bytes) {
             newSlot = slot  // a use taken here, given back if the commit finds the page gone
+            sharedWithRelative = true
             target = PageState(kind: .swapped, slot: slot, generation: victim.generation)
-            core.counters.relativeSlotShares.add(1, ordering: .relaxed)
         } else {
             let slot: Int?
             do { slot = try core.slots.allocate() } catch { slot = nil }
@@ -709,6 +710,7 @@ final class Evictor: @unchecked Sendable {
             core.counters.swapOuts.add(1, ordering: .relaxed)
             core.counters.evictions.add(1, ordering: .relaxed)
             if target.kind == .empty { core.counters.zeroEvictions.add(1, ordering: .relaxed) }
+            if sharedWithRelative { core.counters.relativeSlotShares.add(1, ordering: .relaxed) }
         } else if let newSlot {
             // Removed or unmapped while stored: nothing to keep.
             core.slots.release(newSlot, swapIn: false)

@@ -319,7 +319,7 @@ public final class ProcessPager: @unchecked Sendable {
 
     /// `RssAnon` of a process in bytes, or nil when it is gone.
     public static func anonymousBytes(of pid: Int32) -> Int? {
-        statusBytes(of: pid, fields: ("RssAnon:", "RssAnon:"))?.0
+        procBytes("/proc/\(pid)/status", field: "RssAnon:")
     }
 
     /// Two kB figures of /proc/PID/status (`RssAnon:`, `VmPTE:`) in bytes, from one read; nil

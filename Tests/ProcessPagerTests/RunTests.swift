@@ -30,12 +30,18 @@ enum TestPrograms {
         let directory = NSTemporaryDirectory() + "uswap-run-tests-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let output = "\(directory)/\(name)"
+        // Compiled under a name of its own and renamed into place: two tests that ask at once
+        // never run a file the other's compiler is still writing.
+        let partial = "\(output).\(UUID().uuidString)"
         let compile = Process()
         compile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compile.arguments = ["cc", "-O2", "-pthread", "-I", sourceDirectory, "-o", output, "\(sourceDirectory)/\(name).c"]
+        compile.arguments = ["cc", "-O2", "-pthread", "-I", sourceDirectory, "-o", partial, "\(sourceDirectory)/\(name).c"]
         try compile.run()
         compile.waitUntilExit()
-        guard compile.terminationStatus == 0 else { throw TestProgramError.compile(name) }
+        guard compile.terminationStatus == 0, rename(partial, output) == 0 else {
+            unlink(partial)
+            throw TestProgramError.compile(name)
+        }
         built.withLock { $0[name] = output }
         return output
     }

@@ -141,7 +141,7 @@ final class StreamedFile {
 }
 
 /// `uswap run` of a program that writes and reads back a file four times its limit.
-@Suite struct RunStreamCacheTests {
+@Suite(.serialized) struct RunStreamCacheTests {
     @Test(arguments: [false, true])
     func aProgramStreamingAFileLeavesLittleOfItCachedUnlessToldToKeepIt(keep: Bool) async throws {
         guard let uswap = RunEnvironment.uswap(), let directory = DiskDirectory.path() else { return }
