@@ -233,7 +233,7 @@ static int64_t fd_position(int pid, int fd) {
     return (int64_t)position;
 }
 
-int uswap_open_process_file(int pid, int fd, uint64_t *device, uint64_t *inode, int64_t *size, int64_t *position) {
+int uswap_open_process_file(int pid, int fd, int64_t *size, int64_t *position) {
     int64_t at = fd_position(pid, fd);
     if (at < 0) return (int)at;
     char path[64];
@@ -249,8 +249,6 @@ int uswap_open_process_file(int pid, int fd, uint64_t *device, uint64_t *inode, 
         close(file);  /* the descriptor was closed and reused between the stat and the open */
         return -EBADF;
     }
-    *device = (uint64_t)opened.st_dev;
-    *inode = (uint64_t)opened.st_ino;
     *size = (int64_t)opened.st_size;
     *position = at;
     return file;

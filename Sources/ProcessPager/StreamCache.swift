@@ -57,11 +57,9 @@ public enum StreamCache {
     /// or nil when it is not a regular file at least ``keptBehindBytes`` + ``minimumDropBytes``
     /// in (or is gone, or may not be opened).
     public static func trim(pid: Int32, descriptor: Int32) -> Int? {
-        var device: UInt64 = 0
-        var inode: UInt64 = 0
         var size: Int64 = 0
         var position: Int64 = 0
-        let file = uswap_open_process_file(pid, descriptor, &device, &inode, &size, &position)
+        let file = uswap_open_process_file(pid, descriptor, &size, &position)
         guard file >= 0 else { return nil }
         defer { uswap_close(file) }
         guard let range = droppableRange(position: Int(position), size: Int(size)) else { return nil }

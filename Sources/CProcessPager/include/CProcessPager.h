@@ -87,10 +87,10 @@ void uswap_close(int fd);
 
 /* Opens the regular file that descriptor `fd` of process `pid` refers to (/proc/PID/fd/FD), for
  * reading, never blocking (a FIFO put there since the caller looked is opened and refused);
- * fills its device, inode, size and the process's file position (/proc/PID/fdinfo/FD's pos).
- * Returns the new descriptor (close-on-exec), or -errno: -ENOENT when the descriptor is gone,
- * -EBADF when it is not a regular file, -EACCES/-EPERM when this process may not open it. */
-int uswap_open_process_file(int pid, int fd, uint64_t *device, uint64_t *inode, int64_t *size, int64_t *position);
+ * fills its size and the process's file position (/proc/PID/fdinfo/FD's pos). Returns the new
+ * descriptor (close-on-exec), or -errno: -ENOENT when the descriptor is gone, -EBADF when it is
+ * not a regular file, -EACCES/-EPERM when this process may not open it. */
+int uswap_open_process_file(int pid, int fd, int64_t *size, int64_t *position);
 /* cachestat(2) (Linux 6.5+): how many pages of the file behind `fd` in [offset, offset +
  * length) are in the page cache; returns the count or -errno (-ENOSYS on older kernels). */
 int64_t uswap_cached_pages(int fd, uint64_t offset, uint64_t length);
