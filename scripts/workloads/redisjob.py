@@ -96,6 +96,14 @@ def start(directory, name, dbfile):
     return proc, Client(sock)
 
 
+T0 = time.monotonic()
+
+
+def phase(name):
+    """Each phase's end on stderr (stdout stays deterministic): where a run's time goes."""
+    print(f"redisjob: {name} done at {time.monotonic() - T0:.1f} s", file=sys.stderr, flush=True)
+
+
 work = tempfile.mkdtemp(prefix="redisjob.")
 servers = []
 try:
@@ -107,6 +115,7 @@ try:
         for _ in range(lo, hi):
             r.reply()
     print(f"loaded {r.call('DBSIZE')} keys of {size} bytes", flush=True)
+    phase("load")
 
     check = hashlib.sha256()
     bad = 0
@@ -118,6 +127,7 @@ try:
             bad += v != value(i)
             check.update(v or b"")
     print(f"read back all keys: {bad} wrong, checksum {check.hexdigest()[:32]}", flush=True)
+    phase("read back")
 
     r.send((b"DEBUG", b"DIGEST"), (b"BGSAVE",))
     digest, _ = r.reply(), r.reply()
@@ -128,6 +138,7 @@ try:
         for _ in range(lo, hi):
             r.reply()
         rewritten += hi - lo
+    phase("rewrite")
     while True:
         info = r.call("INFO", "persistence").decode()
         if "rdb_bgsave_in_progress:0" in info:
@@ -135,6 +146,7 @@ try:
         time.sleep(0.1)
     status = [ln for ln in info.split("\r\n") if ln.startswith("rdb_last_bgsave_status")][0]
     print(f"BGSAVE while rewriting {rewritten} keys: {status.split(':')[1]}", flush=True)
+    phase("BGSAVE")
     proc.terminate()
     proc.wait()
     servers.remove(proc)
@@ -147,6 +159,7 @@ try:
             break
         except RedisError:
             time.sleep(0.1)
+    phase("dump load")
     same = r2.call("DEBUG", "DIGEST") == digest
     print(f"dump holds {loaded} keys, DEBUG DIGEST same as at BGSAVE: {same}", flush=True)
     if bad or not same:
