@@ -360,9 +360,9 @@ final class FaultReader: @unchecked Sendable {
         var resident = PageState(kind: .resident, slot: keepSlot ? slot : nil, generation: state.nextGeneration)
         if core.lazy && installed == 0 { resident = resident.setting(.clean) }
         if forkWindow { resident = resident.setting(.forkWindow) }
-        let distance = (core.epoch &- state.epoch) & 0x7FFF
-        if distance < core.refaultEpochs {
-            resident = resident.with(heat: core.configuration.refaultLaps)
+        let heat = core.refaultHeat(distance: (core.epoch &- state.epoch) & 0x7FFF)
+        if heat > 0 {
+            resident = resident.with(heat: heat)
             core.counters.refaults.add(1, ordering: .relaxed)
         }
         session.table.store(pageNumber, resident)

@@ -97,6 +97,10 @@ public struct PagerConfiguration: Sendable {
     /// Laps of the clock a page is skipped when it comes back within one limit's worth of
     /// evictions after it went out (0...3): the hot pages a program keeps touching.
     public var refaultLaps = 1
+    /// Whether a page that comes back sooner is skipped longer: one lap more within half a
+    /// limit's worth of evictions, two within a quarter (at most 3 laps; ``refaultLaps`` 0 still
+    /// turns refault heat off).
+    public var gradesRefaultHeat = true
     /// Pages moved out of a program per eviction batch (at most the scratch half, 64).
     public var batchPages = 64
     /// How often the tree's memory is sampled, in milliseconds.
@@ -149,6 +153,21 @@ public struct PagerConfiguration: Sendable {
         if maximumSwapBytes < SlotSpace.chunkSlots * 4096 { return "maximum swap of \(maximumSwapBytes) bytes is below one chunk (256 MiB)" }
         if socketName.isEmpty || socketName.utf8.count > 100 { return "socket name must have 1 to 100 bytes" }
         return nil
+    }
+
+    /// Laps of the clock a page is skipped when it refaults `distance` eviction epochs after it
+    /// went out: 0 at `threshold` or beyond (it would have gone with a little more room all the
+    /// same), else ``refaultLaps``, and with ``gradesRefaultHeat`` one more within half the
+    /// threshold and one more within a quarter (at most 3). How soon a page comes back estimates
+    /// how often the program touches it, which the kernel's accessed bits tell it and faults
+    /// alone do not. redisjob.py at 91M: 3.95M swap-ins graded, 4.19M flat; pydict 300000 100000
+    /// at 40M 941k against 966k; nodejob.js at 84M 257k against 266k.
+    @inline(__always)
+    func refaultHeat(distance: UInt64, threshold: UInt64) -> Int {
+        guard distance < threshold, refaultLaps > 0 else { return 0 }
+        guard gradesRefaultHeat else { return min(3, refaultLaps) }
+        let sooner = (distance * 2 < threshold ? 1 : 0) + (distance * 4 < threshold ? 1 : 0)
+        return min(3, refaultLaps + sooner)
     }
 
     /// The limit in 4 KiB pages.

@@ -96,6 +96,13 @@ final class PagerCore: Sendable {
     @inline(__always)
     var refaultEpochs: UInt64 { UInt64(max(1, configuration.limitPages >> Int(PageState.epochShift))) }
 
+    /// Laps of the clock a page that refaulted `distance` epochs after its eviction is skipped
+    /// (``PagerConfiguration/refaultHeat(distance:threshold:)`` with ``refaultEpochs``).
+    @inline(__always)
+    func refaultHeat(distance: UInt64) -> Int {
+        configuration.refaultHeat(distance: distance, threshold: refaultEpochs)
+    }
+
     /// The current eviction epoch (15 bits).
     @inline(__always)
     var epoch: UInt64 { (UInt64(counters.evictions.load(ordering: .relaxed)) >> PageState.epochShift) & 0x7FFF }

@@ -106,6 +106,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("refault-laps"), help: .hidden)
     var refaultLaps: Int?
 
+    @Flag(name: .customLong("flat-refault-heat"), help: .hidden)
+    var flatRefaultHeat = false
+
     /// The command without a leading `--`.
     var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
@@ -134,6 +137,7 @@ struct Run: ParsableCommand {
         if let spinMicroseconds { configuration.spinMicroseconds = spinMicroseconds }
         if let compactWastePercent { configuration.compactWastePercent = compactWastePercent }
         if let refaultLaps { configuration.refaultLaps = refaultLaps }
+        if flatRefaultHeat { configuration.gradesRefaultHeat = false }
         do { configuration.tier = try tierOptions.spec } catch { throw ValidationError("\(error)") }
         configuration.tierReplicas = tierOptions.replicas
         configuration.tierLeaseTTLMilliseconds = tierOptions.leaseTTL

@@ -11,6 +11,33 @@ import Testing
         #expect(configuration.reservePages == 320)
     }
 
+    @Test func aPageThatComesBackSoonerIsSkippedLonger() {
+        var configuration = PagerConfiguration(residentLimitBytes: 80 << 20, socketName: "t")
+        // Threshold 100 epochs: a quarter is below 25, a half below 50.
+        #expect(configuration.refaultHeat(distance: 0, threshold: 100) == 3)
+        #expect(configuration.refaultHeat(distance: 24, threshold: 100) == 3)
+        #expect(configuration.refaultHeat(distance: 25, threshold: 100) == 2)
+        #expect(configuration.refaultHeat(distance: 49, threshold: 100) == 2)
+        #expect(configuration.refaultHeat(distance: 50, threshold: 100) == 1)
+        #expect(configuration.refaultHeat(distance: 99, threshold: 100) == 1)
+        // At the threshold or beyond: it would have gone with a little more room anyway.
+        #expect(configuration.refaultHeat(distance: 100, threshold: 100) == 0)
+        #expect(configuration.refaultHeat(distance: 30_000, threshold: 100) == 0)
+        // More laps never go past the state's 2 bits.
+        configuration.refaultLaps = 3
+        #expect(configuration.refaultHeat(distance: 0, threshold: 100) == 3)
+        configuration.refaultLaps = 2
+        #expect(configuration.refaultHeat(distance: 30, threshold: 100) == 3)
+        // Flat: the configured laps wherever the refault is near.
+        configuration.gradesRefaultHeat = false
+        #expect(configuration.refaultHeat(distance: 0, threshold: 100) == 2)
+        #expect(configuration.refaultHeat(distance: 99, threshold: 100) == 2)
+        // No laps: no heat at any distance.
+        configuration.refaultLaps = 0
+        configuration.gradesRefaultHeat = true
+        #expect(configuration.refaultHeat(distance: 0, threshold: 100) == 0)
+    }
+
     @Test func aTinyLimitIsRefusedWithTheSmallestThatWorks() {
         let problem = PagerConfiguration(residentLimitBytes: 4096, socketName: "t").problem
         #expect(problem?.contains("256K") == true)
