@@ -149,6 +149,7 @@ public struct PagerConfiguration: Sendable {
         if tierReplicas < 0 { return "--replicas must be 0 or more" }
         if tierLeaseTTLMilliseconds < 300 { return "--lease-ttl must be at least 300 ms" }
         if !(1...64).contains(batchPages) { return "batch of \(batchPages) pages: use 1 to 64" }
+        if reserveDivisor < 1 { return "a reserve of 1/\(reserveDivisor) of the limit: the divisor must be 1 or more" }
         if !(1...100).contains(minimumManagedPercent) { return "minimum managed share \(minimumManagedPercent)%: use 1 to 100" }
         if maximumSwapBytes < SlotSpace.chunkSlots * 4096 { return "maximum swap of \(maximumSwapBytes) bytes is below one chunk (256 MiB)" }
         if socketName.isEmpty || socketName.utf8.count > 100 { return "socket name must have 1 to 100 bytes" }
@@ -173,7 +174,17 @@ public struct PagerConfiguration: Sendable {
     /// The limit in 4 KiB pages.
     var limitPages: Int { residentLimitBytes / 4096 }
 
-    /// Pages kept free below the cap by evicting ahead of demand: 1/64 of the limit, at least
-    /// two batches.
-    var reservePages: Int { max(2 * batchPages, limitPages / 64) }
+    /// Pages kept free below the cap by evicting ahead of demand: 1/``reserveDivisor`` of the
+    /// limit, at least two batches.
+    var reservePages: Int { max(2 * batchPages, limitPages / reserveDivisor) }
+    /// The reserve's share of the limit: 1 / this (at least 1; hidden `--reserve-divisor`). A
+    /// fault that finds no room waits for an eviction batch (parks), and a program that
+    /// allocates in bursts (V8's semi-space flips) drains a small reserve at once; a larger
+    /// reserve is room the program does not get. Measured, no default moved: nodejob.js 600000
+    /// 2 at 84M, four interleaved quiet rounds, 1/64 8.9/9.6/8.0/8.7 s against 1/16
+    /// 8.4/8.4/8.1/8.2 s (parked 4.9-7.2k against 3.8-6.0k), then three rounds of 1/64 against
+    /// 1/32 alike (9.4 against 9.3 s); pydict 300000 100000 at 40M 19.4/18.5 s against 18.6/18.4
+    /// s with 1.7% more swap-ins at 1/16; redisjob.py at 91M 3.94-3.98M swap-ins at 1/64,
+    /// 4.00M at 1/32, 4.06M at 1/16, wall times within the machine's swings (89-133 s).
+    public var reserveDivisor = 64
 }

@@ -106,6 +106,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("refault-laps"), help: .hidden)
     var refaultLaps: Int?
 
+    @Option(name: .customLong("reserve-divisor"), help: .hidden)
+    var reserveDivisor: Int?
+
     @Flag(name: .customLong("flat-refault-heat"), help: .hidden)
     var flatRefaultHeat = false
 
@@ -138,6 +141,7 @@ struct Run: ParsableCommand {
         if let compactWastePercent { configuration.compactWastePercent = compactWastePercent }
         if let refaultLaps { configuration.refaultLaps = refaultLaps }
         if flatRefaultHeat { configuration.gradesRefaultHeat = false }
+        if let reserveDivisor { configuration.reserveDivisor = reserveDivisor }
         do { configuration.tier = try tierOptions.spec } catch { throw ValidationError("\(error)") }
         configuration.tierReplicas = tierOptions.replicas
         configuration.tierLeaseTTLMilliseconds = tierOptions.leaseTTL

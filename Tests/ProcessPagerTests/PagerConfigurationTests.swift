@@ -9,6 +9,12 @@ import Testing
         #expect(configuration.problem == nil)
         #expect(configuration.limitPages == 20_480)
         #expect(configuration.reservePages == 320)
+        var small = PagerConfiguration(residentLimitBytes: 1 << 20, socketName: "t")
+        #expect(small.reservePages == 128, "at least two batches of 64")
+        small.reserveDivisor = 1
+        #expect(small.reservePages == 256)
+        small.reserveDivisor = 0
+        #expect(small.problem != nil)
     }
 
     @Test func aPageThatComesBackSoonerIsSkippedLonger() {
