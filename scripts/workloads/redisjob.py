@@ -8,7 +8,8 @@ BGSAVE in one go (nothing runs between them: redis is single-threaded), rewrites
 keys while the fork child saves (copy-on-write under load), waits for the save, starts a second
 redis-server on the dump and checks that its DEBUG DIGEST equals the one taken at the BGSAVE.
 Prints the figures; deterministic (REDISJOB_PHASES=1 adds each phase's end time on stderr).
-Unmanaged peak at the defaults: about 280 MiB in redis-server (and as much again in the second one, which loads the dump).
+Unmanaged peak at the defaults: about 280 MiB in redis-server (and as much again in the second
+one, which loads the dump).
 """
 import hashlib
 import os
