@@ -105,9 +105,12 @@ public struct PageState: RawRepresentable, Sendable, Equatable, CustomStringConv
         PageState(rawValue: rawValue & ~(0x7F << 41) | UInt64(generation & 0x7F) << 41)
     }
 
-    /// This state with `heat` laps (clamped to 0...3).
+    /// The most laps ``heat`` holds (its two bits).
+    public static let maximumHeat = 3
+
+    /// This state with `heat` laps (clamped to 0...``maximumHeat``).
     @inlinable public func with(heat: Int) -> PageState {
-        PageState(rawValue: rawValue & ~(0x3 << 37) | UInt64(max(0, min(3, heat))) << 37)
+        PageState(rawValue: rawValue & ~(0x3 << 37) | UInt64(max(0, min(Self.maximumHeat, heat))) << 37)
     }
 
     /// This state with the eviction `epoch` (15 bits kept).

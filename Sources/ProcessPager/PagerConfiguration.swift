@@ -159,16 +159,16 @@ public struct PagerConfiguration: Sendable {
     /// Laps of the clock a page is skipped when it refaults `distance` eviction epochs after it
     /// went out: 0 at `threshold` or beyond (it would have gone with a little more room all the
     /// same), else ``refaultLaps``, and with ``gradesRefaultHeat`` one more within half the
-    /// threshold and one more within a quarter (at most 3). How soon a page comes back estimates
-    /// how often the program touches it, which the kernel's accessed bits tell it and faults
-    /// alone do not. redisjob.py at 91M: 3.95M swap-ins graded, 4.19M flat; pydict 300000 100000
+    /// threshold and one more within a quarter (at most ``PageState/maximumHeat``). How soon a
+    /// page comes back estimates how often the program touches it, which the kernel's accessed
+    /// bits tell it and faults alone do not. redisjob.py at 91M: 3.95M swap-ins graded, 4.19M flat; pydict 300000 100000
     /// at 40M 941k against 966k; nodejob.js at 84M 257k against 266k.
     @inline(__always)
     func refaultHeat(distance: UInt64, threshold: UInt64) -> Int {
         guard distance < threshold, refaultLaps > 0 else { return 0 }
-        guard gradesRefaultHeat else { return min(3, refaultLaps) }
+        guard gradesRefaultHeat else { return min(PageState.maximumHeat, refaultLaps) }
         let sooner = (distance * 2 < threshold ? 1 : 0) + (distance * 4 < threshold ? 1 : 0)
-        return min(3, refaultLaps + sooner)
+        return min(PageState.maximumHeat, refaultLaps + sooner)
     }
 
     /// The limit in 4 KiB pages.

@@ -98,8 +98,6 @@ def start(directory, name, dbfile):
 
 
 T0 = time.monotonic()
-
-
 PHASES = os.environ.get("REDISJOB_PHASES") == "1"
 
 
