@@ -428,7 +428,8 @@ struct ProcessResources: Equatable, CustomStringConvertible {
 struct FailedSetup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "failed-setup",
-        abstract: "Make region setups fail at one step; print the process's resources before and after.")
+        abstract: "Make region setups fail at one step; print the process's resources before and after.",
+        discussion: "Run it with GLIBC_TUNABLES=glibc.malloc.arena_max=1: otherwise a thread arena glibc maps under load counts as two more mappings.")
 
     @OptionGroup var region: RegionOptions
 

@@ -152,11 +152,16 @@ func presentPages(_ base: UnsafeMutableRawPointer, pages: Int) -> Int? {
     }
 
     /// Each step of a setup that can fail after the mapping and the descriptor exist, in every
-    /// mode; counted in a process of its own (other tests open descriptors and map memory).
+    /// mode; counted in a process of its own (other tests open descriptors and map memory), with
+    /// one malloc arena: a thread that first allocates while no arena is free makes glibc map a
+    /// new one (two lines of /proc/self/maps, kept for the process's life), which the count
+    /// would take for a leak (seen in CI under load).
     @Test(arguments: SwapRegion.SetupFault.allCases, [["--mode", "signal"], ["--mode", "handler-thread", "--reads", "io-threads:2", "--background"]])
     func aFailedSetupLeavesNoDescriptorMappingThreadOrSignalHandlerBehind(fault: SwapRegion.SetupFault, options: [String]) async throws {
         guard userfaultfdAvailable() else { return }
-        let run = try await HelperProcess.run("USwapFaultHelper", ["failed-setup", "--fault", fault.rawValue] + options)
+        let run = try await HelperProcess.run(
+            "USwapFaultHelper", ["failed-setup", "--fault", fault.rawValue] + options,
+            environment: ["GLIBC_TUNABLES": "glibc.malloc.arena_max=1"])
         #expect(run.exitCode == 0, "\(run.output)")
         let before = try #require(run.fields(of: "before:"), "\(run.output)")
         let after = try #require(run.fields(of: "after:"), "\(run.output)")
