@@ -162,13 +162,22 @@ final class Reclaimer: Sendable {
     /// call says no anyway, for backends whose room comes back without a free.
     @inline(__always)
     private func backendStillRefuses() -> Bool {
+        guard refusedSinceLastFree() else { return false }
+        return refusedChecks.add(1, ordering: .relaxed).newValue % SwapTuning.refusedRetryInterval != 0
+    }
+
+    /// Whether the backend refused a page and no slot was freed since; clears the refusal
+    /// once one was. Counts no check: the background thread asks this, and leaves the retries
+    /// now and then to the charges.
+    @inline(__always)
+    private func refusedSinceLastFree() -> Bool {
         let refusal = refusedAtFree.load(ordering: .relaxed)
         guard refusal != 0 else { return false }
         if refusal - 1 != slotFrees.load(ordering: .relaxed) {
             refusedAtFree.store(0, ordering: .relaxed)
             return false
         }
-        return refusedChecks.add(1, ordering: .relaxed).newValue % SwapTuning.refusedRetryInterval != 0
+        return true
     }
 
     /// Returns `pages` pages' charge.
@@ -513,10 +522,14 @@ final class Reclaimer: Sendable {
         try thread.start { [self] in backgroundLoop() }
     }
 
-    /// Stops the background thread and waits for it.
+    /// Stops the background thread and waits for it. Charges evict in the fault path from
+    /// then on (as when the thread falls behind).
     func stop() {
         thread.stop { wakeup.post() }
     }
+
+    /// Whether the background thread runs.
+    var isRunning: Bool { thread.isRunning }
 
     /// Async-signal-safe: wakes the background thread once.
     @inline(__always)
@@ -530,6 +543,10 @@ final class Reclaimer: Sendable {
             wakePending.store(false, ordering: .releasing)
             guard thread.isRunning else { break }
             if region.counters.charged.load(ordering: .relaxed) < highWatermark { continue }
+            // A full backend is asked again after a slot is freed, or once a charge's retry
+            // now and then found room: each wake-up would otherwise compress a page only to be
+            // refused.
+            if refusedSinceLastFree() { continue }
             var misses = 0
             rounds: while thread.isRunning && region.counters.charged.load(ordering: .relaxed) > lowWatermark {
                 switch reclaim() {

@@ -405,11 +405,20 @@ public final class SwapRegion: @unchecked Sendable {
     /// The region's userfaultfd (tests).
     var uffd: Userfaultfd { context.uffd }
 
-    /// Debug-only consistency checks for tests, on a quiescent region: page states, slot
-    /// counts (every slot in use belongs to exactly one page), swap cache frames, charge, the
-    /// descriptor and the mapping the region owns.
+    /// Tests: stops the background reclaimer, if it runs, and waits for its last eviction, so
+    /// that page states, counters and the backend's figures stay put while a test reads them.
+    /// The region keeps working: charges evict in the fault path from then on.
+    func quiesce() { reclaimer.stop() }
+
+    /// Debug-only consistency checks for tests, on a region no application thread touches:
+    /// page states, slot counts (every slot in use belongs to exactly one page), swap cache
+    /// frames, charge, the descriptor and the mapping the region owns. A background reclaimer
+    /// is stopped for the checks and started again after them.
     public func checkInvariants() {
         #if DEBUG
+        let restart = reclaimer.isRunning
+        reclaimer.stop()
+        defer { if restart { try? reclaimer.start() } }
         let table = context.table, slots = context.slots, cache = context.cache
         if !closed.load(ordering: .acquiring) {
             descriptor?.checkInvariants()

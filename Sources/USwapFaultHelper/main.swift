@@ -19,6 +19,7 @@
 //   failed-setup      Makes region setups fail at a chosen step and prints the process's
 //                     descriptors, mappings, threads and SIGBUS action before and after.
 //   array-index       Reads one element of a SwapArray (a bad index traps).
+//   defaults          Prints the region defaults that depend on the CPUs the process may use.
 //   cluster-stop-node A region over a Redis Cluster tier (Cluster.swift); threads touch it while
 //                     the --stop nodes are SIGSTOPped for a few seconds; prints "stopped: ...",
 //                     "after: bad=.. ..." and "closed: ..."; exits 1 when a page fails to verify.
@@ -66,7 +67,9 @@ struct RegionOptions: ParsableArguments {
     @Option(help: "Who reads the file tier: inline or io-threads:N.")
     var reads: SwapRegionConfiguration.FileReads = .inline
 
-    /// A region configured as these options say; `adjust` sets the rest.
+    /// A region configured as these options say, evicting in the fault path (the scenarios
+    /// count each eviction and swap-in, which a background reclaimer would add to); `adjust`
+    /// sets the rest.
     func makeRegion(
         _ configuration: SwapRegionConfiguration, backend: any SwapBackend,
         adjust: (inout SwapRegionConfiguration) -> Void = { _ in }
@@ -74,6 +77,7 @@ struct RegionOptions: ParsableArguments {
         var configuration = configuration
         configuration.faultMode = mode
         configuration.fileReads = reads
+        configuration.reclaimMode = .inFault
         adjust(&configuration)
         do { return try SwapRegion(configuration, backend: backend) } catch { throw setupFailed("cannot make the region: \(error)") }
     }
@@ -478,6 +482,17 @@ struct FailedSetup: ParsableCommand {
     }
 }
 
+// MARK: defaults
+
+struct Defaults: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the region defaults that depend on the machine (run it under taskset to see them change).")
+
+    func run() {
+        say("defaults: reclaim=\(SwapRegionConfiguration.ReclaimMode.default.rawValue)")
+    }
+}
+
 // MARK: array-index
 
 struct ArrayIndex: ParsableCommand {
@@ -507,7 +522,10 @@ struct FaultHelper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "USwapFaultHelper",
         abstract: "Swap region scenarios that run in a process of their own.",
-        subcommands: [FailRead.self, BenchFileReads.self, FailedSetup.self, ArrayIndex.self, ClusterStopNode.self, ClusterPartition.self])
+        subcommands: [
+            FailRead.self, BenchFileReads.self, FailedSetup.self, ArrayIndex.self, ClusterStopNode.self, ClusterPartition.self,
+            Defaults.self,
+        ])
 }
 
 // No core file, whatever the machine's settings: a death by a signal is an expected outcome.

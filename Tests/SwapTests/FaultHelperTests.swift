@@ -96,4 +96,27 @@ func runFaultHelper(_ arguments: [String]) async throws -> HelperRun {
         #expect(run.exitCode == 64)
         #expect(run.output.contains("signal") && run.output.contains("handler-thread"))
     }
+
+    /// Reclaim runs on a thread of its own where the process may use two or more CPUs, in the
+    /// fault path where it has one: the helper held to one CPU by taskset, and as it is.
+    @Test func theDefaultReclaimFollowsTheCPUsTheProcessMayUse() async throws {
+        let taskset = "/usr/bin/taskset"
+        guard access(taskset, X_OK) == 0, let helper = BuiltProducts.path(of: "USwapFaultHelper") else {
+            CIGate.unavailable("taskset (util-linux) or the helper")
+            return
+        }
+        let pinned = try await HelperProcess.run(path: taskset, ["-c", "0", helper, "defaults"])
+        #expect(pinned.fields(of: "defaults:")?["reclaim"] == "in-fault", "\(pinned.output)")
+        // The CPUs this process may use, from the kernel's own list ("0-1,4").
+        let status = try ProcFile.read("/proc/self/status")
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        let list = try #require(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last)
+        var cpus = 0
+        for range in list.split(separator: ",") {
+            let ends = range.split(separator: "-").compactMap { Int($0) }
+            cpus += ends.count == 2 ? ends[1] - ends[0] + 1 : 1
+        }
+        let free = try await HelperProcess.run("USwapFaultHelper", ["defaults"])
+        #expect(free.fields(of: "defaults:")?["reclaim"] == (cpus >= 2 ? "background" : "in-fault"), "\(cpus) CPUs: \(free.output)")
+    }
 }

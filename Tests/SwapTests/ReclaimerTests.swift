@@ -88,11 +88,16 @@ import ZSwap
         region.checkInvariants()
     }
 
-    @Test func aRefusingBackendIsAskedAgainOnlyAfterASlotIsFreedOrNowAndThen() throws {
+    /// In the background too: its thread, woken by every charge at the limit, asks no more
+    /// than the charges would (it compressed a page per wake-up to be refused before).
+    @Test(arguments: SwapRegionConfiguration.ReclaimMode.allCases)
+    func aRefusingBackendIsAskedAgainOnlyAfterASlotIsFreedOrNowAndThen(reclaim: SwapRegionConfiguration.ReclaimMode) throws {
         guard userfaultfdAvailable() else { return }
         let pages = 512, limit = 32
         let backend = MemoryBackend(slotCount: pages)
-        let region = try SwapRegion(SwapRegionConfiguration(size: pages * page, residentLimit: limit * page), backend: backend)
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.reclaimMode = reclaim
+        let region = try SwapRegion(configuration, backend: backend)
         defer { region.close() }
         backend.refusingWrites.store(true, ordering: .relaxed)
         for p in 0..<pages { region.baseAddress.storeBytes(of: UInt64(p), toByteOffset: p * page, as: UInt64.self) }
@@ -179,6 +184,7 @@ import ZSwap
         var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
         configuration.evictionMethod = .writeProtect
         configuration.victimSelection = .fifo
+        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
         let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
         defer { region.close() }
         for p in 0..<limit { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
@@ -264,6 +270,7 @@ import ZSwap
         var configuration = SwapRegionConfiguration(size: 4 * limit * page, residentLimit: limit * page)
         configuration.evictionMethod = .writeProtect
         configuration.victimSelection = .fifo
+        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
         let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: 4 * limit))
         defer { region.close() }
         for p in 0..<limit { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }

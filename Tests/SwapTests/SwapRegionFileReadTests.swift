@@ -37,6 +37,8 @@ import ZSwap
         configuration.faultMode = mode
         configuration.readRetries = retries
         configuration.readRetryPauseMicroseconds = 50
+        // These tests count each read, retry and free: no background evictions beside them.
+        configuration.reclaimMode = .inFault
         do {
             return Tier(region: try SwapRegion(configuration, backend: cache), cache: cache, file: file, backing: backing)
         } catch {

@@ -252,6 +252,9 @@ uint64_t cuswap_now_ns(void);
 uintptr_t cuswap_thread_token(void);
 /* CPU time (user + system) of the whole process in nanoseconds. */
 uint64_t cuswap_process_cpu_ns(void);
+/* The CPUs the calling thread may run on (sched_getaffinity), at least 1; 1 when the call
+ * fails. */
+int cuswap_usable_cpus(void);
 
 #endif /* __linux__ */
 #endif /* CUSWAP_H */
