@@ -9,11 +9,15 @@ import Testing
     /// A region of `pages` pages over a fresh memory backend.
     func makeRegion(pages: Int, limit: Int, policy: SlotPolicy, slots: Int? = nil, freesOnNotify: Bool = true,
                     victims: SwapRegionConfiguration.VictimSelection = .fifo,
-                    eviction: SwapRegionConfiguration.EvictionMethod = .default) throws -> (SwapRegion, MemoryBackend) {
+                    eviction: SwapRegionConfiguration.EvictionMethod = .default,
+                    reclaim: SwapRegionConfiguration.ReclaimMode = .inFault) throws -> (SwapRegion, MemoryBackend) {
         let backend = MemoryBackend(slotCount: slots ?? pages, freesOnNotify: freesOnNotify)
         var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page, policy: policy)
         configuration.victimSelection = victims
         configuration.evictionMethod = eviction
+        // In the fault path unless a test says otherwise: these tests count each swap-in, free
+        // and fault, and a background reclaimer's evictions would land between their reads.
+        configuration.reclaimMode = reclaim
         return (try SwapRegion(configuration, backend: backend), backend)
     }
 
@@ -25,14 +29,17 @@ import Testing
     /// for a clean, write-protected page; free-on-swap-in keeps none. So a resident page owns a
     /// slot only when it is clean and mapped write-protected, and the backend holds exactly the
     /// swapped pages plus the kept copies.
-    @Test(arguments: SlotPolicy.allCases)
-    func aSwapInFreesItsCopyAfterTheInstallOrKeepsItOnlyForACleanProtectedPage(policy: SlotPolicy) throws {
+    @Test(arguments: SlotPolicy.allCases, SwapRegionConfiguration.ReclaimMode.allCases)
+    func aSwapInFreesItsCopyAfterTheInstallOrKeepsItOnlyForACleanProtectedPage(
+        policy: SlotPolicy, reclaim: SwapRegionConfiguration.ReclaimMode
+    ) throws {
         guard userfaultfdAvailable() else { return }
         // Four slots per page: lazy and adaptive keep copies (the backend is never half full).
-        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: policy, slots: 1024)
+        let (region, backend) = try makeRegion(pages: 256, limit: 32, policy: policy, slots: 1024, reclaim: reclaim)
         defer { region.close() }
         for p in 0..<256 { word(region, p).pointee = UInt64(p) + 1 }
         for p in 0..<256 { #expect(word(region, p).pointee == UInt64(p) + 1) }
+        region.quiesce()  // a background reclaimer's last evictions land before the counts
         let s = region.statistics
         #expect(s.swapIns > 0)
         #expect(backend.notifies.load(ordering: .relaxed) == s.notifyFree)
@@ -53,7 +60,14 @@ import Testing
             #expect(s.notifyFree == s.swapIns, "every swap-in freed its copy")
             #expect(kept == 0)
         case .lazy:
-            #expect(s.notifyFree == 0, "with room, lazy never frees on swap-in")
+            if reclaim == .inFault {
+                #expect(s.notifyFree == 0, "with room, lazy never frees on swap-in")
+            } else {
+                // A background reclaimer may evict a page between the install of the first
+                // write's fault and the write itself, which then comes back by a write fault:
+                // its copy is stale and freed. Seen once in six runs under load; rare.
+                #expect(s.notifyFree < s.swapIns / 4, "with room, lazy frees only on write faults")
+            }
             #expect(kept > 0)
         case .adaptive:
             #expect(kept > 0 && kept <= SwapTuning.adaptiveKeptCopyLimit(limitPages: 32))
