@@ -100,8 +100,9 @@ public enum SoakSigbusRound {
         plan.fileBlocks = 2 * plan.regionPages
         plan.poolPages = plan.backend == .zswapFile ? 8 : 0
         plan.faults = SoakFaultPlan()
-        // The region's defaults: no reclaim thread moving pages while the child picks one.
-        plan.reclaimMode = .default
+        // No reclaim thread moving pages while the child picks one (the default reclaims in
+        // the background where two CPUs are free).
+        plan.reclaimMode = .inFault
         plan.victimSelection = .default
         var action = sigaction()
         action.__sigaction_handler.sa_sigaction = { soakSigbusReportAndDie($0, $1, $2) }
