@@ -82,7 +82,7 @@ final class FaultReader: @unchecked Sendable {
         cuswap_block_async_signals()
         let spin = core.configuration.spinMicroseconds * 1000
         var spinUntil = 0
-        while !core.stopping.load(ordering: .relaxed) {
+        while !core.readerStopping.load(ordering: .relaxed) {
             let timeout: Int32 = !retries.isEmpty || MonotonicClock.nanoseconds() < spinUntil ? 0 : 100
             let n = tokens.withUnsafeMutableBufferPointer { t in
                 flags.withUnsafeMutableBufferPointer { f in uswap_epoll_wait(epoll, t.baseAddress, f.baseAddress, 64, timeout) }

@@ -63,7 +63,7 @@ public final class ProcessPager: @unchecked Sendable {
     private let listener: Int32
     private let reader: FaultReader
     private let evictor: Evictor
-    private let threads = Mutex<[NativeThread]>([])
+    private let threads = Mutex<(reader: NativeThread, evictor: NativeThread)?>(nil)
     private let statusProvider = StatusSource()
     private let maxima = Mutex(PagerFigures())
     private let tierProblems = Mutex<[String]>([])
@@ -220,9 +220,10 @@ public final class ProcessPager: @unchecked Sendable {
         do {
             let r = try NativeThread.start { reader.run() }
             let e = try NativeThread.start { evictor.run() }
-            threads.withLock { $0 = [r, e] }
+            threads.withLock { $0 = (r, e) }
         } catch {
             core.stopping.store(true, ordering: .releasing)
+            core.readerStopping.store(true, ordering: .releasing)
             throw .resource("the pager's threads", error)
         }
     }
@@ -405,14 +406,21 @@ public final class ProcessPager: @unchecked Sendable {
     /// processes) and lets the stores go. Safe to call more than once.
     public func stop() {
         statusProvider.clear()
-        core.stopping.store(true, ordering: .releasing)
-        core.toReader.nudge()
-        core.toEvictor.nudge()
         let running = threads.withLock { threads in
-            defer { threads = [] }
+            defer { threads = nil }
             return threads
         }
-        for thread in running { thread.join() }
+        // The evictor ends first. Until it has, it may still change a session's resident count
+        // (a batch's EVICT_DONE read late: its moved pages leave the count), and the reader, whose
+        // end takes each session's count off the total, would miss that change: the total would
+        // stay off by a batch. The reader serves on meanwhile (a give-back waits for it to read
+        // an event).
+        core.stopping.store(true, ordering: .releasing)
+        core.toEvictor.nudge()
+        running?.evictor.join()
+        core.readerStopping.store(true, ordering: .releasing)
+        core.toReader.nudge()
+        running?.reader.join()
         // Commands nobody read any more may hold sessions: let them go, so every session's
         // slots are freed now.
         _ = core.toReader.drain()
