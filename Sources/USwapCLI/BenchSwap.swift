@@ -54,7 +54,7 @@ struct BenchSwap: ParsableCommand {
     @Option(name: .customLong("mem-limit"), help: "mem_limit of the ZramDevice in MiB (default: none).")
     var memLimit: Int?
 
-    @Option(help: "Where eviction runs: in-fault or background (default: the library's).")
+    @Option(help: "Where eviction runs: in-fault or background (default: the library's: background where the process may use two or more CPUs, else in-fault).")
     var reclaim: String?
 
     @Option(help: "How a dirty page is taken out before it is compressed: move or write-protect (default: the library's).")
