@@ -90,7 +90,7 @@ final class Evictor: @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 64)
         var flags = [UInt32](repeating: 0, count: 64)
         var progressed = true
-        while !core.stopping.load(ordering: .relaxed) {
+        while !core.evictorStopping.load(ordering: .relaxed) {
             let timeout: Int32 = evictionNeeded() && progressed ? 0 : (evictionNeeded() ? 1 : 50)
             let n = tokens.withUnsafeMutableBufferPointer { t in
                 flags.withUnsafeMutableBufferPointer { f in uswap_epoll_wait(epoll, t.baseAddress, f.baseAddress, 64, timeout) }

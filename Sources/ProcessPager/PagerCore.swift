@@ -66,8 +66,8 @@ final class PagerCore: Sendable {
     let indices = SessionIndices()
     let toReader: CommandQueue<ReaderCommand>
     let toEvictor: CommandQueue<EvictorCommand>
-    /// The pager stops: the evictor ends its loop.
-    let stopping = Atomic<Bool>(false)
+    /// The evictor ends its loop (the pager stops; set before ``readerStopping``).
+    let evictorStopping = Atomic<Bool>(false)
     /// The reader ends its loop (set once the evictor has ended: see ``ProcessPager/stop()``).
     let readerStopping = Atomic<Bool>(false)
     /// Process ids of the sessions by index (written by the evictor), for sampling.

@@ -222,7 +222,7 @@ public final class ProcessPager: @unchecked Sendable {
             let e = try NativeThread.start { evictor.run() }
             threads.withLock { $0 = (r, e) }
         } catch {
-            core.stopping.store(true, ordering: .releasing)
+            core.evictorStopping.store(true, ordering: .releasing)
             core.readerStopping.store(true, ordering: .releasing)
             throw .resource("the pager's threads", error)
         }
@@ -415,7 +415,7 @@ public final class ProcessPager: @unchecked Sendable {
         // end takes each session's count off the total, would miss that change: the total would
         // stay off by a batch. The reader serves on meanwhile (a give-back waits for it to read
         // an event).
-        core.stopping.store(true, ordering: .releasing)
+        core.evictorStopping.store(true, ordering: .releasing)
         core.toEvictor.nudge()
         running?.evictor.join()
         core.readerStopping.store(true, ordering: .releasing)

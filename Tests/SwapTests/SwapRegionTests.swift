@@ -125,7 +125,7 @@ func presentPages(_ base: UnsafeMutableRawPointer, pages: Int) -> Int? {
         let s = region.statistics
         #expect(s.residentMaxPages <= 256)
         #expect(s.swapIns > 0 && s.failedFaults == 0)
-        region.reclaimer.stop()  // quiescent for the checks: a handler thread may still be
+        region.quiesce()  // quiescent for the checks: a handler thread may still be
         region.handler.stopThread()  // unlocking the page whose UFFDIO_COPY woke the last fault
         region.checkInvariants()
     }
