@@ -33,9 +33,9 @@ enum SwapTuning {
 
     // MARK: Batched eviction
 
-    /// Pages the CLOCK hand takes at a time when eviction is batched: a batch's victims come
-    /// from consecutive windows, so they lie close together and one write-protect ioctl spans
-    /// them. 64 pages hold about 16 resident pages when a quarter of the region is resident.
+    /// The most pages the CLOCK hand claims at a time when eviction is batched (fewer when the
+    /// batch has less room): a batch's victims come from consecutive claims, so they lie close
+    /// together and one write-protect ioctl spans them.
     static let victimWindow = 64
 
     /// The widest span of pages one batch covers (2 MiB, one page-table page): its

@@ -198,15 +198,17 @@ import ZSwap
         region.checkInvariants()
     }
 
-    /// In a region of one window the hand's next window is the same one: a page it passed over
-    /// (spending its CLOCK credit) lies below the batch's pages, so the batch is evicted first
-    /// and the pages of a batch always ascend (its write-protected span covers every victim).
-    @Test func whenTheHandComesBackToAWindowTheBatchIsEvictedFirst() throws {
+    /// In a region smaller than a claim the hand's next claim starts below the batch: a page it
+    /// passed over (spending its CLOCK credit) lies below the batch's pages, so the batch is
+    /// evicted first and the pages of a batch always ascend (its write-protected span covers
+    /// every victim); the pages the second claim examined are evicted after it, none skipped.
+    @Test func whenTheHandComesBackBelowTheBatchTheBatchIsEvictedFirst() throws {
         guard userfaultfdAvailable() else { return }
         let pages = 32
         var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
         configuration.evictionMethod = .writeProtect
         configuration.victimSelection = .clock
+        configuration.reclaimMode = .inFault
         let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
         defer { region.close() }
         for p in 0..<10 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
@@ -219,14 +221,51 @@ import ZSwap
             spent.credit = 0
             #expect(table.compareExchange(p, expected: before, desired: spent))
         }
-        // First pass: pages 0 and 7 are taken, the others spend their credit. Second pass (the
-        // same window, from page 0): pages 1...6 lie below page 7, so the batch [0, 7] goes
-        // first.
+        // First claim (pages 0...31): pages 0 and 7 are taken, the others spend their credit.
+        // Second claim (30 pages, from page 0 again): it lies below page 7, so the batch [0, 7]
+        // goes first (eviction stamps 0 and 1); then pages 1...6, 8 and 9, credit spent, go
+        // (stamps 2...9).
         #expect(region.reclaimer.reclaimBatch() == .evicted)
-        #expect(region.statistics.swapOuts == 2)
-        #expect(table.load(0).kind == .swapped && table.load(7).kind == .swapped)
+        #expect(region.statistics.swapOuts == 10)
+        #expect(table.load(0).stamp == 0 && table.load(7).stamp == 1)
+        for p in [1, 2, 3, 4, 5, 6, 8, 9] {
+            #expect(table.load(p).kind == .swapped)
+            #expect(table.load(p).stamp >= 2)
+        }
         var bad = 0
         for p in 0..<10 where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
+        #expect(bad == 0)
+        region.checkInvariants()
+    }
+
+    /// The hand examines every page it passes: a batch that fills takes the pages up to its
+    /// last victim and the next batch starts right after it. (Claims wider than the batch's
+    /// room once left their last pages unexamined for a whole lap: 182,112 swap-ins on Zipf
+    /// 0.99 against 178,172 without.)
+    @Test func consecutiveBatchesSkipNoPage() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 128, victims = SwapTuning.inFaultEvictionBatch
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .clock
+        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        // Every page's credit spent: each page the hand examines is a victim.
+        let table = region.context.table
+        for p in 0..<pages {
+            let before = table.load(p)
+            var spent = before
+            spent.credit = 0
+            #expect(table.compareExchange(p, expected: before, desired: spent))
+        }
+        #expect(region.reclaimer.reclaimBatch(victims: victims) == .evicted)
+        #expect(region.reclaimer.reclaimBatch(victims: victims) == .evicted)
+        let swapped = (0..<pages).filter { table.load($0).kind == .swapped }
+        #expect(swapped == Array(0..<(2 * victims)))
+        var bad = 0
+        for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: 1, pageSize: page) { bad += 1 }
         #expect(bad == 0)
         region.checkInvariants()
     }
