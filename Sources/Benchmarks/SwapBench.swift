@@ -43,6 +43,8 @@ public struct SwapBench: Sendable {
     public var writebackFile: String? = nil
     /// How file-tier swap-ins are read; nil for the library's default.
     public var fileReads: SwapRegionConfiguration.FileReads? = nil
+    /// The victim cache's size in pages (0: none); nil for the library's default (none).
+    public var victimCachePages: Int? = nil
     /// Whether a regular file holding data at a backing file's path is replaced (`--force`).
     public var replaceExistingFile = false
 
@@ -64,7 +66,7 @@ public struct SwapBench: Sendable {
         eviction: SwapRegionConfiguration.EvictionMethod? = nil, backend: BenchBackendKind = .zram,
         poolLimit: PoolLimit? = nil, writebackFile: String? = nil,
         fileReads: SwapRegionConfiguration.FileReads? = nil, replaceExistingFile: Bool = false, tier: TierSpec? = nil,
-        replicas: Int = 1, leaseTTLMilliseconds: Int = 30_000, encryptTier: Bool = false
+        replicas: Int = 1, leaseTTLMilliseconds: Int = 30_000, encryptTier: Bool = false, victimCachePages: Int? = nil
     ) {
         self.corpusPath = corpusPath
         self.sizeMiB = sizeMiB
@@ -86,6 +88,7 @@ public struct SwapBench: Sendable {
         self.replicas = replicas
         self.leaseTTLMilliseconds = leaseTTLMilliseconds
         self.encryptTier = encryptTier
+        self.victimCachePages = victimCachePages
     }
 
     /// The workload both sides run.
@@ -150,6 +153,7 @@ public struct SwapBench: Sendable {
         if let reclaim { regionConfiguration.reclaimMode = reclaim }
         if let eviction { regionConfiguration.evictionMethod = eviction }
         if let fileReads { regionConfiguration.fileReads = fileReads }
+        if let victimCachePages { regionConfiguration.victimCachePages = victimCachePages }
         var readsNote = ""
         if fileReads == nil, regionConfiguration.faultMode == .signal, regionConfiguration.fileReads == .inline,
             !store.backend.ioReadsAreSignalSafe
@@ -193,6 +197,7 @@ public struct SwapBench: Sendable {
             mismatches: verification.mismatches, residentMaxBytes: statistics.residentMaxPages * region.pageSize,
             backendMemUsedTotal: memUsedTotal, mmStatLine: mmStatLine,
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
+            victimCacheHits: statistics.victimCacheHits, victimCachePages: region.statistics.victimCachePages,
             fillSeconds: fillSeconds, touchSeconds: touched.seconds,
             backendLabel: store.label, writtenBack: files.writtenBack, fileReads: files.fileReads,
             fileStores: files.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
@@ -352,8 +357,13 @@ public struct UserSpaceFigures: Sendable {
     public var mmStatLine: String
     /// The process's peak RSS (getrusage).
     public var peakRSSBytes: Int
-    /// Pages swapped out during the touches.
+    /// Pages swapped out (compressed) during the touches.
     public var swapOuts: Int
+    /// Faults served from the victim cache during the touches (not swap-ins: no read).
+    public var victimCacheHits: Int = 0
+    /// Victim cache frames holding memory at the end of the touches (part of the resident
+    /// maximum).
+    public var victimCachePages: Int = 0
     /// The fill's wall time in seconds.
     public var fillSeconds: Double
     /// The touch phase's wall time in seconds.
@@ -489,7 +499,8 @@ public struct SwapBenchResult: Sendable {
                 lines.append("kernel \(figure) unavailable: \(reason)")
             }
         }
-        lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts)); "
+        lines.append("uswap peak RSS \(mib(o.peakRSSBytes)) (resident max \(mib(o.residentMaxBytes)), swap-outs \(o.swapOuts), "
+            + "victim cache \(o.victimCachePages) pages, \(o.victimCacheHits) hits); "
             + "fill \(formatted(o.fillSeconds, digits: 2)) s, touches \(formatted(o.touchSeconds, digits: 2)) s")
         if k == nil { lines.append("kernel: unavailable (\(kernel.summary))") }
         return lines.joined(separator: "\n")
@@ -524,6 +535,8 @@ extension SwapBenchResult: Encodable {
             try container.encode(o.verified, forKey: "verified")
             try container.encode(o.mismatches, forKey: "mismatches")
             try container.encode(o.swapOuts, forKey: "swap_outs")
+            try container.encode(o.victimCacheHits, forKey: "victim_cache_hits")
+            try container.encode(o.victimCachePages, forKey: "victim_cache_pages")
             try container.encode(o.mmStatLine, forKey: "mm_stat")
             try container.encode(
                 [

@@ -55,10 +55,17 @@ struct EvictionBatch {
     func page(_ k: Int) -> Int { pages[k] }
     /// Victim `k`'s state when locked.
     func state(_ k: Int) -> PageState { PageState(raw: states[k]) }
-    /// Victim `k`'s new slot, or -1.
+    /// Victim `k`'s new slot, or -1 (none yet, or a clean victim), or below when it went to
+    /// the victim cache (``isCached(_:)``).
     func slot(_ k: Int) -> Int { slots[k] }
     /// Records where victim `k`'s contents were stored.
     mutating func setSlot(_ k: Int, _ slot: Int) { slots[k] = slot }
+    /// Records that victim `k`'s contents went to the victim cache (no slot).
+    mutating func setCached(_ k: Int) { slots[k] = Self.cachedSlot }
+    /// Whether victim `k`'s contents went to the victim cache.
+    func isCached(_ k: Int) -> Bool { slots[k] == Self.cachedSlot }
+    /// The slot value that marks a victim whose contents went to the victim cache.
+    private static var cachedSlot: Int { -2 }
     /// Records that victim `k` is no longer evicted by this batch (its lock was released).
     mutating func drop(_ k: Int) { pages[k] = -1 }
     /// Whether victim `k` is still evicted by this batch.

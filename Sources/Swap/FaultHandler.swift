@@ -218,7 +218,39 @@ final class FaultHandler: @unchecked Sendable {
 
         case .swapped:
             return swapIn(page: page, pageAddress: pageAddress, state: state, access: access, start: start, queueing: queueing)
+
+        case .cached:
+            return refault(page: page, pageAddress: pageAddress, state: state, start: start, queueing: queueing)
         }
+    }
+
+    /// Installs a cached page (locked) from its victim cache frame: no read, no decompression.
+    /// The frame stays the page's until it is installed (an evictor needs the page's lock to
+    /// push it out), and is emptied once it is. The page comes back dirty with the credit of a
+    /// short refault: it was in use while its credit ran out.
+    @inline(__always)
+    private func refault(page: Int, pageAddress: UInt, state: PageState, start: Int, queueing: Bool) -> Outcome {
+        guard reclaimer.charge() else {
+            return failed(page, restoring: state, poisoning: queueing)
+        }
+        let source = region.victims.address(ofStamp: state.stamp)
+        let result = Self.retryingWhileBusy {
+            region.uffd.copy(to: pageAddress, from: source, length: region.pageSize, writeProtected: false, wake: false)
+        }
+        if let error = result, error != .fileExists {
+            reclaimer.uncharge()
+            return failed(page, restoring: state, poisoning: queueing)
+        }
+        // EEXIST: someone else mapped the page; what is mapped stays, as a swap-in's does.
+        if result == .fileExists { region.counters.count(.copyExists) }
+        region.victims.empty(page: page, stamp: state.stamp)
+        var next = state
+        next.kind = .resident
+        next.credit = SwapTuning.refaultCredit
+        region.table.unlock(page, to: next)
+        region.counters.count(.victimCacheHits)
+        recordLatency(since: start)
+        return .handled
     }
 
     /// Runs a userfaultfd operation again while it fails with EAGAIN (the kernel saw the

@@ -16,6 +16,10 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         case resident = 1
         /// Evicted: the contents are in ``PageState/slot``.
         case swapped = 2
+        /// Evicted into the victim cache: unmapped, the contents uncompressed in the frame of
+        /// ``PageState/stamp`` (``VictimCache``); the other fields as when it was resident
+        /// (dirty; a slot only when a stale one was kept).
+        case cached = 3
     }
 
     /// One field of the word: `width` bits starting at bit `shift`.
@@ -95,7 +99,8 @@ struct PageState: Equatable, Sendable, CustomStringConvertible {
         get { self[Layout.credit] }
         set { self[Layout.credit] = min(newValue, Self.maximumCredit) }
     }
-    /// The reclaimer's eviction counter when the page was last evicted (modulo ``stampModulus``).
+    /// The reclaimer's eviction counter when the page was last evicted (modulo ``stampModulus``);
+    /// for a cached page, also its victim cache frame.
     var stamp: UInt64 {
         get { self[Layout.stamp] }
         set { self[Layout.stamp] = newValue }
@@ -190,8 +195,8 @@ final class PageStateTable: Sendable {
     }
 
     /// Counts pages by kind (a racy snapshot when pages change meanwhile).
-    func census() -> (resident: Int, swapped: Int, slotsHeldByResident: Int) {
-        var resident = 0, swapped = 0, held = 0
+    func census() -> (resident: Int, swapped: Int, cached: Int, slotsHeldByResident: Int) {
+        var resident = 0, swapped = 0, cached = 0, held = 0
         for i in 0..<pageCount {
             let s = load(i)
             switch s.kind {
@@ -199,14 +204,16 @@ final class PageStateTable: Sendable {
                 resident += 1
                 if s.hasSlot { held += 1 }
             case .swapped: swapped += 1
+            case .cached: cached += 1
             case .empty: break
             }
         }
-        return (resident, swapped, held)
+        return (resident, swapped, cached, held)
     }
 
     /// Debug-only checks on a quiescent table: no page locked; swapped pages own a slot;
-    /// write-protected pages are resident; clean resident pages own a slot.
+    /// write-protected pages are resident; clean resident pages own a slot; cached pages are
+    /// dirty.
     func checkInvariants() {
         #if DEBUG
         words.checkInvariants()
@@ -218,6 +225,8 @@ final class PageStateTable: Sendable {
             case .resident:
                 precondition(s.isDirty || s.hasSlot, "clean resident page \(i) has no slot: \(s)")
                 precondition(!s.isPoisoned, "resident page \(i) is marked poisoned: \(s)")
+            case .cached:
+                precondition(s.isDirty && !s.isWriteProtected && !s.isPoisoned, "cached page \(i) is not dirty and unprotected: \(s)")
             case .empty: precondition(!s.hasSlot && !s.isWriteProtected, "empty page \(i) holds state: \(s)")
             }
         }

@@ -344,11 +344,25 @@ final class Reclaimer: Sendable {
                 _ = giveBack(&batch, k, protected: true)
             }
         }
+        // Every victim's eviction stamp, taken before any leaves: victim k's is firstStamp + k
+        // (a victim given back wastes its own), and a dirty victim may go to the victim cache
+        // frame of its stamp.
+        let firstStamp = evictions.add(UInt64(batch.count), ordering: .relaxed).oldValue
         var refused = false
+        var populated = 0
         for k in 0..<batch.count where batch.isLive(k) && !batch.isClean(k) {
-            let contents = UnsafeRawBufferPointer(
-                start: UnsafeRawPointer(bitPattern: region.address(ofPage: batch.page(k))), count: pageSize)
-            guard !refused, let slot = store(contents) else {
+            let source = UnsafeRawPointer(bitPattern: region.address(ofPage: batch.page(k)))!
+            if !refused {
+                switch cache(batch.page(k), from: source, stamp: stamp(firstStamp, k)) {
+                case .cached(let populatedFrame):
+                    batch.setCached(k)
+                    if populatedFrame { populated += 1 }
+                    continue
+                case .refused: refused = true
+                case .unavailable: break
+                }
+            }
+            guard !refused, let slot = store(UnsafeRawBufferPointer(start: source, count: pageSize)) else {
                 refused = true
                 _ = giveBack(&batch, k, protected: true, outcome: .refused)
                 continue
@@ -374,17 +388,20 @@ final class Reclaimer: Sendable {
             discarder.discard(UnsafeBufferPointer(rebasing: all[0..<rangeCount])) == nil
         }
         guard dropped else {
-            // Not dropped (no known cause): every victim stays, its new slot goes.
+            // Not dropped (no known cause): every victim stays, its new slot or victim cache
+            // frame goes (a frame it populated stays, charged).
             for k in 0..<batch.count where batch.isLive(k) {
-                if batch.slot(k) >= 0 { dropReference(batch.slot(k), asking: .discard) }
+                if batch.isCached(k) {
+                    region.victims.empty(page: batch.page(k), stamp: stamp(firstStamp, k))
+                } else if batch.slot(k) >= 0 {
+                    dropReference(batch.slot(k), asking: .discard)
+                }
                 _ = giveBack(&batch, k, protected: !batch.isClean(k))
             }
+            if populated > 0 { region.counters.charged.add(populated, ordering: .relaxed) }
             return refused ? .refused : .kept
         }
         var evicted = 0
-        for k in 0..<batch.count where batch.isLive(k) { evicted += 1 }
-        let firstStamp = evictions.add(UInt64(evicted), ordering: .relaxed).oldValue
-        var n: UInt64 = 0
         for k in 0..<batch.count where batch.isLive(k) {
             let page = batch.page(k), state = batch.state(k)
             if batch.isClean(k) {
@@ -393,16 +410,72 @@ final class Reclaimer: Sendable {
                 next.kind = .swapped
                 next.isWriteProtected = false
                 next.credit = 0
-                next.stamp = firstStamp &+ n
+                next.stamp = stamp(firstStamp, k)
                 region.table.unlock(page, to: next)
                 region.counters.keptCopies.subtract(1, ordering: .relaxed)
                 region.counters.count(.cleanDrops)
+            } else if batch.isCached(k) {
+                var next = state
+                next.kind = .cached
+                next.isDirty = true
+                next.isWriteProtected = false
+                next.credit = 0
+                next.stamp = stamp(firstStamp, k)
+                region.table.unlock(page, to: next)
+                region.counters.count(.victimCacheFills)
             } else {
-                publishSwapped(page, was: state, slot: batch.slot(k), stamp: firstStamp &+ n)
+                publishSwapped(page, was: state, slot: batch.slot(k), stamp: stamp(firstStamp, k))
             }
-            n += 1
+            evicted += 1
         }
-        uncharge(evicted)
+        // A victim whose contents populated a victim cache frame leaves its charge to the frame.
+        uncharge(evicted - populated)
+        return .evicted
+    }
+
+    /// Victim `k`'s eviction stamp in a batch whose stamps start at `first`.
+    @inline(__always)
+    private func stamp(_ first: UInt64, _ k: Int) -> UInt64 {
+        (first &+ UInt64(k)) % PageState.stampModulus
+    }
+
+    /// Where a dirty victim's contents went when offered to the victim cache.
+    enum Caching {
+        /// Into the frame of its stamp (`populated`: the frame took memory for the first time).
+        case cached(populated: Bool)
+        /// Nowhere: no cache, or the frame's page is locked (a fault is taking it back).
+        case unavailable
+        /// Nowhere: the backend refused the page the frame held.
+        case refused
+    }
+
+    /// Puts page `page` (locked, write-protected or clean, still mapped at `source`) into the
+    /// victim cache frame of `stamp`, first pushing the frame's page out to the backend.
+    @inline(__always)
+    private func cache(_ page: Int, from source: UnsafeRawPointer, stamp: UInt64) -> Caching {
+        let victims = region.victims
+        guard victims.isEnabled else { return .unavailable }
+        if let occupant = victims.occupant(ofStamp: stamp) {
+            switch pushOut(occupant.page, stamp: occupant.stamp) {
+            case .evicted: break
+            case .refused: return .refused
+            case .kept: return .unavailable
+            }
+        }
+        guard let populated = victims.fill(page: page, stamp: stamp, from: source) else { return .unavailable }
+        return .cached(populated: populated)
+    }
+
+    /// Compresses the cached page `page` (evicted with `stamp`) from its victim cache frame
+    /// into a new slot and publishes it as swapped, emptying the frame. ``Eviction/kept`` when
+    /// the page is locked (a fault is taking it back) or no longer cached there;
+    /// ``Eviction/refused`` when the backend refused it (it stays cached).
+    private func pushOut(_ page: Int, stamp: UInt64) -> Eviction {
+        guard let state = region.table.tryLock(page, if: { $0.kind == .cached && $0.stamp == stamp }) else { return .kept }
+        let contents = UnsafeRawBufferPointer(start: region.victims.address(ofStamp: stamp), count: region.pageSize)
+        guard let slot = store(contents) else { return abandon(page, state, outcome: .refused) }
+        region.victims.empty(page: page, stamp: stamp)
+        publishSwapped(page, was: state, slot: slot, stamp: stamp)
         return .evicted
     }
 

@@ -12,7 +12,7 @@ import PageStore
 /// swap-in completion, against none).
 ///
 /// Ownership: the context owns the tables (``PageStateTable``, ``SwapSlots``, ``SwapCache``,
-/// ``FileReadQueue``), counters and histograms; it does not own the region's memory (`base`) or
+/// ``VictimCache``, ``FileReadQueue``), counters and histograms; it does not own the region's memory (`base`) or
 /// the descriptor behind ``uffd``, which the ``SwapRegion`` owns and outlives the context's
 /// users with.
 struct RegionContext: Sendable {
@@ -59,6 +59,8 @@ struct RegionContext: Sendable {
     let slots: SwapSlots
     /// Fault frames and the staging area.
     let cache: SwapCache
+    /// Uncompressed copies of the most recently evicted pages (capacity 0: none).
+    let victims: VictimCache
     /// The I/O threads' requests, or nil when file reads run inline.
     let queue: FileReadQueue?
     /// The live counters behind ``SwapStatistics``.
@@ -99,6 +101,12 @@ struct RegionContext: Sendable {
             throw .systemCall("mmap of the swap cache", errno: error)
         }
         self.usesMove = usesMove && cache.stagingCount > 0
+        // Only eviction by write protection fills the victim cache (validation requires it).
+        do {
+            victims = try VictimCache(capacity: self.usesMove ? 0 : configuration.victimCachePages, pageSize: pageSize)
+        } catch {
+            throw .systemCall("mmap of the victim cache", errno: error)
+        }
         queue = if case .ioThreads = configuration.fileReads {
             FileReadQueue(
                 capacity: SwapTuning.fileReadRequests, idleSpinNanoseconds: SwapTuning.ioThreadIdleSpinNanoseconds,

@@ -205,6 +205,15 @@ public final class SwapRegion: @unchecked Sendable {
             throw .invalidConfiguration(
                 "resident limit \(configuration.residentLimit) bytes is below \(SwapRegionConfiguration.minimumResidentPages) pages: raise it")
         }
+        let victims = configuration.victimCachePages, limitPages = configuration.residentLimit / pageSize
+        guard victims == 0 || (victims > 0 && victims & (victims - 1) == 0 && victims <= limitPages / 2
+                               && victims <= SwapTuning.maximumVictimCachePages) else {
+            throw .invalidConfiguration(
+                "a victim cache of \(victims) pages: give 0 (none) or a power of two of at most half the resident limit (\(limitPages / 2) pages)")
+        }
+        guard victims == 0 || configuration.evictionMethod == .writeProtect else {
+            throw .invalidConfiguration("the victim cache is filled by eviction by write protection: set victimCachePages to 0 with eviction by move")
+        }
         guard backend.slotCount > 0, backend.slotCount < Int(UInt32.max) else {
             throw .invalidConfiguration("the backend has \(backend.slotCount) slots: give it 1...\(UInt32.max - 1)")
         }
@@ -276,10 +285,11 @@ public final class SwapRegion: @unchecked Sendable {
         var s = counters.snapshot()
         s.slotsInUse = context.slots.inUse
         s.stagedPages = context.cache.stagedPages
+        s.victimCachePages = context.victims.populatedFrames
         let census = context.table.census()
         s.residentPages = census.resident
         s.swappedPages = census.swapped
-        s.overLimitPages = max(0, s.residentPages + s.stagedPages - context.limitPages)
+        s.overLimitPages = max(0, s.residentPages + s.stagedPages + s.victimCachePages - context.limitPages)
         s.faultLatency = context.latency.summary()
         s.fileSwapInLatency = context.fileLatency.summary()
         return s
@@ -321,6 +331,10 @@ public final class SwapRegion: @unchecked Sendable {
             case .resident:
                 // Mapped, and it stays mapped while we hold its lock: this read cannot fault.
                 target.copyMemory(from: UnsafeRawBufferPointer(start: baseAddress + page * pageSize, count: pageSize))
+                table.unlock(page, to: state)
+            case .cached:
+                // Unmapped: its frame is its only copy, and stays while we hold its lock.
+                target.copyMemory(from: UnsafeRawBufferPointer(start: context.victims.address(ofStamp: state.stamp), count: pageSize))
                 table.unlock(page, to: state)
             case .swapped:
                 context.slots.retain(state.slot)
@@ -441,8 +455,15 @@ public final class SwapRegion: @unchecked Sendable {
             if s.kind == .resident { resident += 1 }
         }
         precondition(owned == slotsUsed, "\(slotsUsed) slots in use but \(owned) owned by pages")
-        precondition(resident + cache.stagedPages == chargedPages,
-                     "\(resident) resident and \(cache.stagedPages) staged pages but \(chargedPages) charged")
+        let held = context.victims.checkInvariants()
+        for (page, stamp) in held {
+            let s = table.load(page)
+            precondition(s.kind == .cached && s.stamp == stamp, "the victim cache holds page \(page) (stamp \(stamp)), which is \(s)")
+        }
+        precondition(held.count == table.census().cached, "\(held.count) pages in the victim cache, \(table.census().cached) cached")
+        let kept = context.victims.populatedFrames
+        precondition(resident + cache.stagedPages + kept == chargedPages,
+                     "\(resident) resident, \(cache.stagedPages) staged and \(kept) victim cache pages but \(chargedPages) charged")
         precondition(chargedPages <= residentLimitPages || reclaimer.hasOverrun.load(ordering: .relaxed),
                      "charge above the limit, but the backend never refused a page")
         #endif

@@ -9,7 +9,17 @@ import Synchronization
 public struct SwapStatistics: Sendable, Equatable {
     /// Faults that read a page's contents from the backend and installed them.
     public var swapIns = 0
-    /// Pages compressed and written to the backend by eviction.
+    /// Faults on evicted pages still in the victim cache (uncompressed, unmapped): the page
+    /// was installed from its frame, with no read and no decompression. Not counted in
+    /// ``swapIns``, as the kernel counts a fault its swap cache serves as a minor fault.
+    public var victimCacheHits = 0
+    /// Evicted pages that went to the victim cache instead of the backend (each is compressed,
+    /// a ``swapOuts``, only if it is pushed out of the cache before a fault takes it back).
+    public var victimCacheFills = 0
+    /// Victim cache frames holding memory now (charged against the resident limit).
+    public var victimCachePages = 0
+    /// Pages compressed and written to the backend by eviction (from the region, or pushed out
+    /// of the victim cache).
     public var swapOuts = 0
     /// Clean pages evicted by dropping them (their copy was still in a slot): no compression.
     public var cleanDrops = 0
@@ -47,8 +57,8 @@ public struct SwapStatistics: Sendable, Equatable {
     /// slots, pool, file or writeback budget exhausted): each fault that would otherwise have
     /// failed kept its page resident instead.
     public var limitOverruns = 0
-    /// How far the region is above its resident limit now, in pages (mapped + staged beyond
-    /// the limit; 0 normally). It comes back down as the backend takes pages again.
+    /// How far the region is above its resident limit now, in pages (mapped + staged + victim
+    /// cache pages beyond the limit; 0 normally). It comes back down as the backend takes pages again.
     public var overLimitPages = 0
     /// Resident pages that still own a slot (lazy copies).
     public var keptCopies = 0
@@ -98,6 +108,7 @@ final class SwapCounters: Sendable {
         case swapIns, swapOuts, cleanDrops, writeProtectFaults, notifyFree, zeroPageFills, slotsDiscarded
         case copyExists, failedFaults, failedEvictions, faults, fileReads, fileReadWaits, inlineFileReads
         case failedReads, readRetries, limitOverruns, poisonedFaults, poisonsCleared, spanProtectFaults
+        case victimCacheHits, victimCacheFills
 
         /// The field of ``SwapStatistics`` that reports the event.
         var field: WritableKeyPath<SwapStatistics, Int> {
@@ -122,6 +133,8 @@ final class SwapCounters: Sendable {
             case .poisonedFaults: \.poisonedFaults
             case .poisonsCleared: \.poisonsCleared
             case .spanProtectFaults: \.spanProtectFaults
+            case .victimCacheHits: \.victimCacheHits
+            case .victimCacheFills: \.victimCacheFills
             }
         }
     }

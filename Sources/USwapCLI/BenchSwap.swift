@@ -75,6 +75,9 @@ struct BenchSwap: ParsableCommand {
     @Option(name: .customLong("pool-limit"), help: "Pool limit in MiB (instead of --pool-percent).")
     var poolLimit: Int?
 
+    @Option(name: .customLong("victim-cache"), help: "Pages of the victim cache (the latest evicted pages kept uncompressed: a refault needs no decompression and marks the page in use): off, auto (a quarter of --resident, rounded down to a power of two) or a power of two of at most half of --resident in 4 KiB pages (default: off).")
+    var victimCache: String?
+
     @Option(name: .customLong("file-reads"), help: "How swap-ins from a file tier are read: inline (on the faulting thread) or io-threads:N (default: the library's).")
     var fileReads: String?
 
@@ -118,8 +121,23 @@ struct BenchSwap: ParsableCommand {
         if let fileReads, SwapRegionConfiguration.FileReads(fileReads) == nil {
             throw ValidationError("--file-reads must be inline or io-threads:N with N in 1...16")
         }
+        if let victimCache, victimCache != "auto", victimCache != "off" {
+            guard let pages = Int(victimCache), pages > 0, pages & (pages - 1) == 0, pages <= (resident << 20) / 4096 / 2 else {
+                throw ValidationError("--victim-cache must be auto, off, or a power of two of at most half of --resident in 4 KiB pages (\((resident << 20) / 4096 / 2))")
+            }
+        }
         if let policy, SwapBench.policyNames.contains(policy) == false {
             throw ValidationError("--policy must be one of \(SwapBench.policyNames.joined(separator: ", "))")
+        }
+    }
+
+    /// `--victim-cache` as the library takes it: nil (its default), 0 (off) or pages.
+    var victimCachePages: Int? {
+        switch victimCache {
+        case nil: nil
+        case "off"?: 0
+        case "auto"?: SwapRegionConfiguration.suggestedVictimCachePages(residentLimit: resident << 20)
+        case let text?: Int(text)
         }
     }
 
@@ -134,7 +152,7 @@ struct BenchSwap: ParsableCommand {
             writebackFile: writeback, fileReads: fileReads.flatMap(SwapRegionConfiguration.FileReads.init),
             replaceExistingFile: force,
             tier: try tierOptions.spec, replicas: tierOptions.replicas, leaseTTLMilliseconds: tierOptions.leaseTTL,
-            encryptTier: tierOptions.encrypt)
+            encryptTier: tierOptions.encrypt, victimCachePages: victimCachePages)
         if let kernelChildCgroup {
             let report = try bench.runKernelChild(cgroupPath: kernelChildCgroup, progress: true)
             print(report.jsonLine)

@@ -11,7 +11,7 @@ import Testing
         for (n, event) in SwapCounters.Event.allCases.enumerated() {
             #expect(s[keyPath: event.field] == n + 1, "\(event)")
         }
-        #expect(s.swapIns == 1 && s.spanProtectFaults == SwapCounters.Event.allCases.count)
+        #expect(s.swapIns == 1 && s.victimCacheFills == SwapCounters.Event.allCases.count)
     }
 
     @Test func resetZeroesEventsAndRestartsTheMaximumFromTheCharge() {
