@@ -259,7 +259,9 @@ final class Reclaimer: Sendable {
             // of the hand. Zipf 0.99 (1 GiB region, 256 MiB resident, 1M touches, in-fault
             // batches of 16): 182,112 swap-ins with 32-page claims, 178,172 with this (the
             // kernel: 174,619); a trace simulation gives 182,087 / 177,645 / 177,630 page by page.
-            let claim = min(SwapTuning.victimWindow, batch.limit - batch.count)
+            // (Nor more than the table: a claim then wraps at most once, onto pages it has not
+            // passed yet.)
+            let claim = min(SwapTuning.victimWindow, batch.limit - batch.count, pageCount)
             let start = hand.add(claim, ordering: .relaxed).oldValue % pageCount
             scanned += claim
             // A claim across the table's end is two runs: the pages up to the end, then from 0.

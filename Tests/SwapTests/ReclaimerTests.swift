@@ -270,6 +270,31 @@ import ZSwap
         region.checkInvariants()
     }
 
+    /// In a region smaller than a batch the hand's claims wrap round the table: each claim
+    /// covers every page at most once, and repeated batches keep evicting (a claim of a whole
+    /// batch once ran past the table's end after a wrap).
+    @Test func claimsInARegionSmallerThanABatchStayInTheTable() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 20
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .clock
+        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for round in 1...3 {
+            for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: UInt32(round), pageSize: page) }
+            let before = region.statistics.swapOuts
+            #expect(region.reclaimer.reclaimBatch() == .evicted)
+            #expect(region.reclaimer.reclaimBatch() == .evicted)
+            #expect(region.statistics.swapOuts > before)
+            var bad = 0
+            for p in 0..<pages where !VersionedPage.verify(region.baseAddress, page: p, version: UInt32(round), pageSize: page) { bad += 1 }
+            #expect(bad == 0)
+            region.checkInvariants()
+        }
+    }
+
     /// A swap-in earns CLOCK credit by its refault distance, as the kernel's workingset decides
     /// between its active and inactive lists: a page evicted within the last resident set's
     /// worth of evictions comes back with ``SwapTuning/refaultCredit``, one evicted longer ago
