@@ -198,6 +198,7 @@ public struct SwapBench: Sendable {
             backendMemUsedTotal: memUsedTotal, mmStatLine: mmStatLine,
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
             victimCacheHits: statistics.victimCacheHits, victimCachePages: region.statistics.victimCachePages,
+            writeProtectFaults: statistics.writeProtectFaults + statistics.spanProtectFaults,
             fillSeconds: fillSeconds, touchSeconds: touched.seconds,
             backendLabel: store.label, writtenBack: files.writtenBack, fileReads: files.fileReads,
             fileStores: files.fileStores, fileCacheBytes: fileCacheBytes, poolLimitBytes: store.poolLimitBytes,
@@ -364,6 +365,9 @@ public struct UserSpaceFigures: Sendable {
     /// Victim cache frames holding memory at the end of the touches (part of the resident
     /// maximum).
     public var victimCachePages: Int = 0
+    /// Writes that found their page write-protected during the touches (watched since a
+    /// swap-in, kept clean by a lazy policy, or in an eviction's span): one fault each.
+    public var writeProtectFaults: Int = 0
     /// The fill's wall time in seconds.
     public var fillSeconds: Double
     /// The touch phase's wall time in seconds.
@@ -537,6 +541,7 @@ extension SwapBenchResult: Encodable {
             try container.encode(o.swapOuts, forKey: "swap_outs")
             try container.encode(o.victimCacheHits, forKey: "victim_cache_hits")
             try container.encode(o.victimCachePages, forKey: "victim_cache_pages")
+            try container.encode(o.writeProtectFaults, forKey: "write_protect_faults")
             try container.encode(o.mmStatLine, forKey: "mm_stat")
             try container.encode(
                 [

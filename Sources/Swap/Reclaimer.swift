@@ -10,9 +10,9 @@ import SystemSupport
 /// copies, which never exceeds the limit.
 ///
 /// Victims: a CLOCK hand sweeps the page table. In ``SwapRegionConfiguration/VictimSelection/clock``
-/// mode a resident page's credit (earned by faulting in, by a write after a lazy swap-in, and
-/// twice by a refault soon after its eviction) is spent one pass at a time before the page can
-/// be evicted; in ``SwapRegionConfiguration/VictimSelection/fifo`` mode credits are ignored.
+/// mode a resident page's credit (earned by faulting in, by a refault soon after its eviction,
+/// and by a write seen through write protection) is spent one pass at a time before the page
+/// can be evicted; in ``SwapRegionConfiguration/VictimSelection/fifo`` mode credits are ignored.
 ///
 /// Eviction by write protection, in batches (``EvictionBatch``): the hand collects up to 32
 /// victims within a short span, locks them, write-protects the span with one ioctl, compresses

@@ -19,16 +19,15 @@ public struct SwapRegionConfiguration: Sendable {
     /// without decompression and tells the reclaimer the page is in use. Only eviction by write
     /// protection fills it. ``suggestedVictimCachePages(residentLimit:pageSize:)`` gives a size.
     ///
-    /// It brings swap-ins to the kernel's, which sees accessed bits: Zipf 0.99 (1 GiB region,
-    /// 256 MiB resident, 1M touches, in-fault reclaim) 178,172 swap-ins without, 174,981 with
-    /// 16,384 pages (32,864 faults served from it), 176,031 with 8,192, 177,824 with 32,768; the
-    /// kernel 174,619 major faults. It costs CPU: each eviction copies the page, and each hit is
-    /// a fault on a page that would otherwise have stayed mapped. Interleaved runs, without
-    /// against with 16,384 pages: Zipf 5.54 / 5.59 against 6.10 / 5.92 us per touch (in-fault),
-    /// CPU 6.13 / 5.73 against 6.61 / 7.03 us (background); uniform touches (no page hotter than
-    /// another) CPU 21.41 / 19.77 against 23.33 / 22.14 us. So it is off by default: turn it on
-    /// where a swap-in costs much more than a fault and a page copy (a slow second tier) and
-    /// pages are reused.
+    /// Zipf 0.99 (1 GiB region, 256 MiB resident, 1M touches, in-fault reclaim): 173,753
+    /// swap-ins without, 171,978 with 16,384 pages (25,701 faults served from it), 5.67 against
+    /// 5.61 us per touch; the kernel 174,619 major faults. (Before swapped-in pages were watched
+    /// for writes: 178,172 without, 174,981 with 16,384 pages, 176,031 with 8,192, 177,824 with
+    /// 32,768.) It costs CPU where pages are not reused: each eviction copies the page, and each
+    /// hit is a fault on a page that would otherwise have stayed mapped; uniform touches (no
+    /// page hotter than another), interleaved, CPU per touch 21.41 / 19.77 us without against
+    /// 23.33 / 22.14 with. So it is off by default: turn it on where a swap-in costs much more
+    /// than a fault and a page copy (a slow second tier) and pages are reused.
     public var victimCachePages: Int = 0
     /// The page size: the system's page size (4096 on x86-64), which must equal the backend's.
     public var pageSize: Int = 4096
@@ -175,14 +174,15 @@ public struct SwapRegionConfiguration: Sendable {
     public enum VictimSelection: String, Sendable, CaseIterable {
         /// Round robin over the resident pages, no reference information (like FIFO).
         case fifo
-        /// CLOCK with second chances earned by faults: a page that faults in, or is written
-        /// after a lazy swap-in, is referenced; a page that refaults soon after its eviction
-        /// (refault distance below the resident size, the kernel's workingset test) earns an
-        /// extra pass.
+        /// CLOCK with second chances earned by faults: a page that refaults soon after its
+        /// eviction (refault distance below the resident size, the kernel's workingset test)
+        /// earns extra passes, and so does a write seen by a write-protect fault (a page read
+        /// back on probation is mapped write-protected until its first write, a lazy copy until
+        /// its first write, and so are the pages in a batched eviction's span).
         case clock
 
-        /// ``clock``: 183,901 swap-ins against FIFO's 186,273 on Zipf 0.99 (1M touches; the
-        /// kernel: ~174,700 major faults).
+        /// ``clock``: 173,753 swap-ins on Zipf 0.99 (1M touches, in-fault reclaim; the kernel
+        /// in the same hour: 174,619 major faults); FIFO took 186,273 when CLOCK took 183,901.
         public static var `default`: VictimSelection { .clock }
     }
 }

@@ -278,7 +278,7 @@ import ZSwap
         let pages = 20
         var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
         configuration.evictionMethod = .writeProtect
-        configuration.victimSelection = .clock
+        configuration.victimSelection = .fifo  // every resident page a victim: credits play no part
         configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
         let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
         defer { region.close() }
@@ -322,6 +322,87 @@ import ZSwap
         #expect(table.load(oldest).kind == .resident)
         #expect(table.load(oldest).credit == SwapTuning.distantRefaultCredit)
         #expect(SwapTuning.distantRefaultCredit < SwapTuning.refaultCredit)
+        region.checkInvariants()
+    }
+
+    /// userfaultfd has no accessed bit, so a page read back on probation is mapped
+    /// write-protected (dirty, its copy freed): its first write is seen, and raises its credit
+    /// to ``SwapTuning/writeCredit``. A page read back with that credit already, a page swapped
+    /// in by a write, and every page under FIFO selection are mapped writable.
+    @Test(arguments: [SwapRegionConfiguration.VictimSelection.clock, .fifo])
+    func aPageReadBackOnProbationIsWatchedUntilItsFirstWrite(selection: SwapRegionConfiguration.VictimSelection) throws {
+        guard userfaultfdAvailable() else { return }
+        let limit = 64, pages = 4 * limit
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: limit * page)
+        configuration.victimSelection = selection
+        configuration.reclaimMode = .inFault  // the faults this test counts are its own
+        let backend = MemoryBackend(slotCount: pages)
+        let region = try SwapRegion(configuration, backend: backend)
+        defer { region.close() }
+        for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        let table = region.context.table
+        let byStamp = (0..<pages).filter { table.load($0).kind == .swapped }.sorted { table.load($0).stamp < table.load($1).stamp }
+        let (oldest, secondOldest, newest) = (byStamp[0], byStamp[1], byStamp.last!)
+        let watched = selection == .clock
+        // Read back after a long refault distance: on probation, watched.
+        #expect(VersionedPage.verify(region.baseAddress, page: oldest, version: 1, pageSize: page))
+        var state = table.load(oldest)
+        #expect(state.kind == .resident && state.isDirty && !state.hasSlot && state.isWriteProtected == watched)
+        #expect(state.credit == SwapTuning.distantRefaultCredit)
+        let faults = region.statistics.writeProtectFaults
+        VersionedPage.fill(region.baseAddress, page: oldest, version: 2, pageSize: page)
+        #expect(region.statistics.writeProtectFaults == faults + (watched ? 1 : 0))
+        state = table.load(oldest)
+        #expect(!state.isWriteProtected && state.isDirty)
+        #expect(state.credit == (watched ? SwapTuning.writeCredit : SwapTuning.distantRefaultCredit))
+        #expect(VersionedPage.verify(region.baseAddress, page: oldest, version: 2, pageSize: page))
+        // Read back soon after its eviction: its credit is already as high, not watched.
+        #expect(VersionedPage.verify(region.baseAddress, page: newest, version: 1, pageSize: page))
+        #expect(!table.load(newest).isWriteProtected)
+        #expect(SwapTuning.refaultCredit >= SwapTuning.writeCredit)
+        // Swapped in by a write: dirty at once, never watched.
+        VersionedPage.fill(region.baseAddress, page: secondOldest, version: 3, pageSize: page)
+        #expect(!table.load(secondOldest).isWriteProtected)
+        #expect(region.statistics.writeProtectFaults == faults + (watched ? 1 : 0))
+        // A watched page evicted before any write keeps its data.
+        let reader = byStamp[2]
+        #expect(VersionedPage.verify(region.baseAddress, page: reader, version: 1, pageSize: page))
+        #expect(table.load(reader).isWriteProtected == watched)
+        #expect(region.evict(page: reader))
+        #expect(VersionedPage.verify(region.baseAddress, page: reader, version: 1, pageSize: page))
+        #expect(backend.doubleFrees.load(ordering: .relaxed) == 0)
+        region.checkInvariants()
+    }
+
+    /// A write to a page that a batched eviction write-protected only because it lay in the
+    /// batch's span is a reference too: the fault that lifts the protection raises the page's
+    /// credit to ``SwapTuning/writeCredit``.
+    @Test func aWriteInAnEvictionsSpanEarnsCredit() throws {
+        guard userfaultfdAvailable() else { return }
+        let pages = 32
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = .clock
+        configuration.reclaimMode = .inFault
+        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        defer { region.close() }
+        for p in 0..<3 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
+        // Pages 0 and 2 are victims (credit spent); page 1, between them, keeps one credit.
+        let table = region.context.table
+        for p in [0, 2] {
+            let before = table.load(p)
+            var spent = before
+            spent.credit = 0
+            #expect(table.compareExchange(p, expected: before, desired: spent))
+        }
+        #expect(region.reclaimer.reclaimBatch(victims: 2) == .evicted)
+        #expect(table.load(0).kind == .swapped && table.load(2).kind == .swapped)
+        #expect(table.load(1).kind == .resident && table.load(1).credit == 0, "the hand spent its credit")
+        let spanFaults = region.statistics.spanProtectFaults
+        VersionedPage.fill(region.baseAddress, page: 1, version: 2, pageSize: page)
+        #expect(region.statistics.spanProtectFaults == spanFaults + 1)
+        #expect(table.load(1).credit == SwapTuning.writeCredit)
+        #expect(VersionedPage.verify(region.baseAddress, page: 1, version: 2, pageSize: page))
         region.checkInvariants()
     }
 
