@@ -198,29 +198,40 @@ import ZSwap
         region.checkInvariants()
     }
 
+    /// A region of `pages` pages, all of them allowed resident, evicting by write protection
+    /// in the fault path (the reclaims these tests count are their own).
+    func fullRegion(pages: Int, selection: SwapRegionConfiguration.VictimSelection = .clock) throws -> SwapRegion {
+        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
+        configuration.evictionMethod = .writeProtect
+        configuration.victimSelection = selection
+        configuration.reclaimMode = .inFault
+        return try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+    }
+
+    /// Spends the CLOCK credit of each of `pages` (resident, unlocked): the hand takes them first.
+    func spendCredit(_ region: SwapRegion, pages: some Sequence<Int>) {
+        let table = region.context.table
+        for p in pages {
+            let before = table.load(p)
+            var spent = before
+            spent.credit = 0
+            #expect(table.compareExchange(p, expected: before, desired: spent))
+        }
+    }
+
     /// In a region smaller than a claim the hand's next claim starts below the batch: a page it
     /// passed over (spending its CLOCK credit) lies below the batch's pages, so the batch is
     /// evicted first and the pages of a batch always ascend (its write-protected span covers
     /// every victim); the pages the second claim examined are evicted after it, none skipped.
     @Test func whenTheHandComesBackBelowTheBatchTheBatchIsEvictedFirst() throws {
         guard userfaultfdAvailable() else { return }
-        let pages = 32
-        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
-        configuration.evictionMethod = .writeProtect
-        configuration.victimSelection = .clock
-        configuration.reclaimMode = .inFault
-        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        let region = try fullRegion(pages: 32)
         defer { region.close() }
         for p in 0..<10 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
         // Every page earned a credit by faulting in; those of pages 0 and 7 are spent.
         let table = region.context.table
-        for p in [0, 7] {
-            let before = table.load(p)
-            var spent = before
-            #expect(spent.credit > 0)
-            spent.credit = 0
-            #expect(table.compareExchange(p, expected: before, desired: spent))
-        }
+        #expect(table.load(0).credit > 0 && table.load(7).credit > 0)
+        spendCredit(region, pages: [0, 7])
         // First claim (pages 0...31): pages 0 and 7 are taken, the others spend their credit.
         // Second claim (30 pages, from page 0 again): it lies below page 7, so the batch [0, 7]
         // goes first (eviction stamps 0 and 1); then pages 1...6, 8 and 9, credit spent, go
@@ -245,21 +256,12 @@ import ZSwap
     @Test func consecutiveBatchesSkipNoPage() throws {
         guard userfaultfdAvailable() else { return }
         let pages = 128, victims = SwapTuning.inFaultEvictionBatch
-        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
-        configuration.evictionMethod = .writeProtect
-        configuration.victimSelection = .clock
-        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
-        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        let region = try fullRegion(pages: pages)
         defer { region.close() }
         for p in 0..<pages { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
         // Every page's credit spent: each page the hand examines is a victim.
         let table = region.context.table
-        for p in 0..<pages {
-            let before = table.load(p)
-            var spent = before
-            spent.credit = 0
-            #expect(table.compareExchange(p, expected: before, desired: spent))
-        }
+        spendCredit(region, pages: 0..<pages)
         #expect(region.reclaimer.reclaimBatch(victims: victims) == .evicted)
         #expect(region.reclaimer.reclaimBatch(victims: victims) == .evicted)
         let swapped = (0..<pages).filter { table.load($0).kind == .swapped }
@@ -276,11 +278,8 @@ import ZSwap
     @Test func claimsInARegionSmallerThanABatchStayInTheTable() throws {
         guard userfaultfdAvailable() else { return }
         let pages = 20
-        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
-        configuration.evictionMethod = .writeProtect
-        configuration.victimSelection = .fifo  // every resident page a victim: credits play no part
-        configuration.reclaimMode = .inFault  // the reclaims this test counts are its own
-        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        // FIFO: every resident page is a victim, credits play no part.
+        let region = try fullRegion(pages: pages, selection: .fifo)
         defer { region.close() }
         for round in 1...4 {
             // Every page back (and written), then a batch from wherever the hand stopped.
@@ -379,22 +378,12 @@ import ZSwap
     /// credit to ``SwapTuning/writeCredit``.
     @Test func aWriteInAnEvictionsSpanEarnsCredit() throws {
         guard userfaultfdAvailable() else { return }
-        let pages = 32
-        var configuration = SwapRegionConfiguration(size: pages * page, residentLimit: pages * page)
-        configuration.evictionMethod = .writeProtect
-        configuration.victimSelection = .clock
-        configuration.reclaimMode = .inFault
-        let region = try SwapRegion(configuration, backend: MemoryBackend(slotCount: pages))
+        let region = try fullRegion(pages: 32)
         defer { region.close() }
         for p in 0..<3 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
         // Pages 0 and 2 are victims (credit spent); page 1, between them, keeps one credit.
         let table = region.context.table
-        for p in [0, 2] {
-            let before = table.load(p)
-            var spent = before
-            spent.credit = 0
-            #expect(table.compareExchange(p, expected: before, desired: spent))
-        }
+        spendCredit(region, pages: [0, 2])
         #expect(region.reclaimer.reclaimBatch(victims: 2) == .evicted)
         #expect(table.load(0).kind == .swapped && table.load(2).kind == .swapped)
         #expect(table.load(1).kind == .resident && table.load(1).credit == 0, "the hand spent its credit")

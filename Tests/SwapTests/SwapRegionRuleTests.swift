@@ -298,20 +298,7 @@ import Testing
         defer { region.close() }
         backend.writeDelayMicroseconds.store(300, ordering: .relaxed)
         let target = 7
-        let base = UInt(bitPattern: region.baseAddress)
-        let stop = Atomic<Bool>(false)
-        let lastWritten = Atomic<UInt64>(0)
-        let lost = Atomic<Int>(0)
-        let writer = Thread {
-            let w = UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!
-            var value: UInt64 = 0
-            while !stop.load(ordering: .relaxed) {
-                if w.pointee != value { lost.add(1, ordering: .relaxed) }
-                value += 1
-                w.pointee = value
-                lastWritten.store(value, ordering: .relaxed)
-            }
-        }
+        let writer = CounterWriter(address: UInt(bitPattern: region.baseAddress) + UInt(target * page))
         let evictions = Atomic<Int>(0)
         let evictor = Thread { [region] in
             // At least 30 evictions under the writer's feet (or give up after 10 s).
@@ -322,10 +309,9 @@ import Testing
             }
         }
         evictor.join()
-        stop.store(true, ordering: .relaxed)
-        writer.join()
-        #expect(lost.load(ordering: .relaxed) == 0)
-        #expect(word(region, target).pointee == lastWritten.load(ordering: .relaxed))
+        let (lost, last) = writer.stop()
+        #expect(lost == 0)
+        #expect(word(region, target).pointee == last)
         #expect(evictions.load(ordering: .relaxed) >= 30)
         #expect(region.statistics.swapOuts + region.statistics.cleanDrops >= 30)
         region.checkInvariants()

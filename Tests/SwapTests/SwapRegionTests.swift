@@ -290,3 +290,36 @@ struct Thread {
     }
     func join() { thread.join() }
 }
+
+/// A thread that keeps writing a counter (1, 2, 3, ...) into the first word of a page and
+/// checks, before each write, that the word still holds its last one (tests of writes that
+/// land while their page is evicted).
+final class CounterWriter: @unchecked Sendable {
+    // @unchecked Sendable: the counters are atomics; `thread` is set in init and joined by stop().
+    private var thread: Thread?
+    private let stopping = Atomic<Bool>(false)
+    private let lastWritten = Atomic<UInt64>(0)
+    private let lost = Atomic<Int>(0)
+
+    /// Starts writing into the word at `address` (it keeps counting from the word's value).
+    init(address: UInt) {
+        thread = Thread { [self] in
+            let word = UnsafeMutablePointer<UInt64>(bitPattern: address)!
+            var value = word.pointee
+            while !stopping.load(ordering: .relaxed) {
+                if word.pointee != value { lost.add(1, ordering: .relaxed) }
+                value += 1
+                word.pointee = value
+                lastWritten.store(value, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Stops the thread and returns how many of its writes were not there when it looked
+    /// again, and the last value it wrote.
+    func stop() -> (lost: Int, last: UInt64) {
+        stopping.store(true, ordering: .relaxed)
+        thread?.join()
+        return (lost.load(ordering: .relaxed), lastWritten.load(ordering: .relaxed))
+    }
+}

@@ -202,19 +202,7 @@ import Workloads
         for p in 0..<12 { VersionedPage.fill(region.baseAddress, page: p, version: 1, pageSize: page) }
         let target = 7
         let base = UInt(bitPattern: region.baseAddress)
-        let stop = Atomic<Bool>(false)
-        let lastWritten = Atomic<UInt64>(0)
-        let lost = Atomic<Int>(0)
-        let writer = Thread {
-            let w = UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!
-            var value = w.pointee
-            while !stop.load(ordering: .relaxed) {
-                if w.pointee != value { lost.add(1, ordering: .relaxed) }
-                value += 1
-                w.pointee = value
-                lastWritten.store(value, ordering: .relaxed)
-            }
-        }
+        let writer = CounterWriter(address: base + UInt(target * page))
         let evictions = Atomic<Int>(0)
         let evictor = Thread { [region] in
             // The target and, now and then, other pages (so the ring turns and pushes out).
@@ -228,11 +216,9 @@ import Workloads
             }
         }
         evictor.join()
-        stop.store(true, ordering: .relaxed)
-        writer.join()
-        #expect(lost.load(ordering: .relaxed) == 0)
-        let finalValue = UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!.pointee
-        #expect(finalValue == lastWritten.load(ordering: .relaxed))
+        let (lost, last) = writer.stop()
+        #expect(lost == 0)
+        #expect(UnsafeMutablePointer<UInt64>(bitPattern: base + UInt(target * page))!.pointee == last)
         #expect(evictions.load(ordering: .relaxed) >= 30)
         let s = region.statistics
         // Each eviction of the target came back before the next one: from the ring, or from the
