@@ -451,7 +451,7 @@ final class Reclaimer: Sendable {
         case refused
     }
 
-    /// Puts page `page` (locked, write-protected or clean, still mapped at `source`) into the
+    /// Puts the dirty page `page` (locked, write-protected, still mapped at `source`) into the
     /// victim cache frame of `stamp`, first pushing the frame's page out to the backend.
     @inline(__always)
     private func cache(_ page: Int, from source: UnsafeRawPointer, stamp: UInt64) -> Caching {

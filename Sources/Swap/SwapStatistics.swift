@@ -23,7 +23,8 @@ public struct SwapStatistics: Sendable, Equatable {
     public var swapOuts = 0
     /// Clean pages evicted by dropping them (their copy was still in a slot): no compression.
     public var cleanDrops = 0
-    /// Writes to pages mapped write-protected (clean pages after a lazy swap-in).
+    /// Writes to pages mapped write-protected: clean pages after a lazy swap-in, and pages read
+    /// back on probation, watched for their first write (a sign of use for victim selection).
     public var writeProtectFaults = 0
     /// Writes to dirty pages that a batched eviction write-protected along with its victims
     /// (they sat in the batch's span): one fault lifted the protection.
