@@ -36,6 +36,9 @@ import Benchmarks
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--writeback", "/tmp/y"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--backend", "zswap:/tmp/x", "--mem-limit", "4"],
         ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--eviction", "unmap"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--victim-cache", "3"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--victim-cache", "256"],
+        ["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--victim-cache", "some"],
     ])
     func badOptionsAreRejectedBeforeAnythingRuns(arguments: [String]) {
         #expect(throws: (any Error).self) { _ = try BenchSwap.parse(arguments) }
@@ -45,5 +48,12 @@ import Benchmarks
     func anEvictionMethodReachesTheBench(method: SwapRegionConfiguration.EvictionMethod) throws {
         let command = try BenchSwap.parse(["--corpus", "c", "--size", "8", "--resident", "1", "--touches", "1", "--eviction", method.rawValue])
         #expect(command.eviction == method.rawValue)
+    }
+
+    @Test(arguments: [(nil, nil), ("off", 0), ("auto", 16_384), ("128", 128)] as [(String?, Int?)])
+    func theVictimCacheOptionReachesTheLibrary(option: String?, pages: Int?) throws {
+        let command = try BenchSwap.parse(
+            ["--corpus", "c", "--size", "1024", "--resident", "256", "--touches", "1"] + (option.map { ["--victim-cache", $0] } ?? []))
+        #expect(command.victimCachePages == pages)
     }
 }
