@@ -69,9 +69,10 @@ final class VictimCache: Sendable {
     /// Frames that hold memory (each charged to the region's limit).
     var populatedFrames: Int { populated.load(ordering: .relaxed) }
 
-    /// The frame of eviction stamp `stamp`.
+    /// The frame of eviction stamp `stamp` (always frame 0 of the one-frame mapping when the
+    /// cache is disabled, so that no index can leave the mapping).
     @inline(__always)
-    private func frame(_ stamp: UInt64) -> Int { Int(truncatingIfNeeded: stamp) & (capacity &- 1) }
+    private func frame(_ stamp: UInt64) -> Int { Int(truncatingIfNeeded: stamp) & (max(capacity, 1) - 1) }
 
     /// The memory of the frame of eviction stamp `stamp` (read by the holder of its page's lock).
     @inline(__always)

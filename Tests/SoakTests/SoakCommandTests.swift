@@ -44,7 +44,9 @@ import TestSupport
         .enabled(if: plantsAvailable, "bugs can be planted in debug builds only"),
         arguments: [
             ("skipped-checksum", ["torn or corrupt", "permanent corrupt read fault: the swap-in succeeded"]),
-            ("dropped-write", ["torn or corrupt", "a lost write"]),
+            // (Found by the main region's checks, or by a small region's: a page filled while
+            // the background reclaimer compressed it without protection, seen under load.)
+            ("dropped-write", ["torn or corrupt", "a lost write", "does not hold what was written"]),
             ("slot-freed-early", ["freed its copy", "freed it"]),
         ])
     func aPlantedBugIsFoundWithinTwoMinutes(plant: String, signs: [String]) async throws {

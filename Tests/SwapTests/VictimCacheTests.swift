@@ -38,6 +38,8 @@ import Workloads
     @Test func aCacheOfNoFramesIsDisabled() throws {
         let cache = try VictimCache(capacity: 0, pageSize: page)
         #expect(!cache.isEnabled && cache.populatedFrames == 0)
+        // Every stamp names the mapping's one frame: no index leaves it.
+        #expect(cache.occupant(ofStamp: 12_345) == nil && cache.occupant(ofStamp: .max) == nil)
     }
 
     @Test func theSuggestedSizeIsAQuarterOfTheLimitRoundedDownToAPowerOfTwo() {
