@@ -197,7 +197,7 @@ public struct SwapBench: Sendable {
             mismatches: verification.mismatches, residentMaxBytes: statistics.residentMaxPages * region.pageSize,
             backendMemUsedTotal: memUsedTotal, mmStatLine: mmStatLine,
             peakRSSBytes: ResourceUsage.now().maxResidentBytes, swapOuts: statistics.swapOuts,
-            victimCacheHits: statistics.victimCacheHits, victimCachePages: region.statistics.victimCachePages,
+            victimCacheHits: statistics.victimCacheHits, victimCachePages: statistics.victimCachePages,
             writeProtectFaults: statistics.writeProtectFaults + statistics.spanProtectFaults,
             fillSeconds: fillSeconds, touchSeconds: touched.seconds,
             backendLabel: store.label, writtenBack: files.writtenBack, fileReads: files.fileReads,

@@ -206,8 +206,7 @@ public final class SwapRegion: @unchecked Sendable {
                 "resident limit \(configuration.residentLimit) bytes is below \(SwapRegionConfiguration.minimumResidentPages) pages: raise it")
         }
         let victims = configuration.victimCachePages, limitPages = configuration.residentLimit / pageSize
-        guard victims == 0 || (victims > 0 && victims & (victims - 1) == 0 && victims <= limitPages / 2
-                               && victims <= SwapTuning.maximumVictimCachePages) else {
+        guard SwapRegionConfiguration.isValidVictimCache(pages: victims, limitPages: limitPages) else {
             throw .invalidConfiguration(
                 "a victim cache of \(victims) pages: give 0 (none) or a power of two of at most half the resident limit (\(limitPages / 2) pages)")
         }
@@ -446,6 +445,7 @@ public final class SwapRegion: @unchecked Sendable {
         context.latency.checkInvariants()
         var owned = 0
         var resident = 0
+        var cached = 0
         for page in 0..<table.pageCount {
             let s = table.load(page)
             if s.hasSlot {
@@ -453,6 +453,7 @@ public final class SwapRegion: @unchecked Sendable {
                 precondition(slots.useCount(s.slot) == 1, "slot \(s.slot) of page \(page) has count \(slots.useCount(s.slot))")
             }
             if s.kind == .resident { resident += 1 }
+            if s.kind == .cached { cached += 1 }
         }
         precondition(owned == slotsUsed, "\(slotsUsed) slots in use but \(owned) owned by pages")
         let held = context.victims.checkInvariants()
@@ -460,7 +461,7 @@ public final class SwapRegion: @unchecked Sendable {
             let s = table.load(page)
             precondition(s.kind == .cached && s.stamp == stamp, "the victim cache holds page \(page) (stamp \(stamp)), which is \(s)")
         }
-        precondition(held.count == table.census().cached, "\(held.count) pages in the victim cache, \(table.census().cached) cached")
+        precondition(held.count == cached, "\(held.count) pages in the victim cache, \(cached) cached")
         let kept = context.victims.populatedFrames
         precondition(resident + cache.stagedPages + kept == chargedPages,
                      "\(resident) resident, \(cache.stagedPages) staged and \(kept) victim cache pages but \(chargedPages) charged")

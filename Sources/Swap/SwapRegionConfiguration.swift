@@ -59,6 +59,12 @@ public struct SwapRegionConfiguration: Sendable {
         SwapTuning.victimCachePages(limitPages: residentLimit / max(1, pageSize))
     }
 
+    /// Whether a region whose resident limit is `limitPages` pages takes a victim cache of
+    /// `pages` pages: 0 (none), or a power of two of at most half the limit.
+    public static func isValidVictimCache(pages: Int, limitPages: Int) -> Bool {
+        pages == 0 || (pages > 0 && pages & (pages - 1) == 0 && pages <= limitPages / 2 && pages <= SwapTuning.maximumVictimCachePages)
+    }
+
     /// A configuration with the given size, resident limit and policy.
     public init(size: Int, residentLimit: Int, policy: SlotPolicy = .default) {
         self.size = size

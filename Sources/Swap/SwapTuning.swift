@@ -35,8 +35,9 @@ enum SwapTuning {
 
     /// The suggested victim cache size: a quarter of the resident limit, rounded down to a
     /// power of two (at most ``maximumVictimCachePages``; 0 below 4 pages). Zipf 0.99 (1 GiB
-    /// region, 256 MiB resident: 16,384 pages): 174,981 swap-ins with it, against 176,031 with
-    /// half and 177,824 with twice as many, 178,172 without.
+    /// region, 256 MiB resident: 16,384 pages), before swapped-in pages were watched for writes:
+    /// 174,981 swap-ins with it, against 176,031 with half and 177,824 with twice as many,
+    /// 178,172 without.
     static func victimCachePages(limitPages: Int) -> Int {
         let quarter = min(limitPages / 4, maximumVictimCachePages)
         guard quarter > 0 else { return 0 }

@@ -122,7 +122,8 @@ struct BenchSwap: ParsableCommand {
             throw ValidationError("--file-reads must be inline or io-threads:N with N in 1...16")
         }
         if let victimCache, victimCache != "auto", victimCache != "off" {
-            guard let pages = Int(victimCache), pages > 0, pages & (pages - 1) == 0, pages <= (resident << 20) / 4096 / 2 else {
+            guard let pages = Int(victimCache), pages > 0,
+                  SwapRegionConfiguration.isValidVictimCache(pages: pages, limitPages: (resident << 20) / 4096) else {
                 throw ValidationError("--victim-cache must be auto, off, or a power of two of at most half of --resident in 4 KiB pages (\((resident << 20) / 4096 / 2))")
             }
         }
