@@ -317,7 +317,8 @@ private struct GuardedBuffer {
     }
 
     /// Overlapping matches of every short offset and length expand the pattern correctly in
-    /// the fast loop and in the careful loop (small output buffers).
+    /// the fast loop and in the careful loop (small output buffers), after literals and right
+    /// after another match.
     @Test(arguments: 1...20)
     func overlappingMatchesRepeatThePattern(offset: Int) throws {
         let swift = LZ4Codec()
@@ -328,6 +329,8 @@ private struct GuardedBuffer {
             var w = LZ4BlockWriter()
             w.sequence(literals: rng.bytes(offset), offset: offset, matchLength: length)
             w.sequence(literals: rng.bytes(40), offset: offset, matchLength: length)
+            // Right after a match, no literals: the pattern is the match's own output.
+            w.sequence(literals: [], offset: offset, matchLength: length)
             w.finish(literals: rng.bytes(40))
             #expect(try lz4Decompress(swift, w.block, capacity: w.decoded.count) == w.decoded, "offset \(offset) length \(length)")
             #expect(try lz4Decompress(swift, w.block, capacity: w.decoded.count + 200) == w.decoded, "offset \(offset) length \(length)")
