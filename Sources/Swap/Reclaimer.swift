@@ -372,7 +372,7 @@ final class Reclaimer: Sendable {
             batch.setSlot(k, slot)
         }
         // One call drops every victim still in the batch (adjacent pages as one range).
-        var ranges = InlineArray<32, iovec>(repeating: iovec())
+        var ranges = InlineArray<64, iovec>(repeating: iovec())
         var rangeCount = 0
         var lastPage = -2
         for k in 0..<batch.count where batch.isLive(k) {

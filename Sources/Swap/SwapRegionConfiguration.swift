@@ -125,7 +125,7 @@ public struct SwapRegionConfiguration: Sendable {
         /// page plus a shared `MADV_DONTNEED`. Falls back to ``writeProtect`` where the kernel
         /// lacks it.
         case move
-        /// In batches of up to 32 victims close together: one `UFFDIO_WRITEPROTECT` over their
+        /// In batches of up to 64 victims close together: one `UFFDIO_WRITEPROTECT` over their
         /// span, compress each in place, one `process_madvise(MADV_DONTNEED)` over all of them
         /// (two TLB flushes per batch).
         case writeProtect = "write-protect"

@@ -152,7 +152,7 @@ enum SwapTuning {
     static let overLimitEvictionsPerCharge = 2
 
     /// The most victims one eviction inside a fault takes (eviction by write protection; the
-    /// background reclaimer takes full batches of ``EvictionBatch/capacity``, 32): the faulting
+    /// background reclaimer takes full batches of ``EvictionBatch/capacity``, 64): the faulting
     /// thread compresses every victim of its batch, so a batch's size is what one fault pays
     /// (p99 fault latency rose from about 60 to 240-280 us when batches of 32 came in).
     /// Each batch costs two TLB flushes (its write protection and its drop), and with several

@@ -18,9 +18,9 @@ import Testing
         var batch = EvictionBatch()
         #expect(batch.isEmpty && !batch.isFull)
         for k in 0..<EvictionBatch.capacity { batch.append(page: 10 + 2 * k, state: resident(dirty: true)) }
-        #expect(batch.isFull && batch.count == 32)
+        #expect(batch.isFull && batch.count == 64)
         #expect(batch.firstPage == 10)
-        #expect(batch.page(31) == 72)
+        #expect(batch.page(63) == 136)
         #expect((0..<batch.count).allSatisfy { batch.slot($0) == -1 && batch.isLive($0) })
         batch.removeAll()
         #expect(batch.isEmpty)
