@@ -14,8 +14,8 @@ import SystemSupport
 /// and by a write seen through write protection) is spent one pass at a time before the page
 /// can be evicted; in ``SwapRegionConfiguration/VictimSelection/fifo`` mode credits are ignored.
 ///
-/// Eviction by write protection, in batches (``EvictionBatch``): the hand collects up to 32
-/// victims within a short span, locks them, write-protects the span with one ioctl, compresses
+/// Eviction by write protection, in batches (``EvictionBatch``): the hand collects up to
+/// ``EvictionBatch/capacity`` (64) victims within a short span, locks them, write-protects the span with one ioctl, compresses
 /// each dirty victim straight from the region, drops them all with one
 /// `process_madvise(MADV_DONTNEED)` (``PageDiscarder``) and publishes them as swapped: two TLB
 /// flushes per batch. Resident pages in the span that are not victims are write-protected too;

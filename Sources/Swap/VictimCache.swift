@@ -24,7 +24,8 @@ import SystemSupport
 /// use (each populated frame stays charged to the region's limit from then on) and unmapped with
 /// the cache. Every method is async-signal-safe (atomics and `memcpy`).
 final class VictimCache: Sendable {
-    /// A frame's tag, one word: bits 0-1 its state, bits 2-31 the stamp, bits 32-63 the page.
+    /// A frame's tag, one word: bits 0-1 its state, bits 2-31 the stamp (``PageState/stamp``'s
+    /// width, which fits), bits 32-63 the page.
     private enum Tag {
         /// Never written: the frame costs no memory yet.
         static var unpopulated: UInt64 { 0 }
@@ -34,11 +35,20 @@ final class VictimCache: Sendable {
         static var valid: UInt64 { 2 }
         /// The state bits.
         static var stateMask: UInt64 { 3 }
+        /// The stamp bits, after the shift.
+        static var stampMask: UInt64 { PageState.stampModulus - 1 }
 
         /// The tag of page `page` with stamp `stamp`.
         @inline(__always)
         static func holding(page: Int, stamp: UInt64) -> UInt64 {
-            UInt64(UInt32(truncatingIfNeeded: page)) << 32 | (stamp & 0x3FFF_FFFF) << 2 | valid
+            UInt64(UInt32(truncatingIfNeeded: page)) << 32 | (stamp & stampMask) << 2 | valid
+        }
+
+        /// The page and stamp `tag` names, or nil when it holds no page.
+        @inline(__always)
+        static func occupant(_ tag: UInt64) -> (page: Int, stamp: UInt64)? {
+            guard tag & stateMask == valid else { return nil }
+            return (Int(tag >> 32), (tag >> 2) & stampMask)
         }
     }
 
@@ -84,9 +94,7 @@ final class VictimCache: Sendable {
     /// when the frame is empty.
     @inline(__always)
     func occupant(ofStamp stamp: UInt64) -> (page: Int, stamp: UInt64)? {
-        let tag = tags[frame(stamp)].load(ordering: .acquiring)
-        guard tag & Tag.stateMask == Tag.valid else { return nil }
-        return (Int(tag >> 32), (tag >> 2) & 0x3FFF_FFFF)
+        Tag.occupant(tags[frame(stamp)].load(ordering: .acquiring))
     }
 
     /// Copies page `page` (`source`, one page; the caller holds the page's lock) into the frame
@@ -126,10 +134,9 @@ final class VictimCache: Sendable {
         for i in 0..<capacity {
             let tag = tags[i].load(ordering: .relaxed)
             if tag != Tag.unpopulated { count += 1 }
-            if tag & Tag.stateMask == Tag.valid {
-                let stamp = (tag >> 2) & 0x3FFF_FFFF
-                precondition(frame(stamp) == i, "victim cache frame \(i) holds stamp \(stamp) of another frame")
-                held.append((Int(tag >> 32), stamp))
+            if let occupant = Tag.occupant(tag) {
+                precondition(frame(occupant.stamp) == i, "victim cache frame \(i) holds stamp \(occupant.stamp) of another frame")
+                held.append(occupant)
             }
         }
         precondition(count == populatedFrames, "\(count) victim cache frames populated, \(populatedFrames) counted")
